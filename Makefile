@@ -1,0 +1,49 @@
+# Everything a fresh machine needs: Python 3.11+ and make. The venv is built on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DEMO_STORE := .demo-store
+POS    := $(BIN)/positioning --store $(DEMO_STORE)
+
+.PHONY: demo test check lint types bench sample-data clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## demo: install, ingest sample_data/ into a fresh store, run the scan
+demo: $(STAMP)
+	rm -rf $(DEMO_STORE)
+	$(POS) ingest members sample_data/members
+	$(POS) ingest short-interest sample_data/short_interest
+	$(POS) ingest prices sample_data/prices
+	$(POS) scan --format table
+
+## test: install and run the test suite
+# pytest exits 5 when it collects no test: say so, and fail (an empty suite is not a pass).
+test: $(STAMP)
+	@$(BIN)/python -m pytest -q || { rc=$$?; [ $$rc -ne 5 ] || echo "make test: pytest collected no tests" >&2; exit $$rc; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check positioning_cli tests
+	$(BIN)/ruff format --check positioning_cli tests
+
+types: $(STAMP)
+	$(BIN)/mypy positioning_cli
+
+## check: lint + types + tests (what CI runs)
+check: lint types test
+
+## bench: time ingest and scan of the sample data (see bench/README in the note)
+bench: $(STAMP)
+	$(BIN)/python -m positioning_cli.bench
+
+## sample-data: regenerate sample_data/ byte for byte from its seed
+sample-data: $(STAMP)
+	$(BIN)/python -m positioning_cli.sample_data sample_data
+
+clean:
+	rm -rf $(VENV) $(DEMO_STORE) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from positioning_cli.cli import main
+
+main()

@@ -1,0 +1,112 @@
+"""Store tables: column names, Arrow types, keys and partitioning — declared once.
+
+This is a public contract (README "Store layout"): other engines read these files directly.
+Each table lives in ``STORE/<table>/year=YYYY/<file>.parquet``; ``year`` is the hive partition key
+derived from the table's date column and is not stored inside the files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+# Columns every table carries so a row can be traced to the file it came from.
+SOURCE_FILE = "source_file"
+INGESTED_AT = "ingested_at"
+LINEAGE_FIELDS = [
+    pa.field(SOURCE_FILE, pa.string(), nullable=False),
+    pa.field(INGESTED_AT, pa.timestamp("us", tz="UTC"), nullable=False),
+]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    schema: pa.Schema  # full stored schema, lineage included
+    key: tuple[str, ...]  # one row per key in the live table
+    date_column: str  # drives the ``year=`` partition
+    file_per_date: bool  # one Parquet file per distinct date (cheap appends) or one per year
+    # Columns a parser must fill (non-null); the others may be null.
+    required: tuple[str, ...]
+
+    @property
+    def parsed_schema(self) -> pa.Schema:
+        """What a parser returns: the stored schema without lineage (the store adds it)."""
+        return pa.schema([f for f in self.schema if f.name not in (SOURCE_FILE, INGESTED_AT)])
+
+
+SHORT_INTEREST = TableSpec(
+    name="short_interest",
+    schema=pa.schema(
+        [
+            pa.field("settlement_date", pa.date32(), nullable=False),
+            pa.field("symbol", pa.string(), nullable=False),  # normalised, see symbols.py
+            pa.field("short_interest", pa.int64(), nullable=False),  # shares
+            pa.field("previous_short_interest", pa.int64()),
+            pa.field("avg_daily_volume", pa.int64()),
+            pa.field("days_to_cover", pa.float64()),  # null when undefined (no volume)
+            pa.field("revision_flag", pa.bool_(), nullable=False),
+            pa.field("split_flag", pa.bool_(), nullable=False),
+            pa.field("issue_name", pa.string()),
+            pa.field("market", pa.string()),  # exchange / market class code as the source gives it
+            # Some non-FINRA sources carry denominators; scan uses them when membership lacks them.
+            pa.field("shares_outstanding", pa.int64()),
+            pa.field("float_shares", pa.int64()),
+            pa.field("source_format", pa.string(), nullable=False),
+            *LINEAGE_FIELDS,
+        ]
+    ),
+    key=("settlement_date", "symbol"),
+    date_column="settlement_date",
+    file_per_date=True,
+    required=("settlement_date", "symbol", "short_interest", "revision_flag", "split_flag", "source_format"),
+)
+
+PRICES = TableSpec(
+    name="prices",
+    schema=pa.schema(
+        [
+            pa.field("symbol", pa.string(), nullable=False),
+            pa.field("date", pa.date32(), nullable=False),
+            pa.field("open", pa.float64()),
+            pa.field("high", pa.float64()),
+            pa.field("low", pa.float64()),
+            pa.field("close", pa.float64(), nullable=False),
+            pa.field("adj_close", pa.float64()),  # null when the source has none
+            pa.field("volume", pa.int64()),  # null when the source row has none
+            pa.field("source_format", pa.string(), nullable=False),
+            *LINEAGE_FIELDS,
+        ]
+    ),
+    key=("symbol", "date"),
+    date_column="date",
+    file_per_date=False,
+    required=("symbol", "date", "close", "source_format"),
+)
+
+MEMBERS = TableSpec(
+    name="members",
+    schema=pa.schema(
+        [
+            pa.field("index", pa.string(), nullable=False),  # RUT, NDX or SPX
+            pa.field("as_of", pa.date32(), nullable=False),
+            pa.field("symbol", pa.string(), nullable=False),
+            pa.field("name", pa.string()),
+            pa.field("sector", pa.string()),
+            pa.field("shares_outstanding", pa.int64()),
+            pa.field("float_shares", pa.int64()),
+            pa.field("weight", pa.float64()),  # percent of the index/fund, as published
+            pa.field("source_format", pa.string(), nullable=False),
+            *LINEAGE_FIELDS,
+        ]
+    ),
+    key=("index", "as_of", "symbol"),
+    date_column="as_of",
+    file_per_date=True,
+    required=("index", "as_of", "symbol", "source_format"),
+)
+
+TABLES: dict[str, TableSpec] = {t.name: t for t in (SHORT_INTEREST, PRICES, MEMBERS)}
+
+INDICES = ("RUT", "NDX", "SPX")
