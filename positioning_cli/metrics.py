@@ -1,0 +1,586 @@
+"""Metrics: pure functions on pandas objects, following DOMAIN.md "Metrics" to the letter.
+
+No I/O, no printing. When the data are too short to define a number the result is NaN (empyrical's
+contract), never an exception, so a scan over thousands of symbols does not stop on one thin history.
+Dates may be ``datetime.date`` or pandas Timestamps; inside this module everything is datetime64[ns]
+so comparisons, merges and searchsorted never mix types.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# FINRA reports days to cover as 1 when the average daily volume exceeds the short interest.
+DTC_FLOOR = 1.0
+# A close older than this on a settlement date is not "the close on d" (covers long weekends + a holiday).
+CLOSE_TOLERANCE_DAYS = 5
+# A price more stale than this cannot anchor a return or a price percentile.
+PRICE_STALE_DAYS = 7
+
+QUADRANT_KEYS: dict[str, str] = {
+    "shorts pressing into strength": "pressing_into_strength",
+    "shorts confirmed": "shorts_confirmed",
+    "short-covering rally": "short_covering_rally",
+    "shorts exiting weakness": "exiting_weakness",
+}
+
+LEVEL_COLUMNS = [
+    "members",
+    "members_with_si",
+    "members_with_denominator",
+    "members_with_price",
+    "total_si_shares",
+    "total_si_value",
+    "median_si_pct_so",
+    "cap_weighted_si_pct_so",
+    "median_si_pct_float",
+    "agg_days_to_cover",
+    "median_days_to_cover",
+    "quarantined",
+    "split_flagged",
+    "membership_as_of",
+    "before_first_snapshot",
+]
+
+STOCK_COLUMNS = [
+    "symbol",
+    "name",
+    "sector",
+    "short_interest",
+    "avg_daily_volume",
+    "shares_outstanding",
+    "float_shares",
+    "close",
+    "si_pct_so",
+    "si_pct_float",
+    "days_to_cover",
+    "split_flag",
+    "quarantine_reason",
+]
+
+
+@dataclass(frozen=True)
+class Change:
+    """x(d)/x(base) − 1 as a fraction (0.039 = +3.9%); NaN when it is undefined."""
+
+    value: float
+    base_date: pd.Timestamp | None
+
+
+@dataclass(frozen=True)
+class Percentile:
+    """Where x(d) sits in its own trailing window, and how much of the window the data cover."""
+
+    value: float  # 100 × share of observations in (d − W, d] that are <= x(d); 100 = highest
+    n_obs: int
+    first_obs: pd.Timestamp | None  # earliest observation inside the window
+    window_complete: bool  # False: the store holds less than W, say so instead of a full-window figure
+    covered_days: int  # d − first_obs
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def _ts(d: Any) -> pd.Timestamp:
+    """One scalar date type inside the module (date, datetime, str or Timestamp in; naive Timestamp out)."""
+    return pd.Timestamp(d).normalize()
+
+
+def _dt(values: Any) -> pd.Series:
+    # Arrow date32 arrives as datetime.date objects or datetime64[ms]; merges need one resolution.
+    return pd.Series(pd.to_datetime(values), copy=False).astype("datetime64[ns]")
+
+
+def _dt_index(values: Any) -> pd.DatetimeIndex:
+    """Dates (Index, list, array of date/Timestamp) as a naive datetime64[ns] index."""
+    if not isinstance(values, pd.Index):
+        values = pd.Index(list(values))
+    return pd.DatetimeIndex(pd.to_datetime(values).astype("datetime64[ns]"))
+
+
+def _float(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A nullable (Int64 / object / missing) column as float64 with NaN, so arithmetic propagates NaN."""
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _index_members(members: pd.DataFrame, index: str) -> pd.DataFrame:
+    """The index's snapshot rows with numeric denominators; ``mrow`` points back to ``members`` rows."""
+    mask = (members["index"] == index).to_numpy(dtype=bool)
+    mem = members.loc[mask]
+    return pd.DataFrame(
+        {
+            "as_of": _dt(mem["as_of"]).to_numpy(),
+            "mrow": np.flatnonzero(mask),
+            "so_member": _float(mem, "shares_outstanding"),
+            "float_member": _float(mem, "float_shares"),
+        }
+    )
+
+
+def _prepare_si(si: pd.DataFrame) -> pd.DataFrame:
+    """Numeric SI columns; ``srow`` points back to ``si`` rows (symbols are kept out: see _joined)."""
+    return pd.DataFrame(
+        {
+            "settlement_date": _dt(si["settlement_date"]).to_numpy(),
+            "srow": np.arange(len(si)),
+            "short_interest": _float(si, "short_interest"),
+            "avg_daily_volume": _float(si, "avg_daily_volume"),
+            "split_flag": (
+                si["split_flag"].fillna(False).astype(bool).to_numpy()
+                if "split_flag" in si
+                else np.zeros(len(si), dtype=bool)
+            ),
+            "so_si": _float(si, "shares_outstanding"),
+            "float_si": _float(si, "float_shares"),
+        }
+    )
+
+
+def _resolve_denominator(from_members: np.ndarray, from_si: np.ndarray) -> np.ndarray:
+    """Membership value when it is > 1, else the SI row's when > 1, else whatever non-null value exists.
+
+    Keeping a bad value (0, 1) instead of NaN lets the row be quarantined with a reason rather than
+    silently dropping out of the denominator count.
+    """
+    with np.errstate(invalid="ignore"):
+        return np.where(
+            from_members > 1,
+            from_members,
+            np.where(from_si > 1, from_si, np.where(~np.isnan(from_members), from_members, from_si)),
+        )
+
+
+def _snapshot_for(dates: pd.DatetimeIndex, snapshots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Snapshot used for each date: the latest as_of <= d, else the earliest (flagged as before-first)."""
+    pos = np.searchsorted(snapshots, dates.to_numpy(), side="right") - 1
+    before = pos < 0
+    return snapshots[np.where(before, 0, pos)], before
+
+
+def _joined(
+    si: pd.DataFrame,
+    members: pd.DataFrame,
+    closes: pd.DataFrame | None,
+    index: str,
+    max_si_pct: float,
+    only_date: pd.Timestamp | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per (settlement_date, constituent) rows with the derived per-member figures.
+
+    Returns (constituents with an SI row on the date, with derived columns; per-date table with the
+    snapshot used and the constituent count). Both are empty when the index has no membership at all.
+    Symbols are joined as integer codes: merging Arrow-backed strings dominates the run time otherwise.
+    """
+    mem = _index_members(members, index)
+    sip = _prepare_si(si)
+    sip = sip[sip["short_interest"].notna()]
+    if only_date is not None:
+        sip = sip[sip["settlement_date"] == only_date]
+    dates = pd.DatetimeIndex(np.sort(sip["settlement_date"].unique()))
+    snapshots = np.sort(mem["as_of"].unique())
+    if len(snapshots) == 0 or len(dates) == 0:
+        return pd.DataFrame(), pd.DataFrame()
+
+    # Integer symbol codes: factorising the Arrow strings once is cheap, joining on them repeatedly is not.
+    codes, symbols = pd.factorize(
+        pd.concat(
+            [members["symbol"].iloc[mem["mrow"].to_numpy()], si["symbol"].iloc[sip["srow"].to_numpy()]],
+            ignore_index=True,
+        )
+    )
+    mem["code"] = codes[: len(mem)]
+    sip = sip.assign(code=codes[len(mem) :])
+    # Duplicate keys cannot come from the store; keep the last like an upsert would.
+    mem = mem.drop_duplicates(["as_of", "code"], keep="last")
+    sip = sip.drop_duplicates(["settlement_date", "code"], keep="last")
+
+    snap, before = _snapshot_for(dates, snapshots)
+    per_date = pd.DataFrame(
+        {"settlement_date": dates, "membership_as_of": snap, "before_first_snapshot": before}
+    )
+    per_date["members"] = mem.groupby("as_of").size().reindex(snap).to_numpy()
+
+    # Constituents of each date's snapshot, inner-joined with that date's SI rows.
+    cons = per_date[["settlement_date", "membership_as_of"]].merge(
+        mem, left_on="membership_as_of", right_on="as_of"
+    )
+    rows = cons.merge(sip, on=["settlement_date", "code"], how="inner")
+
+    rows["close"] = np.nan
+    if closes is not None and len(closes) and len(rows):
+        px_code = pd.Index(symbols).get_indexer(closes["symbol"])
+        keep = px_code >= 0
+        px = pd.DataFrame(
+            {
+                "code": px_code[keep],
+                "date": _dt(closes["date"]).to_numpy()[keep],
+                "px": _float(closes, "close")[keep],
+            }
+        )
+        px = px[px["px"].notna()].sort_values("date", kind="stable")
+        rows = rows.sort_values("settlement_date", kind="stable").drop(columns="close")
+        rows = pd.merge_asof(
+            rows,
+            px.rename(columns={"px": "close"}),
+            left_on="settlement_date",
+            right_on="date",
+            by="code",
+            direction="backward",
+            tolerance=pd.Timedelta(days=CLOSE_TOLERANCE_DAYS),
+        )
+
+    si_sh = rows["short_interest"].to_numpy()
+    so = _resolve_denominator(rows["so_member"].to_numpy(), rows["so_si"].to_numpy())
+    fl = _resolve_denominator(rows["float_member"].to_numpy(), rows["float_si"].to_numpy())
+    adv = rows["avg_daily_volume"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        has_so = so > 1
+        has_float = fl > 1
+        pct_so = np.where(has_so, 100.0 * si_sh / so, np.nan)
+        pct_float = np.where(has_float, 100.0 * si_sh / fl, np.nan)
+        has_adv = adv > 0
+        dtc = np.where(has_adv, np.maximum(si_sh / adv, DTC_FLOOR), np.nan)
+        bad_so = ~np.isnan(so) & (so <= 1)
+        too_high = has_so & (pct_so > max_si_pct)
+    rows["shares_outstanding"] = so
+    rows["float_shares"] = fl
+    rows["si_pct_so"] = pct_so
+    rows["si_pct_float"] = pct_float
+    rows["days_to_cover"] = dtc
+    rows["has_so"] = has_so
+    rows["has_float"] = has_float
+    rows["has_adv"] = has_adv
+    rows["quarantined"] = bad_so | too_high
+    return rows, per_date
+
+
+# ----------------------------------------------------------------------------------------- membership
+
+
+def membership_on(members: pd.DataFrame, index: str, d: Any) -> tuple[pd.DataFrame, date | None, bool]:
+    """Rows of the latest snapshot of ``index`` with as_of <= d.
+
+    When every snapshot is after d the earliest one is returned with ``before_first_snapshot=True`` so
+    the caller can warn that today's list stands in for history (survivorship). An index with no
+    snapshot at all gives an empty frame and ``None``.
+    """
+    mem = members.loc[members["index"] == index]
+    as_of = _dt(mem["as_of"])
+    snapshots = np.sort(as_of.unique())
+    if len(snapshots) == 0:
+        return mem.iloc[0:0].copy(), None, False
+    snap, before = _snapshot_for(pd.DatetimeIndex([_ts(d)]), snapshots)
+    chosen = pd.Timestamp(snap[0])
+    rows = mem.loc[(as_of == chosen).to_numpy()].copy()
+    return rows, chosen.date(), bool(before[0])
+
+
+# ------------------------------------------------------------------------------------ per-stock and index
+
+
+def _quarantine_reason(so: float, pct: float, max_si_pct: float) -> str | None:
+    if not math.isnan(so) and so <= 1:
+        return f"shares outstanding of {so:.0f}"
+    if not math.isnan(pct) and pct > max_si_pct:
+        return f"SI {pct:.1f}% of shares outstanding > {max_si_pct:g}%"
+    return None
+
+
+def stock_rows(
+    si: pd.DataFrame,
+    members: pd.DataFrame,
+    index: str,
+    d: Any,
+    closes: pd.DataFrame | None = None,
+    max_si_pct: float = 100.0,
+) -> pd.DataFrame:
+    """Per-member rows on settlement date d: the constituents of ``index`` as of d that have an SI row.
+
+    shares_outstanding / float_shares are the resolved denominators (membership value when > 1, else the
+    SI row's); si_pct_* are NaN without a denominator; days_to_cover is SI / ADV floored at 1 (FINRA),
+    NaN without volume; quarantine_reason says why a row is kept out of the SI % statistics.
+    ``close`` is the last close on or before d within 5 days (NaN without ``closes``).
+    """
+    rows, _ = _joined(si, members, closes, index, max_si_pct, only_date=_ts(d))
+    if rows.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in STOCK_COLUMNS})
+    rows["symbol"] = si["symbol"].iloc[rows["srow"].to_numpy()].to_numpy(dtype=object)
+    rows = rows.sort_values("symbol", kind="stable").reset_index(drop=True)
+    for col in ("name", "sector"):
+        source = members[col] if col in members.columns else pd.Series(None, index=members.index)
+        rows[col] = source.iloc[rows["mrow"].to_numpy()].to_numpy(dtype=object)
+    # object dtype so "no reason" stays None rather than becoming NaN in a string column.
+    rows["quarantine_reason"] = pd.Series(
+        [
+            _quarantine_reason(so, pct, max_si_pct) if q else None
+            for so, pct, q in zip(
+                rows["shares_outstanding"], rows["si_pct_so"], rows["quarantined"], strict=True
+            )
+        ],
+        dtype=object,
+    )
+    return rows[STOCK_COLUMNS]
+
+
+def index_levels(
+    si: pd.DataFrame,
+    members: pd.DataFrame,
+    closes: pd.DataFrame | None,
+    index: str,
+    max_si_pct: float = 100.0,
+) -> pd.DataFrame:
+    """One row per settlement date in ``si``: the index-level SI figures (DOMAIN "Metrics").
+
+    Over the constituents of ``index`` as of d (``membership_on``) that have an SI row on d. Quarantined
+    rows (SI % of SO > max_si_pct, or shares outstanding <= 1) are kept out of the SI % medians and the
+    cap-weighted figure — a bad denominator must not be averaged in — but their shares still count in
+    total_si_shares, which needs no denominator. Indexed by settlement_date (datetime64); empty when the
+    index has no membership snapshot.
+    """
+    rows, per_date = _joined(si, members, closes, index, max_si_pct)
+    if per_date.empty:
+        out = pd.DataFrame(columns=LEVEL_COLUMNS, index=pd.DatetimeIndex([], name="settlement_date"))
+        return out
+
+    ok = ~rows["quarantined"]
+    has_px = rows["close"].notna()
+    si_sh = rows["short_interest"]
+    cap = ok & rows["has_so"] & has_px
+    work = pd.DataFrame(
+        {
+            "settlement_date": rows["settlement_date"],
+            "members_with_si": 1,
+            "members_with_denominator": rows["has_so"].astype(int),
+            "members_with_price": has_px.astype(int),
+            "total_si_shares": si_sh,
+            "total_si_value": si_sh * rows["close"],
+            "pct_so": rows["si_pct_so"].where(ok),
+            "cap_num": (si_sh * rows["close"]).where(cap),
+            "cap_den": (rows["shares_outstanding"] * rows["close"]).where(cap),
+            "pct_float": rows["si_pct_float"].where(ok),
+            "adv_si": si_sh.where(rows["has_adv"]),
+            "adv": rows["avg_daily_volume"].where(rows["has_adv"]),
+            "dtc": rows["days_to_cover"],
+            "quarantined": rows["quarantined"].astype(int),
+            "split_flagged": rows["split_flag"].astype(int),
+        }
+    )
+    g = work.groupby("settlement_date")
+    counts = g[
+        ["members_with_si", "members_with_denominator", "members_with_price", "quarantined", "split_flagged"]
+    ].sum()
+    # min_count=1: a sum over no eligible member is undefined (NaN), not 0.
+    sums = g[["total_si_shares", "total_si_value", "cap_num", "cap_den", "adv_si", "adv"]].sum(min_count=1)
+    medians = g[["pct_so", "pct_float", "dtc"]].median()
+
+    out = per_date.set_index("settlement_date")
+    out = out.join(counts).join(sums).join(medians)
+    for c in counts.columns:
+        out[c] = out[c].fillna(0).astype("int64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["cap_weighted_si_pct_so"] = 100.0 * out["cap_num"] / out["cap_den"]
+        out["agg_days_to_cover"] = out["adv_si"] / out["adv"]
+    out = out.rename(
+        columns={
+            "pct_so": "median_si_pct_so",
+            "pct_float": "median_si_pct_float",
+            "dtc": "median_days_to_cover",
+        }
+    )
+    out["members"] = out["members"].astype("int64")
+    out["before_first_snapshot"] = out["before_first_snapshot"].astype(bool)
+    out.index.name = "settlement_date"
+    return out[LEVEL_COLUMNS]
+
+
+# ------------------------------------------------------------------------------------------- changes
+
+
+def previous_date(dates: Sequence[Any] | pd.Index, d: Any, kind: str) -> pd.Timestamp | None:
+    """Base date of a change: "last" = the observation before d; "ytd" = the last on or before Dec 31 of
+    the previous year; "12m" = the last on or before d − 365 days. None when the history is too short."""
+    d = _ts(d)
+    if kind == "last":
+        cutoff, inclusive = d, False
+    elif kind == "ytd":
+        cutoff, inclusive = pd.Timestamp(year=d.year - 1, month=12, day=31), True
+    elif kind == "12m":
+        cutoff, inclusive = d - pd.Timedelta(days=365), True
+    else:
+        raise ValueError(f"unknown change kind {kind!r} (last, ytd, 12m)")
+    idx = _dt_index(dates).unique().sort_values()
+    pos = idx.searchsorted(cutoff, side="right" if inclusive else "left") - 1
+    return None if pos < 0 else pd.Timestamp(idx[pos])
+
+
+def _value_at(series: pd.Series, d: pd.Timestamp) -> float:
+    try:
+        v = series.loc[d]
+    except KeyError:
+        return math.nan
+    return math.nan if pd.isna(v) else float(v)
+
+
+def _ratio_change(now: float, base: float) -> float:
+    if math.isnan(now) or math.isnan(base) or base == 0:
+        return math.nan
+    return now / base - 1.0
+
+
+def _date_indexed(series: pd.Series) -> pd.Series:
+    s = series.copy()
+    s.index = _dt_index(series.index)
+    return s.sort_index()
+
+
+def change(series: pd.Series, d: Any, kind: str) -> Change:
+    """x(d)/x(base) − 1 with the base from ``previous_date``. The base is a date of the series even when
+    its value is NaN: skipping to an older report would silently change what "since last" means."""
+    s = _date_indexed(series)
+    base = previous_date(s.index, d, kind)
+    if base is None:
+        return Change(math.nan, None)
+    return Change(_ratio_change(_value_at(s, _ts(d)), _value_at(s, base)), base)
+
+
+def split_excluded_total_change(
+    si: pd.DataFrame, members: pd.DataFrame, index: str, d: Any, base: Any
+) -> tuple[float, int]:
+    """Change of total SI shares from base to d with split-flagged symbols left out of both sums.
+
+    A symbol with split_flag on any settlement date in (base, d] reports pre- and post-split shares on the
+    two dates; mixing them would book the split as a change in positioning. Each sum is over its own
+    date's constituents that have SI rows. The count returned is the number of symbols actually removed
+    from at least one of the two sums (split-flagged symbols outside the index are not counted).
+    """
+    if base is None:
+        return math.nan, 0
+    d, base = _ts(d), _ts(base)
+    sip = _prepare_si(si)
+    window = (sip["settlement_date"] > base) & (sip["settlement_date"] <= d) & sip["split_flag"]
+    flagged = set(si["symbol"].iloc[sip.loc[window, "srow"].to_numpy()])
+    totals: list[float] = []
+    removed: set[str] = set()
+    for day in (d, base):
+        rows, _ = _joined(si, members, None, index, math.inf, only_date=day)
+        if rows.empty:
+            totals.append(math.nan)
+            continue
+        syms = si["symbol"].iloc[rows["srow"].to_numpy()].to_numpy(dtype=object)
+        drop = np.array([sym in flagged for sym in syms], dtype=bool)
+        removed.update(syms[drop])
+        kept = rows.loc[~drop, "short_interest"]
+        totals.append(float(kept.sum()) if len(kept) else math.nan)
+    return _ratio_change(totals[0], totals[1]), len(removed)
+
+
+# ---------------------------------------------------------------------------------------- percentiles
+
+
+def _percentile(
+    s: pd.Series, d: pd.Timestamp, x: float, window_days: int | None, tolerance_days: int
+) -> Percentile:
+    s = s[s.notna() & (s.index <= d)]  # point in time: nothing after d exists yet
+    if window_days is None:
+        win = s
+        complete = True
+    else:
+        start = d - pd.Timedelta(days=window_days)
+        win = s[s.index > start]
+        first_overall = s.index.min() if len(s) else None
+        complete = first_overall is not None and first_overall <= start + pd.Timedelta(days=tolerance_days)
+    n = len(win)
+    first = pd.Timestamp(win.index.min()) if n else None
+    covered = (d - first).days if first is not None else 0
+    if math.isnan(x) or n == 0:
+        value = math.nan
+    else:
+        value = 100.0 * float((win.to_numpy(dtype="float64") <= x).sum()) / n
+    return Percentile(value, n, first, bool(complete), int(covered))
+
+
+def percentile(series: pd.Series, d: Any, window_days: int | None, tolerance_days: int = 16) -> Percentile:
+    """Percentile of x(d) in its trailing window (d − W, d]: 100 × share of observations <= x(d).
+
+    Ties count as <=, so 100 = highest in the window. ``window_days=None`` uses all history up to d.
+    ``window_complete`` is False when the series' first observation is later than d − W + tolerance
+    (a semi-monthly series misses the exact window start by up to ~16 days without being short).
+    """
+    s = _date_indexed(series)
+    dd = _ts(d)
+    return _percentile(s, dd, _value_at(s, dd), window_days, tolerance_days)
+
+
+def _close_on_or_before(s: pd.Series, d: pd.Timestamp) -> tuple[float, pd.Timestamp | None]:
+    pos = int(s.index.searchsorted(d, side="right")) - 1
+    if pos < 0:
+        return math.nan, None
+    return float(s.iloc[pos]), pd.Timestamp(s.index[pos])
+
+
+def price_return(closes: pd.Series, start: Any, end: Any) -> float:
+    """close on or before end / close on or before start − 1.
+
+    NaN when either close is missing or older than 7 days before its date: a stale price would report a
+    return over a different period than the one asked for.
+    """
+    s = _date_indexed(closes).dropna()
+    result = []
+    for when in (_ts(start), _ts(end)):
+        px, at = _close_on_or_before(s, when)
+        if at is None or (when - at).days > PRICE_STALE_DAYS:
+            return math.nan
+        result.append(px)
+    return _ratio_change(result[1], result[0])
+
+
+def price_percentile(closes: pd.Series, d: Any, window_days: int | None) -> Percentile:
+    """Percentile of the close on d among the daily closes in (d − W, d] (same rules as ``percentile``).
+
+    The close on d is the last close on or before d within 7 days, so a settlement date on a market
+    holiday still has a price; the completeness tolerance is 7 days since prices are daily.
+    """
+    s = _date_indexed(closes).dropna()
+    dd = _ts(d)
+    px, at = _close_on_or_before(s, dd)
+    if at is None or (dd - at).days > PRICE_STALE_DAYS:
+        px = math.nan
+    return _percentile(s, dd, px, window_days, PRICE_STALE_DAYS)
+
+
+# ------------------------------------------------------------------------------------------ divergence
+
+
+def quadrant(si_change: float, price_change: float) -> str | None:
+    """DOMAIN quadrant by the signs of ΔSI and the price return; None when a sign is undefined (NaN or 0)."""
+    if any(v is None or math.isnan(v) or v == 0 for v in (si_change, price_change)):
+        return None
+    if si_change > 0:
+        return "shorts pressing into strength" if price_change > 0 else "shorts confirmed"
+    return "short-covering rally" if price_change > 0 else "shorts exiting weakness"
+
+
+def divergence_score(si_pct: float, price_pct: float) -> float:
+    """Ranking score for "shorts expanding into strength": sqrt(si_pct × price_pct).
+
+    The geometric mean of the SI percentile and the price percentile, both 0–100 over the 1Y window.
+    Bounded 0–100; 100 only when SI and price both sit at their 1Y highs; low when either is low (a
+    geometric mean is pulled down by its smaller input, so one extreme alone cannot rank a name high);
+    increasing in each input. Explainable from the two percentiles: score² = si_pct × price_pct.
+    NaN when either percentile is NaN.
+    """
+    if si_pct is None or price_pct is None or math.isnan(si_pct) or math.isnan(price_pct):
+        return math.nan
+    for v in (si_pct, price_pct):
+        if not 0.0 <= v <= 100.0:
+            raise ValueError(f"percentile {v} outside 0-100")
+    return math.sqrt(si_pct * price_pct)
