@@ -1,0 +1,412 @@
+"""From a path to rows of strings: bytes, gunzip, decode, header sniffing, CSV/JSON splitting.
+
+Everything here works on text only; turning strings into typed values is ``values.py``. Every
+failure is an ``InputError`` naming the file (and the physical line when there is one), because a
+user ingesting hundreds of files must be able to find the bad one without a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from positioning_cli.errors import InputError
+
+GZIP_MAGIC = b"\x1f\x8b"
+# Delimiters we try when guessing how a header line is split (for detection and error messages).
+DELIMITERS = (",", "|", ";", "\t")
+HEAD_LINES = 40  # how far into a file detection looks for a header (iShares has a 9-line preamble)
+
+# Control characters that never occur in a text export; their presence means binary data.
+_BINARY_RE = re.compile(b"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """A header or value cut to ``limit`` characters, for one-line error messages."""
+    text = text.replace("\r", "").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def display_name(path: Path) -> str:
+    return str(path)
+
+
+@dataclass
+class Source:
+    """A decoded input file."""
+
+    path: Path
+    name: str  # how errors name the file
+    text: str  # BOM removed, line endings untouched
+    _head: list[str] | None = field(default=None, repr=False)
+
+    @property
+    def is_json(self) -> bool:
+        return self.text.lstrip()[:1] in ("[", "{")
+
+    def head_lines(self) -> list[str]:
+        """The first physical lines (without their line endings), for sniffing headers."""
+        if self._head is None:
+            reader = io.StringIO(self.text, newline="")
+            lines = []
+            for _ in range(HEAD_LINES):
+                line = reader.readline()
+                if not line:
+                    break
+                lines.append(line.rstrip("\r\n"))
+            self._head = lines
+        return self._head
+
+    def header_names(self, delimiter: str, *, max_lines: int = 1) -> list[tuple[int, list[str]]]:
+        """(line number, lower-cased stripped names) of the first non-blank line(s) split by ``delimiter``."""
+        found: list[tuple[int, list[str]]] = []
+        for number, line in enumerate(self.head_lines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                names = next(csv.reader([line], delimiter=delimiter))
+            except (csv.Error, StopIteration):
+                continue
+            found.append((number, [n.strip().lower() for n in names]))
+            if len(found) >= max_lines:
+                break
+        return found
+
+    def first_line(self) -> str:
+        for line in self.head_lines():
+            if line.strip():
+                return line
+        return ""
+
+    def error(self, problem: str, *, line: int | None = None, field: str | None = None) -> InputError:
+        return InputError(self.name, problem, line=line, field=field)
+
+
+def load(path: Path) -> Source:
+    """Read, gunzip (by magic bytes, whatever the name), check for binary data and decode UTF-8."""
+    name = display_name(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(name, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(name, "is a folder, not a file") from None
+    except OSError as exc:
+        raise InputError(name, f"cannot read: {exc.strerror or exc}") from None
+    if data[:2] == GZIP_MAGIC:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(name, f"truncated or corrupt gzip data ({exc})") from None
+    if not data.strip():
+        raise InputError(name, "empty file")
+    # A NUL or other C0 control byte never appears in CSV/JSON exports: call it binary rather than
+    # letting it surface later as a confusing "unknown format".
+    hit = _BINARY_RE.search(data)
+    if hit is not None:
+        bad = hit.start()
+        line = data.count(b"\n", 0, bad) + 1
+        raise InputError(name, f"binary data, not a text file (byte 0x{data[bad]:02x})", line=line)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            name, f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8", line=line
+        ) from None
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise InputError(name, "empty file")  # e.g. only a BOM
+    return Source(path=path, name=name, text=text)
+
+
+@dataclass
+class RawTable:
+    """Data rows as string columns keyed by header name, with where each row came from."""
+
+    source: Source
+    header: list[str]  # names as in the file, stripped
+    columns: dict[str, pd.Series]  # header name -> trimmed strings ("" when the row had no such field)
+    lines: np.ndarray  # physical line (CSV) or 1-based record number (JSON) of each row
+    header_line: int = 1
+    unit: str = "line"  # "line" or "record"
+    delimiter: str = ","  # to show the header as the file spells it
+    _lookup: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        # Header names are matched case- and space-insensitively: exports vary in both.
+        self._lookup = {canonical(h): h for h in reversed(self.header)}
+
+    @property
+    def n(self) -> int:
+        return len(self.lines)
+
+    def find(self, *names: str) -> str | None:
+        """The first of ``names`` present in the header (as spelt in the file), or None."""
+        for name in names:
+            hit = self._lookup.get(canonical(name))
+            if hit is not None:
+                return hit
+        return None
+
+    def col(self, name: str) -> pd.Series:
+        actual = self.find(name)
+        if actual is None:
+            raise self.missing([name])
+        return self.columns[actual]
+
+    def take(self, mask: np.ndarray) -> RawTable:
+        """The rows where ``mask`` is True (row order and line numbers kept)."""
+        return RawTable(
+            source=self.source,
+            header=self.header,
+            columns={k: v[mask].reset_index(drop=True) for k, v in self.columns.items()},
+            lines=self.lines[mask],
+            header_line=self.header_line,
+            unit=self.unit,
+            delimiter=self.delimiter,
+        )
+
+    def missing(self, names: list[str]) -> InputError:
+        cols = ", ".join(repr(n) for n in names)
+        seen = shorten(self.delimiter.join(self.header))
+        return InputError(
+            self.source.name,
+            f"missing required column{'s' if len(names) > 1 else ''} {cols}; header seen: {seen!r}",
+            line=self.header_line if self.unit == "line" else None,
+        )
+
+    def require(self, *names: str) -> None:
+        absent = [n for n in names if self.find(n) is None]
+        if absent:
+            raise self.missing(absent)
+
+    def error(self, row: int, column: str | None, problem: str) -> InputError:
+        """An error about data row ``row`` (0-based position in this table)."""
+        where = int(self.lines[row])
+        if self.unit == "record":
+            return InputError(f"{self.source.name}: record {where}", problem, field=column)
+        return InputError(self.source.name, problem, line=where, field=column)
+
+
+def string_column(values: Sequence[str]) -> pd.Series:
+    """Arrow-backed strings with surrounding whitespace (incl. U+00A0) trimmed once, so the
+    converters' string operations are vectorised instead of running per cell in Python."""
+    trimmed = pc.utf8_trim_whitespace(pa.array(values, type=pa.string()))
+    return pd.Series(pd.arrays.ArrowStringArray(trimmed))
+
+
+def canonical(name: str) -> str:
+    """Header name for matching: lower case, inner spaces as underscores."""
+    return "_".join(name.strip().lower().split())
+
+
+def read_csv(
+    source: Source,
+    delimiter: str,
+    *,
+    header_line: int | None = None,
+    stop_at_blank: bool = False,
+) -> RawTable:
+    """Split CSV text into string columns, keeping each record's physical start line.
+
+    ``header_line``: physical line of the header (default: the first non-blank line); lines before
+    it are skipped (preambles). ``stop_at_blank``: stop at the first blank line after the data
+    (iShares puts a legal trailer there). Rows shorter than the header are padded with "" (old Stooq
+    rows lack the volume field); longer rows are an error unless the extra fields are blank.
+    """
+    if header_line is None and not stop_at_blank:
+        fast = _read_simple(source, delimiter)
+        if fast is not None:
+            return fast
+    return _read_general(source, delimiter, header_line=header_line, stop_at_blank=stop_at_blank)
+
+
+def _quoted(delimiter: str) -> bool:
+    """Pipe files (FINRA) are never quoted: a '"' in an issue name is just a character."""
+    return delimiter != "|"
+
+
+def _read_simple(source: Source, delimiter: str) -> RawTable | None:
+    """Fast path for the common case (FINRA, Yahoo): no quotes, so one record per physical line.
+
+    Arrow's CSV reader splits the non-blank data lines; we keep their physical line numbers.
+    Returns None whenever the file is not that simple (quotes, lone CR, ragged rows) so the general
+    reader handles it, with its exact errors.
+    """
+    text = source.text
+    if (_quoted(delimiter) and '"' in text) or text.count("\r") != text.count("\r\n"):
+        return None
+    physical = text.replace("\r\n", "\n").split("\n")
+    numbered = [i for i, line in enumerate(physical, start=1) if line.strip()]
+    if not numbered:
+        raise InputError(source.name, "empty file")
+    header_at = numbered[0]
+    header = [h.strip() for h in physical[header_at - 1].split(delimiter)]
+    data_lines = numbered[1:]
+    if not data_lines:
+        raise InputError(source.name, "header only, no data rows", line=header_at)
+    body = "\n".join(physical[i - 1] for i in data_lines).encode("utf-8")
+    names = [f"c{i}" for i in range(len(header))]
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(body),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, quote_char=False, newlines_in_values=False, ignore_empty_lines=False
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), null_values=[], strings_can_be_null=False
+            ),
+        )
+    except pa.ArrowException:
+        return None  # e.g. a row with a different field count: the general reader explains it
+    if table.num_rows != len(data_lines):
+        return None
+    columns = {}
+    for i, name in enumerate(header):
+        trimmed = pc.utf8_trim_whitespace(table.column(i).combine_chunks())
+        columns[name] = pd.Series(pd.arrays.ArrowStringArray(trimmed))
+    return RawTable(
+        source=source,
+        header=header,
+        columns=columns,
+        lines=np.asarray(data_lines, dtype=np.int64),
+        header_line=header_at,
+        delimiter=delimiter,
+    )
+
+
+def _read_general(
+    source: Source,
+    delimiter: str,
+    *,
+    header_line: int | None,
+    stop_at_blank: bool,
+) -> RawTable:
+    """Any CSV, via the csv module: quoted fields, multi-line values, ragged rows, preambles."""
+    stream = io.StringIO(source.text, newline="")
+    if _quoted(delimiter):
+        reader = csv.reader(stream, delimiter=delimiter)
+    else:
+        reader = csv.reader(stream, delimiter=delimiter, quoting=csv.QUOTE_NONE)
+    header: list[str] | None = None
+    found_line = 0
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    consumed = 0  # physical lines read so far; the next record starts at consumed + 1
+    try:
+        for record in reader:
+            start, consumed = consumed + 1, reader.line_num
+            blank = not any(f.strip() for f in record)
+            if header is None:
+                if blank or (header_line is not None and start < header_line):
+                    continue
+                header, found_line = [h.strip() for h in record], start
+                continue
+            if blank:
+                if stop_at_blank and rows:
+                    break
+                continue
+            width = len(header)
+            if len(record) > width:
+                if any(f.strip() for f in record[width:]):
+                    raise InputError(
+                        source.name,
+                        f"{len(record)} fields but the header has {width}; check the delimiter and quoting",
+                        line=start,
+                    )
+                record = record[:width]
+            elif len(record) < width:
+                record = record + [""] * (width - len(record))
+            rows.append(record)
+            lines.append(start)
+    except csv.Error as exc:
+        raise InputError(source.name, f"malformed CSV: {exc}", line=consumed + 1) from None
+    if header is None:
+        raise InputError(source.name, "empty file")
+    if not rows:
+        raise InputError(source.name, "header only, no data rows", line=found_line)
+    # Build columns in one pass over the row list; names kept as spelt in the file.
+    by_column = list(zip(*rows, strict=True))
+    columns = {name: string_column(by_column[i]) for i, name in enumerate(header)}
+    return RawTable(
+        source=source,
+        header=header,
+        columns=columns,
+        lines=np.asarray(lines, dtype=np.int64),
+        header_line=found_line,
+        delimiter=delimiter,
+    )
+
+
+def read_json_records(source: Source) -> RawTable:
+    """A JSON array of flat objects (or an object wrapping one) as string columns, one per key."""
+    try:
+        data = json.loads(source.text)
+    except json.JSONDecodeError as exc:
+        raise InputError(source.name, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+    except RecursionError:
+        raise InputError(source.name, "invalid JSON: nested too deeply") from None
+    if isinstance(data, dict):
+        # API clients sometimes save {"data": [...]}: accept the single list-valued member.
+        lists = [v for v in data.values() if isinstance(v, list)]
+        if len(lists) != 1:
+            raise InputError(source.name, "JSON must be an array of records (objects)")
+        data = lists[0]
+    if not isinstance(data, list):
+        raise InputError(source.name, "JSON must be an array of records (objects)")
+    if not data:
+        raise InputError(source.name, "no records (empty JSON array)")
+    header: dict[str, None] = {}
+    for number, record in enumerate(data, start=1):
+        if not isinstance(record, dict):
+            raise InputError(f"{source.name}: record {number}", "not a JSON object")
+        header.update(dict.fromkeys(record))
+    columns: dict[str, pd.Series] = {}
+    for key in header:
+        values = []
+        for number, record in enumerate(data, start=1):
+            value = record.get(key)
+            if isinstance(value, dict | list):
+                raise InputError(f"{source.name}: record {number}", "nested value not supported", field=key)
+            values.append(_json_text(value))
+        columns[key.strip()] = string_column(values)
+    return RawTable(
+        source=source,
+        header=[k.strip() for k in header],
+        columns=columns,
+        lines=np.arange(1, len(data) + 1, dtype=np.int64),
+        unit="record",
+    )
+
+
+def _json_text(value: object) -> str:
+    """JSON scalars as the text a CSV would carry, so one set of converters serves both."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def guess_delimiter(line: str) -> str:
+    """The candidate delimiter occurring most often in a header line (',' on a tie or none)."""
+    counts = {d: line.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","

@@ -1,0 +1,172 @@
+"""Typed columns from string columns, vectorised, with line-aware errors.
+
+Each converter checks a whole column at once and, only when something is wrong, looks up the first
+offending row to name its line, column and value. Blank cells (and the usual null spellings) become
+nulls; whether a null is allowed is the caller's decision.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from positioning_cli.symbols import normalise_symbol
+
+from .text import RawTable, shorten
+
+# Cell spellings that mean "no value" (compared lower-cased). "-" is iShares' blank.
+NULLS = frozenset({"", "null", "none", "nan", "n/a", "na", "-"})
+# For symbols only emptiness (and iShares' "-") is blank: NAN, NA and NULL can be real tickers.
+SYMBOL_NULLS = frozenset({"", "-"})
+_TRUE = frozenset({"R", "S", "Y", "YES", "T", "TRUE", "1"})
+_FALSE = frozenset({"", "N", "NO", "F", "FALSE", "0"})
+_INT64_LIMIT = 9.2e18
+_INTEGRAL_TOLERANCE = 1e-6  # scraped sources write counts as floats ("2380000.0")
+
+
+def stripped(raw: RawTable, column: str) -> pd.Series:
+    """The column's strings (``text.read_csv`` already trimmed them)."""
+    return raw.col(column)
+
+
+def blank(raw: RawTable, column: str, nulls: frozenset[str] = NULLS) -> np.ndarray:
+    """True where the cell is empty or a null spelling (pass SYMBOL_NULLS for symbol columns)."""
+    return stripped(raw, column).str.lower().isin(nulls).to_numpy(dtype=bool)
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _value(raw: RawTable, column: str, row: int) -> str:
+    return repr(shorten(str(raw.col(column).iloc[row]).strip(), 40))
+
+
+def strings(raw: RawTable, column: str) -> pa.Array:
+    """Stripped text; only empty cells become null ("NA" or "None" can be a real name)."""
+    s = stripped(raw, column)
+    is_blank = pa.array((s == "").to_numpy(dtype=bool))
+    return pc.if_else(is_blank, pa.scalar(None, pa.string()), pa.array(s, type=pa.string()))
+
+
+def floats(
+    raw: RawTable,
+    column: str,
+    *,
+    thousands: bool = False,
+    nonnegative: bool = False,
+    problem: str = "not a number",
+) -> np.ndarray:
+    """float64 values, NaN for blanks. ``thousands``: accept "1,234.5" (quoted holdings exports)."""
+    s = stripped(raw, column)
+    if thousands:
+        s = s.str.replace(",", "", regex=False)
+    is_blank = s.str.lower().isin(NULLS).to_numpy(dtype=bool)
+    try:
+        # Arrow's cast is the fast path; it fails as a whole on any bad cell.
+        kept = pc.if_else(pa.array(is_blank), pa.scalar(None, pa.string()), pa.array(s, type=pa.string()))
+        cast = pc.cast(kept, pa.float64())
+        numbers = np.array(cast.to_numpy(zero_copy_only=False), dtype=np.float64)  # writable, NaN for null
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        # Slow path only to find the offending cell: pandas marks each unparseable cell NaN.
+        parsed = pd.to_numeric(s.where(~is_blank, None), errors="coerce")
+        numbers = np.array(parsed.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+    bad = ~is_blank & ~np.isfinite(numbers)
+    if bad.any():
+        row = _first(bad)
+        raise raw.error(row, column, f"{problem}: {_value(raw, column, row)}")
+    if nonnegative:
+        negative = numbers < 0  # NaN compares False
+        if negative.any():
+            row = _first(negative)
+            raise raw.error(row, column, f"negative value not allowed: {_value(raw, column, row)}")
+    return numbers
+
+
+def ints(
+    raw: RawTable,
+    column: str,
+    *,
+    thousands: bool = False,
+    nonnegative: bool = True,
+    round_fractions: bool = False,
+) -> pa.Array:
+    """int64 counts (shares, volume), null for blanks.
+
+    Float spellings of whole numbers ("8164300.0") are accepted; a real fraction is an error unless
+    ``round_fractions`` (volumes, which some sources report fractionally).
+    """
+    numbers = floats(raw, column, thousands=thousands, nonnegative=nonnegative, problem="not a whole number")
+    rounded = np.round(numbers)
+    if not round_fractions:
+        fractional = np.abs(numbers - rounded) > _INTEGRAL_TOLERANCE  # NaN compares False
+        if fractional.any():
+            row = _first(fractional)
+            raise raw.error(row, column, f"not a whole number: {_value(raw, column, row)}")
+    too_big = np.abs(numbers) > _INT64_LIMIT
+    if too_big.any():
+        row = _first(too_big)
+        raise raw.error(row, column, f"number out of range: {_value(raw, column, row)}")
+    missing = np.isnan(numbers)
+    return pa.array(np.where(missing, 0, rounded).astype(np.int64), mask=missing, type=pa.int64())
+
+
+def describe_date_format(fmt: str) -> str:
+    """ "%m/%d/%y" -> "MM/DD/YY", for messages a user can act on."""
+    for code, text in (
+        ("%Y", "YYYY"),
+        ("%y", "YY"),
+        ("%m", "MM"),
+        ("%d", "DD"),
+        ("%b", "Mon"),
+        ("%B", "Month"),
+    ):
+        fmt = fmt.replace(code, text)
+    return fmt
+
+
+def dates(raw: RawTable, column: str, fmt: str) -> pa.Array:
+    """date32 values parsed with strftime ``fmt``, null for blanks."""
+    s = stripped(raw, column)
+    is_blank = s.str.lower().isin(NULLS).to_numpy(dtype=bool)
+    try:
+        parsed = pd.to_datetime(s.where(~is_blank, None), format=fmt, errors="coerce")
+    except ValueError as exc:  # an invalid format string (a user's --date-format)
+        raise raw.source.error(f"bad date format {fmt!r}: {exc}", field=column) from None
+    bad = ~is_blank & parsed.isna().to_numpy(dtype=bool)
+    if bad.any():
+        row = _first(bad)
+        raise raw.error(
+            row, column, f"not a date in format {describe_date_format(fmt)}: {_value(raw, column, row)}"
+        )
+    days = parsed.to_numpy(dtype="datetime64[D]")
+    missing = np.isnat(days)
+    return (
+        pa.array(days, mask=missing, type=pa.date32()) if missing.any() else pa.array(days, type=pa.date32())
+    )
+
+
+def flags(raw: RawTable, column: str) -> np.ndarray:
+    """FINRA flags ("R", "S") and yes/no spellings as bool; blank is False."""
+    s = stripped(raw, column).str.upper()
+    truthy = s.isin(_TRUE).to_numpy(dtype=bool)
+    known = truthy | s.isin(_FALSE).to_numpy(dtype=bool) | s.str.lower().isin(NULLS).to_numpy(dtype=bool)
+    if not known.all():
+        row = _first(~known)
+        raise raw.error(row, column, f"unknown flag value: {_value(raw, column, row)}")
+    return truthy
+
+
+def symbols(raw: RawTable, column: str) -> pa.Array:
+    """Normalised symbols (symbols.normalise_symbol, the one rule); blank -> null."""
+    normalised = [normalise_symbol(v) for v in raw.col(column).tolist()]
+    return pa.array([v or None for v in normalised], type=pa.string())
+
+
+def require_values(raw: RawTable, column: str, values: pa.Array, what: str = "blank value") -> None:
+    """Error at the first null in a column that must be filled."""
+    if values.null_count:
+        row = _first(np.asarray(values.is_null()))
+        raise raw.error(row, column, f"{what} (required)")
