@@ -1,0 +1,332 @@
+"""The command line: a thin typer layer over ``api``. No maths and no file I/O here.
+
+pandas and pyarrow are imported only inside the commands that need them, so ``--help`` and shell
+completion stay fast. ``main`` is the one place that turns errors into exit codes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from positioning_cli import __version__
+from positioning_cli.errors import ExitCode, PositioningError, UsageError
+
+
+@dataclass
+class _State:
+    store: Path | None = None
+    debug: bool = False
+
+
+STATE = _State()
+
+app = typer.Typer(
+    name="positioning",
+    help=(
+        "Short-interest vs price positioning divergence scanner for the Russell 2000 (RUT), "
+        "Nasdaq-100 (NDX) and S&P 500 (SPX).\n\n"
+        "Ingest FINRA short interest, index membership and prices into a local Parquet store, then "
+        "`positioning scan` ranks the indices by how far short interest and price diverge.\n\n"
+        "Example: positioning ingest short-interest shrt20261030.csv && positioning scan"
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+)
+ingest_app = typer.Typer(
+    help="Load source files into the store (atomic: a bad file leaves the store untouched).",
+    no_args_is_help=True,
+)
+app.add_typer(ingest_app, name="ingest")
+
+# ---------------------------------------------------------------- shared options
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        envvar="POSITIONING_STORE",
+        help="Store folder (default: the user data dir, e.g. ~/.local/share/positioning/store).",
+        show_default=False,
+    ),
+]
+FormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        "-f",
+        help="Output: auto (table on a terminal, JSON when piped), table, json, ndjson or csv.",
+        case_sensitive=False,
+    ),
+]
+WaitOpt = Annotated[
+    float,
+    typer.Option("--wait", help="Seconds to wait for another writer's lock before exiting with code 5."),
+]
+MapOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        help="FIELD=COLUMN: read store field FIELD from source column COLUMN (repeatable), e.g. "
+        "--map short_interest=shares_sold_short.",
+    ),
+]
+DateFormatOpt = Annotated[
+    str | None, typer.Option("--date-format", help="strftime codes for dates in a mapped CSV, e.g. %m/%d/%y.")
+]
+InputFormatOpt = Annotated[
+    str | None, typer.Option("--format", help="Input format; auto-detected from the header when omitted.")
+]
+PathsArg = Annotated[list[Path], typer.Argument(help="Files or folders (gzip allowed).", show_default=False)]
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"positioning {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    store: StoreOpt = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    STATE.store = store
+    STATE.debug = debug
+
+
+def _store_path() -> Path:
+    if STATE.store is not None:
+        return STATE.store
+    from positioning_cli.store import default_store_path
+
+    return default_store_path()
+
+
+def _mapping(items: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        field, sep, column = item.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise UsageError(f"--map {item!r}: expected FIELD=COLUMN")
+        out[field.strip()] = column.strip()
+    return out
+
+
+def _run_ingest(kind: str, paths: list[Path], options: Any, wait: float) -> None:
+    from positioning_cli import api, render
+
+    err = sys.stderr
+    with render.progress_bar(err, enabled=err.isatty()) as progress:
+        reports = api.ingest(kind, paths, _store_path(), options, wait=wait, progress=progress)
+    for r in reports:
+        err.write(render.file_summary(r) + "\n")
+        for w in r.warnings:
+            err.write(f"warning: {r.path}: {w}\n")
+
+
+# ---------------------------------------------------------------- ingest
+@ingest_app.command("short-interest")
+def ingest_short_interest_cmd(
+    paths: PathsArg,
+    fmt: InputFormatOpt = None,
+    mapping: MapOpt = None,
+    date_format: DateFormatOpt = None,
+    wait: WaitOpt = 30.0,
+) -> None:
+    """Ingest short-interest files: FINRA pipe (shrtYYYYMMDD.csv), FINRA API JSON/CSV, FINRA web export, or any CSV with --map.
+
+    Examples:
+
+      positioning ingest short-interest shrt20261030.csv
+
+      positioning ingest short-interest finra_history/
+
+      positioning ingest short-interest si.csv --map symbol=Ticker --map settlement_date=Date
+      --map short_interest=Shares --date-format %m/%d/%y
+    """
+    from positioning_cli.ingest import ParseOptions
+
+    opts = ParseOptions(format=fmt, mapping=_mapping(mapping), date_format=date_format)
+    _run_ingest("short-interest", paths, opts, wait)
+
+
+@ingest_app.command("prices")
+def ingest_prices_cmd(
+    paths: PathsArg,
+    symbol: Annotated[
+        str | None,
+        typer.Option("--symbol", help="Symbol for the file (default: from its name, e.g. SPY.csv)."),
+    ] = None,
+    fmt: InputFormatOpt = None,
+    wait: WaitOpt = 30.0,
+) -> None:
+    """Ingest daily OHLCV prices: Yahoo, yfinance or Stooq CSV.
+
+    Examples:
+
+      positioning ingest prices SPY.csv QQQ.csv IWM.csv
+
+      positioning ingest prices ^spx_d.csv --symbol ^GSPC
+    """
+    from positioning_cli.ingest import ParseOptions
+
+    _run_ingest("prices", paths, ParseOptions(format=fmt, symbol=symbol), wait)
+
+
+@ingest_app.command("members")
+def ingest_members_cmd(
+    paths: PathsArg,
+    index: Annotated[
+        str | None, typer.Option("--index", help="RUT, NDX or SPX (default: from the file when it says).")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="As-of date YYYY-MM-DD when the file has none.")
+    ] = None,
+    fmt: InputFormatOpt = None,
+    mapping: MapOpt = None,
+    date_format: DateFormatOpt = None,
+    wait: WaitOpt = 30.0,
+) -> None:
+    """Ingest index membership: S&P 500 lists, iShares holdings, Invesco QQQ holdings, or any CSV with --map.
+
+    Examples:
+
+      positioning ingest members IWM_holdings.csv --index RUT
+
+      positioning ingest members constituents.csv --index SPX --as-of 2026-08-08
+
+      positioning ingest members fundamentals.csv --index RUT --as-of 2026-06-26
+      --map symbol=Ticker --map shares_outstanding=SharesOut --map float_shares=Float
+    """
+    from positioning_cli import api
+    from positioning_cli.ingest import ParseOptions
+
+    if index is not None:
+        index = index.upper()
+    opts = ParseOptions(
+        format=fmt,
+        mapping=_mapping(mapping),
+        date_format=date_format,
+        index=index,
+        as_of=api.resolve_as_of(as_of),
+    )
+    _run_ingest("members", paths, opts, wait)
+
+
+# ---------------------------------------------------------------- scan
+@app.command("scan")
+def scan_cmd(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Scan the latest settlement date on or before YYYY-MM-DD.")
+    ] = None,
+    index: Annotated[str, typer.Option("--index", help="Comma-separated indices to scan.")] = "RUT,NDX,SPX",
+    proxy: Annotated[
+        list[str] | None,
+        typer.Option("--proxy", help="INDEX=SYMBOL price proxy (repeatable), e.g. --proxy RUT=^RUT."),
+    ] = None,
+    fmt: FormatOpt = "auto",
+) -> None:
+    """Rank the indices by short-interest vs price divergence on the latest settlement date.
+
+    Per index: coverage, total short interest, median SI % of shares outstanding, days to cover,
+    changes since the last report / YTD / 12M, percentiles vs 1Y and 5Y, the index price over the
+    same windows, the quadrant and the divergence score.
+
+    Examples:
+
+      positioning scan
+
+      positioning scan --index RUT --as-of 2026-06-30
+
+      positioning scan --format json | jq '.rows[] | {index, divergence_score}'
+    """
+    from positioning_cli import api, render
+
+    fmt = _check_format(fmt)
+    indices = [i.strip().upper() for i in index.split(",") if i.strip()]
+    proxies = dict(_mapping_pairs(proxy or [], "--proxy", "INDEX=SYMBOL"))
+    result = api.scan(_store_path(), as_of=api.resolve_as_of(as_of), indices=indices, proxies=proxies)
+    render.emit(
+        result,
+        fmt,
+        sys.stdout,
+        sys.stderr,
+        is_tty=sys.stdout.isatty(),
+        keys=api.SCAN_KEYS,
+        table_renderer=render.scan_table,
+        width=_terminal_width(),
+    )
+
+
+def _check_format(fmt: str) -> str:
+    fmt = fmt.lower()
+    if fmt not in ("auto", "table", "json", "ndjson", "csv"):
+        raise UsageError(f"--format {fmt!r}: expected auto, table, json, ndjson or csv")
+    return fmt
+
+
+def _mapping_pairs(items: list[str], option: str, shape: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in items:
+        k, sep, v = item.partition("=")
+        if not sep or not k or not v:
+            raise UsageError(f"{option} {item!r}: expected {shape}")
+        pairs.append((k.strip().upper(), v.strip()))
+    return pairs
+
+
+def _terminal_width() -> int | None:
+    cols = os.environ.get("COLUMNS")
+    return int(cols) if cols and cols.isdigit() else None
+
+
+# ---------------------------------------------------------------- entry point
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; map every outcome to a documented exit code (README "Exit codes").
+
+    typer handles --help and usage errors itself (exit 2); our own errors become one line on
+    stderr and their ExitCode; anything else is a bug: one line, or the traceback with --debug.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    code: int = ExitCode.OK
+    try:
+        app(args=args, prog_name="positioning")
+    except SystemExit as exc:  # typer's normal way out, with its own code
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else ExitCode.USAGE)
+    except PositioningError as exc:
+        if "--debug" in args:
+            import traceback
+
+            traceback.print_exc()
+        sys.stderr.write(f"error: {exc.message}\n")
+        code = exc.exit_code
+    except BrokenPipeError:
+        # The reader went away (`| head`): not our failure, and nothing more to say.
+        _silence_stdout()
+        code = ExitCode.OK
+    except Exception as exc:
+        if "--debug" in args:
+            raise
+        sys.stderr.write(
+            f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for a traceback)\n"
+        )
+        code = ExitCode.INTERNAL
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    sys.exit(int(code))
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -1,0 +1,146 @@
+"""The command line as users and scripts meet it: streams, exit codes, formats, help."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from positioning_cli.errors import ExitCode
+from tests.conftest import ROOT, run_cli, store_bytes
+
+HEAVY_CHECK = """
+import sys
+from positioning_cli.cli import main
+try:
+    main({args!r})
+except SystemExit:
+    pass
+heavy = sorted(m for m in ("pandas", "pyarrow", "numpy") if m in sys.modules)
+sys.stderr.write("HEAVY=" + ",".join(heavy) + "\\n")
+"""
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["--version"], ["scan", "--help"], ["ingest", "short-interest", "--help"]]
+)
+def test_help_and_version_import_neither_pandas_nor_pyarrow(args: list[str]) -> None:
+    p = subprocess.run(
+        [sys.executable, "-c", HEAVY_CHECK.format(args=args)], capture_output=True, text=True, timeout=60
+    )
+    assert "HEAVY=\n" in p.stderr, p.stderr
+
+
+def test_shell_completion_imports_neither_pandas_nor_pyarrow() -> None:
+    code = HEAVY_CHECK.format(args=[])
+    env = {"_POSITIONING_COMPLETE": "complete_bash", "COMP_WORDS": "positioning sc", "COMP_CWORD": "1"}
+    import os
+
+    p = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env={**os.environ, **env}
+    )
+    assert "HEAVY=\n" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["scan"], ["ingest", "short-interest"], ["ingest", "prices"], ["ingest", "members"]],
+)
+def test_every_command_has_help_with_an_example(args: list[str]) -> None:
+    r = run_cli(*args, "--help")
+    assert r.code == 0
+    assert "Example" in r.out
+
+
+def test_version() -> None:
+    r = run_cli("--version")
+    assert r.code == 0 and r.out.startswith("positioning ")
+
+
+def test_scan_on_an_empty_store_is_a_clear_message_and_its_own_code(tmp_path: Path) -> None:
+    r = run_cli("scan", store=tmp_path / "nothing-here")
+    assert r.code == ExitCode.NO_DATA
+    assert r.out == ""
+    assert r.err.startswith("error: ") and "no short interest" in r.err
+    assert len(r.err.strip().splitlines()) == 1
+    assert "Traceback" not in r.err
+    assert not (tmp_path / "nothing-here").exists()  # reading never creates a store
+
+
+def test_bad_option_value_is_a_usage_error(tmp_path: Path) -> None:
+    r = run_cli("scan", "--as-of", "31/10/2026", store=tmp_path)
+    assert r.code == ExitCode.USAGE
+    assert "--as-of" in r.err
+
+
+def test_store_comes_from_the_environment(tmp_path: Path) -> None:
+    store = tmp_path / "envstore"
+    r = run_cli(
+        "ingest",
+        "prices",
+        str(ROOT / "sample_data" / "prices" / "SPY.csv"),
+        env={"POSITIONING_STORE": str(store)},
+    )
+    assert r.code == 0, r.err
+    assert (store / "manifest.json").exists()
+
+
+# ------------------------------------------------------------- on the sample data
+def test_scan_json_is_one_stable_document(demo_store: Path) -> None:
+    r = run_cli("scan", store=demo_store)  # piped: auto = json
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    assert doc["schema_version"] == "1" and doc["command"] == "scan"
+    assert [row["rank"] for row in doc["rows"]] == [1, 2, 3]
+    assert {row["index"] for row in doc["rows"]} == {"RUT", "NDX", "SPX"}
+    scores = [row["divergence_score"] for row in doc["rows"]]
+    assert scores == sorted(scores, reverse=True)
+    from positioning_cli.api import SCAN_KEYS
+
+    assert all(list(row) == list(SCAN_KEYS) for row in doc["rows"])
+    assert doc["as_of"] == doc["rows"][0]["settlement_date"]
+
+
+def test_scan_ndjson_and_csv_carry_the_same_rows(demo_store: Path) -> None:
+    doc = json.loads(run_cli("scan", "-f", "json", store=demo_store).out)
+    nd = [json.loads(line) for line in run_cli("scan", "-f", "ndjson", store=demo_store).out.splitlines()]
+    assert nd == doc["rows"]
+    rows = list(csv.DictReader(io.StringIO(run_cli("scan", "-f", "csv", store=demo_store).out)))
+    assert [r["index"] for r in rows] == [r["index"] for r in doc["rows"]]
+    assert rows[0]["total_si_shares"] == str(doc["rows"][0]["total_si_shares"])
+
+
+def test_scan_table_goes_to_stdout_and_warnings_to_stderr(demo_store: Path) -> None:
+    r = run_cli("scan", "-f", "table", store=demo_store)
+    assert r.code == 0
+    assert "Divergence score" in r.out and "RUT" in r.out
+    assert "warning" not in r.out
+
+
+def test_scan_as_of_an_older_date_uses_only_what_was_known(demo_store: Path) -> None:
+    doc = json.loads(run_cli("scan", "--as-of", "2023-06-30", "-f", "json", store=demo_store).out)
+    assert doc["as_of"] <= "2023-06-30"
+
+
+def test_scan_before_any_data_is_no_data(demo_store: Path) -> None:
+    r = run_cli("scan", "--as-of", "2001-01-01", store=demo_store)
+    assert r.code == ExitCode.NO_DATA and r.out == ""
+
+
+def test_piping_into_head_is_quiet(demo_store: Path) -> None:
+    cmd = f"{sys.executable} -m positioning_cli --store {demo_store} scan -f ndjson | head -c 10"
+    p = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert p.stderr == ""
+
+
+def test_reingesting_the_sample_changes_nothing(demo_store: Path) -> None:
+    before = store_bytes(demo_store)
+    r = run_cli("ingest", "short-interest", str(ROOT / "sample_data" / "short_interest"), store=demo_store)
+    assert r.code == 0
+    assert "already ingested" in r.err
+    assert store_bytes(demo_store) == before

@@ -1,0 +1,105 @@
+"""scan on a store small enough to compute every number by hand (DOMAIN.md definitions)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+HEADER = (
+    "accountingYearMonthNumber|symbolCode|issueName|issuerServicesGroupExchangeCode|marketClassCode|"
+    "currentShortPositionQuantity|previousShortPositionQuantity|stockSplitFlag|averageDailyVolumeQuantity|"
+    "daysToCoverQuantity|revisionFlag|changePercent|changePreviousNumber|settlementDate"
+)
+# settlement date -> {symbol: (short interest, average daily volume)}
+SI = {
+    "2025-06-30": {"AAA": (100, 50), "BBB": (200, 100), "CCC": (300, 100)},
+    "2025-12-31": {"AAA": (150, 50), "BBB": (200, 100), "CCC": (250, 100)},
+    "2026-06-15": {"AAA": (200, 50), "BBB": (300, 100), "CCC": (300, 100)},
+    "2026-06-30": {"AAA": (220, 100), "BBB": (330, 110), "CCC": (350, 0)},
+}
+# Yahoo closes for IWM on the settlement dates (and nothing else)
+CLOSES = {"2025-06-30": 100.0, "2025-12-31": 120.0, "2026-06-15": 110.0, "2026-06-30": 115.0}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("hand")
+    si_dir = base / "si"
+    si_dir.mkdir()
+    for d, rows in SI.items():
+        lines = [HEADER]
+        for sym, (si, adv) in rows.items():
+            dtc = "" if adv == 0 else f"{max(1.0, si / adv):.2f}"
+            lines.append(f"{d.replace('-', '')}|{sym}|{sym} Corp|A|NNM|{si}|0||{adv}|{dtc}||0|0|{d}")
+        (si_dir / f"shrt{d.replace('-', '')}.csv").write_text("\n".join(lines) + "\n")
+    members = base / "RUT.csv"
+    members.write_text(
+        "index,as_of,symbol,name,sector,shares_outstanding,float_shares,weight\n"
+        "RUT,2025-01-02,AAA,AAA Corp,Health Care,1000,800,10\n"
+        "RUT,2025-01-02,BBB,BBB Corp,Financials,10000,9000,60\n"
+        "RUT,2025-01-02,CCC,CCC Corp,Industrials,5000,5000,30\n"
+    )
+    prices = base / "IWM.csv"
+    prices.write_text(
+        "Date,Open,High,Low,Close,Adj Close,Volume\n"
+        + "".join(f"{d},{c},{c},{c},{c},{c},1000\n" for d, c in CLOSES.items())
+    )
+    store = base / "store"
+    for args in (("members", str(members)), ("short-interest", str(si_dir)), ("prices", str(prices))):
+        r = run_cli("ingest", *args, store=store)
+        assert r.code == 0, r.err
+    return store
+
+
+def test_every_scan_number_matches_the_hand_computation(store: Path) -> None:
+    r = run_cli("scan", "--index", "RUT", "-f", "json", store=store)
+    assert r.code == 0, r.err
+    row = json.loads(r.out)["rows"][0]
+    assert row["settlement_date"] == "2026-06-30"
+    assert (row["members"], row["members_with_si"], row["members_with_denominator"]) == (3, 3, 3)
+    assert row["total_si_shares"] == 220 + 330 + 350
+    # SI % of shares outstanding 22%, 3.3%, 7% -> median 7; of float 27.5%, 3.67%, 7% -> median 7
+    assert row["median_si_pct_so"] == pytest.approx(7.0)
+    assert row["median_si_pct_float"] == pytest.approx(7.0)
+    # CCC has no volume: days to cover undefined for it, so Σ SI / Σ ADV over the others
+    assert row["agg_days_to_cover"] == pytest.approx((220 + 330) / (100 + 110))
+    # per-member days to cover 2.2 and 3.0 (floor 1.0) -> median 2.6
+    assert row["median_days_to_cover"] == pytest.approx(2.6)
+    # totals 600, 600, 800, 900: last report 900/800-1; YTD base = last report of 2025 (600);
+    # 12M base = last report on or before 2025-06-30 (600)
+    assert row["si_change_last"] == pytest.approx(900 / 800 - 1)
+    assert (row["si_base_ytd"], row["si_change_ytd"]) == ("2025-12-31", pytest.approx(0.5))
+    assert (row["si_base_12m"], row["si_change_12m"]) == ("2025-06-30", pytest.approx(0.5))
+    # 1Y window (2025-06-30, 2026-06-30] holds 600, 800, 900: 900 is the highest -> 100
+    assert (row["si_pct_1y"], row["si_pct_1y_obs"], row["si_pct_1y_complete"]) == (100.0, 3, True)
+    # 5Y window: only one year held -> a value, flagged as not covering the window
+    assert (row["si_pct_5y"], row["si_pct_5y_obs"], row["si_pct_5y_complete"]) == (100.0, 4, False)
+    assert row["price_symbol"] == "IWM" and row["price_close"] == 115.0
+    assert row["price_return_last"] == pytest.approx(115 / 110 - 1)
+    assert row["price_return_ytd"] == pytest.approx(115 / 120 - 1)
+    assert row["price_return_12m"] == pytest.approx(115 / 100 - 1)
+    # closes in the 1Y window: 120, 110, 115 -> two of three are <= 115
+    assert row["price_pct_1y"] == pytest.approx(200 / 3)
+    assert row["quadrant"] == "shorts pressing into strength"
+    assert row["divergence_score"] == pytest.approx(math.sqrt(100 * 200 / 3))
+
+
+def test_a_partial_window_is_said_not_hidden(store: Path) -> None:
+    doc = json.loads(run_cli("scan", "--index", "RUT", "-f", "json", store=store).out)
+    assert any("5Y percentile" in w and "not the full window" in w for w in doc["warnings"])
+
+
+def test_scan_as_of_between_reports_uses_the_report_before(store: Path) -> None:
+    doc = json.loads(
+        run_cli("scan", "--index", "RUT", "--as-of", "2026-06-20", "-f", "json", store=store).out
+    )
+    row = doc["rows"][0]
+    assert row["settlement_date"] == "2026-06-15"
+    assert row["total_si_shares"] == 800
+    assert row["si_change_last"] == pytest.approx(800 / 600 - 1)
+    assert any("not a settlement date" in w for w in doc["warnings"])
