@@ -295,7 +295,15 @@ def _index_row(
         if base is None:
             row[f"si_change_{kind}"] = None
             continue
-        value, n_excl = m.split_excluded_total_change(si, members, idx, d, base)
+        in_window = (si["settlement_date"] > base) & (si["settlement_date"] <= d)
+        if si["split_flag"][in_window].any():
+            # Only the two dates and the window's split flags matter: hand over just those rows.
+            ends = si["settlement_date"].isin([base, d])
+            value, n_excl = m.split_excluded_total_change(
+                si[ends | (in_window & si["split_flag"])], members, idx, d, base
+            )
+        else:  # no split in the window: the plain change of the level (the slow path gives the same)
+            value, n_excl = m.change(total, d, kind).value, 0
         row[f"si_change_{kind}"] = value
         excluded.add(n_excl)
     row["split_excluded_symbols"] = max(excluded) if excluded else 0

@@ -1,0 +1,128 @@
+"""Real third-party files through the whole CLI, checked against the raw text read independently.
+
+Short interest with shares outstanding and float (a scraped CSV, ingested through --map), the S&P 500
+list of 2021-03-11 and Yahoo SPY prices: scan SPX on 2021-01-29 and recompute its numbers from the
+raw files with the csv module and ``statistics``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import real_dir, run_cli
+
+MAP = [
+    "--date-format",
+    "%m/%d/%y",
+    "--map",
+    "symbol=symbol",
+    "--map",
+    "settlement_date=short_interest_date",
+    "--map",
+    "short_interest=shares_sold_short",
+    "--map",
+    "shares_outstanding=shares_outstanding",
+    "--map",
+    "float_shares=public_float",
+    "--map",
+    "market=exchange",
+]
+
+
+def norm(symbol: str) -> str:
+    return "".join(ch for ch in symbol.strip().upper() if ch not in "./- ")
+
+
+@pytest.fixture(scope="module")
+def real_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    si_dir = real_dir("finra_short_interest")
+    constituents = real_dir("constituents")
+    prices = real_dir("prices")
+    store = tmp_path_factory.mktemp("real") / "store"
+    steps = [
+        ("short-interest", *sorted(str(p) for p in si_dir.glob("haoenhui_*.csv")), *MAP),
+        (
+            "members",
+            str(constituents / "sp500_constituents__datasets_2021-03-11.csv"),
+            "--index",
+            "SPX",
+            "--as-of",
+            "2021-03-11",
+        ),
+        ("prices", str(prices / "yahoo_xjcarter" / "SPY.csv")),
+    ]
+    for args in steps:
+        r = run_cli("ingest", *args, store=store)
+        assert r.code == 0, r.err
+    return store
+
+
+def raw_expectations() -> dict:
+    si_file = next(real_dir("finra_short_interest").glob("haoenhui_*2021-02-10*.csv"))
+    with open(si_file, newline="") as f:
+        rows = {}
+        for r in csv.DictReader(f):
+            if r["short_interest_date"] == "01/29/21" and r["shares_sold_short"] and r["symbol"]:
+                rows[norm(r["symbol"])] = r  # the parser keeps the last of duplicates too
+    with open(real_dir("constituents") / "sp500_constituents__datasets_2021-03-11.csv", newline="") as f:
+        members = {norm(r["Symbol"]) for r in csv.DictReader(f)}
+    held = [rows[s] for s in sorted(members) if s in rows]
+    pcts = []
+    for r in held:
+        so = float(r["shares_outstanding"]) if r["shares_outstanding"] else 0.0
+        if so > 1:
+            pct = 100 * float(r["shares_sold_short"]) / so
+            if pct <= 100:
+                pcts.append(pct)
+    with open(real_dir("prices") / "yahoo_xjcarter" / "SPY.csv", newline="") as f:
+        closes = {r["Date"]: float(r["Close"]) for r in csv.DictReader(f)}
+    return {
+        "members": len(members),
+        "members_with_si": len(held),
+        "total": sum(round(float(r["shares_sold_short"])) for r in held),
+        "median": statistics.median(pcts),
+        "close": closes["2021-01-29"],
+        "ret_last": closes["2021-01-29"] / closes["2021-01-15"] - 1,
+    }
+
+
+def test_scan_spx_on_real_files_matches_the_raw_text(real_store: Path) -> None:
+    r = run_cli("scan", "--index", "SPX", "--as-of", "2021-01-29", "-f", "json", store=real_store)
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    row = doc["rows"][0]
+    want = raw_expectations()
+    assert row["settlement_date"] == "2021-01-29"
+    assert row["members"] == want["members"]
+    assert row["members_with_si"] == want["members_with_si"]
+    assert row["total_si_shares"] == want["total"]
+    assert row["median_si_pct_so"] == pytest.approx(want["median"], rel=1e-12)
+    assert row["price_symbol"] == "SPY"
+    assert row["price_close"] == pytest.approx(want["close"])
+    assert row["price_return_last"] == pytest.approx(want["ret_last"])
+    # four reports held: the 1Y window is honestly partial, and membership predates its snapshot
+    assert row["si_pct_1y_complete"] is False and row["si_pct_1y_obs"] == 4
+    assert any("membership before its first snapshot" in w for w in doc["warnings"])
+
+
+def test_real_store_is_read_by_duckdb_with_hive_partitioning(real_store: Path) -> None:
+    duckdb = pytest.importorskip("duckdb", reason="duckdb is a dev dependency")
+    counts = {}
+    for table in ("short_interest", "members", "prices"):
+        glob = f"{real_store}/{table}/**/*.parquet"
+        counts[table] = duckdb.sql(
+            f"select count(*) from read_parquet('{glob}', hive_partitioning=true)"
+        ).fetchall()[0][0]
+    manifest = json.loads((real_store / "manifest.json").read_text())
+    for table, n in counts.items():
+        assert n == sum(f["rows"] for f in manifest["tables"][table]["files"].values()) > 0
+    brk = duckdb.sql(
+        f"select short_interest, shares_outstanding from read_parquet('{real_store}/short_interest/**/*.parquet', "
+        "hive_partitioning=true) where symbol = 'BRKB' and settlement_date = DATE '2020-12-15'"
+    ).fetchall()
+    assert brk == [(11720000, 1400000000)]  # raw: BRK.B,NYSE,1400000000.0,...,12/15/20,11720000.0
