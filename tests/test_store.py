@@ -203,3 +203,60 @@ def test_store_equals_a_plain_dict_model(tmp_path_factory, first, second) -> Non
         for r in Store(root).read("short_interest").to_pylist()
     }
     assert got == model
+
+
+# ------------------------------------------------------------------ store info / store verify
+def test_info_and_verify_on_a_sound_store(tmp_path: Path) -> None:
+    from positioning_cli.store_admin import info, verify
+
+    ingest(tmp_path, batch("a.csv", [(date(2025, 12, 31), "AAPL", 10, False), (D1, "AAPL", 100, False)]))
+    ingest(tmp_path, batch("b.csv", [(D1, "AAPL", 120, True), (D2, "MSFT", 5, False)]))
+    i = info(tmp_path)
+    si = next(t for t in i.tables if t.name == "short_interest")
+    assert (si.rows, si.files, si.first_date, si.last_date) == (3, 3, date(2025, 12, 31), D2)
+    assert si.version_rows == 4 and si.bytes > 0 and i.commits == 2
+    assert [x["source_file"] for x in i.last_ingests] == ["a.csv", "b.csv"]
+    r = verify(tmp_path)
+    assert r.ok, r.problems
+    assert r.files_checked == 3 + 3 and r.rows_checked == 3 + 4  # versions: a -> 2025, 2026; b -> 2026
+
+
+def test_verify_finds_every_kind_of_damage(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from positioning_cli.store_admin import verify
+
+    ingest(tmp_path, batch("a.csv", [(D1, "AAPL", 100, False), (D2, "MSFT", 5, False)]))
+    d1 = tmp_path / "short_interest" / "year=2026" / "part-20260731.parquet"
+    d2 = tmp_path / "short_interest" / "year=2026" / "part-20260814.parquet"
+    # a duplicate key, with the manifest updated to match
+    t = pq.read_table(d1, schema=SHORT_INTEREST.schema)
+    pq.write_table(pa.concat_tables([t, t]), d1)
+    m = json.loads((tmp_path / "manifest.json").read_text())
+    entry = m["tables"]["short_interest"]["files"]["year=2026/part-20260731.parquet"]
+    entry.update(rows=2, bytes=d1.stat().st_size, sha256=hashlib.sha256(d1.read_bytes()).hexdigest())
+    (tmp_path / "manifest.json").write_text(json.dumps(m))
+    d2.write_bytes(d2.read_bytes()[:-10] + b"0123456789")  # checksum
+    (tmp_path / "short_interest" / "year=2026" / "stray.parquet").write_bytes(b"x")  # orphan
+    (tmp_path / STAGING).mkdir()
+    (tmp_path / "short_interest" / "year=2027").symlink_to(tmp_path / "short_interest" / "year=2026")
+    problems = verify(tmp_path).problems
+    assert sorted({p.kind for p in problems}) == ["checksum", "duplicates", "orphan", "staging", "symlink"], (
+        problems
+    )
+    assert all("\n" not in str(p) for p in problems)
+    shutil.rmtree(tmp_path / STAGING)
+    # a file with another schema
+    bad = tmp_path / "elsewhere.parquet"
+    pq.write_table(pa.table({"x": [1]}), bad)
+    shutil.copy(bad, d1)
+    m["tables"]["short_interest"]["files"]["year=2026/part-20260731.parquet"].update(
+        bytes=d1.stat().st_size, sha256=hashlib.sha256(d1.read_bytes()).hexdigest()
+    )
+    (tmp_path / "manifest.json").write_text(json.dumps(m))
+    assert "schema" in {p.kind for p in verify(tmp_path).problems}
+    (tmp_path / "manifest.json").write_text("{not json")
+    assert "manifest" in {p.kind for p in verify(tmp_path).problems}
