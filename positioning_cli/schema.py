@@ -107,6 +107,36 @@ MEMBERS = TableSpec(
     required=("index", "as_of", "symbol", "source_format"),
 )
 
-TABLES: dict[str, TableSpec] = {t.name: t for t in (SHORT_INTEREST, PRICES, MEMBERS)}
+COT = TableSpec(
+    name="cot",
+    schema=pa.schema(
+        [
+            pa.field("report_date", pa.date32(), nullable=False),  # positions as of (usually Tuesday)
+            pa.field("contract_code", pa.string(), nullable=False),  # CFTC_Contract_Market_Code, stripped
+            pa.field("market_name", pa.string()),  # Market_and_Exchange_Names (changes over time; not a key)
+            pa.field("futures_only", pa.bool_(), nullable=False),  # FutOnly -> True, Combined -> False
+            pa.field("open_interest", pa.int64(), nullable=False),  # contracts
+            # Traders in Financial Futures categories, long / short contracts ("." in the file -> null).
+            pa.field("dealer_long", pa.int64()),
+            pa.field("dealer_short", pa.int64()),
+            pa.field("asset_mgr_long", pa.int64()),
+            pa.field("asset_mgr_short", pa.int64()),
+            pa.field("lev_money_long", pa.int64()),
+            pa.field("lev_money_short", pa.int64()),
+            pa.field("other_rept_long", pa.int64()),
+            pa.field("other_rept_short", pa.int64()),
+            pa.field("nonrept_long", pa.int64()),
+            pa.field("nonrept_short", pa.int64()),
+            pa.field("source_format", pa.string(), nullable=False),
+            *LINEAGE_FIELDS,
+        ]
+    ),
+    key=("report_date", "contract_code", "futures_only"),
+    date_column="report_date",
+    file_per_date=True,
+    required=("report_date", "contract_code", "futures_only", "open_interest", "source_format"),
+)
+
+TABLES: dict[str, TableSpec] = {t.name: t for t in (SHORT_INTEREST, PRICES, MEMBERS, COT)}
 
 INDICES = ("RUT", "NDX", "SPX")

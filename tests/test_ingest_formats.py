@@ -37,7 +37,7 @@ def by_symbol(table) -> dict:
 
 
 def test_public_constants() -> None:
-    assert KINDS == ("short-interest", "prices", "members")
+    assert KINDS == ("short-interest", "prices", "members", "cot")
     assert FORMATS["short-interest"] == (
         "finra-pipe",
         "finra-api-json",
@@ -47,6 +47,7 @@ def test_public_constants() -> None:
     )
     assert FORMATS["prices"] == ("yahoo", "yfinance", "stooq")
     assert FORMATS["members"] == ("ishares", "invesco", "sp500-list", "generic")
+    assert FORMATS["cot"] == ("cftc-tff",)
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import re
+import zipfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ import pyarrow.csv as pacsv
 from positioning_cli.errors import InputError
 
 GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"  # CFTC publishes its annual files as a .zip holding one .txt
 # Delimiters we try when guessing how a header line is split (for detection and error messages).
 DELIMITERS = (",", "|", ";", "\t")
 HEAD_LINES = 40  # how far into a file detection looks for a header (iShares has a 9-line preamble)
@@ -106,6 +108,9 @@ def load(path: Path) -> Source:
         raise InputError(name, "is a folder, not a file") from None
     except OSError as exc:
         raise InputError(name, f"cannot read: {exc.strerror or exc}") from None
+    if data[:4] == ZIP_MAGIC:
+        member, data = unzip_single(name, data)
+        name = f"{name}/{member}"  # errors name the member inside the archive
     if data[:2] == GZIP_MAGIC:
         try:
             data = gzip.decompress(data)
@@ -131,6 +136,22 @@ def load(path: Path) -> Source:
     if not text.strip():
         raise InputError(name, "empty file")  # e.g. only a BOM
     return Source(path=path, name=name, text=text)
+
+
+def unzip_single(name: str, data: bytes) -> tuple[str, bytes]:
+    """The one file inside a zip archive (its name and bytes); anything else is an InputError."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = [i for i in archive.infolist() if not i.is_dir()]
+            if len(members) != 1:
+                listed = ", ".join(i.filename for i in members[:3]) or "nothing"
+                raise InputError(
+                    name, f"zip archive must hold exactly one file, found {len(members)}: {listed}"
+                )
+            return members[0].filename, archive.read(members[0])
+    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError, zlib.error) as exc:
+        # RuntimeError: encrypted member; NotImplementedError: unsupported compression method.
+        raise InputError(name, f"truncated or corrupt zip archive ({exc})") from None
 
 
 @dataclass

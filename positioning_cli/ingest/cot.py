@@ -1,0 +1,133 @@
+"""CFTC Traders in Financial Futures (TFF) annual files: ``FinFutYY.txt`` and ``FinComYY.txt``.
+
+One format, "cftc-tff", for both: the futures-only and the futures-and-options-combined files share
+the header, and the last column (``FutOnly_or_Combined``) says which a row is. Columns are read by
+header name. Every row is kept (every market, consolidated ``+`` codes included, each under its own
+code): the store holds the file, the analysis (``futures.py``) picks contracts by code.
+
+Quirks handled (PROVENANCE.md section 8): quoted names, space-padded numbers, ``.`` for a blank
+cell, CRLF or LF, rows newest first, Monday report dates in holiday weeks, trailing spaces in quoted
+code fields (``"CME "``), codes with leading zeros (``090741``, kept as text). A ``.zip`` as CFTC
+publishes it is unzipped by ``text.load``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from positioning_cli.schema import COT
+
+from . import values as v
+from .base import FormatDef, Parsed, ParseOptions, build_table, dedupe
+from .text import RawTable, Source, read_csv
+
+FORMAT = "cftc-tff"
+
+# Store field -> accepted header names (first found wins).
+DATE_COLUMNS = ("Report_Date_as_YYYY-MM-DD", "Report_Date_as_YYYY_MM_DD")
+YYMMDD_COLUMN = "As_of_Date_In_Form_YYMMDD"  # fallback when a file lacks the ISO date
+CODE = "CFTC_Contract_Market_Code"
+NAME = "Market_and_Exchange_Names"
+KIND = "FutOnly_or_Combined"
+OPEN_INTEREST = "Open_Interest_All"
+POSITIONS = {
+    "dealer_long": ("Dealer_Positions_Long_All",),
+    "dealer_short": ("Dealer_Positions_Short_All",),
+    "asset_mgr_long": ("Asset_Mgr_Positions_Long_All",),
+    "asset_mgr_short": ("Asset_Mgr_Positions_Short_All", "Asset_Mgr_Positions_Short"),
+    "lev_money_long": ("Lev_Money_Positions_Long_All",),
+    "lev_money_short": ("Lev_Money_Positions_Short_All", "Lev_Money_Positions_Short"),
+    "other_rept_long": ("Other_Rept_Positions_Long_All",),
+    "other_rept_short": ("Other_Rept_Positions_Short_All", "Other_Rept_Positions_Short"),
+    "nonrept_long": ("NonRept_Positions_Long_All",),
+    "nonrept_short": ("NonRept_Positions_Short_All",),
+}
+SIGNATURE = (CODE, OPEN_INTEREST, "Lev_Money_Positions_Long_All", KIND)
+_KIND_VALUES = {"futonly": True, "combined": False}
+_CFTC_BLANK = "."  # CFTC's placeholder for a suppressed or empty cell
+
+
+def _sniff(source: Source) -> bool:
+    if source.is_json:
+        return False
+    found = source.header_names(",")
+    names = set(found[0][1]) if found else set()
+    return all(n.lower() in names for n in (CODE, OPEN_INTEREST, "Lev_Money_Positions_Long_All"))
+
+
+def _dots_blank(raw: RawTable, column: str) -> None:
+    """CFTC writes ``.`` for a blank cell: make it an empty string so the converters see a null."""
+    s = raw.columns[column]
+    raw.columns[column] = s.where(s != _CFTC_BLANK, "")
+
+
+def _report_dates(raw: RawTable) -> tuple[pa.Array, str]:
+    iso = raw.find(*DATE_COLUMNS)
+    if iso is not None:
+        return v.dates(raw, iso, "%Y-%m-%d"), iso
+    short = raw.find(YYMMDD_COLUMN)
+    if short is None:
+        raise raw.missing([DATE_COLUMNS[0]])
+    return v.dates(raw, short, "%y%m%d"), short
+
+
+def _futures_only(raw: RawTable) -> np.ndarray:
+    column = raw.find(KIND)
+    if column is None:
+        raise raw.missing([KIND])
+    text = raw.columns[column].str.lower()
+    known = text.isin(list(_KIND_VALUES)).to_numpy(dtype=bool)
+    if not known.all():
+        row = int(np.flatnonzero(~known)[0])
+        value = raw.columns[column].iloc[row]
+        raise raw.error(row, column, f"expected FutOnly or Combined, got {value!r}")
+    return (text == "futonly").to_numpy(dtype=bool)
+
+
+def parse_tff(source: Source, options: ParseOptions) -> Parsed:
+    raw = read_csv(source, ",")
+    raw.require(CODE, OPEN_INTEREST, NAME)
+    cols = {}
+    for field, names in POSITIONS.items():
+        hit = raw.find(*names)
+        if hit is None:
+            raise raw.missing([names[0]])
+        cols[field] = hit
+
+    out: dict[str, pa.Array | list | None] = {}
+    out["report_date"], date_col = _report_dates(raw)
+    v.require_values(raw, date_col, out["report_date"], "blank report date")
+    code_col = raw.find(CODE)
+    assert code_col is not None
+    out["contract_code"] = v.strings(raw, code_col)  # trimmed: "13874A", leading zeros kept
+    v.require_values(raw, code_col, out["contract_code"], "blank contract code")
+    name_col = raw.find(NAME)
+    assert name_col is not None
+    out["market_name"] = v.strings(raw, name_col)
+    out["futures_only"] = pa.array(_futures_only(raw), type=pa.bool_())
+
+    oi_col = raw.find(OPEN_INTEREST)
+    assert oi_col is not None
+    for column in (oi_col, *cols.values()):
+        _dots_blank(raw, column)
+    out["open_interest"] = v.ints(raw, oi_col)
+    v.require_values(raw, oi_col, out["open_interest"], "blank open interest")
+    for field, column in cols.items():
+        out[field] = v.ints(raw, column)
+    out["source_format"] = pa.array([FORMAT] * raw.n, type=pa.string())
+
+    warnings: list[str] = []
+    full = build_table(COT, out, raw.n)
+    table, dropped = dedupe(full, COT.key)
+    if dropped:
+        keys = full.select(list(COT.key)).to_pandas()
+        first = int(raw.lines[np.flatnonzero(keys.duplicated(keep="last").to_numpy())[0]])
+        warnings.append(
+            f"{dropped} duplicate (report date, contract code, futures-only) rows dropped, "
+            f"first at line {first}; kept the last of each"
+        )
+    return Parsed(table=table, format=FORMAT, warnings=tuple(warnings))
+
+
+FORMATS = (FormatDef(FORMAT, _sniff, parse_tff, signature=SIGNATURE),)
