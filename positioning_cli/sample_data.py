@@ -8,19 +8,30 @@ every number formatted explicitly.
 
 Written files (under OUT_DIR):
 
-- ``short_interest/shrtYYYYMMDD.csv``: FINRA consolidated short interest, one per settlement date (the 15th
-  and the last business day of each month, rolled back to a business day), pipe-delimited, LF.
+- ``short_interest/shrtYYYYMMDD.csv.gz``: FINRA consolidated short interest, one per settlement date (the
+  15th and the last business day of each month, rolled back to a business day), pipe-delimited, LF.
 - ``members/RUT.csv``, ``members/NDX.csv``, ``members/SPX.csv``: yearly membership snapshots with shares
   outstanding, float, sector and weight (RUT as of the last business day of June, NDX/SPX as of the first
   business day of January).
 - ``prices/SPY.csv``, ``QQQ.csv``, ``IWM.csv``, ``^GSPC.csv``, ``^NDX.csv``, ``^RUT.csv``: Yahoo daily format.
+- ``prices/stocks/<SYMBOL>.csv.gz``: Yahoo daily prices of every symbol that trades from 1 July two years
+  before ``end`` on (Yahoo spelling: ``DLT-A``), beta to its index's ETF plus idiosyncratic noise, market
+  caps in the index's range, unadjusted ``Close`` splitting on the FINRA ``S`` rows' split days, ``Adj Close``
+  back-adjusted for splits and dividends, ``Volume`` around the FINRA ADV.
+
+The ``.gz`` files are written with ``gzip.compress(data, compresslevel=9, mtime=0)``: no file name, no time
+stamp, so the bytes depend only on the content (and the zlib version). A run removes the files it owns but
+did not write (``short_interest/shrt*.csv[.gz]``, ``prices/stocks/*.csv[.gz]``); it never touches other
+folders (``cot/`` belongs to another generator). The stock prices draw from the same generator *after*
+everything else, so adding them did not change a byte of the other files.
 
 The story it tells (see sample_data/README.md): Russell 2000 aggregate short interest climbs to its highest
 level on the last settlement date (+42% YTD, +26% over 12 months, +3.6% since the last report) while IWM
 grinds higher; S&P 500 short interest drifts to a multi-year high; Nasdaq-100 sits mid-range.
 
 :func:`generate` is vectorised over symbols so it can also write full-market histories (~22,000 symbols,
-hundreds of files) for benchmarks.
+hundreds of files) for benchmarks; the stock price files are one per symbol, so skip them there
+(``--no-stock-prices``).
 """
 
 from __future__ import annotations
@@ -28,10 +39,13 @@ from __future__ import annotations
 import argparse
 import calendar
 import csv
+import gzip
 import io
 import math
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
@@ -688,7 +702,10 @@ def _third_friday(y: int, m: int) -> date:
     return _nth_weekday(y, m, 4, 3)
 
 
-def _write_prices(out: Path, rng: np.random.Generator, price_start: date, price_end: date) -> list[Path]:
+def _write_prices(
+    out: Path, rng: np.random.Generator, price_start: date, price_end: date
+) -> tuple[list[Path], list[date], dict[str, np.ndarray]]:
+    """Write the ETF and index files; return them, the business days and each ETF's rounded closes."""
     days = business_days(price_start, price_end)
     iso = [d.isoformat() for d in days]
     written = []
@@ -735,6 +752,240 @@ def _write_prices(out: Path, rng: np.random.Generator, price_start: date, price_
             )
         ]
         written.append(_write_text(out / f"{name}.csv", lines))
+    return written, days, {etf: closes[etf][3] for etf in ("SPY", "QQQ", "IWM")}
+
+
+# Individual stocks: the ETF each group follows, its beta range, the total daily vol range, the market cap
+# on the anchor day (median, log sd, clip) and the share of dividend payers with their yield range.
+_STOCK_ETF = {"both": "QQQ", "ndx": "QQQ", "spx": "SPY", "small": "IWM", "other": "IWM"}
+_INDEX_ETF = {"RUT": "IWM", "NDX": "QQQ", "SPX": "SPY"}
+_STOCK_BETA = {GROUP_LARGE: (0.8, 1.3), GROUP_SMALL: (0.9, 1.4), GROUP_OTHER: (0.6, 1.2)}
+_STOCK_VOL = {GROUP_LARGE: (0.015, 0.026), GROUP_SMALL: (0.024, 0.040), GROUP_OTHER: (0.020, 0.040)}
+_STOCK_CAP = {
+    GROUP_LARGE: (6.0e10, 1.0, 1.2e10, 2.8e12),
+    GROUP_SMALL: (1.2e9, 0.8, 1.5e8, 9.0e9),
+    GROUP_OTHER: (2.5e8, 1.1, 1.5e7, 4.0e9),
+}
+_STOCK_DIVIDEND = {
+    GROUP_LARGE: (0.7, 0.005, 0.035),
+    GROUP_SMALL: (0.4, 0.005, 0.04),
+    GROUP_OTHER: (0.1, 0.01, 0.05),
+}
+_STOCK_PRICE_CLIP = (3.0, 900.0)  # on the anchor day
+_STOCK_PATH_CLIP = (2.5, 950.0)  # anywhere in the file: the whole path is scaled to fit (lower bound first)
+
+
+def yahoo_symbol(member_symbol: str) -> str:
+    """The membership spelling as Yahoo writes it: class shares with a dash (``DLT.A`` -> ``DLT-A``)."""
+    return member_symbol.replace(".", "-").replace("/", "-")
+
+
+def _write_stock_prices(
+    out: Path,
+    rng: np.random.Generator,
+    *,
+    days_all: list[date],
+    etf_close: dict[str, np.ndarray],
+    stock_start: date,
+    grid: list[date],
+    names: list[str],
+    etf: list[str],
+    group: np.ndarray,
+    listed: np.ndarray,
+    adv: np.ndarray,
+    shares_on: Callable[[Sequence[date]], np.ndarray],
+    splits: list[tuple[int, int, date]],
+    illiquid: np.ndarray,
+    log_cap_hint: np.ndarray,
+) -> list[Path]:
+    """Yahoo-format daily prices (``<SYMBOL>.csv.gz``) for every symbol that trades from ``stock_start`` on.
+
+    Each stock's log return is ``beta x`` its ETF's (``etf``) return plus idiosyncratic noise (with a few earnings
+    jumps and the ex-dividend drops). The level is pinned on the anchor day (the last settlement date, or the
+    last day of the file if earlier) to a market cap drawn per group; the cap's rank within the group follows
+    the membership files' invented prices (``log_cap_hint``). ``Close`` is unadjusted: it drops by the split
+    ratio on the split day of every FINRA ``S`` row; ``Adj Close`` is back-adjusted for splits and dividends.
+    ``Volume`` scatters around the FINRA ADV of the report period the day belongs to (scaled for splits).
+    Illiquid names do not trade at all in periods with ADV 0 and on ~40% of other days (Volume 0, all four
+    prices equal to the last close).
+    """
+    n = len(names)
+    n_t = len(grid)
+    t_end = n_t - 1
+    i0 = next((k for k, d in enumerate(days_all) if d >= stock_start), len(days_all))
+    days = days_all[i0:]
+    nd = len(days)
+    if nd < 2 or n == 0:
+        return []
+    day_ord = np.array([d.toordinal() for d in days], dtype=np.int64)
+    grid_ord = np.array([d.toordinal() for d in grid], dtype=np.int64)
+    r_m = {}
+    for fund, close in etf_close.items():
+        r_m[fund] = np.concatenate([[0.0], np.diff(np.log(close[i0:]))])
+    if "QQQ" in r_m and "SPY" in r_m:  # members of both NDX and SPX: the ETF paths are independent
+        r_m["QQQ+SPY"] = (r_m["QQQ"] + r_m["SPY"]) / math.sqrt(2.0)
+    sd_m = {fund: float(np.std(r[1:])) for fund, r in r_m.items()}
+
+    # ---- per-symbol parameters, drawn for all symbols in a fixed order --------------------------------
+    u_first = rng.random(n)
+    u_last = rng.random(n)
+    u_beta = rng.random(n)
+    u_vol = rng.random(n)
+    z_cap = rng.standard_normal(n)
+    u_div = rng.random(n)
+    u_yield = rng.random(n)
+    div_q = rng.integers(0, 3, size=n)
+    div_dom = rng.integers(5, 26, size=n)
+    lo_hi = np.array([_STOCK_BETA[g] for g in group.tolist()]).reshape(n, 2)
+    beta = lo_hi[:, 0] + (lo_hi[:, 1] - lo_hi[:, 0]) * u_beta
+    lo_hi = np.array([_STOCK_VOL[g] for g in group.tolist()]).reshape(n, 2)
+    sigma = lo_hi[:, 0] + (lo_hi[:, 1] - lo_hi[:, 0]) * u_vol
+    sm = np.array([sd_m[e] for e in etf])
+    idio = np.sqrt(np.maximum(sigma**2 - (beta * sm) ** 2, 0.006**2))
+    div = np.array([_STOCK_DIVIDEND[g] for g in group.tolist()]).reshape(n, 3)
+    div_yield = np.where(u_div < div[:, 0], div[:, 1] + (div[:, 2] - div[:, 1]) * u_yield, 0.0)
+    is_illiquid = np.zeros(n, dtype=bool)
+    is_illiquid[illiquid] = True
+    div_yield[is_illiquid] = 0.0
+
+    # anchor-day market cap: the hint's rank within its group, mapped onto the group's distribution
+    log_cap = np.empty(n)
+    for g, (med, sd, lo, hi) in _STOCK_CAP.items():
+        m = group == g
+        if m.any():
+            h = log_cap_hint[m]
+            spread = float(np.std(h)) or 1.0
+            z = 0.8 * (h - float(np.mean(h))) / spread + 0.6 * z_cap[m]
+            log_cap[m] = np.clip(math.log(med) + sd * z, math.log(lo), math.log(hi))
+
+    # ---- trading window of each symbol, in `days` ------------------------------------------------------
+    first_ix = np.zeros(n, dtype=np.int64)
+    last_ix = np.full(n, nd - 1, dtype=np.int64)
+    ever: np.ndarray = np.asarray(listed.any(axis=0))
+    for i in range(n):
+        if not ever[i]:
+            first_ix[i], last_ix[i] = nd, -1
+            continue
+        t_first = int(np.argmax(listed[:, i]))
+        t_last = n_t - 1 - int(np.argmax(listed[::-1, i]))
+        if t_first > 0:  # lists during the cycle that ends at grid[t_first]
+            window = business_days(grid[t_first - 1] + timedelta(days=1), grid[t_first])
+            first_ix[i] = np.searchsorted(day_ord, window[int(u_first[i] * len(window))].toordinal())
+        if t_last < t_end:  # reported on grid[t_last], gone before the next settlement date
+            window = business_days(grid[t_last], grid[t_last + 1] - timedelta(days=1))
+            last_ix[i] = (
+                np.searchsorted(day_ord, window[int(u_last[i] * len(window))].toordinal(), "right") - 1
+            )
+    anchor_ix = int(np.searchsorted(day_ord, grid_ord[t_end], "right")) - 1
+
+    # split factors (cumulative since forever) on each day, shares on each day, report period of each day
+    split_cum = np.ones((nd, n))
+    for sym, k, day in splits:
+        split_cum[day_ord >= day.toordinal(), sym] *= k
+    shares = shares_on(days)
+    period = np.minimum(np.searchsorted(grid_ord, day_ord, "left"), t_end)
+    adv = adv.astype(float)
+    for i in np.nonzero(ever & ~listed[t_end])[0].tolist():  # delisted: trades on after its last report
+        t_last = n_t - 1 - int(np.argmax(listed[::-1, i]))
+        adv[t_last + 1 :, i] = adv[t_last, i]
+    turnover = adv[period] / np.maximum(shares_on(grid)[period], 1.0)
+    base_volume = turnover * shares
+
+    years = range(days[0].year, days[-1].year + 1)
+    iso = [d.isoformat() for d in days]
+    pos = {d: k for k, d in enumerate(days)}
+    lo_px, hi_px = _STOCK_PRICE_CLIP
+    written: list[Path] = []
+    pending: list[tuple[Path, list[str]]] = []
+    for i in range(n):
+        a, b = int(first_ix[i]), int(last_ix[i])
+        if a > b:
+            continue
+        r = beta[i] * r_m[etf[i]] + idio[i] * rng.standard_normal(nd)
+        jump = rng.random(nd) < 4.0 / 252.0  # earnings days
+        r += jump * rng.standard_normal(nd) * 2.5 * idio[i]
+        ex_ix: list[int] = []
+        if div_yield[i] > 0:
+            for y in years:
+                for m in range(int(div_q[i]) + 1, 13, 3):
+                    ex = business_day_on_or_after(date(y, m, int(div_dom[i])))
+                    if ex in pos and pos[ex] > 0:
+                        ex_ix.append(pos[ex])
+            r[ex_ix] += math.log(1.0 - div_yield[i] / 4.0)
+        r[0] = 0.0
+        cum = np.cumsum(r)
+        k_anchor = min(anchor_ix, b)
+        # raw price on the anchor day = cap / shares; everything in "raw units of the anchor day"
+        p_anchor = math.exp(log_cap[i]) / shares[k_anchor, i]
+        p_anchor = min(max(p_anchor, lo_px), hi_px)
+        econ = np.exp(math.log(p_anchor) + cum - cum[k_anchor])  # split-free, in anchor-day share units
+        to_raw = split_cum[k_anchor, i] / split_cum[:, i]  # later splits make earlier raw prices higher
+        raw = econ[a : b + 1] * to_raw[a : b + 1]
+        split_ix = np.nonzero(np.diff(split_cum[a : b + 1, i]) > 0)[0]
+        scale = 1.0
+        if len(split_ix):  # companies split expensive shares: at least $100 the day before the split
+            scale = max(scale, 100.0 / float(raw[split_ix[0]]))
+        scale = min(scale, _STOCK_PATH_CLIP[1] / float(raw.max()))
+        scale = max(scale, _STOCK_PATH_CLIP[0] / float(raw.min()))
+        econ *= scale
+        s = sigma[i]
+        gap = rng.standard_normal(nd) * 0.35 * s
+        up = np.abs(rng.standard_normal(nd)) * 0.5 * s
+        down = np.abs(rng.standard_normal(nd)) * 0.5 * s
+        scatter = np.exp(rng.standard_normal(nd) * 0.4 - 0.08)
+        trade_u = rng.random(nd)
+        prev_econ = np.concatenate([[econ[0] * math.exp(-gap[0])], econ[:-1]])
+        open_e = prev_econ * np.exp(gap)
+        close_r = np.round(econ * to_raw, 2)
+        open_r = np.round(open_e * to_raw, 2)
+        high = np.maximum(
+            np.round(np.maximum(open_e, econ) * np.exp(up) * to_raw, 2), np.maximum(open_r, close_r)
+        )
+        low = np.minimum(
+            np.round(np.minimum(open_e, econ) * np.exp(-down) * to_raw, 2), np.minimum(open_r, close_r)
+        )
+        low = np.maximum(low, 0.01)
+        ret = np.abs(np.diff(np.log(econ), prepend=math.log(econ[0])))
+        volume = base_volume[:, i] * scatter * (1.0 + 15.0 * ret) / (1.0 + 12.0 * s)
+        if is_illiquid[i]:
+            traded = (base_volume[:, i] > 0) & (trade_u >= 0.4)
+            volume = np.where(traded, volume / 0.6, 0.0)
+        else:
+            traded = base_volume[:, i] > 0
+        volume = np.where(traded, np.maximum(np.round(volume / 100.0) * 100.0, 100.0), 0.0)
+        if not traded.all():  # no trade: all four prices repeat the last close (the first close if none yet)
+            last = np.maximum.accumulate(np.where(traded, np.arange(nd), -1))
+            fill = np.where(last >= 0, close_r[np.maximum(last, 0)], close_r[0])
+            open_r = np.where(traded, open_r, fill)
+            high = np.where(traded, high, fill)
+            low = np.where(traded, low, fill)
+            close_r = np.where(traded, close_r, fill)
+        # Adj Close: split-adjusted to the last day of the file, and back-adjusted for later dividends
+        div_factor = np.ones(nd)
+        if ex_ix:
+            later = len(ex_ix) - np.searchsorted(np.array(sorted(ex_ix)), np.arange(nd), side="right")
+            div_factor = (1.0 - div_yield[i] / 4.0) ** later
+        adj = close_r * split_cum[:, i] / split_cum[b, i] * div_factor
+        lines = [PRICE_HEADER]
+        lines += [
+            f"{d},{o:.2f},{h:.2f},{lw:.2f},{c:.2f},{ac:.6f},{v:.1f}"
+            for d, o, h, lw, c, ac, v in zip(
+                iso[a : b + 1],
+                open_r[a : b + 1].tolist(),
+                high[a : b + 1].tolist(),
+                low[a : b + 1].tolist(),
+                close_r[a : b + 1].tolist(),
+                adj[a : b + 1].tolist(),
+                volume[a : b + 1].tolist(),
+                strict=True,
+            )
+        ]
+        pending.append((out / f"{names[i]}.csv.gz", lines))
+        if len(pending) >= 64:
+            written += _write_gzip_many(pending)
+            pending = []
+    written += _write_gzip_many(pending)
+    _remove_stale(out, "*.csv*", r"[^/]+\.csv(\.gz)?", {p.name for p in written})
     return written
 
 
@@ -747,6 +998,33 @@ def _write_text(path: Path, lines: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(("\n".join(lines) + "\n").encode("ascii"))
     return path
+
+
+def _gzip(data: bytes) -> bytes:
+    """Deterministic gzip: no file name, time stamp 0 (the bytes still depend on the zlib version)."""
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def _write_gzip_many(files: list[tuple[Path, list[str]]]) -> list[Path]:
+    """Like :func:`_write_text`, gzip-compressed; in threads (zlib releases the GIL), same bytes as serial."""
+    data = [("\n".join(lines) + "\n").encode("ascii") for _, lines in files]
+    if len(data) > 1:
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            packed = list(pool.map(_gzip, data))
+    else:
+        packed = [_gzip(d) for d in data]
+    for (path, _), raw in zip(files, packed, strict=True):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(raw)
+    return [path for path, _ in files]
+
+
+def _remove_stale(folder: Path, pattern: str, name_re: str, keep: set[str]) -> None:
+    """Delete files in ``folder`` matching ``pattern`` and ``name_re`` that this run did not write."""
+    if folder.is_dir():
+        for stale in sorted(folder.glob(pattern)):
+            if stale.name not in keep and stale.is_file() and re.fullmatch(name_re, stale.name):
+                stale.unlink()
 
 
 def _evolve(
@@ -794,13 +1072,18 @@ def generate(
     price_start: date | None = None,
     price_end: date | None = None,
     prices: bool = True,
+    stock_prices: bool = True,
+    stock_price_start: date | None = None,
 ) -> list[Path]:
     """Write the synthetic data set under ``out_dir`` and return the written files, sorted.
 
     ``start``/``end`` bound the FINRA settlement dates. Prices cover ``price_start`` (default: 1 January of
     the year before ``start``) through ``price_end`` (default: ``end`` + 21 days); membership snapshots run
-    from the year before ``start`` through ``end``. Stale ``shrt*.csv`` files in ``out_dir/short_interest``
-    that this run did not write are removed, so the directory mirrors one run exactly.
+    from the year before ``start`` through ``end``. Stock prices (``stock_prices``; only with ``prices``) cover
+    ``stock_price_start`` (default: 1 July two years before ``end``) through ``price_end``. Stale
+    ``shrt*.csv``/``shrt*.csv.gz`` files in ``out_dir/short_interest`` and ``*.csv``/``*.csv.gz`` files in
+    ``out_dir/prices/stocks`` that this run did not write are removed, so those folders mirror one run
+    exactly; nothing else in ``out_dir`` is touched.
     """
     out_dir = Path(out_dir)
     rng = np.random.default_rng(seed)
@@ -1057,6 +1340,7 @@ def generate(
     # ---- write FINRA files ----------------------------------------------------------------------------
     si_dir = out_dir / "short_interest"
     written: list[Path] = []
+    pending: list[tuple[Path, list[str]]] = []
     prefix = [
         f"{s}|{nm}|{ex}|{mc}|"
         for s, nm, ex, mc in zip(uni.symbol, uni.name, uni.exch, uni.market_class, strict=True)
@@ -1083,12 +1367,10 @@ def generate(
                 ix.tolist(), cur.tolist(), prv.tolist(), sflag, av.tolist(), dtc_s, rflag, pct_s, strict=True
             )
         ]
-        written.append(_write_text(si_dir / f"shrt{ym}.csv", lines))
-    keep_names = {p.name for p in written}
-    if si_dir.is_dir():
-        for stale in sorted(si_dir.glob("shrt*.csv")):
-            if stale.name not in keep_names and re.fullmatch(r"shrt\d{8}\.csv", stale.name):
-                stale.unlink()
+        pending.append((si_dir / f"shrt{ym}.csv.gz", lines))
+    written += _write_gzip_many(pending)
+    # both spellings: older runs wrote plain shrtYYYYMMDD.csv
+    _remove_stale(si_dir, "shrt*", r"shrt\d{8}\.csv(\.gz)?", {p.name for p in written})
 
     # ---- write membership files -----------------------------------------------------------------------
     price0 = np.where(group == GROUP_LARGE, 120.0, 24.0) * np.exp(rng.standard_normal(n) * 0.8)
@@ -1140,7 +1422,47 @@ def generate(
     if prices:
         p_start = price_start or date(start.year - 1, 1, 1)
         p_end = price_end or end + timedelta(days=21)
-        written += _write_prices(out_dir / "prices", rng, p_start, p_end)
+        etf_written, price_days, etf_close = _write_prices(out_dir / "prices", rng, p_start, p_end)
+        written += etf_written
+        if stock_prices:
+            # the membership files' invented market caps on the last settlement date rank the stocks
+            last = grid[t_end]
+            split_adj = np.ones(n)
+            for sym, k, day in zip(split_syms.tolist(), split_k.tolist(), split_day, strict=True):
+                if day <= last:
+                    split_adj[sym] *= k
+            log_cap_hint = (
+                np.log(shares_on([last])[0])
+                + np.log(price0)
+                + price_drift * (last - ref).days / 365.25
+                - np.log(split_adj)
+            )
+            # each stock follows the ETF of the index it belongs to on the last date, else the one of its
+            # group; the ETF paths are independent of each other, so members of both NDX and SPX follow
+            # an equal blend of QQQ and SPY
+            etf_of = [_STOCK_ETF[r] for r in role.tolist()]
+            for index in ("SPX", "NDX", "RUT"):
+                for i in members_at(index, last).tolist():
+                    etf_of[i] = _INDEX_ETF[index]
+            for i in np.intersect1d(members_at("NDX", last), members_at("SPX", last)).tolist():
+                etf_of[i] = "QQQ+SPY"
+            written += _write_stock_prices(
+                out_dir / "prices" / "stocks",
+                rng,
+                days_all=price_days,
+                etf_close=etf_close,
+                stock_start=stock_price_start or date(end.year - 2, 7, 1),
+                grid=grid,
+                names=[yahoo_symbol(s) for s in uni.member_symbol],
+                etf=etf_of,
+                group=group,
+                listed=listed,
+                adv=adv_i,
+                shares_on=shares_on,
+                splits=list(zip(split_syms.tolist(), split_k.tolist(), split_day, strict=True)),
+                illiquid=illiquid,
+                log_cap_hint=log_cap_hint,
+            )
     return sorted(written)
 
 
@@ -1167,7 +1489,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--price-start", type=_parse_date, default=None, help="default: Jan 1 of start year - 1"
     )
     parser.add_argument("--price-end", type=_parse_date, default=None, help="default: end + 21 days")
-    parser.add_argument("--no-prices", action="store_true", help="skip the price files")
+    parser.add_argument("--no-prices", action="store_true", help="skip all price files")
+    parser.add_argument(
+        "--stock-price-start", type=_parse_date, default=None, help="default: 1 July two years before --end"
+    )
+    parser.add_argument("--no-stock-prices", action="store_true", help="skip prices/stocks/")
     args = parser.parse_args(argv)
     paths = generate(
         args.out_dir,
@@ -1181,6 +1507,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         price_start=args.price_start,
         price_end=args.price_end,
         prices=not args.no_prices,
+        stock_prices=not args.no_stock_prices,
+        stock_price_start=args.stock_price_start,
     )
     print(f"wrote {len(paths)} files under {args.out_dir}")
     return 0

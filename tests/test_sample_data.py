@@ -7,6 +7,7 @@ calendar is checked against a hard-coded list of real holidays rather than again
 from __future__ import annotations
 
 import csv
+import gzip
 import re
 import statistics
 from datetime import date, timedelta
@@ -59,18 +60,29 @@ def _norm(symbol: str) -> str:
 
 
 def _files(root: Path) -> dict[str, bytes]:
+    """Every generated file (not the README, not cot/, which another generator owns)."""
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != "README.md"
+        if p.is_file() and p.name != "README.md" and p.relative_to(root).parts[0] != "cot"
     }
+
+
+def _gunzip(raw: bytes) -> bytes:
+    """Decompress, checking the header is deterministic: no file name, no time stamp."""
+    assert raw[:3] == b"\x1f\x8b\x08", "not gzip/deflate"
+    assert raw[3] == 0, "gzip header carries optional fields (a file name?)"
+    assert raw[4:8] == b"\0\0\0\0", "gzip header carries a time stamp"
+    return gzip.decompress(raw)
 
 
 @pytest.fixture(scope="module")
 def finra() -> dict[date, list[dict[str, str]]]:
     out: dict[date, list[dict[str, str]]] = {}
-    for path in sorted((SAMPLE / "short_interest").glob("shrt*.csv")):
-        raw = path.read_bytes()
+    paths = sorted((SAMPLE / "short_interest").iterdir())
+    assert paths and all(re.fullmatch(r"shrt\d{8}\.csv\.gz", p.name) for p in paths)
+    for path in paths:
+        raw = _gunzip(path.read_bytes())
         assert b"\r" not in raw and raw.endswith(b"\n")
         text = raw.decode("ascii")
         assert text.split("\n", 1)[0] == FINRA_HEADER
@@ -105,6 +117,17 @@ def _prices(name: str) -> list[dict[str, str]]:
     return list(csv.DictReader(text.splitlines()))
 
 
+def _stock(file_symbol: str) -> list[dict[str, str]]:
+    raw = _gunzip((SAMPLE / "prices" / "stocks" / f"{file_symbol}.csv.gz").read_bytes())
+    assert b"\r" not in raw and raw.endswith(b"\n")
+    text = raw.decode("ascii")
+    assert text.split("\n", 1)[0] == PRICE_HEADER
+    return list(csv.DictReader(text.splitlines()))
+
+
+STOCK_START, PRICE_END = date(2024, 7, 1), date(2026, 11, 20)
+
+
 # ---- (a) reproducible byte for byte --------------------------------------------------------------------
 
 
@@ -123,8 +146,43 @@ def test_regenerates_byte_identical(tmp_path: Path) -> None:
     committed = _files(SAMPLE)
     assert sorted(p.relative_to(tmp_path).as_posix() for p in written) == sorted(fresh)
     assert sorted(fresh) == sorted(committed)
-    different = [name for name in fresh if fresh[name] != committed[name]]
+    # content first (a clearer failure), then the compressed bytes themselves
+    content = {n: (_gunzip(b) if n.endswith(".gz") else b) for n, b in fresh.items()}
+    different = [
+        n for n in fresh if content[n] != (_gunzip(committed[n]) if n.endswith(".gz") else committed[n])
+    ]
     assert not different, f"regenerated files differ: {different[:5]}"
+    different = [name for name in fresh if fresh[name] != committed[name]]
+    assert not different, f"same content, different gzip bytes (zlib version?): {different[:5]}"
+
+
+def test_regeneration_removes_stale_files_and_leaves_cot_alone(tmp_path: Path) -> None:
+    (tmp_path / "short_interest").mkdir()
+    (tmp_path / "prices" / "stocks").mkdir(parents=True)
+    (tmp_path / "cot").mkdir()
+    stale = [
+        tmp_path / "short_interest" / "shrt20200115.csv",  # the old plain spelling
+        tmp_path / "short_interest" / "shrt19990115.csv.gz",
+        tmp_path / "prices" / "stocks" / "ZZZZ.csv.gz",
+    ]
+    kept = [tmp_path / "cot" / "FinFut26.txt.gz", tmp_path / "short_interest" / "notes.txt"]
+    for path in stale + kept:
+        path.write_bytes(b"x")
+    sd.generate(
+        tmp_path,
+        start=date(2026, 9, 1),
+        end=date(2026, 10, 30),
+        n_rut=20,
+        n_ndx=10,
+        n_spx=15,
+        n_other=10,
+        price_start=date(2026, 1, 1),
+        stock_price_start=date(2026, 8, 3),
+    )
+    assert not any(p.exists() for p in stale)
+    assert all(p.read_bytes() == b"x" for p in kept)
+    assert (tmp_path / "short_interest" / "shrt20261030.csv.gz").exists()
+    assert len(list((tmp_path / "prices" / "stocks").glob("*.csv.gz"))) >= 45
 
 
 def test_sample_size_under_10_mb() -> None:
@@ -290,3 +348,118 @@ def test_iwm_grinds_higher() -> None:
     assert close >= 0.95 * high_1y
     year_end = [float(r["Close"]) for r in rows if date.fromisoformat(r["Date"]).year < last.year][-1]
     assert 0.10 <= close / year_end - 1 <= 0.20
+
+
+# ---- (d) individual stock prices ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stock_files() -> dict[str, str]:
+    """FINRA-style symbol -> Yahoo-style file symbol (``DLTA`` -> ``DLT-A``)."""
+    names = sorted(p.name for p in (SAMPLE / "prices" / "stocks").iterdir())
+    assert names and all(re.fullmatch(r"[A-Z]{1,5}(-[A-Z])?\.csv\.gz", n) for n in names)
+    out = {_norm(n[: -len(".csv.gz")]): n[: -len(".csv.gz")] for n in names}
+    assert len(out) == len(names)
+    return out
+
+
+def test_one_stock_file_per_symbol_that_trades(finra, members, stock_files) -> None:
+    trading = {r["symbolCode"] for d, rows in finra.items() if d >= STOCK_START for r in rows}
+    assert set(stock_files) == trading
+    assert stock_files["DLTA"] == "DLT-A" and stock_files["FAIB"] == "FAI-B"
+    for snaps in members.values():  # every member from the 2024 snapshots on has prices
+        for asof, rows in snaps.items():
+            if asof.year >= 2024:
+                assert set(rows) <= set(stock_files)
+
+
+def _split_checks(finra) -> list[tuple[str, date, date]]:
+    """(symbol, previous settlement date, flagged settlement date) of every S row inside the price window."""
+    dates = sorted(finra)
+    return [
+        (r["symbolCode"], before, d)
+        for before, d in zip(dates, dates[1:], strict=False)
+        if before >= STOCK_START
+        for r in finra[d]
+        if r["stockSplitFlag"] == "S"
+    ]
+
+
+def test_stock_price_files_are_well_formed(finra, stock_files) -> None:
+    splits = _split_checks(finra)
+    assert len(splits) >= 3
+    illiquid = [s for s in stock_files if s.endswith("F")][:6]
+    sample = ["DLTA", "FAIB", *sorted({s for s, _, _ in splits}), *illiquid, *sorted(stock_files)[::40]]
+    calendar = [STOCK_START + timedelta(days=k) for k in range((PRICE_END - STOCK_START).days + 1)]
+    calendar = [d for d in calendar if _bday(d)]
+    for sym in sample:
+        rows = _stock(stock_files[sym])
+        days = [date.fromisoformat(r["Date"]) for r in rows]
+        assert days == [d for d in calendar if days[0] <= d <= days[-1]], sym  # every business day, in order
+        assert days[0] == STOCK_START or days[0] > STOCK_START + timedelta(days=14), sym  # or listed later
+        for r in rows:
+            for key in ("Open", "High", "Low", "Close"):
+                assert re.fullmatch(r"\d+\.\d\d", r[key]), (sym, r)
+            assert re.fullmatch(r"\d+\.\d{6}", r["Adj Close"]) and re.fullmatch(r"\d+\.0", r["Volume"])
+            o, h, lo, c = (float(r[k]) for k in ("Open", "High", "Low", "Close"))
+            assert 0 < lo <= min(o, c) and max(o, c) <= h, (sym, r)
+            assert 1.0 <= c <= 1000.0, (sym, r)
+            assert 0.2 * c < float(r["Adj Close"]) <= c * 1.000001, (sym, r)
+            if float(r["Volume"]) == 0:
+                assert o == h == lo == c, (sym, r)  # no trade: the last close repeated
+
+    # the unadjusted Close drops by the split ratio once, between the previous and the flagged report
+    for sym, before, flagged in splits:
+        rows = _stock(stock_files[sym])
+        drops = []
+        for a, b in zip(rows, rows[1:], strict=False):
+            ratio = float(a["Close"]) / float(b["Close"])
+            adj_ratio = float(a["Adj Close"]) / float(b["Adj Close"])
+            if ratio > 1.6:
+                drops.append((date.fromisoformat(b["Date"]), ratio, adj_ratio))
+        assert len(drops) == 1, (sym, drops)
+        day, ratio, adj_ratio = drops[0]
+        assert before < day <= flagged, (sym, day)
+        k = round(ratio)
+        assert k in (2, 3) and abs(ratio / k - 1) < 0.2 and abs(adj_ratio - 1) < 0.2, (sym, ratio, adj_ratio)
+        si = {r["symbolCode"]: r for r in finra[flagged]}[sym]
+        assert (
+            abs(int(si["currentShortPositionQuantity"]) / int(si["previousShortPositionQuantity"]) / k - 1)
+            < 0.5
+        )
+
+
+def test_stock_volume_matches_finra_adv(finra, members, stock_files) -> None:
+    dates = [d for d in sorted(finra) if d >= STOCK_START]
+    symbols = sorted(_members_at(members["RUT"], dates[-1]) or {})[::25]
+    symbols += sorted(_members_at(members["SPX"], dates[-1]) or {})[::30] + ["DLTA", "FAIB"]
+    for sym in symbols:
+        rows = _stock(stock_files[sym])
+        adv = {
+            d: {r["symbolCode"]: int(r["averageDailyVolumeQuantity"]) for r in finra[d]}[sym] for d in dates
+        }
+        for before, d in zip(dates, dates[1:], strict=False):
+            volume = [float(r["Volume"]) for r in rows if before < date.fromisoformat(r["Date"]) <= d]
+            mean = sum(volume) / len(volume)
+            assert adv[d] / 3 <= mean <= adv[d] * 3, (sym, d, mean, adv[d])
+
+
+def test_stock_levels_and_market_caps(members, stock_files) -> None:
+    last = date(2026, 10, 30)
+    closes = {}
+    for sym, file_symbol in stock_files.items():
+        text = gzip.decompress((SAMPLE / "prices" / "stocks" / f"{file_symbol}.csv.gz").read_bytes()).decode()
+        hit = re.search(rf"^{last.isoformat()},(?:[^,]*,){{3}}([^,]*),", text, re.M)
+        if hit:
+            closes[sym] = float(hit.group(1))
+    assert 3 <= len([c for c in closes.values() if c < 5.0]) <= 40  # something for a price gate to drop
+    assert 3.0 <= min(closes.values()) and max(closes.values()) <= 900.0
+    caps = {}
+    for index in ("RUT", "SPX", "NDX"):
+        mem = _members_at(members[index], last) or {}
+        caps[index] = sorted(int(r["shares_outstanding"]) * closes[s] for s, r in mem.items())
+    rut = caps["RUT"]
+    assert 0.3e9 <= statistics.median(rut) <= 3e9
+    assert len([c for c in rut if 0.15e9 <= c <= 8e9]) >= 0.9 * len(rut)
+    for index in ("SPX", "NDX"):
+        assert all(8e9 <= c <= 3e12 for c in caps[index]), index
