@@ -14,13 +14,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## demo: install, ingest sample_data/ into a fresh store, run the scan
+## demo: install, ingest sample_data/ into a fresh store, run the scan and the summary
 demo: $(STAMP)
 	rm -rf $(DEMO_STORE)
 	$(POS) ingest members sample_data/members
 	$(POS) ingest short-interest sample_data/short_interest
 	$(POS) ingest prices sample_data/prices
 	$(POS) scan --format table
+	$(POS) summary --format table
 
 ## test: install and run the test suite
 # pytest exits 5 when it collects no test: say so, and fail (an empty suite is not a pass).

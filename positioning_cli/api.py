@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from positioning_cli.errors import NoDataError, UsageError
-from positioning_cli.schema import INDICES, MEMBERS, PRICES, SHORT_INTEREST, TableSpec
+from positioning_cli.schema import COT, INDICES, MEMBERS, PRICES, SHORT_INTEREST, TableSpec
 
 KIND_TABLE: dict[str, TableSpec] = {
     "short-interest": SHORT_INTEREST,
     "prices": PRICES,
     "members": MEMBERS,
+    "cot": COT,
 }
 
 # Price proxy per index, first one present in the store wins; overridable with --proxy.
@@ -73,43 +74,73 @@ def ingest(
     files = expand_paths(list(paths))
     if not files:
         raise UsageError("no input files found")
+    store = Store(store_root)
+    # Files whose exact bytes are in the ingest log are not parsed again: cron can point at a whole
+    # folder of history every day and pay only for the new file.
+    seen = {i["sha256"]: i for i in store.manifest()["ingests"] if i.get("table") == spec.name}
     batches: list[tuple[SourceBatch, tuple[str, ...]]] = []
+    reports: list[FileReport] = []
     for i, path in enumerate(files):
         if progress:
             progress(f"parsing {path.name}", i, len(files))
-        parsed = parse_file(kind, path, opts)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        batch = SourceBatch(parsed.table, path.name, digest, parsed.format)
-        batches.append((batch, parsed.warnings))
+        if digest in seen:
+            reports.append(_already_ingested(path.name, seen[digest]))
+            continue
+        parsed = parse_file(kind, path, opts)
+        batches.append((SourceBatch(parsed.table, path.name, digest, parsed.format), parsed.warnings))
+    if not batches:
+        return reports
     if progress:
         progress("committing", len(files), len(files))
-    reports: list[FileReport] = []
-    store = Store(store_root)
     with store.writing(wait) as writer:
-        for batch, warnings in batches:
-            r = writer.merge(spec, batch)
-            reports.append(
-                FileReport(
-                    str(batch.source_file),
-                    batch.format,
-                    r.rows,
-                    r.changed,
-                    r.skipped,
-                    r.first_date,
-                    r.last_date,
-                    warnings,
-                )
+        merged = writer.merge_many(spec, [b for b, _ in batches])
+    for (batch, warnings), r in zip(batches, merged, strict=True):
+        reports.append(
+            FileReport(
+                str(batch.source_file),
+                batch.format,
+                r.rows,
+                r.changed,
+                r.skipped,
+                r.first_date,
+                r.last_date,
+                warnings,
             )
+        )
     return reports
+
+
+def _already_ingested(name: str, entry: dict[str, Any]) -> FileReport:
+    def day(key: str) -> date | None:
+        v = entry.get(key)
+        return date.fromisoformat(v) if v else None
+
+    return FileReport(
+        name,
+        entry.get("format", "?"),
+        int(entry.get("rows", 0)),
+        0,
+        True,
+        day("first_date"),
+        day("last_date"),
+        (),
+    )
 
 
 # ------------------------------------------------------------------------ scan
 @dataclass(frozen=True)
-class ScanResult:
+class Result:
+    """What every read command returns; render.emit turns it into table/json/ndjson/csv."""
+
     command: str
-    as_of: date
+    as_of: date | None
     rows: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # command-specific envelope additions
+
+
+ScanResult = Result  # the name scan's callers know
 
 
 def _none_if_nan(x: Any) -> Any:
@@ -129,23 +160,28 @@ def _parse_proxies(proxies: Mapping[str, str] | None) -> dict[str, tuple[str, ..
     return out
 
 
-def scan(
-    store_root: Path,
-    *,
-    as_of: date | None = None,
-    indices: Sequence[str] = INDICES,
-    proxies: Mapping[str, str] | None = None,
-) -> ScanResult:
-    """Rank indices by divergence on the latest settlement date on or before ``as_of``."""
-    import pandas as pd
-
-    from positioning_cli import metrics as m
-    from positioning_cli.store import Store
-
+def _check_indices(indices: Sequence[str]) -> None:
     for idx in indices:
         if idx not in INDICES:
             raise UsageError(f"--index {idx}: unknown index; expected one of {', '.join(INDICES)}")
-    proxy_map = _parse_proxies(proxies)
+
+
+@dataclass
+class _Frames:
+    """One consistent snapshot of the store as pandas frames, dates as datetime64."""
+
+    si: Any
+    members: Any
+    prices: Any
+    dates: Any  # sorted settlement dates held
+    cot: Any = None  # CFTC TFF rows (pandas), or None when the store holds none
+
+
+def _load(store_root: Path) -> _Frames:
+    import pandas as pd
+
+    from positioning_cli.store import Store
+
     store = Store(store_root)
     with store.reading() as manifest:
         si = store.read(
@@ -166,8 +202,8 @@ def scan(
             ["index", "as_of", "symbol", "name", "sector", "shares_outstanding", "float_shares", "weight"],
             manifest,
         ).to_pandas()
-        prices = store.read("prices", ["symbol", "date", "close"], manifest).to_pandas()
-
+        prices = store.read("prices", ["symbol", "date", "close", "high", "low"], manifest).to_pandas()
+        cot = store.read("cot", None, manifest).to_pandas() if store.files("cot", manifest) else None
     if si.empty:
         raise NoDataError(
             f"{store_root}: the store holds no short interest; run `positioning ingest short-interest FILE...`"
@@ -175,42 +211,117 @@ def scan(
     for frame, col in ((si, "settlement_date"), (members, "as_of"), (prices, "date")):
         frame[col] = pd.to_datetime(frame[col])
     dates = pd.DatetimeIndex(sorted(si["settlement_date"].unique()))
-    warnings: list[str] = []
-    if as_of is None:
-        d = dates[-1]
-    else:
-        eligible = dates[dates <= pd.Timestamp(as_of)]
-        if len(eligible) == 0:
-            raise NoDataError(
-                f"no short interest on or before {as_of.isoformat()}; the store starts at {dates[0].date()}"
-            )
-        d = eligible[-1]
-        if d != pd.Timestamp(as_of):
-            warnings.append(f"{as_of.isoformat()} is not a settlement date held; using {d.date()}")
-    si = si[si["settlement_date"] <= d]  # point in time: nothing after the scan date
+    return _Frames(si, members, prices, dates, cot)
 
+
+def _scan_date(frames: _Frames, as_of: date | None, warnings: list[str]) -> Any:
+    """The settlement date to report on: the latest held, or the latest on or before ``as_of``."""
+    import pandas as pd
+
+    dates = frames.dates
+    if as_of is None:
+        return dates[-1]
+    eligible = dates[dates <= pd.Timestamp(as_of)]
+    if len(eligible) == 0:
+        raise NoDataError(
+            f"no short interest on or before {as_of.isoformat()}; the store starts at {dates[0].date()}"
+        )
+    d = eligible[-1]
+    if d != pd.Timestamp(as_of):
+        warnings.append(f"{as_of.isoformat()} is not a settlement date held; using {d.date()}")
+    return d
+
+
+def _proxy_prices(frames: _Frames, candidates: tuple[str, ...]) -> tuple[str | None, Any]:
+    """The first candidate symbol held, and its date-indexed close/high/low frame."""
+    prices = frames.prices
+    for sym in candidates:
+        sel = prices[prices["symbol"] == sym]
+        if not sel.empty:
+            return sym, sel.set_index("date")[["close", "high", "low"]].sort_index()
+    return None, None
+
+
+def _proxy_closes(frames: _Frames, candidates: tuple[str, ...]) -> tuple[str | None, Any]:
+    sym, frame = _proxy_prices(frames, candidates)
+    return sym, (None if frame is None else frame["close"])
+
+
+def _stock_closes(frames: _Frames, proxy_map: Mapping[str, tuple[str, ...]]) -> Any:
     proxy_symbols = {s for syms in proxy_map.values() for s in syms}
-    stock_closes = prices[~prices["symbol"].isin(proxy_symbols)]
-    rows: list[dict[str, Any]] = []
-    for idx in indices:
-        if members.empty or not (members["index"] == idx).any():
-            warnings.append(
-                f"{idx}: no membership in the store; run `positioning ingest members FILE --index {idx}`"
-            )
-            continue
-        row = _index_row(m, si, members, stock_closes, prices, idx, d, proxy_map[idx], warnings)
-        if row is not None:
-            rows.append(row)
+    closes = frames.prices[~frames.prices["symbol"].isin(proxy_symbols)]
+    return closes if not closes.empty else None
+
+
+def _has_members(frames: _Frames, idx: str, warnings: list[str]) -> bool:
+    if frames.members.empty or not (frames.members["index"] == idx).any():
+        warnings.append(
+            f"{idx}: no membership in the store; run `positioning ingest members FILE --index {idx}`"
+        )
+        return False
+    return True
+
+
+def scan(
+    store_root: Path,
+    *,
+    as_of: date | None = None,
+    indices: Sequence[str] = INDICES,
+    proxies: Mapping[str, str] | None = None,
+) -> Result:
+    """Rank indices by divergence on the latest settlement date on or before ``as_of``.
+
+    Each row also carries ``prev_rank``: its rank computed the same way on the previous report.
+    """
+    _check_indices(indices)
+    proxy_map = _parse_proxies(proxies)
+    frames = _load(store_root)
+    warnings: list[str] = []
+    d = _scan_date(frames, as_of, warnings)
+    rows = _index_rows(frames, indices, d, proxy_map, warnings)
     if not rows:
         raise NoDataError(f"no index could be scanned on {d.date()}: " + "; ".join(warnings))
+    prev = frames.dates[frames.dates < d]
+    prev_ranks = (
+        {r["index"]: r["rank"] for r in _index_rows(frames, indices, prev[-1], proxy_map, [])}
+        if len(prev)
+        else {}
+    )
+    for r in rows:
+        r["prev_rank"] = prev_ranks.get(r["index"])
+    return Result("scan", d.date(), [_ordered(r) for r in rows], warnings)
+
+
+def _index_rows(
+    frames: _Frames,
+    indices: Sequence[str],
+    d: Any,
+    proxy_map: Mapping[str, tuple[str, ...]],
+    warnings: list[str],
+) -> list[dict[str, Any]]:
+    """Index rows on ``d`` ranked by divergence score, from the store as known up to ``d``."""
+    from positioning_cli import metrics as m
+
+    upto = _Frames(
+        frames.si[frames.si["settlement_date"] <= d], frames.members, frames.prices, frames.dates, frames.cot
+    )
+    stock_closes = _stock_closes(upto, proxy_map)
+    rows: list[dict[str, Any]] = []
+    for idx in indices:
+        if not _has_members(upto, idx, warnings):
+            continue
+        row = _index_row(m, upto, stock_closes, idx, d, proxy_map[idx], warnings)
+        if row is not None:
+            rows.append(row)
     rows.sort(key=lambda r: (r["divergence_score"] is None, -(r["divergence_score"] or 0.0), r["index"]))
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
-    return ScanResult("scan", d.date(), [_ordered(r) for r in rows], warnings)
+    return rows
 
 
 SCAN_KEYS = (
     "rank",
+    "prev_rank",
     "index",
     "settlement_date",
     "membership_as_of",
@@ -246,6 +357,18 @@ SCAN_KEYS = (
     "quadrant",
     "quadrant_key",
     "divergence_score",
+    "trend_label",
+    "ema_stack",
+    "bollinger_pct_b",
+    "keltner_pos",
+    "futures_contract",
+    "futures_report_date",
+    "lev_net",
+    "lev_net_pct_oi",
+    "lev_net_pct_1y",
+    "lev_weeks_since_lower",
+    "lev_net_change",
+    "futures_agree",
 )
 
 
@@ -255,10 +378,8 @@ def _ordered(row: dict[str, Any]) -> dict[str, Any]:
 
 def _index_row(
     m: Any,
-    si: Any,
-    members: Any,
+    frames: _Frames,
     stock_closes: Any,
-    prices: Any,
     idx: str,
     d: Any,
     proxy_candidates: tuple[str, ...],
@@ -266,7 +387,8 @@ def _index_row(
 ) -> dict[str, Any] | None:
     import pandas as pd
 
-    levels = m.index_levels(si, members, stock_closes if not stock_closes.empty else None, idx)
+    si, members = frames.si, frames.members
+    levels = m.index_levels(si, members, stock_closes, idx)
     if d not in levels.index:
         warnings.append(f"{idx}: no constituent has short interest on {d.date()}")
         return None
@@ -320,18 +442,13 @@ def _index_row(
             )
     row["si_history_from"] = levels.index[0].date().isoformat()
 
-    closes = None
-    for sym in proxy_candidates:
-        sel = prices[prices["symbol"] == sym]
-        if not sel.empty:
-            closes = sel.set_index("date")["close"].sort_index()
-            row["price_symbol"] = sym
-            break
+    row["price_symbol"], proxy = _proxy_prices(frames, proxy_candidates)
+    closes = None if proxy is None else proxy["close"]
+    row.update(_trend_fields(proxy, d))
     if closes is None:
         warnings.append(
             f"{idx}: no price series for {' or '.join(proxy_candidates)}; run `positioning ingest prices FILE`"
         )
-        row["price_symbol"] = None
         for kind in ("last", "ytd", "12m"):
             row[f"price_return_{kind}"] = None
         row["price_pct_1y"] = None
@@ -344,11 +461,613 @@ def _index_row(
             row[f"price_return_{kind}"] = m.price_return(closes, base, d) if base is not None else None
         pp = m.price_percentile(closes, d, WINDOWS_DAYS["1y"])
         row["price_pct_1y"] = pp.value
+    row.update(_futures_fields(frames, idx, d, bases["last"], row["si_change_last"], warnings))
     quad = m.quadrant(_nan(row["si_change_last"]), _nan(row["price_return_last"]))
     row["quadrant"] = quad
     row["quadrant_key"] = m.QUADRANT_KEYS.get(quad) if quad else None
     row["divergence_score"] = m.divergence_score(_nan(row["si_pct_1y"]), _nan(row["price_pct_1y"]))
     return row
+
+
+# ------------------------------------------------------------------------ summary / history
+INDEX_NAMES = {"RUT": "Russell 2000", "NDX": "Nasdaq-100", "SPX": "S&P 500"}
+# index_levels columns a user can ask history for, with how to read them
+LEVEL_METRICS: dict[str, str] = {
+    "total_si_shares": "Σ short interest of constituents (shares)",
+    "total_si_value": "Σ short interest × close on the settlement date ($)",
+    "median_si_pct_so": "median of 100 × SI / shares outstanding (%)",
+    "median_si_pct_float": "median of 100 × SI / float (%)",
+    "cap_weighted_si_pct_so": "100 × Σ SI×close / Σ shares outstanding×close (%)",
+    "agg_days_to_cover": "Σ SI / Σ average daily volume (days)",
+    "median_days_to_cover": "median of per-stock days to cover, floor 1 (days)",
+    "members_with_si": "constituents with a short-interest row",
+}
+SUMMARY_METRICS = ("median_si_pct_so", "total_si_shares", "total_si_value", "agg_days_to_cover")
+SUMMARY_KEYS = (
+    "index",
+    "settlement_date",
+    "metric",
+    "symbol",
+    "value",
+    "pct_1y",
+    "pct_1y_complete",
+    "pct_5y",
+    "pct_5y_complete",
+    "pct_all",
+    "obs_all",
+    "history_from",
+    "change_last",
+    "change_ytd",
+    "change_12m",
+    "base_last",
+    "base_ytd",
+    "base_12m",
+    "explain",
+)
+HISTORY_KEYS = ("index", "metric", "settlement_date", "value", "members_with_si", "membership_as_of")
+
+
+def _iso(ts: Any) -> str | None:
+    return None if ts is None else ts.date().isoformat()
+
+
+def _level_changes(m: Any, frames: _Frames, series: Any, metric: str, idx: str, d: Any) -> dict[str, Any]:
+    """Changes of one level since the last report / YTD / 12M; split-aware for total shares."""
+    out: dict[str, Any] = {}
+    for kind in ("last", "ytd", "12m"):
+        base = m.previous_date(series.index, d, kind)
+        out[f"base_{kind}"] = _iso(base)
+        if base is None:
+            out[f"change_{kind}"] = None
+        elif metric == "total_si_shares":
+            out[f"change_{kind}"] = _split_aware_change(m, frames, series, idx, d, base, kind)[0]
+        else:
+            out[f"change_{kind}"] = m.change(series, d, kind).value
+    return out
+
+
+def _split_aware_change(
+    m: Any, frames: _Frames, total: Any, idx: str, d: Any, base: Any, kind: str
+) -> tuple[float, int]:
+    si = frames.si
+    in_window = (si["settlement_date"] > base) & (si["settlement_date"] <= d)
+    if not si["split_flag"][in_window].any():  # no split in the window: the plain change of the level
+        return m.change(total, d, kind).value, 0
+    # Only the two dates and the window's split flags matter: hand over just those rows.
+    ends = si["settlement_date"].isin([base, d])
+    return m.split_excluded_total_change(
+        si[ends | (in_window & si["split_flag"])], frames.members, idx, d, base
+    )
+
+
+def _percentiles(m: Any, series: Any, d: Any, tolerance: int | None = None) -> dict[str, Any]:
+    kw = {} if tolerance is None else {"tolerance_days": tolerance}
+    out: dict[str, Any] = {}
+    for label, days in WINDOWS_DAYS.items():
+        p = m.percentile(series, d, days, **kw)
+        out[f"pct_{label}"] = p.value
+        out[f"pct_{label}_complete"] = p.window_complete
+    p_all = m.percentile(series, d, None)
+    out["pct_all"] = p_all.value
+    out["obs_all"] = p_all.n_obs
+    out["history_from"] = _iso(p_all.first_obs)
+    return out
+
+
+def _explain(metric: str, lv: Any, row: dict[str, Any], d: Any) -> str:
+    parts = [
+        f"{metric} on {d.date()} = {LEVEL_METRICS.get(metric, metric)} over {int(lv['members_with_si'])} of "
+        f"{int(lv['members'])} constituents with a short-interest row (membership as of "
+        f"{lv['membership_as_of'].date()})",
+        f"percentiles: share of reports in (d − W, d] with a value ≤ today's; all history: {row['obs_all']} "
+        f"reports since {row['history_from']}",
+    ]
+    for kind, text in (
+        ("last", "previous report"),
+        ("ytd", "last report of the previous year"),
+        ("12m", "last report on or before d − 365 days"),
+    ):
+        if row[f"base_{kind}"]:
+            parts.append(f"change_{kind} = x({d.date()}) / x({row[f'base_{kind}']}) − 1 (base: {text})")
+    return "; ".join(parts)
+
+
+def summary(
+    store_root: Path,
+    *,
+    as_of: date | None = None,
+    indices: Sequence[str] = INDICES,
+    proxies: Mapping[str, str] | None = None,
+    explain: bool = False,
+) -> Result:
+    """Percentile summary per index: each headline level against its own history, and the price."""
+    from positioning_cli import metrics as m
+
+    _check_indices(indices)
+    proxy_map = _parse_proxies(proxies)
+    frames = _load(store_root)
+    warnings: list[str] = []
+    d = _scan_date(frames, as_of, warnings)
+    frames.si = frames.si[frames.si["settlement_date"] <= d]
+    stock_closes = _stock_closes(frames, proxy_map)
+    rows: list[dict[str, Any]] = []
+    text: dict[str, list[str]] = {}
+    sparks: dict[str, list[float | None]] = {}
+    for idx in indices:
+        if not _has_members(frames, idx, warnings):
+            continue
+        levels = m.index_levels(frames.si, frames.members, stock_closes, idx)
+        if d not in levels.index:
+            warnings.append(f"{idx}: no constituent has short interest on {d.date()}")
+            continue
+        lv = levels.loc[d]
+        idx_rows = []
+        for metric in SUMMARY_METRICS:
+            series = levels[metric].astype(float)
+            row: dict[str, Any] = {"index": idx, "settlement_date": d.date().isoformat(), "metric": metric}
+            row["symbol"] = None
+            row["value"] = float(series.loc[d])
+            row.update(_percentiles(m, series, d))
+            row.update(_level_changes(m, frames, series, metric, idx, d))
+            row["explain"] = _explain(metric, lv, row, d) if explain else None
+            idx_rows.append(row)
+        sym, closes = _proxy_closes(frames, proxy_map[idx])
+        if closes is None:
+            warnings.append(f"{idx}: no price series for {' or '.join(proxy_map[idx])}")
+        else:
+            upto = closes[closes.index <= d]
+            price: dict[str, Any] = {
+                "index": idx,
+                "settlement_date": d.date().isoformat(),
+                "metric": "price_close",
+            }
+            price["symbol"] = sym
+            price["value"] = float(upto.iloc[-1]) if len(upto) else None
+            price.update(_percentiles(m, upto, d, tolerance=7))
+            for kind in ("last", "ytd", "12m"):
+                base = m.previous_date(levels.index, d, kind)
+                price[f"base_{kind}"] = _iso(base)
+                price[f"change_{kind}"] = m.price_return(closes, base, d) if base is not None else None
+            price["explain"] = (
+                f"close of {sym} on or before {d.date()}; percentiles over daily closes in (d − W, d]; "
+                "changes are price returns between the same report dates as short interest"
+                if explain
+                else None
+            )
+            idx_rows.append(price)
+        for r in idx_rows:
+            if not r["pct_5y_complete"] and r["metric"] == "total_si_shares":
+                warnings.append(
+                    f"{idx}: 5Y percentile covers history from {r['history_from']} only ({r['obs_all']} reports)"
+                )
+        rows.extend(idx_rows)
+        text[idx] = _sentences(idx, {r["metric"]: r for r in idx_rows})
+        start = d - _days(5 * 365)
+        sparks[idx] = [_none_if_nan(float(x)) for x in levels["total_si_shares"][levels.index > start]]
+    if not rows:
+        raise NoDataError(f"no index could be summarised on {d.date()}: " + "; ".join(warnings))
+    return Result(
+        "summary",
+        d.date(),
+        [{k: _none_if_nan(r.get(k)) for k in SUMMARY_KEYS} for r in rows],
+        warnings,
+        extra={"text": text, "sparklines": sparks},
+    )
+
+
+def _days(n: int) -> Any:
+    import pandas as pd
+
+    return pd.Timedelta(days=n)
+
+
+def _pct_word(p: float | None) -> str:
+    if p is None or p != p:
+        return "an unknown"
+    n = int(round(p))
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"the {n}{suffix}"
+
+
+def _signed(x: float | None) -> str:
+    return "n/a" if x is None or x != x else f"{x * 100:+.1f}%"
+
+
+def _sentences(idx: str, by_metric: dict[str, dict[str, Any]]) -> list[str]:
+    """Two or three plain sentences, every number taken from the rows above."""
+    name = INDEX_NAMES[idx]
+    total = by_metric["total_si_shares"]
+    med = by_metric["median_si_pct_so"]
+    price = by_metric.get("price_close")
+    p5 = _pct_word(total["pct_5y"]) + (" (of the history held)" if not total["pct_5y_complete"] else "")
+    out = [
+        f"Short interest across {name} constituents is at {_pct_word(total['pct_1y'])} percentile versus the "
+        f"past 1Y and {p5} percentile versus 5Y."
+    ]
+    moves = (
+        f"It is {_signed(total['change_ytd'])} YTD, {_signed(total['change_12m'])} over 12 months and "
+        f"{_signed(total['change_last'])} since the last report"
+    )
+    if price is not None and price["change_last"] is not None and total["change_last"] is not None:
+        si_up = total["change_last"] > 0
+        px_up = price["change_last"] > 0
+        tail = {
+            (True, True): "while price rises — shorts are expanding into strength",
+            (True, False): "as price falls — shorts are being confirmed",
+            (False, True): "as price rises — a short-covering rally",
+            (False, False): "as price falls — shorts are exiting into weakness",
+        }[(si_up, px_up)]
+        moves += (
+            f"; {price['symbol']} is {_signed(price['change_last'])} over the same report and "
+            f"{_signed(price['change_ytd'])} YTD, {tail}"
+        )
+    out.append(moves + ".")
+    if med["value"] is not None:
+        out.append(
+            f"The median {name} stock has {med['value']:.1f}% of its shares outstanding sold short "
+            f"({_pct_word(med['pct_1y'])} percentile of its 1Y range)."
+        )
+    return out
+
+
+def history(
+    store_root: Path,
+    *,
+    index: str,
+    metric: str = "total_si_shares",
+    as_of: date | None = None,
+) -> Result:
+    """The series behind the percentiles: one row per settlement date held, up to ``as_of``."""
+    from positioning_cli import metrics as m
+
+    _check_indices([index])
+    if metric not in LEVEL_METRICS:
+        raise UsageError(f"--metric {metric!r}: expected one of {', '.join(LEVEL_METRICS)}")
+    frames = _load(store_root)
+    warnings: list[str] = []
+    d = _scan_date(frames, as_of, warnings)
+    frames.si = frames.si[frames.si["settlement_date"] <= d]
+    if not _has_members(frames, index, warnings):
+        raise NoDataError("; ".join(warnings))
+    levels = m.index_levels(frames.si, frames.members, _stock_closes(frames, DEFAULT_PROXIES), index)
+    rows = [
+        {
+            "index": index,
+            "metric": metric,
+            "settlement_date": _iso(ts),
+            "value": _none_if_nan(float(lv[metric])),
+            "members_with_si": int(lv["members_with_si"]),
+            "membership_as_of": lv["membership_as_of"].date().isoformat(),
+        }
+        for ts, lv in levels.iterrows()
+    ]
+    return Result("history", d.date(), rows, warnings, extra={"metric_definition": LEVEL_METRICS[metric]})
+
+
+def _trend_fields(prices: Any, d: Any) -> dict[str, Any]:
+    """Trend state of a date-indexed close/high/low frame on d (all null without prices)."""
+    if prices is None or prices.empty:
+        return {"trend_label": None, "ema_stack": None, "bollinger_pct_b": None, "keltner_pos": None}
+    from positioning_cli.trend import trend_state
+
+    t = trend_state(prices, d)
+    return {
+        "trend_label": t.label or None,
+        "ema_stack": t.ema_stack,
+        "bollinger_pct_b": t.bollinger_pct_b,
+        "keltner_pos": t.keltner_pos,
+    }
+
+
+# ------------------------------------------------------------------------ futures (CFTC TFF)
+def _futures_fields(
+    frames: _Frames, idx: str, d: Any, prev: Any, si_change: float | None, warnings: list[str]
+) -> dict[str, Any]:
+    """The leveraged-fund read of the index's futures contract, from the latest report on or before d.
+
+    ``lev_net_change`` is the change of the net between the reports read for the previous settlement
+    date and for d — the same window as the short-interest change — and ``futures_agree`` says
+    whether futures shorts and equity short interest grew (or shrank) together.
+    """
+    from positioning_cli import futures
+
+    contract = futures.INDEX_CONTRACT[idx]
+    out: dict[str, Any] = dict.fromkeys(
+        (
+            "futures_contract",
+            "futures_report_date",
+            "lev_net",
+            "lev_net_pct_oi",
+            "lev_net_pct_1y",
+            "lev_weeks_since_lower",
+            "lev_net_change",
+            "futures_agree",
+        ),
+        None,
+    )
+    if frames.cot is None:
+        return out
+    ser = futures.series(frames.cot, contract)
+    try:
+        now = futures.read(ser, d, "lev")
+    except ValueError:
+        warnings.append(f"{idx}: no CFTC report for {contract} on or before {d.date()}")
+        return out
+    stale = (d.date() - now.report_date).days
+    if stale > 14:
+        warnings.append(
+            f"{idx}: the latest CFTC report for {contract} is {now.report_date}, {stale} days before {d.date()}"
+        )
+    out.update(
+        futures_contract=contract,
+        futures_report_date=now.report_date.isoformat(),
+        lev_net=now.net,
+        lev_net_pct_oi=now.net_pct_oi,
+        lev_net_pct_1y=now.pct_1y.pct,
+        lev_weeks_since_lower=now.weeks_since_lower,
+    )
+    if prev is not None:
+        try:
+            before = futures.read(ser, prev, "lev")
+        except ValueError:
+            return out
+        if before.report_date == now.report_date:
+            return out  # no new report in the window: no change to compare
+        change = now.net - before.net
+        out["lev_net_change"] = change
+        if (
+            si_change is not None
+            and si_change == si_change
+            and change == change
+            and si_change != 0
+            and change != 0
+        ):
+            # equity shorts up with futures net falling (more short), or both unwinding
+            out["futures_agree"] = (si_change > 0) == (change < 0)
+    return out
+
+
+COT_KEYS = (
+    "contract",
+    "contract_code",
+    "group",
+    "futures_only",
+    "report_date",
+    "open_interest",
+    "net",
+    "net_pct_oi",
+    "change_1w",
+    "change_4w",
+    "pct_1y",
+    "pct_1y_obs",
+    "pct_1y_complete",
+    "pct_3y",
+    "pct_3y_obs",
+    "pct_3y_complete",
+    "pct_all",
+    "pct_all_obs",
+    "cot_index_52w",
+    "zscore_52w",
+    "n_obs_52w",
+    "weeks_since_lower",
+    "largest_net_short",
+    "venue_break_in_window",
+)
+
+
+def cot(
+    store_root: Path,
+    *,
+    contracts: Sequence[str] = ("ES", "NQ", "RTY"),
+    as_of: date | None = None,
+    combined: bool = False,
+) -> Result:
+    """Leveraged funds and asset managers per contract, from the latest report on or before ``as_of``."""
+    import pandas as pd
+
+    from positioning_cli import futures
+    from positioning_cli.store import Store
+
+    resolved = []
+    for text in contracts:
+        try:
+            resolved.append(futures.resolve_contract(text))
+        except ValueError as exc:
+            raise UsageError(f"--contract {text!r}: {exc}") from None
+    store = Store(store_root)
+    with store.reading() as manifest:
+        table = store.read("cot", None, manifest).to_pandas()
+    if table.empty:
+        raise NoDataError(
+            f"{store_root}: the store holds no CFTC reports; run `positioning ingest cot FILE...`"
+        )
+    d = pd.Timestamp(as_of) if as_of else pd.Timestamp(table["report_date"].max())
+    rows: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    report_dates = set()
+    for name, _codes in resolved:
+        ser = futures.series(table, name, futures_only=not combined)
+        if ser.empty:
+            warnings.append(f"{name}: no {'combined' if combined else 'futures-only'} reports in the store")
+            continue
+        for group in ("lev", "asset_mgr"):
+            try:
+                r = futures.read(ser, d, group)
+            except ValueError:
+                warnings.append(f"{name}: no report on or before {d.date()}")
+                break
+            report_dates.add(r.report_date)
+            wsl = r.weeks_since_lower
+            if r.net < 0:
+                largest = (
+                    f"largest net short in {wsl} weeks"
+                    if wsl is not None
+                    else "largest net short in the history held"
+                )
+            else:
+                largest = None
+            rows.append(
+                {
+                    "contract": name,
+                    "contract_code": r.contract_code,
+                    "group": "lev_money" if group == "lev" else "asset_mgr",
+                    "futures_only": not combined,
+                    "report_date": r.report_date.isoformat(),
+                    "open_interest": r.open_interest,
+                    "net": r.net,
+                    "net_pct_oi": r.net_pct_oi,
+                    "change_1w": r.change_1w,
+                    "change_4w": r.change_4w,
+                    "pct_1y": r.pct_1y.pct,
+                    "pct_1y_obs": r.pct_1y.n_obs,
+                    "pct_1y_complete": r.pct_1y.window_complete,
+                    "pct_3y": r.pct_3y.pct,
+                    "pct_3y_obs": r.pct_3y.n_obs,
+                    "pct_3y_complete": r.pct_3y.window_complete,
+                    "pct_all": r.pct_all.pct,
+                    "pct_all_obs": r.pct_all.n_obs,
+                    "cot_index_52w": r.cot_index_52w,
+                    "zscore_52w": r.zscore_52w,
+                    "n_obs_52w": r.n_obs_52w,
+                    "weeks_since_lower": wsl,
+                    "largest_net_short": largest,
+                    "venue_break_in_window": r.venue_break_in_window,
+                }
+            )
+            if r.venue_break_in_window:
+                warnings.append(
+                    f"{name}: the 1Y window spans the venue change ICE 23977A -> CME 239742 (2017-08-15)"
+                )
+            for label, p in (("1Y", r.pct_1y), ("3Y", r.pct_3y)):
+                if not p.window_complete and group == "lev":
+                    warnings.append(
+                        f"{name}: {label} percentile from {p.n_obs} reports; the window is not fully covered"
+                    )
+    if not rows:
+        raise NoDataError("no CFTC report matches: " + "; ".join(warnings))
+    as_of_report = max(report_dates)
+    rows = [{k: _none_if_nan(r.get(k)) for k in COT_KEYS} for r in rows]
+    return Result("cot", as_of_report, rows, warnings, extra={"caveat": futures.BASIS_TRADE_CAVEAT})
+
+
+# ------------------------------------------------------------------------ scan --by sector|stock
+def _gates(gates: Any) -> Any:
+    from positioning_cli.stocks import GateConfig
+
+    return gates if gates is not None else GateConfig()
+
+
+def _universe(indices: Sequence[str]) -> str | None:
+    """One index, or None for the union of all held (stocks.py's convention)."""
+    return indices[0] if len(indices) == 1 else None
+
+
+def _in_indices(row: dict[str, Any], indices: Sequence[str]) -> bool:
+    held = set((row.get("indices") or "").split(","))
+    return bool(held & set(indices))
+
+
+def scan_stocks(
+    store_root: Path,
+    *,
+    as_of: date | None = None,
+    indices: Sequence[str] = INDICES,
+    top: int = 20,
+    gates: Any = None,
+    show_excluded: bool = False,
+) -> Result:
+    """Rank the constituents by divergence; excluded stocks are counted and, on request, listed."""
+    from positioning_cli import stocks
+
+    _check_indices(indices)
+    frames = _load(store_root)
+    warnings: list[str] = []
+    d = _scan_date(frames, as_of, warnings)
+    prev = frames.dates[frames.dates < d]
+    si = frames.si[frames.si["settlement_date"] <= d]
+    table, excluded = stocks.stock_table(
+        si,
+        frames.members,
+        frames.prices,
+        _universe(indices),
+        d,
+        _gates(gates),
+        prev[-1] if len(prev) else None,
+    )
+    rows = [r for r in stocks.to_records(table) if _in_indices(r, indices)]
+    excl = [r for r in stocks.to_records(excluded) if _in_indices(r, indices)]
+    if not rows and not excl:
+        raise NoDataError(f"no constituent of {', '.join(indices)} has short interest on {d.date()}")
+    shown = rows if top <= 0 else rows[:top]
+    by_symbol = frames.prices.groupby("symbol")
+    for r in shown:
+        px = (
+            by_symbol.get_group(r["symbol"]).set_index("date")[["close", "high", "low"]]
+            if r["symbol"] in by_symbol.groups
+            else None
+        )
+        r["trend_label"] = _trend_fields(px, d)["trend_label"]
+    n_excluded = len({r["symbol"] for r in excl})
+    if n_excluded:
+        warnings.append(
+            f"{n_excluded} stocks excluded by quality gates or quarantine"
+            + ("" if show_excluded else "; --show-excluded lists them")
+        )
+    by_gate: dict[str, int] = {}
+    for r in excl:
+        by_gate[r["gate"]] = by_gate.get(r["gate"], 0) + 1
+    extra = {
+        "ranked": len(rows),
+        "excluded": {"count": n_excluded, "by_gate": by_gate, "rows": excl if show_excluded else []},
+    }
+    keyed = [{k: _none_if_nan(r.get(k)) for k in stock_keys()} for r in shown]
+    return Result("scan", d.date(), keyed, warnings, extra=extra)
+
+
+def scan_sectors(
+    store_root: Path,
+    *,
+    as_of: date | None = None,
+    indices: Sequence[str] = INDICES,
+    gates: Any = None,
+) -> Result:
+    """Per GICS sector: coverage, median SI %, changes and percentiles, ranked by SI percentile."""
+    from positioning_cli import stocks
+
+    _check_indices(indices)
+    frames = _load(store_root)
+    warnings: list[str] = []
+    d = _scan_date(frames, as_of, warnings)
+    prev = frames.dates[frames.dates < d]
+    si = frames.si[frames.si["settlement_date"] <= d]
+    table = stocks.sector_table(
+        si,
+        frames.members,
+        frames.prices,
+        _universe(indices),
+        d,
+        _gates(gates),
+        prev[-1] if len(prev) else None,
+    )
+    if len(indices) == 2:
+        warnings.append("sectors of two indices are computed over the union of all three; pass one --index")
+    rows = [{k: _none_if_nan(r.get(k)) for k in sector_keys()} for r in stocks.to_records(table)]
+    if not rows:
+        raise NoDataError(f"no sector has short interest on {d.date()}")
+    return Result("scan", d.date(), rows, warnings)
+
+
+def stock_keys() -> tuple[str, ...]:
+    """JSON row keys of ``scan --by stock`` (stocks.py owns the order; trend last)."""
+    from positioning_cli.stocks import STOCK_TABLE_COLUMNS
+
+    return (*STOCK_TABLE_COLUMNS, "trend_label")
+
+
+def sector_keys() -> tuple[str, ...]:
+    from positioning_cli.stocks import SECTOR_TABLE_COLUMNS
+
+    return tuple(SECTOR_TABLE_COLUMNS)
 
 
 def _nan(x: Any) -> float:

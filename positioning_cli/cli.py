@@ -222,24 +222,111 @@ def ingest_members_cmd(
     _run_ingest("members", paths, opts, wait)
 
 
-# ---------------------------------------------------------------- scan
+@ingest_app.command("cot")
+def ingest_cot_cmd(paths: PathsArg, fmt: InputFormatOpt = None, wait: WaitOpt = 30.0) -> None:
+    """Ingest CFTC Traders in Financial Futures reports: FinFutYY.txt, FinComYY.txt or CFTC's zip of one.
+
+    Every market in the file is kept, keyed on CFTC_Contract_Market_Code.
+
+    Examples:
+
+      positioning ingest cot FinFut26.txt
+
+      positioning ingest cot fut_fin_txt_2026.zip sample_data/cot
+    """
+    from positioning_cli.ingest import ParseOptions
+
+    _run_ingest("cot", paths, ParseOptions(format=fmt), wait)
+
+
+# ---------------------------------------------------------------- read commands
+AsOfOpt = Annotated[
+    str | None, typer.Option("--as-of", help="Report on the latest settlement date on or before YYYY-MM-DD.")
+]
+IndexOpt = Annotated[str, typer.Option("--index", help="Comma-separated indices: RUT, NDX, SPX.")]
+ProxyOpt = Annotated[
+    list[str] | None,
+    typer.Option("--proxy", help="INDEX=SYMBOL price proxy (repeatable), e.g. --proxy RUT=^RUT."),
+]
+FailOnOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fail-on",
+        help="KEY OP NUMBER on the JSON row keys (repeatable), e.g. 'divergence_score>=80': exit 7 when any "
+        "row matches, after printing the output.",
+    ),
+]
+
+
+def _indices(text: str) -> list[str]:
+    return [i.strip().upper() for i in text.split(",") if i.strip()]
+
+
+def _emit(
+    result: Any, fmt: str, keys: Any, view: Any, fail_on: list[str] | None = None, label: str = "index"
+) -> None:
+    """Output for every read command, then --fail-on: the exit code follows the result."""
+    from positioning_cli import render, thresholds
+    from positioning_cli.errors import ThresholdCrossed
+
+    checks = thresholds.parse(fail_on or [], keys)  # a bad expression fails before any output
+    render.emit(
+        result,
+        _check_format(fmt),
+        sys.stdout,
+        sys.stderr,
+        is_tty=sys.stdout.isatty(),
+        keys=keys,
+        table_renderer=view,
+        width=_terminal_width(),
+    )
+    hits = thresholds.matches(checks, result.rows, label)
+    if hits:
+        sys.stdout.flush()
+        raise ThresholdCrossed("--fail-on: " + "; ".join(hits))
+
+
 @app.command("scan")
 def scan_cmd(
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Scan the latest settlement date on or before YYYY-MM-DD.")
-    ] = None,
-    index: Annotated[str, typer.Option("--index", help="Comma-separated indices to scan.")] = "RUT,NDX,SPX",
-    proxy: Annotated[
-        list[str] | None,
-        typer.Option("--proxy", help="INDEX=SYMBOL price proxy (repeatable), e.g. --proxy RUT=^RUT."),
-    ] = None,
+    as_of: AsOfOpt = None,
+    index: IndexOpt = "RUT,NDX,SPX",
+    by: Annotated[
+        str, typer.Option("--by", help="Rank indices, sectors or stocks: index, sector, stock.")
+    ] = "index",
+    top: Annotated[int, typer.Option("--top", help="With --by stock: rows to show (0 = all).")] = 20,
+    show_excluded: Annotated[
+        bool,
+        typer.Option("--show-excluded", help="With --by stock: list the stocks the quality gates excluded."),
+    ] = False,
+    min_adv: Annotated[
+        float, typer.Option("--min-adv", help="Gate: minimum average daily volume (shares).")
+    ] = 100_000,
+    min_price: Annotated[
+        float, typer.Option("--min-price", help="Gate: minimum close on the settlement date.")
+    ] = 5.0,
+    min_dollar_volume: Annotated[
+        float, typer.Option("--min-dollar-volume", help="Gate: minimum average daily volume × close.")
+    ] = 1_000_000,
+    max_si_pct: Annotated[
+        float, typer.Option("--max-si-pct", help="Quarantine: SI above this % of shares outstanding.")
+    ] = 100.0,
+    include_split_flagged: Annotated[
+        bool,
+        typer.Option(
+            "--include-split-flagged", help="Compute changes across FINRA split-flagged cycles (not advised)."
+        ),
+    ] = False,
+    proxy: ProxyOpt = None,
+    fail_on: FailOnOpt = None,
     fmt: FormatOpt = "auto",
 ) -> None:
-    """Rank the indices by short-interest vs price divergence on the latest settlement date.
+    """Rank the indices (or sectors, or stocks) by short-interest vs price divergence.
 
     Per index: coverage, total short interest, median SI % of shares outstanding, days to cover,
     changes since the last report / YTD / 12M, percentiles vs 1Y and 5Y, the index price over the
-    same windows, the quadrant and the divergence score.
+    same windows, the quadrant, the divergence score, the trend state and last report's rank.
+    --by stock adds SI % of float, days to cover, the dollar change in SI split into quantity and
+    price effects, and quality gates (excluded stocks are counted; --show-excluded lists them).
 
     Examples:
 
@@ -247,24 +334,142 @@ def scan_cmd(
 
       positioning scan --index RUT --as-of 2026-06-30
 
+      positioning scan --by stock --index RUT --top 10
+
+      positioning scan --by sector --index SPX
+
       positioning scan --format json | jq '.rows[] | {index, divergence_score}'
+
+      positioning scan --fail-on 'divergence_score>=80'   # exit 7 when an index crosses it
     """
     from positioning_cli import api, render
 
-    fmt = _check_format(fmt)
-    indices = [i.strip().upper() for i in index.split(",") if i.strip()]
+    indices = _indices(index)
+    as_of_date = api.resolve_as_of(as_of)
+    by = by.lower()
+    if by == "index":
+        proxies = dict(_mapping_pairs(proxy or [], "--proxy", "INDEX=SYMBOL"))
+        result = api.scan(_store_path(), as_of=as_of_date, indices=indices, proxies=proxies)
+        _emit(result, fmt, api.SCAN_KEYS, render.scan_table, fail_on)
+        return
+    if by not in ("sector", "stock"):
+        raise UsageError(f"--by {by!r}: expected index, sector or stock")
+    from positioning_cli.stocks import GateConfig
+
+    gates = GateConfig(min_adv, min_price, min_dollar_volume, max_si_pct, not include_split_flagged)
+    if by == "stock":
+        result = api.scan_stocks(
+            _store_path(),
+            as_of=as_of_date,
+            indices=indices,
+            top=top,
+            gates=gates,
+            show_excluded=show_excluded,
+        )
+        _emit(result, fmt, api.stock_keys(), render.stock_view, fail_on, label="symbol")
+    else:
+        result = api.scan_sectors(_store_path(), as_of=as_of_date, indices=indices, gates=gates)
+        _emit(result, fmt, api.sector_keys(), render.sector_view, fail_on, label="sector")
+
+
+@app.command("summary")
+def summary_cmd(
+    as_of: AsOfOpt = None,
+    index: IndexOpt = "RUT,NDX,SPX",
+    proxy: ProxyOpt = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show the dates, row counts and formula behind each number.")
+    ] = False,
+    fmt: FormatOpt = "auto",
+) -> None:
+    """Percentile summary per index: each headline level vs its 1Y, 5Y and full history, with the price.
+
+    Rows: median SI % of shares outstanding, total SI shares and value, days to cover, and the
+    proxy's close — each with its percentiles and changes since the last report / YTD / 12M — then
+    plain sentences built from those numbers (JSON: "text").
+
+    Examples:
+
+      positioning summary
+
+      positioning summary --index RUT --explain
+
+      positioning summary -f json | jq -r '.text.RUT[]'
+    """
+    from positioning_cli import api, render
+
     proxies = dict(_mapping_pairs(proxy or [], "--proxy", "INDEX=SYMBOL"))
-    result = api.scan(_store_path(), as_of=api.resolve_as_of(as_of), indices=indices, proxies=proxies)
-    render.emit(
-        result,
-        fmt,
-        sys.stdout,
-        sys.stderr,
-        is_tty=sys.stdout.isatty(),
-        keys=api.SCAN_KEYS,
-        table_renderer=render.scan_table,
-        width=_terminal_width(),
+    result = api.summary(
+        _store_path(),
+        as_of=api.resolve_as_of(as_of),
+        indices=_indices(index),
+        proxies=proxies,
+        explain=explain,
     )
+    _emit(result, fmt, api.SUMMARY_KEYS, render.summary_view)
+
+
+@app.command("history")
+def history_cmd(
+    index: Annotated[str, typer.Option("--index", help="RUT, NDX or SPX.")],
+    metric: Annotated[
+        str, typer.Option("--metric", help="total_si_shares, median_si_pct_so, agg_days_to_cover, ...")
+    ] = "total_si_shares",
+    as_of: AsOfOpt = None,
+    fmt: FormatOpt = "auto",
+) -> None:
+    """The series behind the percentiles: one value per settlement date, with a sparkline.
+
+    Metrics: total_si_shares, total_si_value, median_si_pct_so, median_si_pct_float,
+    cap_weighted_si_pct_so, agg_days_to_cover, median_days_to_cover, members_with_si.
+
+    Examples:
+
+      positioning history --index RUT
+
+      positioning history --index SPX --metric median_si_pct_so -f csv > spx_median.csv
+    """
+    from positioning_cli import api, render
+
+    result = api.history(_store_path(), index=index.upper(), metric=metric, as_of=api.resolve_as_of(as_of))
+    _emit(result, fmt, api.HISTORY_KEYS, render.history_view)
+
+
+@app.command("cot")
+def cot_cmd(
+    contract: Annotated[
+        str, typer.Option("--contract", help="Comma-separated ES, NQ, RTY (or SPX, NDX, RUT) or a CFTC code.")
+    ] = "ES,NQ,RTY",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Read the latest report dated on or before YYYY-MM-DD.")
+    ] = None,
+    combined: Annotated[
+        bool,
+        typer.Option(
+            "--combined", help="Use the futures-and-options combined report (default: futures only)."
+        ),
+    ] = False,
+    fmt: FormatOpt = "auto",
+) -> None:
+    """Futures positioning from the CFTC Traders in Financial Futures report.
+
+    For leveraged funds and asset managers: net contracts, net % of open interest, change over 1
+    and 4 weeks, percentiles vs 1Y, 3Y and all history held, the 52-week COT index and z-score,
+    and "largest net short in N weeks".
+
+    Examples:
+
+      positioning cot
+
+      positioning cot --contract ES --as-of 2024-07-23
+
+      positioning cot -f json | jq '.rows[] | select(.group == "lev_money") | {contract, net, pct_1y}'
+    """
+    from positioning_cli import api, render
+
+    contracts = [c.strip() for c in contract.split(",") if c.strip()]
+    result = api.cot(_store_path(), contracts=contracts, as_of=api.resolve_as_of(as_of), combined=combined)
+    _emit(result, fmt, api.COT_KEYS, render.cot_view, label="contract")
 
 
 def _check_format(fmt: str) -> str:

@@ -16,8 +16,9 @@ from datetime import date
 from typing import Any, TextIO
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
+from rich.text import Text
 
 SCHEMA_VERSION = "1"
 FORMATS = ("auto", "table", "json", "ndjson", "csv")
@@ -32,15 +33,22 @@ def _clean(value: Any) -> Any:
 
 
 def envelope(
-    command: str, as_of: date | None, rows: Sequence[dict[str, Any]], warnings: Sequence[str]
+    command: str,
+    as_of: date | None,
+    rows: Sequence[dict[str, Any]],
+    warnings: Sequence[str],
+    extra: dict[str, Any] | None = None,
 ) -> dict:
-    return {
+    """The JSON document every read command emits; ``extra`` adds command-specific keys after these."""
+    doc = {
         "schema_version": SCHEMA_VERSION,
         "command": command,
         "as_of": as_of.isoformat() if as_of else None,
         "rows": [{k: _clean(v) for k, v in r.items()} for r in rows],
         "warnings": list(warnings),
     }
+    doc.update(extra or {})
+    return doc
 
 
 def emit(
@@ -57,7 +65,7 @@ def emit(
     """Write ``result`` (command, as_of, rows, warnings) to ``out`` in ``fmt``."""
     if fmt == "auto":
         fmt = "table" if is_tty else "json"
-    doc = envelope(result.command, result.as_of, result.rows, result.warnings)
+    doc = envelope(result.command, result.as_of, result.rows, result.warnings, getattr(result, "extra", None))
     if fmt == "json":
         out.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
     elif fmt == "ndjson":
@@ -125,6 +133,7 @@ def scan_table(result: Any) -> Table:
         ),
         caption_justify="left",
         box=box.SIMPLE_HEAD,
+        collapse_padding=True,
         show_edge=False,
         pad_edge=False,
     )
@@ -162,7 +171,270 @@ def scan_table(result: Any) -> Table:
     line("Price Δ YTD", lambda r: pct_change(r["price_return_ytd"]))
     line("Price Δ 12M", lambda r: pct_change(r["price_return_12m"]))
     line("Price percentile 1Y", lambda r: percentile(r["price_pct_1y"]))
+    line("EMA stack 8/21/50", lambda r: r["ema_stack"] or "–")
+    line(
+        "Bollinger %B / Keltner",
+        lambda r: f"{number(r['bollinger_pct_b'], 2)} / {number(r['keltner_pos'], 2)}",
+    )
+    line("Rank last report", lambda r: "–" if r["prev_rank"] is None else str(r["prev_rank"]))
+    if any(r["futures_contract"] for r in rows):
+        line("Lev funds net (futures)", lambda r: number(r["lev_net"]) if r["futures_contract"] else "–")
+        line(
+            "Lev net pct 1Y / Δ",
+            lambda r: f"{percentile(r['lev_net_pct_1y'])} / {number(r['lev_net_change'])}",
+        )
+        line("Futures agree with SI", lambda r: {True: "yes", False: "no", None: "–"}[r["futures_agree"]])
     return table
+
+
+def _rank_cell(r: dict[str, Any]) -> str:
+    prev = r.get("prev_rank")
+    return f"{r['rank']}" + ("" if prev is None else f" ({prev})")
+
+
+def stock_view(result: Any) -> Group:
+    """Ranked stocks: rank (previous), SI level and change, percentiles, quadrant, score."""
+    table = Table(
+        title=f"Stocks — {result.as_of.isoformat()}, ranked by divergence (previous rank in brackets)",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        show_edge=False,
+        pad_edge=False,
+    )
+    for name in ("#", "Symbol", "SI %SO", "DTC", "SI Δ", "SI pct", "Px Δ", "Px pct", "Quadrant", "Score"):
+        table.add_column(name, justify="left" if name in ("Symbol", "Quadrant") else "right", no_wrap=True)
+    for r in result.rows:
+        table.add_row(
+            _rank_cell(r),
+            r["symbol"],
+            pct_level(r["si_pct_so"], 1),
+            number(r["days_to_cover"], 1),
+            pct_change(r["si_change_last"]),
+            percentile(r["si_pct_1y"], r["si_pct_1y_complete"]),
+            pct_change(r["price_return_last"]),
+            percentile(r["price_pct_1y"], r["price_pct_1y_complete"]),
+            QUADRANT_SHORT.get(r["quadrant_key"] or "", "–"),
+            number(r["divergence_score"], 1),
+        )
+    parts: list[Any] = [table]
+    excluded = result.extra.get("excluded", {})
+    if excluded.get("rows"):
+        ex = Table(
+            title="Excluded",
+            box=box.SIMPLE_HEAD,
+            collapse_padding=True,
+            show_edge=False,
+            pad_edge=False,
+            title_justify="left",
+        )
+        ex.add_column("Symbol", no_wrap=True)
+        ex.add_column("Gate", no_wrap=True)
+        ex.add_column("Reason")
+        for r in excluded["rows"]:
+            ex.add_row(r["symbol"], r["gate"], r["reason"])
+        parts.append(ex)
+    parts.append(
+        Text(
+            f"{result.extra.get('ranked', len(result.rows))} ranked, {excluded.get('count', 0)} excluded. SI Δ and Px Δ "
+            "since the last report; pct = percentile in the stock's 1Y window; * = window not fully covered."
+        )
+    )
+    return Group(*parts)
+
+
+def sector_view(result: Any) -> Table:
+    table = Table(
+        title=f"Sectors — {result.as_of.isoformat()}, ranked by median SI % percentile (previous rank in brackets)",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        show_edge=False,
+        pad_edge=False,
+    )
+    for name in ("#", "Sector", "N", "Med SI%", "SI Δ", "Δ YTD", "1Y", "5Y", "Px Δ", "Score"):
+        table.add_column(name, justify="left" if name == "Sector" else "right", no_wrap=name != "Sector")
+    for r in result.rows:
+        table.add_row(
+            _rank_cell(r),
+            r["sector"],
+            str(r["members_with_si"]),
+            pct_level(r["median_si_pct_so"]),
+            pct_change(r["si_change_last"]),
+            pct_change(r["si_change_ytd"]),
+            percentile(r["si_pct_1y"], r["si_pct_1y_complete"]),
+            percentile(r["si_pct_5y"], r["si_pct_5y_complete"]),
+            pct_change(r["price_return_last"]),
+            number(r["divergence_score"], 1),
+        )
+    return table
+
+
+def cot_view(result: Any) -> Group:
+    table = Table(
+        title=f"CFTC Traders in Financial Futures — report {result.as_of.isoformat()}",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        show_edge=False,
+        pad_edge=False,
+    )
+    for name in ("", "Group", "Net", "% OI", "Δ 1w", "Δ 4w", "1Y", "3Y", "All", "COT", "z"):
+        table.add_column(name, justify="left" if name in ("", "Group") else "right", no_wrap=True)
+    for r in result.rows:
+        table.add_row(
+            r["contract"],
+            "lev funds" if r["group"] == "lev_money" else "asset mgr",
+            _compact(r["net"]),
+            pct_level(r["net_pct_oi"], 1),
+            _compact(r["change_1w"]),
+            _compact(r["change_4w"]),
+            percentile(r["pct_1y"], r["pct_1y_complete"]),
+            percentile(r["pct_3y"], r["pct_3y_complete"]),
+            percentile(r["pct_all"]),
+            number(r["cot_index_52w"], 0),
+            number(r["zscore_52w"], 2),
+        )
+    notes = [
+        Text(f"{r['contract']} leveraged funds: {r['largest_net_short']}.")
+        for r in result.rows
+        if r["largest_net_short"] and r["group"] == "lev_money"
+    ]
+    return Group(table, *notes, Text(f"Caveat: {result.extra.get('caveat', '')}"))
+
+
+SPARK_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float | None], width: int = 60) -> str:
+    """At most ``width`` characters scaled between the series' min and max; gaps as spaces.
+
+    Longer series are thinned to the last value of each of ``width`` equal buckets, so the final
+    character is always the latest value.
+    """
+    if len(values) > width:
+        n = len(values)
+        values = [values[min(n - 1, ((i + 1) * n) // width - 1)] for i in range(width)]
+    nums = [v for v in values if v is not None]
+    if not nums:
+        return ""
+    lo, hi = min(nums), max(nums)
+    span = hi - lo
+    out = []
+    for v in values:
+        if v is None:
+            out.append(" ")
+        else:
+            i = 0 if span == 0 else int(round((v - lo) / span * (len(SPARK_BARS) - 1)))
+            out.append(SPARK_BARS[i])
+    return "".join(out)
+
+
+def _compact(x: float | None, unit: str = "") -> str:
+    if x is None:
+        return "–"
+    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(x) >= div:
+            return f"{'-' if x < 0 else ''}{unit}{abs(x) / div:,.2f}{suffix}"
+    return f"{unit}{x:,.0f}"
+
+
+SUMMARY_LABELS = {
+    "median_si_pct_so": "Median SI % shares out",
+    "total_si_shares": "Total SI (shares)",
+    "total_si_value": "Total SI value",
+    "agg_days_to_cover": "Days to cover",
+    "price_close": "Price",
+}
+
+
+def _summary_value(r: dict[str, Any]) -> str:
+    metric, v = r["metric"], r["value"]
+    if metric == "median_si_pct_so":
+        return pct_level(v)
+    if metric == "total_si_shares":
+        return _compact(v)
+    if metric == "total_si_value":
+        return _compact(v, "$")
+    if metric == "price_close":
+        return f"{r['symbol']} {number(v, 2)}"
+    return number(v, 2)
+
+
+def summary_view(result: Any) -> Group:
+    """Per index: a table of levels vs their history, a 5Y sparkline, and the sentences."""
+    parts: list[Any] = []
+    by_index: dict[str, list[dict[str, Any]]] = {}
+    for r in result.rows:
+        by_index.setdefault(r["index"], []).append(r)
+    for idx, rows in by_index.items():
+        table = Table(
+            title=f"{idx} — percentile summary, {result.as_of.isoformat()}",
+            box=box.SIMPLE_HEAD,
+            collapse_padding=True,
+            show_edge=False,
+            pad_edge=False,
+            title_justify="left",
+        )
+        for name, justify in (
+            ("", "left"),
+            ("Level", "right"),
+            ("1Y", "right"),
+            ("5Y", "right"),
+            ("All", "right"),
+            ("Δ last", "right"),
+            ("Δ YTD", "right"),
+            ("Δ 12M", "right"),
+        ):
+            table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        for r in rows:
+            table.add_row(
+                SUMMARY_LABELS.get(r["metric"], r["metric"]),
+                _summary_value(r),
+                percentile(r["pct_1y"], r["pct_1y_complete"]),
+                percentile(r["pct_5y"], r["pct_5y_complete"]),
+                percentile(r["pct_all"]),
+                pct_change(r["change_last"]),
+                pct_change(r["change_ytd"]),
+                pct_change(r["change_12m"]),
+            )
+        parts.append(table)
+        spark = sparkline(result.extra.get("sparklines", {}).get(idx, []))
+        if spark:
+            parts.append(Text(f"Total SI, last 5Y: {spark}"))
+        for sentence in result.extra.get("text", {}).get(idx, []):
+            parts.append(Text(sentence))
+        for r in rows:
+            if r.get("explain"):
+                parts.append(Text(f"· {r['explain']}", style="dim"))
+        parts.append(Text(""))
+    parts.append(Text("Percentiles: 100 = highest in the window. * = window not fully covered by the store."))
+    return Group(*parts)
+
+
+def _level(v: float | None) -> str:
+    """Whole numbers for share counts and dollars, two decimals for percentages and days."""
+    return number(v, 2) if v is not None and abs(v) < 1000 else number(v)
+
+
+def history_view(result: Any) -> Group:
+    rows = result.rows
+    head = rows[0] if rows else {"index": "", "metric": ""}
+    values = [r["value"] for r in rows]
+    table = Table(box=box.SIMPLE_HEAD, collapse_padding=True, show_edge=False, pad_edge=False)
+    table.add_column("Settlement date")
+    table.add_column(head["metric"], justify="right")
+    table.add_column("Members with SI", justify="right")
+    table.add_column("Membership as of")
+    for r in rows:
+        table.add_row(
+            r["settlement_date"], _level(r["value"]), str(r["members_with_si"]), r["membership_as_of"]
+        )
+    nums = [v for v in values if v is not None]
+    lines = [
+        Text(f"{head['index']} {head['metric']}: {result.extra.get('metric_definition', '')}"),
+        Text(sparkline(values)),
+    ]
+    if nums:
+        lines.append(Text(f"min {_level(min(nums))}  max {_level(max(nums))}  reports {len(values)}"))
+    return Group(*lines, table)
 
 
 # ------------------------------------------------------------------ stderr side

@@ -144,3 +144,42 @@ def test_reingesting_the_sample_changes_nothing(demo_store: Path) -> None:
     assert r.code == 0
     assert "already ingested" in r.err
     assert store_bytes(demo_store) == before
+
+
+def test_scan_by_stock_counts_and_lists_excluded(demo_store: Path) -> None:
+    from positioning_cli.api import stock_keys
+
+    r = run_cli("scan", "--by", "stock", "--index", "RUT", "--top", "5", "-f", "json", store=demo_store)
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    assert [row["rank"] for row in doc["rows"]] == [1, 2, 3, 4, 5]
+    assert all(list(row) == list(stock_keys()) for row in doc["rows"])
+    assert all("RUT" in row["indices"] for row in doc["rows"])
+    excluded = doc["excluded"]
+    assert excluded["count"] >= 1 and excluded["rows"] == []  # counted, listed only on request
+    listed = json.loads(
+        run_cli("scan", "--by", "stock", "--index", "RUT", "--show-excluded", "-f", "json", store=demo_store).out
+    )["excluded"]
+    assert len({x["symbol"] for x in listed["rows"]}) == excluded["count"]
+    assert all(x["reason"] for x in listed["rows"])
+
+
+def test_scan_by_stock_gates_are_flags(demo_store: Path) -> None:
+    strict = json.loads(
+        run_cli("scan", "--by", "stock", "--min-price", "100", "--top", "0", "-f", "json", store=demo_store).out
+    )
+    loose = json.loads(run_cli("scan", "--by", "stock", "--top", "0", "-f", "json", store=demo_store).out)
+    assert strict["excluded"]["count"] > loose["excluded"]["count"]
+    assert all(row["close"] is None or row["close"] >= 100 for row in strict["rows"])
+
+
+def test_scan_by_sector_and_fail_on_names_the_row(demo_store: Path) -> None:
+    r = run_cli("scan", "--by", "sector", "--index", "RUT", "--fail-on", "si_pct_1y>=0", "-f", "json", store=demo_store)
+    assert r.code == 7
+    sectors = [row["sector"] for row in json.loads(r.out)["rows"]]
+    assert "Health Care" in sectors and sectors[0] in r.err
+
+
+def test_scan_by_something_else_is_a_usage_error(demo_store: Path) -> None:
+    r = run_cli("scan", "--by", "planet", store=demo_store)
+    assert r.code == 2 and "--by" in r.err

@@ -18,6 +18,20 @@ CASES = {
     "scan.json": ["scan", "--format", "json"],
     "scan.csv": ["scan", "--format", "csv"],
     "scan_rut_2024-06-28.json": ["scan", "--index", "RUT", "--as-of", "2024-06-28", "--format", "json"],
+    "summary.txt": ["summary", "--format", "table"],
+    "summary.json": ["summary", "--format", "json"],
+    "summary.csv": ["summary", "--format", "csv"],
+    "history_rut.txt": ["history", "--index", "RUT", "--format", "table"],
+    "history_spx_median.json": [
+        "history",
+        "--index",
+        "SPX",
+        "--metric",
+        "median_si_pct_so",
+        "--format",
+        "json",
+    ],
+    "history_rut.csv": ["history", "--index", "RUT", "--format", "csv"],
 }
 
 

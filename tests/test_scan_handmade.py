@@ -103,3 +103,60 @@ def test_scan_as_of_between_reports_uses_the_report_before(store: Path) -> None:
     assert row["total_si_shares"] == 800
     assert row["si_change_last"] == pytest.approx(800 / 600 - 1)
     assert any("not a settlement date" in w for w in doc["warnings"])
+
+
+def test_summary_levels_percentiles_and_changes_by_hand(store: Path) -> None:
+    doc = json.loads(run_cli("summary", "--index", "RUT", "--explain", "-f", "json", store=store).out)
+    rows = {r["metric"]: r for r in doc["rows"]}
+    total = rows["total_si_shares"]
+    assert total["value"] == 900
+    assert (total["pct_1y"], total["pct_all"], total["obs_all"]) == (100.0, 100.0, 4)
+    assert total["change_ytd"] == pytest.approx(0.5) and total["base_ytd"] == "2025-12-31"
+    # medians of SI % of shares out per date: 2025-06-30: 10, 2, 6 -> 6; 2025-12-31: 15, 2, 5 -> 5;
+    # 2026-06-15: 20, 3, 6 -> 6; 2026-06-30: 22, 3.3, 7 -> 7
+    med = rows["median_si_pct_so"]
+    assert med["value"] == pytest.approx(7.0)
+    assert med["change_last"] == pytest.approx(7 / 6 - 1)
+    assert med["change_ytd"] == pytest.approx(7 / 5 - 1)
+    assert med["pct_1y"] == 100.0
+    dtc = rows["agg_days_to_cover"]  # Σ SI / Σ ADV over stocks with volume: 550/210 vs 800/250
+    assert dtc["value"] == pytest.approx(550 / 210)
+    assert dtc["change_last"] == pytest.approx((550 / 210) / (800 / 250) - 1)
+    price = rows["price_close"]
+    assert (price["symbol"], price["value"]) == ("IWM", 115.0)
+    assert price["change_12m"] == pytest.approx(0.15)
+    assert rows["total_si_value"]["value"] is None  # no stock closes in this store
+    assert "x(2026-06-30) / x(2025-12-31) − 1" in total["explain"]
+    text = " ".join(doc["text"]["RUT"])
+    assert "100th percentile" in text and "+50.0% YTD" in text and "+12.5% since the last report" in text
+    assert "expanding into strength" in text
+
+
+def test_history_is_the_series_behind_the_percentiles(store: Path) -> None:
+    doc = json.loads(run_cli("history", "--index", "RUT", "-f", "json", store=store).out)
+    assert [(r["settlement_date"], r["value"]) for r in doc["rows"]] == [
+        ("2025-06-30", 600),
+        ("2025-12-31", 600),
+        ("2026-06-15", 800),
+        ("2026-06-30", 900),
+    ]
+    r = run_cli("history", "--index", "RUT", "--metric", "nope", store=store)
+    assert r.code == 2 and "--metric" in r.err
+
+
+@pytest.mark.parametrize(
+    ("expr", "code"),
+    [("divergence_score>=80", 7), ("divergence_score>90", 0), ("si_pct_1y==100", 7), ("price_pct_1y<10", 0)],
+)
+def test_fail_on_sets_the_exit_code_after_the_output(store: Path, expr: str, code: int) -> None:
+    r = run_cli("scan", "--index", "RUT", "--fail-on", expr, "-f", "json", store=store)
+    assert r.code == code, r.err
+    assert json.loads(r.out)["rows"][0]["index"] == "RUT"  # output is complete either way
+    if code:
+        assert "matched RUT" in r.err
+
+
+def test_fail_on_rejects_what_it_cannot_parse(store: Path) -> None:
+    for expr in ("divergence_score>>80", "__import__('os')>1", "rank>=x"):
+        r = run_cli("scan", "--fail-on", expr, store=store)
+        assert r.code == 2 and r.out == "", expr

@@ -1,0 +1,77 @@
+"""The README's commands work as written: the jq one-liner, the crontab line, the help examples."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SAMPLE, run_cli
+
+README = (ROOT / "README.md").read_text()
+
+
+def readme_line(prefix: str) -> str:
+    lines = [ln for ln in README.splitlines() if ln.startswith(prefix)]
+    assert len(lines) == 1, f"README should have exactly one line starting {prefix!r}"
+    return lines[0]
+
+
+def shim_path(tmp_path: Path, store: Path) -> dict[str, str]:
+    """PATH with a `positioning` that runs this checkout, and a `mail` that records what it was sent."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "positioning"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m positioning_cli "$@"\n')
+    mail = bin_dir / "mail"
+    mail.write_text(f'#!/bin/sh\necho "$@" > "{tmp_path}/mail.args"\ncat > "{tmp_path}/mail.body"\n')
+    for f in (shim, mail):
+        f.chmod(f.stat().st_mode | stat.S_IEXEC)
+    env = dict(os.environ)
+    env.update(
+        PATH=f"{bin_dir}:{env['PATH']}",
+        POSITIONING_STORE=str(store),
+        HOME=str(tmp_path / "home"),
+        PYTHONPATH=str(ROOT),
+    )
+    (tmp_path / "home").mkdir()
+    return env
+
+
+def test_readme_jq_one_liner(demo_store: Path, tmp_path: Path) -> None:
+    if shutil.which("jq") is None:
+        pytest.skip("jq is not installed on this machine")
+    line = readme_line("positioning scan -f json | jq")
+    p = subprocess.run(["bash", "-o", "pipefail", "-c", line], env=shim_path(tmp_path, demo_store), capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert re.fullmatch(r"RUT \d+ shorts pressing into strength\n", p.stdout), p.stdout
+
+
+def test_readme_crontab_line_alerts_only_when_the_threshold_is_crossed(tmp_path: Path) -> None:
+    cron = readme_line("30 6 * * 2-6 ")
+    command = cron.split(" ", 5)[5]  # drop the five schedule fields, as cron does
+    store = tmp_path / "store"
+    for kind, sub in (("members", "members"), ("prices", "prices")):
+        assert run_cli("ingest", kind, str(SAMPLE / sub), store=store).code == 0
+    env = shim_path(tmp_path, store)
+    finra = Path(env["HOME"]) / "finra"
+    finra.mkdir()
+    for f in sorted((SAMPLE / "short_interest").iterdir())[-30:]:
+        shutil.copy(f, finra / f.name)
+    p = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, timeout=300)
+    assert (tmp_path / "mail.args").exists(), (p.stdout, p.stderr, (Path(env["HOME"]) / "positioning.log").read_text())
+    assert "divergence >= 80" in (tmp_path / "mail.args").read_text()
+    assert '"command": "scan"' in (tmp_path / "mail.body").read_text()
+    log = (Path(env["HOME"]) / "positioning.log").read_text()
+    assert "finra-pipe" in log and "--fail-on" in log
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    assert README.startswith("# positioning\n\n```\nmake demo")
+    assert "\nmake test" in README.split("```")[1]
