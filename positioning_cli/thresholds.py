@@ -52,11 +52,18 @@ def parse(expressions: Iterable[str], keys: Sequence[str]) -> list[Threshold]:
             raise UsageError(f"--fail-on {text!r}: expected KEY OP NUMBER, e.g. divergence_score>=80")
         key, op, num = m.groups()
         if key not in keys:
-            raise UsageError(f"--fail-on {text!r}: unknown key {key!r}; keys are the JSON row keys, e.g. {keys[-1]}")
+            raise UsageError(
+                f"--fail-on {text!r}: unknown key {key!r}; keys are the JSON row keys, e.g. {keys[-1]}"
+            )
         out.append(Threshold(key, op, float(num)))
     return out
 
 
 def matches(thresholds: Sequence[Threshold], rows: Sequence[dict[str, Any]], label: str) -> list[str]:
     """One line per (threshold, row) that matches, naming the row by its ``label`` key."""
-    return [f"{t} matched {row.get(label)} ({row.get(t.key)})" for t in thresholds for row in rows if t.matches(row)]
+    return [
+        f"{t} matched {row.get(label)} ({row.get(t.key)})"
+        for t in thresholds
+        for row in rows
+        if t.matches(row)
+    ]

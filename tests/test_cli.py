@@ -158,7 +158,9 @@ def test_scan_by_stock_counts_and_lists_excluded(demo_store: Path) -> None:
     excluded = doc["excluded"]
     assert excluded["count"] >= 1 and excluded["rows"] == []  # counted, listed only on request
     listed = json.loads(
-        run_cli("scan", "--by", "stock", "--index", "RUT", "--show-excluded", "-f", "json", store=demo_store).out
+        run_cli(
+            "scan", "--by", "stock", "--index", "RUT", "--show-excluded", "-f", "json", store=demo_store
+        ).out
     )["excluded"]
     assert len({x["symbol"] for x in listed["rows"]}) == excluded["count"]
     assert all(x["reason"] for x in listed["rows"])
@@ -166,7 +168,9 @@ def test_scan_by_stock_counts_and_lists_excluded(demo_store: Path) -> None:
 
 def test_scan_by_stock_gates_are_flags(demo_store: Path) -> None:
     strict = json.loads(
-        run_cli("scan", "--by", "stock", "--min-price", "100", "--top", "0", "-f", "json", store=demo_store).out
+        run_cli(
+            "scan", "--by", "stock", "--min-price", "100", "--top", "0", "-f", "json", store=demo_store
+        ).out
     )
     loose = json.loads(run_cli("scan", "--by", "stock", "--top", "0", "-f", "json", store=demo_store).out)
     assert strict["excluded"]["count"] > loose["excluded"]["count"]
@@ -174,7 +178,18 @@ def test_scan_by_stock_gates_are_flags(demo_store: Path) -> None:
 
 
 def test_scan_by_sector_and_fail_on_names_the_row(demo_store: Path) -> None:
-    r = run_cli("scan", "--by", "sector", "--index", "RUT", "--fail-on", "si_pct_1y>=0", "-f", "json", store=demo_store)
+    r = run_cli(
+        "scan",
+        "--by",
+        "sector",
+        "--index",
+        "RUT",
+        "--fail-on",
+        "si_pct_1y>=0",
+        "-f",
+        "json",
+        store=demo_store,
+    )
     assert r.code == 7
     sectors = [row["sector"] for row in json.loads(r.out)["rows"]]
     assert "Health Care" in sectors and sectors[0] in r.err

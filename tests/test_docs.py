@@ -48,7 +48,12 @@ def test_readme_jq_one_liner(demo_store: Path, tmp_path: Path) -> None:
     if shutil.which("jq") is None:
         pytest.skip("jq is not installed on this machine")
     line = readme_line("positioning scan -f json | jq")
-    p = subprocess.run(["bash", "-o", "pipefail", "-c", line], env=shim_path(tmp_path, demo_store), capture_output=True, text=True)
+    p = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", line],
+        env=shim_path(tmp_path, demo_store),
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stderr
     assert re.fullmatch(r"RUT \d+ shorts pressing into strength\n", p.stdout), p.stdout
 
@@ -65,7 +70,11 @@ def test_readme_crontab_line_alerts_only_when_the_threshold_is_crossed(tmp_path:
     for f in sorted((SAMPLE / "short_interest").iterdir())[-30:]:
         shutil.copy(f, finra / f.name)
     p = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, timeout=300)
-    assert (tmp_path / "mail.args").exists(), (p.stdout, p.stderr, (Path(env["HOME"]) / "positioning.log").read_text())
+    assert (tmp_path / "mail.args").exists(), (
+        p.stdout,
+        p.stderr,
+        (Path(env["HOME"]) / "positioning.log").read_text(),
+    )
     assert "divergence >= 80" in (tmp_path / "mail.args").read_text()
     assert '"command": "scan"' in (tmp_path / "mail.body").read_text()
     log = (Path(env["HOME"]) / "positioning.log").read_text()
