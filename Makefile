@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO_STORE := .demo-store
 POS    := $(BIN)/positioning --store $(DEMO_STORE)
 
-.PHONY: demo test check lint types bench sample-data clean
+.PHONY: demo test check lint types bench stress fuzz sample-data clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,7 @@ demo: $(STAMP)
 	$(POS) ingest members sample_data/members
 	$(POS) ingest short-interest sample_data/short_interest
 	$(POS) ingest prices sample_data/prices
+	$(POS) ingest cot sample_data/cot
 	$(POS) scan --format table
 	$(POS) summary --format table
 
@@ -41,6 +42,14 @@ check: lint types test
 ## bench: time ingest and scan of the sample data (see bench/README in the note)
 bench: $(STAMP)
 	$(BIN)/python -m positioning_cli.bench
+
+## stress: the long form of the store's kill, fault and concurrency suites (>= 25 kill -9, every fault)
+stress: $(STAMP)
+	POSITIONING_STRESS=1 $(BIN)/python -m pytest -q tests/test_store_kill.py tests/test_store_faults.py tests/test_store_concurrency.py
+
+## fuzz: tens of thousands of hypothesis examples per parser (the default run does a few hundred)
+fuzz: $(STAMP)
+	POSITIONING_FUZZ=1 $(BIN)/python -m pytest -q tests/test_fuzz_parsers.py
 
 ## sample-data: regenerate sample_data/ byte for byte from its seed
 sample-data: $(STAMP)

@@ -11,7 +11,7 @@ import hashlib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +149,53 @@ def _none_if_nan(x: Any) -> Any:
     return x
 
 
+# Keys that count shares, contracts, rows or ranks: JSON shows them as integers even when pandas
+# carried them as floats (a column with a null becomes float64).
+INTEGER_KEYS = frozenset(
+    {
+        "rank",
+        "prev_rank",
+        "members",
+        "members_with_si",
+        "members_with_denominator",
+        "members_with_price",
+        "quarantined",
+        "split_excluded_symbols",
+        "short_interest",
+        "short_interest_prev",
+        "avg_daily_volume",
+        "shares_outstanding",
+        "float_shares",
+        "total_si_shares",
+        "si_pct_1y_obs",
+        "si_pct_5y_obs",
+        "price_pct_1y_obs",
+        "open_interest",
+        "net",
+        "change_1w",
+        "change_4w",
+        "lev_net",
+        "lev_net_change",
+        "n_obs_52w",
+        "pct_1y_obs",
+        "pct_3y_obs",
+        "pct_all_obs",
+        "obs_all",
+    }
+)
+
+
+def _shape(row: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    """A result row with exactly ``keys`` in order: NaN -> None, whole counts -> int."""
+    out = {}
+    for k in keys:
+        v = _none_if_nan(row.get(k))
+        if k in INTEGER_KEYS and isinstance(v, float) and v.is_integer():
+            v = int(v)
+        out[k] = v
+    return out
+
+
 def _parse_proxies(proxies: Mapping[str, str] | None) -> dict[str, tuple[str, ...]]:
     from positioning_cli.symbols import normalise_symbol
 
@@ -177,13 +224,14 @@ class _Frames:
     cot: Any = None  # CFTC TFF rows (pandas), or None when the store holds none
 
 
-def _load(store_root: Path) -> _Frames:
+def _load(store_root: Path, known_at: datetime | None = None) -> _Frames:
+    """Read one consistent snapshot; with ``known_at``, the store exactly as it was at that time."""
     import pandas as pd
 
     from positioning_cli.store import Store
 
     store = Store(store_root)
-    with store.reading() as manifest:
+    with store.reading(known_at=known_at) as manifest:
         si = store.read(
             "short_interest",
             [
@@ -203,10 +251,12 @@ def _load(store_root: Path) -> _Frames:
             manifest,
         ).to_pandas()
         prices = store.read("prices", ["symbol", "date", "close", "high", "low"], manifest).to_pandas()
-        cot = store.read("cot", None, manifest).to_pandas() if store.files("cot", manifest) else None
+        cot_table = store.read("cot", None, manifest)
+        cot = cot_table.to_pandas() if cot_table.num_rows else None
     if si.empty:
+        when = f" as known at {known_at.isoformat()}" if known_at else ""
         raise NoDataError(
-            f"{store_root}: the store holds no short interest; run `positioning ingest short-interest FILE...`"
+            f"{store_root}: the store holds no short interest{when}; run `positioning ingest short-interest FILE...`"
         )
     for frame, col in ((si, "settlement_date"), (members, "as_of"), (prices, "date")):
         frame[col] = pd.to_datetime(frame[col])
@@ -266,6 +316,7 @@ def scan(
     store_root: Path,
     *,
     as_of: date | None = None,
+    known_at: datetime | None = None,
     indices: Sequence[str] = INDICES,
     proxies: Mapping[str, str] | None = None,
 ) -> Result:
@@ -275,7 +326,7 @@ def scan(
     """
     _check_indices(indices)
     proxy_map = _parse_proxies(proxies)
-    frames = _load(store_root)
+    frames = _load(store_root, known_at)
     warnings: list[str] = []
     d = _scan_date(frames, as_of, warnings)
     rows = _index_rows(frames, indices, d, proxy_map, warnings)
@@ -373,7 +424,7 @@ SCAN_KEYS = (
 
 
 def _ordered(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: _none_if_nan(row.get(k)) for k in SCAN_KEYS}
+    return _shape(row, SCAN_KEYS)
 
 
 def _index_row(
@@ -576,6 +627,7 @@ def summary(
     store_root: Path,
     *,
     as_of: date | None = None,
+    known_at: datetime | None = None,
     indices: Sequence[str] = INDICES,
     proxies: Mapping[str, str] | None = None,
     explain: bool = False,
@@ -585,7 +637,7 @@ def summary(
 
     _check_indices(indices)
     proxy_map = _parse_proxies(proxies)
-    frames = _load(store_root)
+    frames = _load(store_root, known_at)
     warnings: list[str] = []
     d = _scan_date(frames, as_of, warnings)
     frames.si = frames.si[frames.si["settlement_date"] <= d]
@@ -649,7 +701,7 @@ def summary(
     return Result(
         "summary",
         d.date(),
-        [{k: _none_if_nan(r.get(k)) for k in SUMMARY_KEYS} for r in rows],
+        [_shape(r, SUMMARY_KEYS) for r in rows],
         warnings,
         extra={"text": text, "sparklines": sparks},
     )
@@ -716,6 +768,7 @@ def history(
     index: str,
     metric: str = "total_si_shares",
     as_of: date | None = None,
+    known_at: datetime | None = None,
 ) -> Result:
     """The series behind the percentiles: one row per settlement date held, up to ``as_of``."""
     from positioning_cli import metrics as m
@@ -723,7 +776,7 @@ def history(
     _check_indices([index])
     if metric not in LEVEL_METRICS:
         raise UsageError(f"--metric {metric!r}: expected one of {', '.join(LEVEL_METRICS)}")
-    frames = _load(store_root)
+    frames = _load(store_root, known_at)
     warnings: list[str] = []
     d = _scan_date(frames, as_of, warnings)
     frames.si = frames.si[frames.si["settlement_date"] <= d]
@@ -860,6 +913,7 @@ def cot(
     *,
     contracts: Sequence[str] = ("ES", "NQ", "RTY"),
     as_of: date | None = None,
+    known_at: datetime | None = None,
     combined: bool = False,
 ) -> Result:
     """Leveraged funds and asset managers per contract, from the latest report on or before ``as_of``."""
@@ -875,7 +929,7 @@ def cot(
         except ValueError as exc:
             raise UsageError(f"--contract {text!r}: {exc}") from None
     store = Store(store_root)
-    with store.reading() as manifest:
+    with store.reading(known_at=known_at) as manifest:
         table = store.read("cot", None, manifest).to_pandas()
     if table.empty:
         raise NoDataError(
@@ -946,7 +1000,7 @@ def cot(
     if not rows:
         raise NoDataError("no CFTC report matches: " + "; ".join(warnings))
     as_of_report = max(report_dates)
-    rows = [{k: _none_if_nan(r.get(k)) for k in COT_KEYS} for r in rows]
+    rows = [_shape(r, COT_KEYS) for r in rows]
     return Result("cot", as_of_report, rows, warnings, extra={"caveat": futures.BASIS_TRADE_CAVEAT})
 
 
@@ -971,6 +1025,7 @@ def scan_stocks(
     store_root: Path,
     *,
     as_of: date | None = None,
+    known_at: datetime | None = None,
     indices: Sequence[str] = INDICES,
     top: int = 20,
     gates: Any = None,
@@ -980,7 +1035,7 @@ def scan_stocks(
     from positioning_cli import stocks
 
     _check_indices(indices)
-    frames = _load(store_root)
+    frames = _load(store_root, known_at)
     warnings: list[str] = []
     d = _scan_date(frames, as_of, warnings)
     prev = frames.dates[frames.dates < d]
@@ -1020,7 +1075,7 @@ def scan_stocks(
         "ranked": len(rows),
         "excluded": {"count": n_excluded, "by_gate": by_gate, "rows": excl if show_excluded else []},
     }
-    keyed = [{k: _none_if_nan(r.get(k)) for k in stock_keys()} for r in shown]
+    keyed = [_shape(r, stock_keys()) for r in shown]
     return Result("scan", d.date(), keyed, warnings, extra=extra)
 
 
@@ -1028,6 +1083,7 @@ def scan_sectors(
     store_root: Path,
     *,
     as_of: date | None = None,
+    known_at: datetime | None = None,
     indices: Sequence[str] = INDICES,
     gates: Any = None,
 ) -> Result:
@@ -1035,7 +1091,7 @@ def scan_sectors(
     from positioning_cli import stocks
 
     _check_indices(indices)
-    frames = _load(store_root)
+    frames = _load(store_root, known_at)
     warnings: list[str] = []
     d = _scan_date(frames, as_of, warnings)
     prev = frames.dates[frames.dates < d]
@@ -1051,7 +1107,7 @@ def scan_sectors(
     )
     if len(indices) == 2:
         warnings.append("sectors of two indices are computed over the union of all three; pass one --index")
-    rows = [{k: _none_if_nan(r.get(k)) for k in sector_keys()} for r in stocks.to_records(table)]
+    rows = [_shape(r, sector_keys()) for r in stocks.to_records(table)]
     if not rows:
         raise NoDataError(f"no sector has short interest on {d.date()}")
     return Result("scan", d.date(), rows, warnings)
@@ -1081,3 +1137,75 @@ def resolve_as_of(text: str | None) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise UsageError(f"--as-of {text!r}: expected a date as YYYY-MM-DD") from None
+
+
+def resolve_known_at(text: str | None) -> datetime | None:
+    """``--known-at``: an ISO date (its end, UTC) or date-time (UTC unless it carries an offset)."""
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time.max, tzinfo=UTC)
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--known-at {text!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM]"
+        ) from None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+# ------------------------------------------------------------------------ store info / verify
+STORE_INFO_KEYS = (
+    "table",
+    "rows",
+    "files",
+    "bytes",
+    "first_date",
+    "last_date",
+    "version_rows",
+    "version_files",
+    "version_bytes",
+)
+VERIFY_KEYS = ("kind", "path", "message")
+
+
+def store_info(store_root: Path, last: int = 10) -> Result:
+    """Tables with rows, date ranges and sizes, and the last ingests (from the manifest)."""
+    from positioning_cli import store_admin
+
+    info = store_admin.info(store_root, last=last)
+    if not info.exists:
+        raise NoDataError(f"{store_root}: no store here yet; `positioning ingest ...` creates it")
+    rows = []
+    for t in info.tables:
+        row = {"table": t.name} | {k: getattr(t, k) for k in STORE_INFO_KEYS[1:]}
+        for k in ("first_date", "last_date"):
+            row[k] = row[k].isoformat() if row[k] else None
+        rows.append(row)
+    extra = {
+        "store": info.root,
+        "format_version": info.format_version,
+        "commits": info.commits,
+        "total_bytes": info.total_bytes,
+        "pending_commit": info.pending_commit,
+        "last_ingests": info.last_ingests,
+    }
+    return Result("store info", None, rows, [], extra=extra)
+
+
+def store_verify(store_root: Path, wait: float = 60.0) -> Result:
+    """Every check of ``store_admin.verify``; the rows are the problems found (none = healthy)."""
+    from positioning_cli import store_admin
+
+    if not _store_exists(store_root):
+        raise NoDataError(f"{store_root}: no store here yet; `positioning ingest ...` creates it")
+    result = store_admin.verify(store_root, wait=wait)
+    rows = [{"kind": p.kind, "path": p.path, "message": p.message} for p in result.problems]
+    extra = {"ok": result.ok, "files_checked": result.files_checked, "rows_checked": result.rows_checked}
+    return Result("store verify", None, rows, [], extra=extra)
+
+
+def _store_exists(store_root: Path) -> bool:
+    from positioning_cli.store import Store
+
+    return Store(store_root).exists()

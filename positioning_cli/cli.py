@@ -239,6 +239,54 @@ def ingest_cot_cmd(paths: PathsArg, fmt: InputFormatOpt = None, wait: WaitOpt = 
     _run_ingest("cot", paths, ParseOptions(format=fmt), wait)
 
 
+store_app = typer.Typer(help="Inspect and check the store.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("info")
+def store_info_cmd(
+    last: Annotated[int, typer.Option("--last", help="How many recent ingests to list.")] = 10,
+    fmt: FormatOpt = "auto",
+) -> None:
+    """Tables, rows, date ranges, sizes on disk and the last ingests.
+
+    Examples:
+
+      positioning store info
+
+      positioning store info -f json | jq '.rows[] | {table, rows, last_date}'
+    """
+    from positioning_cli import api, render
+
+    _emit(api.store_info(_store_path(), last=last), fmt, api.STORE_INFO_KEYS, render.store_info_view)
+
+
+@store_app.command("verify")
+def store_verify_cmd(
+    wait: WaitOpt = 60.0,
+    fmt: FormatOpt = "auto",
+) -> None:
+    """Check schemas, checksums against the manifest, duplicate keys, orphan files and symlinks.
+
+    Exits 0 when the store is healthy and 6 when any problem is found (each listed). Nothing is
+    repaired.
+
+    Examples:
+
+      positioning store verify
+
+      positioning store verify -f json | jq '.rows'
+    """
+    from positioning_cli import api, render
+    from positioning_cli.errors import StoreError
+
+    result = api.store_verify(_store_path(), wait=wait)
+    _emit(result, fmt, api.VERIFY_KEYS, render.verify_view)
+    if not result.extra["ok"]:
+        sys.stdout.flush()
+        raise StoreError(f"{_store_path()}: {len(result.rows)} problem(s) found")
+
+
 # ---------------------------------------------------------------- read commands
 AsOfOpt = Annotated[
     str | None, typer.Option("--as-of", help="Report on the latest settlement date on or before YYYY-MM-DD.")
@@ -247,6 +295,14 @@ IndexOpt = Annotated[str, typer.Option("--index", help="Comma-separated indices:
 ProxyOpt = Annotated[
     list[str] | None,
     typer.Option("--proxy", help="INDEX=SYMBOL price proxy (repeatable), e.g. --proxy RUT=^RUT."),
+]
+KnownAtOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--known-at",
+        help="Answer from what the store knew then (by ingest time): YYYY-MM-DD (end of day, UTC) or an ISO "
+        "date-time. Re-running an old report gives the old answer.",
+    ),
 ]
 FailOnOpt = Annotated[
     list[str] | None,
@@ -289,6 +345,7 @@ def _emit(
 @app.command("scan")
 def scan_cmd(
     as_of: AsOfOpt = None,
+    known_at: KnownAtOpt = None,
     index: IndexOpt = "RUT,NDX,SPX",
     by: Annotated[
         str, typer.Option("--by", help="Rank indices, sectors or stocks: index, sector, stock.")
@@ -346,10 +403,11 @@ def scan_cmd(
 
     indices = _indices(index)
     as_of_date = api.resolve_as_of(as_of)
+    known = api.resolve_known_at(known_at)
     by = by.lower()
     if by == "index":
         proxies = dict(_mapping_pairs(proxy or [], "--proxy", "INDEX=SYMBOL"))
-        result = api.scan(_store_path(), as_of=as_of_date, indices=indices, proxies=proxies)
+        result = api.scan(_store_path(), as_of=as_of_date, known_at=known, indices=indices, proxies=proxies)
         _emit(result, fmt, api.SCAN_KEYS, render.scan_table, fail_on)
         return
     if by not in ("sector", "stock"):
@@ -368,13 +426,16 @@ def scan_cmd(
         )
         _emit(result, fmt, api.stock_keys(), render.stock_view, fail_on, label="symbol")
     else:
-        result = api.scan_sectors(_store_path(), as_of=as_of_date, indices=indices, gates=gates)
+        result = api.scan_sectors(
+            _store_path(), as_of=as_of_date, known_at=known, indices=indices, gates=gates
+        )
         _emit(result, fmt, api.sector_keys(), render.sector_view, fail_on, label="sector")
 
 
 @app.command("summary")
 def summary_cmd(
     as_of: AsOfOpt = None,
+    known_at: KnownAtOpt = None,
     index: IndexOpt = "RUT,NDX,SPX",
     proxy: ProxyOpt = None,
     explain: Annotated[
@@ -402,6 +463,7 @@ def summary_cmd(
     result = api.summary(
         _store_path(),
         as_of=api.resolve_as_of(as_of),
+        known_at=api.resolve_known_at(known_at),
         indices=_indices(index),
         proxies=proxies,
         explain=explain,
@@ -416,6 +478,7 @@ def history_cmd(
         str, typer.Option("--metric", help="total_si_shares, median_si_pct_so, agg_days_to_cover, ...")
     ] = "total_si_shares",
     as_of: AsOfOpt = None,
+    known_at: KnownAtOpt = None,
     fmt: FormatOpt = "auto",
 ) -> None:
     """The series behind the percentiles: one value per settlement date, with a sparkline.
@@ -431,7 +494,13 @@ def history_cmd(
     """
     from positioning_cli import api, render
 
-    result = api.history(_store_path(), index=index.upper(), metric=metric, as_of=api.resolve_as_of(as_of))
+    result = api.history(
+        _store_path(),
+        index=index.upper(),
+        metric=metric,
+        as_of=api.resolve_as_of(as_of),
+        known_at=api.resolve_known_at(known_at),
+    )
     _emit(result, fmt, api.HISTORY_KEYS, render.history_view)
 
 
@@ -449,6 +518,7 @@ def cot_cmd(
             "--combined", help="Use the futures-and-options combined report (default: futures only)."
         ),
     ] = False,
+    known_at: KnownAtOpt = None,
     fmt: FormatOpt = "auto",
 ) -> None:
     """Futures positioning from the CFTC Traders in Financial Futures report.
@@ -468,7 +538,13 @@ def cot_cmd(
     from positioning_cli import api, render
 
     contracts = [c.strip() for c in contract.split(",") if c.strip()]
-    result = api.cot(_store_path(), contracts=contracts, as_of=api.resolve_as_of(as_of), combined=combined)
+    result = api.cot(
+        _store_path(),
+        contracts=contracts,
+        as_of=api.resolve_as_of(as_of),
+        known_at=api.resolve_known_at(known_at),
+        combined=combined,
+    )
     _emit(result, fmt, api.COT_KEYS, render.cot_view, label="contract")
 
 

@@ -300,6 +300,64 @@ def cot_view(result: Any) -> Group:
     return Group(table, *notes, Text(f"Caveat: {result.extra.get('caveat', '')}"))
 
 
+def store_info_view(result: Any) -> Group:
+    e = result.extra
+    table = Table(
+        title=f"Store {e['store']} — {e['commits']} commits, {_compact(e['total_bytes'])}B",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        show_edge=False,
+        pad_edge=False,
+    )
+    for name in ("Table", "Rows", "Files", "Size", "From", "To", "Versions"):
+        table.add_column(name, justify="left" if name in ("Table", "From", "To") else "right", no_wrap=True)
+    for r in result.rows:
+        table.add_row(
+            r["table"],
+            number(r["rows"]),
+            number(r["files"]),
+            f"{_compact(r['bytes'])}B",
+            r["first_date"] or "–",
+            r["last_date"] or "–",
+            number(r["version_rows"]),
+        )
+    recent = Table(
+        title="Last ingests", box=box.SIMPLE_HEAD, collapse_padding=True, show_edge=False, pad_edge=False
+    )
+    for name in ("When (UTC)", "Table", "File", "Rows", "Changed"):
+        recent.add_column(
+            name, justify="right" if name in ("Rows", "Changed") else "left", no_wrap=name != "File"
+        )
+    for i in e["last_ingests"]:
+        recent.add_row(
+            str(i.get("ingested_at", ""))[:19],
+            i.get("table", ""),
+            i.get("source_file", ""),
+            number(i.get("rows")),
+            number(i.get("changed")),
+        )
+    parts: list[Any] = [table, recent]
+    if e.get("pending_commit"):
+        parts.append(Text("A commit is pending; the next positioning run completes it."))
+    return Group(*parts)
+
+
+def verify_view(result: Any) -> Group:
+    e = result.extra
+    head = Text(
+        f"{'OK' if e['ok'] else 'PROBLEMS'}: {e['files_checked']} files and {e['rows_checked']:,} rows checked, "
+        f"{len(result.rows)} problem(s)"
+    )
+    if not result.rows:
+        return Group(head)
+    table = Table(box=box.SIMPLE_HEAD, collapse_padding=True, show_edge=False, pad_edge=False)
+    for name in ("Kind", "Path", "Problem"):
+        table.add_column(name)
+    for r in result.rows:
+        table.add_row(r["kind"], r["path"], r["message"])
+    return Group(head, table)
+
+
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 
 

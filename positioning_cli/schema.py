@@ -133,7 +133,7 @@ COT = TableSpec(
     ),
     key=("report_date", "contract_code", "futures_only"),
     date_column="report_date",
-    file_per_date=True,
+    file_per_date=False,  # weekly reports: one small file per year, not one per report
     required=("report_date", "contract_code", "futures_only", "open_interest", "source_format"),
 )
 

@@ -58,7 +58,12 @@ def store_bytes(root: Path) -> dict[str, bytes]:
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample data ingested once, as `make demo` does."""
     store = tmp_path_factory.mktemp("demo") / "store"
-    for kind, sub in (("members", "members"), ("short-interest", "short_interest"), ("prices", "prices")):
+    for kind, sub in (
+        ("members", "members"),
+        ("short-interest", "short_interest"),
+        ("prices", "prices"),
+        ("cot", "cot"),
+    ):
         r = run_cli("ingest", kind, str(SAMPLE / sub), store=store)
         assert r.code == 0, r.err
     return store

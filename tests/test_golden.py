@@ -32,6 +32,24 @@ CASES = {
         "json",
     ],
     "history_rut.csv": ["history", "--index", "RUT", "--format", "csv"],
+    "scan_stock_rut.txt": ["scan", "--by", "stock", "--index", "RUT", "--top", "15", "--format", "table"],
+    "scan_stock_rut.json": ["scan", "--by", "stock", "--index", "RUT", "--top", "15", "--format", "json"],
+    "scan_stock.csv": ["scan", "--by", "stock", "--top", "0", "--show-excluded", "--format", "csv"],
+    "scan_stock_excluded.json": [
+        "scan",
+        "--by",
+        "stock",
+        "--top",
+        "3",
+        "--show-excluded",
+        "--format",
+        "json",
+    ],
+    "scan_sector_spx.txt": ["scan", "--by", "sector", "--index", "SPX", "--format", "table"],
+    "scan_sector_rut.json": ["scan", "--by", "sector", "--index", "RUT", "--format", "json"],
+    "cot.txt": ["cot", "--format", "table"],
+    "cot.json": ["cot", "--format", "json"],
+    "cot_es_2024-07-23.csv": ["cot", "--contract", "ES", "--as-of", "2024-07-23", "--format", "csv"],
 }
 
 
@@ -46,6 +64,7 @@ def test_scan_output_matches_golden(name: str, demo_store: Path) -> None:
 
 
 def test_readme_shows_the_demo_output_as_it_is() -> None:
+    """The README's demo block is `make demo`'s scan then summary, exactly as the goldens pin them."""
     readme = (ROOT / "README.md").read_text()
-    assert readme.startswith("# positioning\n\n```\nmake demo")
-    assert (GOLDEN / "scan.txt").read_text().rstrip() in readme
+    demo = (GOLDEN / "scan.txt").read_text() + (GOLDEN / "summary.txt").read_text()
+    assert f"```\n{demo}```" in readme
