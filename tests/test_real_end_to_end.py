@@ -54,7 +54,13 @@ def real_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "--as-of",
             "2021-03-11",
         ),
-        ("prices", str(prices / "yahoo_xjcarter" / "SPY.csv")),
+        (
+            "members",
+            str(constituents / "IWM_holdings__ishares_2026-05-05__brownplaya239.csv"),
+            "--index",
+            "RUT",
+        ),
+        ("prices", str(prices / "yahoo_xjcarter" / "SPY.csv"), str(prices / "yahoo_xjcarter" / "IWM.csv")),
     ]
     for args in steps:
         r = run_cli("ingest", *args, store=store)
@@ -126,3 +132,70 @@ def test_real_store_is_read_by_duckdb_with_hive_partitioning(real_store: Path) -
         "hive_partitioning=true) where symbol = 'BRKB' and settlement_date = DATE '2020-12-15'"
     ).fetchall()
     assert brk == [(11720000, 1400000000)]  # raw: BRK.B,NYSE,1400000000.0,...,12/15/20,11720000.0
+
+
+def raw_si_rows() -> dict[str, dict[str, str]]:
+    si_file = next(real_dir("finra_short_interest").glob("haoenhui_*2021-02-10*.csv"))
+    with open(si_file, newline="") as f:
+        return {
+            norm(r["symbol"]): r
+            for r in csv.DictReader(f)
+            if r["short_interest_date"] == "01/29/21" and r["shares_sold_short"] and r["symbol"]
+        }
+
+
+def test_scan_by_stock_on_real_files_matches_the_raw_text(real_store: Path) -> None:
+    """iShares IWM holdings as RUT membership, SI % of shares outstanding and float from the raw CSV."""
+    r = run_cli(
+        "scan",
+        "--by",
+        "stock",
+        "--index",
+        "RUT",
+        "--as-of",
+        "2021-01-29",
+        "--top",
+        "0",
+        "-f",
+        "json",
+        store=real_store,
+    )
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    raw = raw_si_rows()
+    with open(
+        real_dir("constituents") / "IWM_holdings__ishares_2026-05-05__brownplaya239.csv", encoding="utf-8-sig"
+    ) as f:
+        lines = f.read().splitlines()
+    header = next(i for i, ln in enumerate(lines) if ln.startswith("Ticker,"))
+    members = {
+        norm(row["Ticker"])
+        for row in csv.DictReader(lines[header:])
+        if row.get("Asset Class") == "Equity" and row["Ticker"] not in ("-", "")
+    }
+    by_symbol = {row["symbol"]: row for row in doc["rows"]}
+    excluded = {x["symbol"] for x in doc["excluded"]["rows"]} if doc["excluded"]["rows"] else set()
+    assert set(by_symbol) | excluded <= members
+    checked = 0
+    for sym, row in sorted(by_symbol.items())[:200]:
+        src = raw[sym]
+        si = float(src["shares_sold_short"])
+        assert row["short_interest"] == round(si)
+        for key, column in (("si_pct_so", "shares_outstanding"), ("si_pct_float", "public_float")):
+            if src[column]:  # the scraped file leaves some denominators blank: then no percentage
+                assert row[key] == pytest.approx(100 * si / float(src[column]), rel=1e-9), (sym, key)
+            else:
+                assert row[key] is None, (sym, key)
+        checked += 1
+    assert checked == min(200, len(by_symbol)) > 100
+
+
+def test_summary_on_real_files(real_store: Path) -> None:
+    r = run_cli("summary", "--index", "SPX", "--as-of", "2021-01-29", "-f", "json", store=real_store)
+    assert r.code == 0, r.err
+    rows = {row["metric"]: row for row in json.loads(r.out)["rows"]}
+    want = raw_expectations()
+    assert rows["median_si_pct_so"]["value"] == pytest.approx(want["median"], rel=1e-12)
+    assert rows["total_si_shares"]["value"] == want["total"]
+    assert rows["price_close"]["value"] == pytest.approx(want["close"])
+    assert rows["price_close"]["change_last"] == pytest.approx(want["ret_last"])
