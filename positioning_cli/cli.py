@@ -258,6 +258,8 @@ def store_info_cmd(
     """
     from positioning_cli import api, render
 
+    fmt = _check_format(fmt)  # a bad --format is a usage error before any work
+
     _emit(api.store_info(_store_path(), last=last), fmt, api.STORE_INFO_KEYS, render.store_info_view)
 
 
@@ -278,6 +280,8 @@ def store_verify_cmd(
       positioning store verify -f json | jq '.rows'
     """
     from positioning_cli import api, render
+
+    fmt = _check_format(fmt)  # a bad --format is a usage error before any work
     from positioning_cli.errors import StoreError
 
     result = api.store_verify(_store_path(), wait=wait)
@@ -401,6 +405,8 @@ def scan_cmd(
     """
     from positioning_cli import api, render
 
+    fmt = _check_format(fmt)  # a bad --format is a usage error before any work
+
     indices = _indices(index)
     as_of_date = api.resolve_as_of(as_of)
     known = api.resolve_known_at(known_at)
@@ -459,6 +465,8 @@ def summary_cmd(
     """
     from positioning_cli import api, render
 
+    fmt = _check_format(fmt)  # a bad --format is a usage error before any work
+
     proxies = dict(_mapping_pairs(proxy or [], "--proxy", "INDEX=SYMBOL"))
     result = api.summary(
         _store_path(),
@@ -493,6 +501,8 @@ def history_cmd(
       positioning history --index SPX --metric median_si_pct_so -f csv > spx_median.csv
     """
     from positioning_cli import api, render
+
+    fmt = _check_format(fmt)  # a bad --format is a usage error before any work
 
     result = api.history(
         _store_path(),
@@ -537,6 +547,8 @@ def cot_cmd(
     """
     from positioning_cli import api, render
 
+    fmt = _check_format(fmt)  # a bad --format is a usage error before any work
+
     contracts = [c.strip() for c in contract.split(",") if c.strip()]
     result = api.cot(
         _store_path(),
@@ -549,9 +561,11 @@ def cot_cmd(
 
 
 def _check_format(fmt: str) -> str:
+    from positioning_cli.render import FORMATS
+
     fmt = fmt.lower()
-    if fmt not in ("auto", "table", "json", "ndjson", "csv"):
-        raise UsageError(f"--format {fmt!r}: expected auto, table, json, ndjson or csv")
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r}: expected {', '.join(FORMATS)}")
     return fmt
 
 

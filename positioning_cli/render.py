@@ -496,10 +496,6 @@ def history_view(result: Any) -> Group:
 
 
 # ------------------------------------------------------------------ stderr side
-def error_console(err: TextIO) -> Console:
-    return Console(file=err, highlight=False, soft_wrap=True)
-
-
 @contextlib.contextmanager
 def progress_bar(err: TextIO, enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
     """A progress callback; draws a bar on a terminal only, silent otherwise."""

@@ -198,3 +198,9 @@ def test_scan_by_sector_and_fail_on_names_the_row(demo_store: Path) -> None:
 def test_scan_by_something_else_is_a_usage_error(demo_store: Path) -> None:
     r = run_cli("scan", "--by", "planet", store=demo_store)
     assert r.code == 2 and "--by" in r.err
+
+
+@pytest.mark.parametrize("cmd", [["scan"], ["summary"], ["history", "--index", "RUT"], ["cot"], ["store", "info"]])
+def test_a_bad_format_is_a_usage_error_before_any_work(cmd: list[str], tmp_path: Path) -> None:
+    r = run_cli(*cmd, "--format", "xml", store=tmp_path / "none")
+    assert r.code == ExitCode.USAGE and "--format" in r.err and r.out == ""
