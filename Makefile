@@ -41,7 +41,7 @@ check: lint types test
 
 ## bench: time ingest and scan of the sample data (see bench/README in the note)
 bench: $(STAMP)
-	$(BIN)/python -m positioning_cli.bench
+	$(BIN)/python -m positioning_cli.bench $(BENCH)
 
 ## stress: the long form of the store's kill, fault and concurrency suites (>= 25 kill -9, every fault)
 stress: $(STAMP)

@@ -112,6 +112,21 @@ def _float(frame: pd.DataFrame, column: str) -> np.ndarray:
     return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
+def isin(values: pd.Series, allowed: pd.Series) -> np.ndarray:
+    """Writable bool mask of ``values`` found in ``allowed`` (Arrow's hash lookup on Arrow strings:
+    pandas' ``isin`` walks the allowed values in Python for them)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        hay = pa.array(values.array)  # zero-copy for Arrow-backed strings
+        needles = pa.array(allowed.unique() if len(allowed) else allowed.array)
+        mask = pc.is_in(hay, value_set=needles.cast(hay.type) if needles.type != hay.type else needles)
+        return np.array(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+    except (pa.ArrowException, TypeError, ValueError):
+        return np.array(values.isin(allowed.unique()).to_numpy(dtype=bool), dtype=bool)
+
+
 def _index_members(members: pd.DataFrame, index: str) -> pd.DataFrame:
     """The index's snapshot rows with numeric denominators; ``mrow`` points back to ``members`` rows."""
     mask = (members["index"] == index).to_numpy(dtype=bool)
@@ -126,12 +141,19 @@ def _index_members(members: pd.DataFrame, index: str) -> pd.DataFrame:
     )
 
 
-def _prepare_si(si: pd.DataFrame) -> pd.DataFrame:
-    """Numeric SI columns; ``srow`` points back to ``si`` rows (symbols are kept out: see _joined)."""
+def _prepare_si(si: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFrame:
+    """Numeric SI columns; ``srow`` points back to ``si`` rows (symbols are kept out: see _joined).
+
+    ``rows``: only these positions of ``si`` (a full-market table holds ~22,000 symbols per date,
+    an index a few thousand: converting only the rows that can join is most of the speed).
+    """
+    srow = np.arange(len(si)) if rows is None else rows
+    if rows is not None:
+        si = si.iloc[rows]
     return pd.DataFrame(
         {
             "settlement_date": _dt(si["settlement_date"]).to_numpy(),
-            "srow": np.arange(len(si)),
+            "srow": srow,
             "short_interest": _float(si, "short_interest"),
             "avg_daily_volume": _float(si, "avg_daily_volume"),
             "split_flag": (
@@ -181,11 +203,18 @@ def _joined(
     Symbols are joined as integer codes: merging Arrow-backed strings dominates the run time otherwise.
     """
     mem = _index_members(members, index)
-    sip = _prepare_si(si)
-    sip = sip[sip["short_interest"].notna()]
+    # Only SI rows of a symbol listed in some snapshot of the index can join: select them before
+    # converting anything (same rows, same order as filtering after the join). The dates reported
+    # are every date with an SI row, member or not, as before.
+    all_dates = _dt(si["settlement_date"]).to_numpy()
+    has_si = np.array(si["short_interest"].notna().to_numpy(dtype=bool))
+    candidate = isin(si["symbol"], members["symbol"].iloc[mem["mrow"].to_numpy()]) & has_si
     if only_date is not None:
-        sip = sip[sip["settlement_date"] == only_date]
-    dates = pd.DatetimeIndex(np.sort(sip["settlement_date"].unique()))
+        on_day = all_dates == np.datetime64(only_date, "ns")
+        candidate &= on_day
+        has_si &= on_day
+    dates = pd.DatetimeIndex(np.sort(pd.unique(all_dates[has_si])))
+    sip = _prepare_si(si, np.flatnonzero(candidate))
     snapshots = np.sort(mem["as_of"].unique())
     if len(snapshots) == 0 or len(dates) == 0:
         return pd.DataFrame(), pd.DataFrame()
@@ -200,8 +229,8 @@ def _joined(
     mem["code"] = codes[: len(mem)]
     sip = sip.assign(code=codes[len(mem) :])
     # Duplicate keys cannot come from the store; keep the last like an upsert would.
-    mem = mem.drop_duplicates(["as_of", "code"], keep="last")
-    sip = sip.drop_duplicates(["settlement_date", "code"], keep="last")
+    mem = mem.drop_duplicates(["as_of", "code"], keep="last").reset_index(drop=True)
+    sip = sip.drop_duplicates(["settlement_date", "code"], keep="last").reset_index(drop=True)
 
     snap, before = _snapshot_for(dates, snapshots)
     per_date = pd.DataFrame(
@@ -209,11 +238,44 @@ def _joined(
     )
     per_date["members"] = mem.groupby("as_of").size().reindex(snap).to_numpy()
 
-    # Constituents of each date's snapshot, inner-joined with that date's SI rows.
-    cons = per_date[["settlement_date", "membership_as_of"]].merge(
-        mem, left_on="membership_as_of", right_on="as_of"
+    # Constituents of each date's snapshot, inner-joined with that date's SI rows: a sorted-key
+    # lookup on (snapshot, symbol code), rows ordered by date then membership row (what the
+    # equivalent pandas merges give).
+    n_codes = max(len(symbols), 1)
+    mem_key = np.searchsorted(snapshots, mem["as_of"].to_numpy()).astype(np.int64) * n_codes + mem[
+        "code"
+    ].to_numpy(dtype=np.int64)
+    by_key = np.argsort(mem_key, kind="stable")
+    sorted_key = mem_key[by_key]
+    date_pos = dates.get_indexer(pd.DatetimeIndex(sip["settlement_date"].to_numpy()))
+    sip_key = np.searchsorted(snapshots, snap[date_pos]).astype(np.int64) * n_codes + sip["code"].to_numpy(
+        dtype=np.int64
     )
-    rows = cons.merge(sip, on=["settlement_date", "code"], how="inner")
+    at = np.minimum(np.searchsorted(sorted_key, sip_key), max(len(sorted_key) - 1, 0))
+    match = (sorted_key[at] == sip_key) if len(sorted_key) else np.zeros(len(sip_key), dtype=bool)
+    s_sel = np.flatnonzero(match)
+    m_sel = by_key[at[s_sel]]
+    order = np.lexsort((m_sel, date_pos[s_sel]))
+    s_sel, m_sel = s_sel[order], m_sel[order]
+    left = mem.iloc[m_sel].reset_index(drop=True)
+    right = sip.iloc[s_sel].reset_index(drop=True)
+    rows = pd.DataFrame(
+        {
+            "settlement_date": right["settlement_date"].to_numpy(),
+            "membership_as_of": left["as_of"].to_numpy(),
+            "as_of": left["as_of"].to_numpy(),
+            "mrow": left["mrow"].to_numpy(),
+            "so_member": left["so_member"].to_numpy(),
+            "float_member": left["float_member"].to_numpy(),
+            "code": left["code"].to_numpy(),
+            "srow": right["srow"].to_numpy(),
+            "short_interest": right["short_interest"].to_numpy(),
+            "avg_daily_volume": right["avg_daily_volume"].to_numpy(),
+            "split_flag": right["split_flag"].to_numpy(),
+            "so_si": right["so_si"].to_numpy(),
+            "float_si": right["float_si"].to_numpy(),
+        }
+    )
 
     rows["close"] = np.nan
     if closes is not None and len(closes) and len(rows):
@@ -481,6 +543,49 @@ def split_excluded_total_change(
         kept = rows.loc[~drop, "short_interest"]
         totals.append(float(kept.sum()) if len(kept) else math.nan)
     return _ratio_change(totals[0], totals[1]), len(removed)
+
+
+class SplitTotals:
+    """``split_excluded_total_change`` for many (d, base) pairs of one index: the join is done once.
+
+    Same rule and same numbers: the sums are of whole share counts, exact in any order.
+    """
+
+    def __init__(self, si: pd.DataFrame, members: pd.DataFrame, index: str) -> None:
+        rows, _ = _joined(si, members, None, index, math.inf)
+        codes, _uniques = pd.factorize(si["symbol"])
+        self._codes = np.asarray(codes)
+        self._dates = _dt(si["settlement_date"]).to_numpy()
+        self._split = (
+            si["split_flag"].fillna(False).astype(bool).to_numpy()
+            if "split_flag" in si
+            else np.zeros(len(si), dtype=bool)
+        )
+        if rows.empty:
+            self._row_dates = np.array([], dtype="datetime64[ns]")
+            self._row_codes = np.array([], dtype=np.int64)
+            self._row_si = np.array([], dtype=np.float64)
+        else:
+            self._row_dates = rows["settlement_date"].to_numpy()
+            self._row_codes = self._codes[rows["srow"].to_numpy()]
+            self._row_si = rows["short_interest"].to_numpy(dtype=np.float64)
+
+    def change(self, d: Any, base: Any) -> tuple[float, int]:
+        if base is None:
+            return math.nan, 0
+        d64, base64 = np.datetime64(_ts(d), "ns"), np.datetime64(_ts(base), "ns")
+        window = (self._dates > base64) & (self._dates <= d64) & self._split
+        flagged = np.unique(self._codes[window])
+        totals: list[float] = []
+        removed: set[int] = set()
+        for day in (d64, base64):
+            sel = self._row_dates == day
+            codes = self._row_codes[sel]
+            drop = np.isin(codes, flagged)
+            removed.update(codes[drop].tolist())
+            kept = self._row_si[sel][~drop]
+            totals.append(float(kept.sum()) if len(kept) else math.nan)
+        return _ratio_change(totals[0], totals[1]), len(removed)
 
 
 # ---------------------------------------------------------------------------------------- percentiles

@@ -53,7 +53,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -292,6 +292,10 @@ class Store:
         with self._flock(READ_LOCK, fcntl.LOCK_SH, wait, "store"):
             yield
 
+    def has_leftovers(self) -> bool:
+        """A journal or staging files left by an interrupted commit (the next writer cleans them)."""
+        return self._journal_pending() or (self.root / STAGING).exists()
+
     def _journal_pending(self) -> bool:
         return os.path.lexists(self.root / JOURNAL)
 
@@ -326,33 +330,54 @@ class Store:
         columns: Sequence[str] | None = None,
         manifest: dict[str, Any] | None = None,
         known_at: datetime | None = None,
+        row_filter: Callable[[pa.Table], pa.Table] | None = None,
     ) -> pa.Table:
         """The live table (one row per key) as Arrow; empty with the full schema when absent.
 
         With ``known_at`` (or a manifest from ``reading(known_at=...)``), the table exactly as it was
         after the last commit whose ``ingested_at <= known_at``, rebuilt from ``_versions``.
+        ``row_filter`` (rows -> the rows to keep) is applied file by file as they are read, so a
+        reader that needs a small part of a large table never holds all of it.
         """
         spec = TABLES[table]
         m = manifest if manifest is not None else self.manifest()
         if known_at is None and m.get("known_at"):
             known_at = _parse_time(m["known_at"])
         if known_at is not None:
-            return self._read_known_at(spec, columns, m, known_at)
+            whole = self._read_known_at(spec, columns, m, known_at)
+            return whole if row_filter is None else row_filter(whole)
         paths = self.files(table, m)
         schema = spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns])
         if not paths:
             return schema.empty_table()
-        parts = self._read_files(paths, spec.schema, list(schema.names), self.root / table)
+        parts = self._read_files(paths, spec.schema, list(schema.names), self.root / table, row_filter)
         return pa.concat_tables(parts)
 
     def _read_files(
-        self, paths: list[Path], schema: pa.Schema, columns: list[str], where: Path
+        self,
+        paths: list[Path],
+        schema: pa.Schema,
+        columns: list[str],
+        where: Path,
+        row_filter: Callable[[pa.Table], pa.Table] | None = None,
     ) -> list[pa.Table]:
         seen: set[Path] = set()
         for p in paths:
             self.refuse_symlinks(p, seen)
         try:
-            return [pq.read_table(p, columns=columns, schema=schema) for p in paths]
+            if row_filter is not None:
+                # Arrow decodes and filters without the GIL: one file per core at a time.
+                from concurrent.futures import ThreadPoolExecutor
+
+                def one(p: Path) -> pa.Table:
+                    return row_filter(_read_one(p, columns, schema))
+
+                workers = min(len(paths), os.cpu_count() or 1, 8)
+                if workers <= 1:
+                    return [one(p) for p in paths]
+                with ThreadPoolExecutor(workers) as pool:
+                    return list(pool.map(one, paths))
+            return [_read_one(p, columns, schema) for p in paths]
         except (OSError, pa.ArrowException) as exc:
             raise StoreError(f"{where}: cannot read table: {os_error_text(exc)}") from None
 
@@ -440,6 +465,19 @@ class Store:
             _fsync_dir(d)
             if d != self.root:
                 _fsync_dir(d.parent)  # a new year= or table folder must be durable too
+
+
+def _read_one(path: Path, columns: list[str], schema: pa.Schema) -> pa.Table:
+    """``pq.read_table(path, columns=columns, schema=schema)``, without its per-file dataset setup
+    when the file holds every column with the expected type (always, for files this module wrote):
+    a 20-year store has ~500 files per table and the setup was half the read time."""
+    f = pq.ParquetFile(path)
+    have = f.schema_arrow
+    want = [schema.field(c) for c in columns]
+    if all(have.get_field_index(w.name) >= 0 and have.field(w.name).type == w.type for w in want):
+        t = f.read(columns=columns, use_threads=False)
+        return t.cast(pa.schema(want)) if t.schema != pa.schema(want) else t
+    return pq.read_table(path, columns=columns, schema=schema)
 
 
 def as_of_view(manifest: dict[str, Any], known_at: datetime) -> dict[str, Any]:

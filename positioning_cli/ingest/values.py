@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from positioning_cli.symbols import normalise_symbol
+from positioning_cli.symbols import _SEPARATORS, normalise_symbol
 
 from .text import RawTable, shorten
 
@@ -22,6 +22,8 @@ NULLS = frozenset({"", "null", "none", "nan", "n/a", "na", "-"})
 SYMBOL_NULLS = frozenset({"", "-"})
 _TRUE = frozenset({"R", "S", "Y", "YES", "T", "TRUE", "1"})
 _FALSE = frozenset({"", "N", "NO", "F", "FALSE", "0"})
+_SEPARATORS_RE = _SEPARATORS.pattern  # symbols.py's class separators, for Arrow's regex replace
+_CONTROL_RE = "[\\x00-\\x1f\\x7f]"  # Python's strip() also strips \x1c-\x1f: leave those to it
 _INT64_LIMIT = 9.2e18
 _INTEGRAL_TOLERANCE = 1e-6  # scraped sources write counts as floats ("2380000.0")
 
@@ -127,6 +129,9 @@ def describe_date_format(fmt: str) -> str:
     return fmt
 
 
+MIN_YEAR, MAX_YEAR = 1000, 2999
+
+
 def dates(raw: RawTable, column: str, fmt: str) -> pa.Array:
     """date32 values parsed with strftime ``fmt``, null for blanks."""
     s = stripped(raw, column)
@@ -140,6 +145,15 @@ def dates(raw: RawTable, column: str, fmt: str) -> pa.Array:
         row = _first(bad)
         raise raw.error(
             row, column, f"not a date in format {describe_date_format(fmt)}: {_value(raw, column, row)}"
+        )
+    # pandas reads "-2019-01-02" as year -2019; market data starts in the 18th century (Stooq's S&P
+    # series goes back to 1789), so years outside 1000-2999 are typos, not history.
+    years = parsed.dt.year.to_numpy(dtype="float64", na_value=np.nan)
+    implausible = ~is_blank & ((years < MIN_YEAR) | (years > MAX_YEAR))
+    if implausible.any():
+        row = _first(implausible)
+        raise raw.error(
+            row, column, f"implausible date (year outside {MIN_YEAR}-{MAX_YEAR}): {_value(raw, column, row)}"
         )
     days = parsed.to_numpy(dtype="datetime64[D]")
     missing = np.isnat(days)
@@ -160,8 +174,25 @@ def flags(raw: RawTable, column: str) -> np.ndarray:
 
 
 def symbols(raw: RawTable, column: str) -> pa.Array:
-    """Normalised symbols (symbols.normalise_symbol, the one rule); blank -> null."""
-    normalised = [normalise_symbol(v) for v in raw.col(column).tolist()]
+    """Normalised symbols (symbols.normalise_symbol, the one rule); blank -> null.
+
+    All-ASCII columns (every real feed) take the same rule vectorised in Arrow: upper-casing and
+    whitespace agree with Python's for ASCII; anything else goes through the Python rule.
+    """
+    col = raw.col(column)
+    arr = pa.array(col.array, type=pa.string()) if len(col) else pa.array([], pa.string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if (
+        arr.null_count == 0
+        and pc.all(pc.string_is_ascii(arr)).as_py() is not False
+        and not pc.any(pc.match_substring_regex(arr, _CONTROL_RE)).as_py()
+    ):
+        out = pc.replace_substring_regex(
+            pc.ascii_upper(pc.ascii_trim_whitespace(arr)), pattern=_SEPARATORS_RE, replacement=""
+        )
+        return pc.if_else(pc.equal(out, ""), pa.scalar(None, pa.string()), out)
+    normalised = [normalise_symbol(v) for v in col.tolist()]
     return pa.array([v or None for v in normalised], type=pa.string())
 
 
