@@ -90,6 +90,9 @@ def ingest(
         parsed = parse_file(kind, path, opts)
         batches.append((SourceBatch(parsed.table, path.name, digest, parsed.format), parsed.warnings))
     if not batches:
+        if store.has_leftovers():  # nothing new, but a killed run's leftovers are still ours to clean
+            with store.writing(wait):
+                pass
         return reports
     if progress:
         progress("committing", len(files), len(files))
@@ -227,11 +230,17 @@ class _Frames:
 def _load(store_root: Path, known_at: datetime | None = None) -> _Frames:
     """Read one consistent snapshot; with ``known_at``, the store exactly as it was at that time."""
     import pandas as pd
+    import pyarrow as pa
 
     from positioning_cli.store import Store
 
     store = Store(store_root)
     with store.reading(known_at=known_at) as manifest:
+        members_table = store.read(
+            "members",
+            ["index", "as_of", "symbol", "name", "sector", "shares_outstanding", "float_shares", "weight"],
+            manifest,
+        )
         si = store.read(
             "short_interest",
             [
@@ -244,12 +253,13 @@ def _load(store_root: Path, known_at: datetime | None = None) -> _Frames:
                 "float_shares",
             ],
             manifest,
-        ).to_pandas()
-        members = store.read(
-            "members",
-            ["index", "as_of", "symbol", "name", "sector", "shares_outstanding", "float_shares", "weight"],
-            manifest,
-        ).to_pandas()
+            row_filter=_listed_rows(members_table.column("symbol")),
+        )
+        # Dates as datetime64[s] straight from Arrow: what pd.to_datetime makes of date objects,
+        # without building millions of them first.
+        si = si.set_column(0, "settlement_date", si.column(0).cast(pa.timestamp("s")))
+        si = si.to_pandas(split_blocks=True, self_destruct=True)
+        members = members_table.to_pandas()
         prices = store.read("prices", ["symbol", "date", "close", "high", "low"], manifest).to_pandas()
         cot_table = store.read("cot", None, manifest)
         cot = cot_table.to_pandas() if cot_table.num_rows else None
@@ -262,6 +272,34 @@ def _load(store_root: Path, known_at: datetime | None = None) -> _Frames:
         frame[col] = pd.to_datetime(frame[col])
     dates = pd.DatetimeIndex(sorted(si["settlement_date"].unique()))
     return _Frames(si, members, prices, dates, cot)
+
+
+def _listed_rows(listed: Any) -> Any:
+    """Row filter for the SI files: rows of symbols listed in some index membership snapshot, and
+    the first row of every settlement date (so the dates held stay complete).
+
+    Every figure the read commands compute joins short interest with membership (index levels,
+    sectors, stocks: each date against its own snapshot) and only counts the dates held otherwise;
+    a split flag on an unlisted symbol removes nothing from a sum. So the numbers are those of the
+    whole table, while a full-market store (~22,000 symbols a date, ~2,600 listed) is read into
+    pandas at a fraction of the memory.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    value_set = pc.unique(listed.combine_chunks() if isinstance(listed, pa.ChunkedArray) else listed)
+
+    def keep(t: pa.Table) -> pa.Table:
+        if t.num_rows == 0:
+            return t
+        mask = np.array(pc.is_in(t.column("symbol"), value_set=value_set).to_numpy(), dtype=bool)
+        days = t.column("settlement_date").to_numpy()
+        mask[0] = True
+        mask[1:] |= days[1:] != days[:-1]
+        return t.filter(pa.array(mask))
+
+    return keep
 
 
 def _scan_date(frames: _Frames, as_of: date | None, warnings: list[str]) -> Any:
@@ -343,6 +381,38 @@ def scan(
     return Result("scan", d.date(), [_ordered(r) for r in rows], warnings)
 
 
+_MEMO = "_memo"
+
+
+def _memo(frames: _Frames) -> dict[Any, Any]:
+    """Figures computed once per loaded snapshot (kept on the frames object itself)."""
+    memo: dict[Any, Any] = vars(frames).setdefault(_MEMO, {})
+    return memo
+
+
+def _member_rows(frames: _Frames, d: Any) -> Any:
+    """The SI rows up to ``d`` of symbols listed in some membership snapshot of any index.
+
+    Index figures only ever join these rows (each settlement date against its own snapshot), and a
+    split flag on any other symbol removes nothing from an index sum, so every number is the same
+    as over the whole table; a full-market store holds ~22,000 symbols a date, the indices ~2,600.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from positioning_cli import metrics as m
+
+    si = frames.si
+    upto = np.array((si["settlement_date"] <= d).to_numpy(dtype=bool))
+    keep = upto & m.isin(si["symbol"], frames.members["symbol"]) if len(frames.members) else upto & False
+    # One row of every date with short interest stays too, member or not: the levels hold a row for
+    # every settlement date held (NaN when no constituent reported), and change bases count them.
+    held = np.flatnonzero(upto & si["short_interest"].notna().to_numpy(dtype=bool))
+    first = pd.Series(si["settlement_date"].to_numpy()[held]).drop_duplicates().index.to_numpy()
+    keep[held[first]] = True
+    return si[keep]
+
+
 def _index_rows(
     frames: _Frames,
     indices: Sequence[str],
@@ -353,9 +423,15 @@ def _index_rows(
     """Index rows on ``d`` ranked by divergence score, from the store as known up to ``d``."""
     from positioning_cli import metrics as m
 
-    upto = _Frames(
-        frames.si[frames.si["settlement_date"] <= d], frames.members, frames.prices, frames.dates, frames.cot
-    )
+    # scan reports d and the previous date from one snapshot: the member rows (and, in _index_row,
+    # each index's levels) are computed once over the snapshot and cut at d, which gives the same
+    # figures since every date's level depends only on that date's rows.
+    cache = _memo(frames)
+    if "member_si" not in cache:
+        cache["member_si"] = _member_rows(frames, frames.dates[-1])
+    msi = cache["member_si"]
+    upto = _Frames(msi[msi["settlement_date"] <= d], frames.members, frames.prices, frames.dates, frames.cot)
+    vars(upto)[_MEMO] = cache
     stock_closes = _stock_closes(upto, proxy_map)
     rows: list[dict[str, Any]] = []
     for idx in indices:
@@ -439,8 +515,16 @@ def _index_row(
     import pandas as pd
 
     si, members = frames.si, frames.members
-    levels = m.index_levels(si, members, stock_closes, idx)
-    if d not in levels.index:
+    cache = _memo(frames)
+    if "member_si" in cache:
+        if ("levels", idx) not in cache:
+            cache[("levels", idx)] = m.index_levels(cache["member_si"], members, stock_closes, idx)
+        levels = cache[("levels", idx)]
+        levels = levels[levels.index <= d]
+    else:
+        levels = m.index_levels(si, members, stock_closes, idx)
+    # A date can hold SI rows of other symbols only: then this index has nothing to report on it.
+    if d not in levels.index or not (levels.loc[d, "members_with_si"] > 0):
         warnings.append(f"{idx}: no constituent has short interest on {d.date()}")
         return None
     lv = levels.loc[d]
@@ -470,11 +554,16 @@ def _index_row(
             continue
         in_window = (si["settlement_date"] > base) & (si["settlement_date"] <= d)
         if si["split_flag"][in_window].any():
-            # Only the two dates and the window's split flags matter: hand over just those rows.
-            ends = si["settlement_date"].isin([base, d])
-            value, n_excl = m.split_excluded_total_change(
-                si[ends | (in_window & si["split_flag"])], members, idx, d, base
-            )
+            if "member_si" in cache:  # the join done once per index (same numbers, see SplitTotals)
+                if ("split", idx) not in cache:
+                    cache[("split", idx)] = m.SplitTotals(cache["member_si"], members, idx)
+                value, n_excl = cache[("split", idx)].change(d, base)
+            else:
+                # Only the two dates and the window's split flags matter: hand over just those rows.
+                ends = si["settlement_date"].isin([base, d])
+                value, n_excl = m.split_excluded_total_change(
+                    si[ends | (in_window & si["split_flag"])], members, idx, d, base
+                )
         else:  # no split in the window: the plain change of the level (the slow path gives the same)
             value, n_excl = m.change(total, d, kind).value, 0
         row[f"si_change_{kind}"] = value
@@ -577,6 +666,24 @@ def _level_changes(m: Any, frames: _Frames, series: Any, metric: str, idx: str, 
     return out
 
 
+def _split_changes(m: Any, frames: _Frames, total: Any, split: Any, d: Any) -> dict[str, Any]:
+    """``_level_changes`` of total SI shares with the split-excluded sums from ``split``."""
+    si = frames.si
+    out: dict[str, Any] = {}
+    for kind in ("last", "ytd", "12m"):
+        base = m.previous_date(total.index, d, kind)
+        out[f"base_{kind}"] = _iso(base)
+        if base is None:
+            out[f"change_{kind}"] = None
+            continue
+        in_window = (si["settlement_date"] > base) & (si["settlement_date"] <= d)
+        if si["split_flag"][in_window].any():
+            out[f"change_{kind}"] = split.change(d, base)[0]
+        else:
+            out[f"change_{kind}"] = m.change(total, d, kind).value
+    return out
+
+
 def _split_aware_change(
     m: Any, frames: _Frames, total: Any, idx: str, d: Any, base: Any, kind: str
 ) -> tuple[float, int]:
@@ -640,7 +747,7 @@ def summary(
     frames = _load(store_root, known_at)
     warnings: list[str] = []
     d = _scan_date(frames, as_of, warnings)
-    frames.si = frames.si[frames.si["settlement_date"] <= d]
+    frames.si = _member_rows(frames, d)
     stock_closes = _stock_closes(frames, proxy_map)
     rows: list[dict[str, Any]] = []
     text: dict[str, list[str]] = {}
@@ -649,7 +756,7 @@ def summary(
         if not _has_members(frames, idx, warnings):
             continue
         levels = m.index_levels(frames.si, frames.members, stock_closes, idx)
-        if d not in levels.index:
+        if d not in levels.index or not (levels.loc[d, "members_with_si"] > 0):
             warnings.append(f"{idx}: no constituent has short interest on {d.date()}")
             continue
         lv = levels.loc[d]
@@ -660,7 +767,13 @@ def summary(
             row["symbol"] = None
             row["value"] = float(series.loc[d])
             row.update(_percentiles(m, series, d))
-            row.update(_level_changes(m, frames, series, metric, idx, d))
+            if metric == "total_si_shares":  # split-aware: the join done once (see SplitTotals)
+                split = vars(frames).setdefault(_MEMO, {})
+                if ("split", idx) not in split:
+                    split[("split", idx)] = m.SplitTotals(frames.si, frames.members, idx)
+                row.update(_split_changes(m, frames, series, split[("split", idx)], d))
+            else:
+                row.update(_level_changes(m, frames, series, metric, idx, d))
             row["explain"] = _explain(metric, lv, row, d) if explain else None
             idx_rows.append(row)
         sym, closes = _proxy_closes(frames, proxy_map[idx])
@@ -1040,6 +1153,7 @@ def scan_stocks(
     d = _scan_date(frames, as_of, warnings)
     prev = frames.dates[frames.dates < d]
     si = frames.si[frames.si["settlement_date"] <= d]
+    _membership_warnings(frames, indices, d, warnings)
     table, excluded = stocks.stock_table(
         si,
         frames.members,
@@ -1096,6 +1210,7 @@ def scan_sectors(
     d = _scan_date(frames, as_of, warnings)
     prev = frames.dates[frames.dates < d]
     si = frames.si[frames.si["settlement_date"] <= d]
+    _membership_warnings(frames, indices, d, warnings)
     table = stocks.sector_table(
         si,
         frames.members,
@@ -1111,6 +1226,16 @@ def scan_sectors(
     if not rows:
         raise NoDataError(f"no sector has short interest on {d.date()}")
     return Result("scan", d.date(), rows, warnings)
+
+
+def _membership_warnings(frames: _Frames, indices: Sequence[str], d: Any, warnings: list[str]) -> None:
+    """Say when the scan date precedes an index's first membership snapshot (its earliest list is used)."""
+    for idx in indices:
+        held = frames.members["as_of"][frames.members["index"] == idx]
+        if len(held) and d < held.min():
+            warnings.append(
+                f"{idx}: membership before its first snapshot; using the list as of {held.min().date()}"
+            )
 
 
 def stock_keys() -> tuple[str, ...]:

@@ -27,6 +27,7 @@ class _State:
 STATE = _State()
 
 app = typer.Typer(
+    rich_markup_mode=None,  # plain click help: rich is not imported for --help (~160 ms)
     name="positioning",
     help=(
         "Short-interest vs price positioning divergence scanner for the Russell 2000 (RUT), "
@@ -40,6 +41,7 @@ app = typer.Typer(
     add_completion=True,
 )
 ingest_app = typer.Typer(
+    rich_markup_mode=None,
     help="Load source files into the store (atomic: a bad file leaves the store untouched).",
     no_args_is_help=True,
 )
@@ -239,7 +241,7 @@ def ingest_cot_cmd(paths: PathsArg, fmt: InputFormatOpt = None, wait: WaitOpt = 
     _run_ingest("cot", paths, ParseOptions(format=fmt), wait)
 
 
-store_app = typer.Typer(help="Inspect and check the store.", no_args_is_help=True)
+store_app = typer.Typer(rich_markup_mode=None, help="Inspect and check the store.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
 
 
@@ -330,6 +332,19 @@ def _emit(
     from positioning_cli.errors import ThresholdCrossed
 
     checks = thresholds.parse(fail_on or [], keys)  # a bad expression fails before any output
+    try:
+        _write(render, result, fmt, keys, view)
+    except BrokenPipeError:
+        # The reader went away (`| head`): not a failure. Handled here because click would turn it
+        # into a silent exit 1.
+        _silence_stdout()
+        return
+    hits = thresholds.matches(checks, result.rows, label)
+    if hits:
+        raise ThresholdCrossed("--fail-on: " + "; ".join(hits))
+
+
+def _write(render: Any, result: Any, fmt: str, keys: Any, view: Any) -> None:
     render.emit(
         result,
         _check_format(fmt),
@@ -340,10 +355,7 @@ def _emit(
         table_renderer=view,
         width=_terminal_width(),
     )
-    hits = thresholds.matches(checks, result.rows, label)
-    if hits:
-        sys.stdout.flush()
-        raise ThresholdCrossed("--fail-on: " + "; ".join(hits))
+    sys.stdout.flush()
 
 
 @app.command("scan")

@@ -98,6 +98,14 @@ CASES = [
         ["SPY.csv:2", "Close"],
     ),
     (
+        "price-negative-year",  # pandas alone would read it as the year -2019 (found by the fuzz suite)
+        "prices",
+        "QQQ.csv",
+        b"Date,Open,High,Low,Close,Adj Close,Volume\n2019-01-01,1,1,1,1,1,1\n-2019-01-02,1,1,1,1,1,1\n",
+        [],
+        ["QQQ.csv:3", "Date", "implausible"],
+    ),
+    (
         "members-no-as-of",
         "members",
         "constituents.csv",

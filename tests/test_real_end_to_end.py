@@ -188,6 +188,7 @@ def test_scan_by_stock_on_real_files_matches_the_raw_text(real_store: Path) -> N
                 assert row[key] is None, (sym, key)
         checked += 1
     assert checked == min(200, len(by_symbol)) > 100
+    assert "RUT: membership before its first snapshot; using the list as of 2026-05-05" in doc["warnings"]
 
 
 def test_summary_on_real_files(real_store: Path) -> None:

@@ -89,3 +89,13 @@ def test_store_commands_on_no_store_say_so(tmp_path: Path) -> None:
         r = run_cli(*cmd, store=tmp_path / "none")
         assert r.code == ExitCode.NO_DATA and "no store" in r.err
         assert not (tmp_path / "none").exists()
+
+
+def test_a_rerun_with_nothing_new_still_cleans_a_killed_runs_leftovers(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    assert run_cli("ingest", "short-interest", str(SI_FILES[0]), store=store).code == 0
+    (store / ".staging").mkdir()
+    (store / ".staging" / "0123abcd.parquet").write_bytes(b"half written")
+    r = run_cli("ingest", "short-interest", str(SI_FILES[0]), store=store)
+    assert r.code == 0 and "already ingested" in r.err
+    assert not (store / ".staging").exists()
