@@ -1134,6 +1134,20 @@ def _in_indices(row: dict[str, Any], indices: Sequence[str]) -> bool:
     return bool(held & set(indices))
 
 
+def _ranking_context(
+    store_root: Path, as_of: date | None, known_at: datetime | None, indices: Sequence[str]
+) -> tuple[_Frames, Any, Any, Any, list[str]]:
+    """What --by stock and --by sector start from: the snapshot, SI up to d, d, the previous date."""
+    _check_indices(indices)
+    frames = _load(store_root, known_at)
+    warnings: list[str] = []
+    d = _scan_date(frames, as_of, warnings)
+    prev = frames.dates[frames.dates < d]
+    si = frames.si[frames.si["settlement_date"] <= d]
+    _membership_warnings(frames, indices, d, warnings)
+    return frames, si, d, (prev[-1] if len(prev) else None), warnings
+
+
 def scan_stocks(
     store_root: Path,
     *,
@@ -1147,13 +1161,7 @@ def scan_stocks(
     """Rank the constituents by divergence; excluded stocks are counted and, on request, listed."""
     from positioning_cli import stocks
 
-    _check_indices(indices)
-    frames = _load(store_root, known_at)
-    warnings: list[str] = []
-    d = _scan_date(frames, as_of, warnings)
-    prev = frames.dates[frames.dates < d]
-    si = frames.si[frames.si["settlement_date"] <= d]
-    _membership_warnings(frames, indices, d, warnings)
+    frames, si, d, prev_d, warnings = _ranking_context(store_root, as_of, known_at, indices)
     table, excluded = stocks.stock_table(
         si,
         frames.members,
@@ -1161,7 +1169,7 @@ def scan_stocks(
         _universe(indices),
         d,
         _gates(gates),
-        prev[-1] if len(prev) else None,
+        prev_d,
     )
     rows = [r for r in stocks.to_records(table) if _in_indices(r, indices)]
     excl = [r for r in stocks.to_records(excluded) if _in_indices(r, indices)]
@@ -1204,13 +1212,7 @@ def scan_sectors(
     """Per GICS sector: coverage, median SI %, changes and percentiles, ranked by SI percentile."""
     from positioning_cli import stocks
 
-    _check_indices(indices)
-    frames = _load(store_root, known_at)
-    warnings: list[str] = []
-    d = _scan_date(frames, as_of, warnings)
-    prev = frames.dates[frames.dates < d]
-    si = frames.si[frames.si["settlement_date"] <= d]
-    _membership_warnings(frames, indices, d, warnings)
+    frames, si, d, prev_d, warnings = _ranking_context(store_root, as_of, known_at, indices)
     table = stocks.sector_table(
         si,
         frames.members,
@@ -1218,7 +1220,7 @@ def scan_sectors(
         _universe(indices),
         d,
         _gates(gates),
-        prev[-1] if len(prev) else None,
+        prev_d,
     )
     if len(indices) == 2:
         warnings.append("sectors of two indices are computed over the union of all three; pass one --index")
