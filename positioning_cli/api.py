@@ -446,6 +446,18 @@ def _index_rows(
     return rows
 
 
+# The futures read each index row carries (see _futures_fields).
+FUTURES_KEYS = (
+    "futures_contract",
+    "futures_report_date",
+    "lev_net",
+    "lev_net_pct_oi",
+    "lev_net_pct_1y",
+    "lev_weeks_since_lower",
+    "lev_net_change",
+    "futures_agree",
+)
+
 SCAN_KEYS = (
     "rank",
     "prev_rank",
@@ -488,14 +500,7 @@ SCAN_KEYS = (
     "ema_stack",
     "bollinger_pct_b",
     "keltner_pos",
-    "futures_contract",
-    "futures_report_date",
-    "lev_net",
-    "lev_net_pct_oi",
-    "lev_net_pct_1y",
-    "lev_weeks_since_lower",
-    "lev_net_change",
-    "futures_agree",
+    *FUTURES_KEYS,
 )
 
 
@@ -938,19 +943,7 @@ def _futures_fields(
     from positioning_cli import futures
 
     contract = futures.INDEX_CONTRACT[idx]
-    out: dict[str, Any] = dict.fromkeys(
-        (
-            "futures_contract",
-            "futures_report_date",
-            "lev_net",
-            "lev_net_pct_oi",
-            "lev_net_pct_1y",
-            "lev_weeks_since_lower",
-            "lev_net_change",
-            "futures_agree",
-        ),
-        None,
-    )
+    out: dict[str, Any] = dict.fromkeys(FUTURES_KEYS, None)
     if frames.cot is None:
         return out
     ser = futures.series(frames.cot, contract)

@@ -124,18 +124,14 @@ QUADRANT_SHORT = {
 def scan_table(result: Any) -> Table:
     """Indices as columns in rank order, metrics as rows: fits 80 columns for three indices."""
     rows = result.rows
-    table = Table(
-        title=f"Positioning scan — {result.as_of.isoformat()}, ranked by divergence",
+    table = _table(
+        f"Positioning scan — {result.as_of.isoformat()}, ranked by divergence",
         caption=(
             "Score = √(SI percentile 1Y × price percentile 1Y), 0–100: 100 = short interest and price both "
             "at their 1Y highs (shorts expanding into strength). Quadrant = signs of the SI and price "
             "changes since the last report. * = window not fully covered by the store."
         ),
         caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        collapse_padding=True,
-        show_edge=False,
-        pad_edge=False,
     )
     table.add_column("", justify="left", no_wrap=True)
     for r in rows:
@@ -187,6 +183,13 @@ def scan_table(result: Any) -> Table:
     return table
 
 
+def _table(title: str | None, **options: Any) -> Table:
+    """The house style of every table view: a rule under the header, no outer edges, tight padding."""
+    return Table(
+        title=title, box=box.SIMPLE_HEAD, collapse_padding=True, show_edge=False, pad_edge=False, **options
+    )
+
+
 def _rank_cell(r: dict[str, Any]) -> str:
     prev = r.get("prev_rank")
     return f"{r['rank']}" + ("" if prev is None else f" ({prev})")
@@ -194,13 +197,7 @@ def _rank_cell(r: dict[str, Any]) -> str:
 
 def stock_view(result: Any) -> Group:
     """Ranked stocks: rank (previous), SI level and change, percentiles, quadrant, score."""
-    table = Table(
-        title=f"Stocks — {result.as_of.isoformat()}, ranked by divergence (previous rank in brackets)",
-        box=box.SIMPLE_HEAD,
-        collapse_padding=True,
-        show_edge=False,
-        pad_edge=False,
-    )
+    table = _table(f"Stocks — {result.as_of.isoformat()}, ranked by divergence (previous rank in brackets)")
     for name in ("#", "Symbol", "SI %SO", "DTC", "SI Δ", "SI pct", "Px Δ", "Px pct", "Quadrant", "Score"):
         table.add_column(name, justify="left" if name in ("Symbol", "Quadrant") else "right", no_wrap=True)
     for r in result.rows:
@@ -219,14 +216,7 @@ def stock_view(result: Any) -> Group:
     parts: list[Any] = [table]
     excluded = result.extra.get("excluded", {})
     if excluded.get("rows"):
-        ex = Table(
-            title="Excluded",
-            box=box.SIMPLE_HEAD,
-            collapse_padding=True,
-            show_edge=False,
-            pad_edge=False,
-            title_justify="left",
-        )
+        ex = _table("Excluded", title_justify="left")
         ex.add_column("Symbol", no_wrap=True)
         ex.add_column("Gate", no_wrap=True)
         ex.add_column("Reason")
@@ -243,12 +233,8 @@ def stock_view(result: Any) -> Group:
 
 
 def sector_view(result: Any) -> Table:
-    table = Table(
-        title=f"Sectors — {result.as_of.isoformat()}, ranked by median SI % percentile (previous rank in brackets)",
-        box=box.SIMPLE_HEAD,
-        collapse_padding=True,
-        show_edge=False,
-        pad_edge=False,
+    table = _table(
+        f"Sectors — {result.as_of.isoformat()}, ranked by median SI % percentile (previous rank in brackets)"
     )
     for name in ("#", "Sector", "N", "Med SI%", "SI Δ", "Δ YTD", "1Y", "5Y", "Px Δ", "Score"):
         table.add_column(name, justify="left" if name == "Sector" else "right", no_wrap=name != "Sector")
@@ -269,13 +255,7 @@ def sector_view(result: Any) -> Table:
 
 
 def cot_view(result: Any) -> Group:
-    table = Table(
-        title=f"CFTC Traders in Financial Futures — report {result.as_of.isoformat()}",
-        box=box.SIMPLE_HEAD,
-        collapse_padding=True,
-        show_edge=False,
-        pad_edge=False,
-    )
+    table = _table(f"CFTC Traders in Financial Futures — report {result.as_of.isoformat()}")
     for name in ("", "Group", "Net", "% OI", "Δ 1w", "Δ 4w", "1Y", "3Y", "All", "COT", "z"):
         table.add_column(name, justify="left" if name in ("", "Group") else "right", no_wrap=True)
     for r in result.rows:
@@ -302,13 +282,7 @@ def cot_view(result: Any) -> Group:
 
 def store_info_view(result: Any) -> Group:
     e = result.extra
-    table = Table(
-        title=f"Store {e['store']} — {e['commits']} commits, {_compact(e['total_bytes'])}B",
-        box=box.SIMPLE_HEAD,
-        collapse_padding=True,
-        show_edge=False,
-        pad_edge=False,
-    )
+    table = _table(f"Store {e['store']} — {e['commits']} commits, {_compact(e['total_bytes'])}B")
     for name in ("Table", "Rows", "Files", "Size", "From", "To", "Versions"):
         table.add_column(name, justify="left" if name in ("Table", "From", "To") else "right", no_wrap=True)
     for r in result.rows:
@@ -321,9 +295,7 @@ def store_info_view(result: Any) -> Group:
             r["last_date"] or "–",
             number(r["version_rows"]),
         )
-    recent = Table(
-        title="Last ingests", box=box.SIMPLE_HEAD, collapse_padding=True, show_edge=False, pad_edge=False
-    )
+    recent = _table("Last ingests")
     for name in ("When (UTC)", "Table", "File", "Rows", "Changed"):
         recent.add_column(
             name, justify="right" if name in ("Rows", "Changed") else "left", no_wrap=name != "File"
@@ -350,7 +322,7 @@ def verify_view(result: Any) -> Group:
     )
     if not result.rows:
         return Group(head)
-    table = Table(box=box.SIMPLE_HEAD, collapse_padding=True, show_edge=False, pad_edge=False)
+    table = _table(None)
     for name in ("Kind", "Path", "Problem"):
         table.add_column(name)
     for r in result.rows:
@@ -423,14 +395,7 @@ def summary_view(result: Any) -> Group:
     for r in result.rows:
         by_index.setdefault(r["index"], []).append(r)
     for idx, rows in by_index.items():
-        table = Table(
-            title=f"{idx} — percentile summary, {result.as_of.isoformat()}",
-            box=box.SIMPLE_HEAD,
-            collapse_padding=True,
-            show_edge=False,
-            pad_edge=False,
-            title_justify="left",
-        )
+        table = _table(f"{idx} — percentile summary, {result.as_of.isoformat()}", title_justify="left")
         for name, justify in (
             ("", "left"),
             ("Level", "right"),
@@ -476,7 +441,7 @@ def history_view(result: Any) -> Group:
     rows = result.rows
     head = rows[0] if rows else {"index": "", "metric": ""}
     values = [r["value"] for r in rows]
-    table = Table(box=box.SIMPLE_HEAD, collapse_padding=True, show_edge=False, pad_edge=False)
+    table = _table(None)
     table.add_column("Settlement date")
     table.add_column(head["metric"], justify="right")
     table.add_column("Members with SI", justify="right")
