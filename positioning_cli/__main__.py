@@ -1,3 +1,3 @@
-from positioning_cli.cli import main
+from positioning_cli.entry import main
 
 main()

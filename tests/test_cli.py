@@ -16,7 +16,7 @@ from tests.conftest import ROOT, run_cli, store_bytes
 
 HEAVY_CHECK = """
 import sys
-from positioning_cli.cli import main
+from {module} import main
 try:
     main({args!r})
 except SystemExit:
@@ -26,18 +26,28 @@ sys.stderr.write("HEAVY=" + ",".join(heavy) + "\\n")
 """
 
 
+# the entry point (positioning_cli.entry: the installed script and `python -m positioning_cli`) and
+# the typer CLI behind it
+ENTRY_MODULES = ["positioning_cli.entry", "positioning_cli.cli"]
+
+
+@pytest.mark.parametrize("module", ENTRY_MODULES)
 @pytest.mark.parametrize(
     "args", [["--help"], ["--version"], ["scan", "--help"], ["ingest", "short-interest", "--help"]]
 )
-def test_help_and_version_import_neither_pandas_nor_pyarrow(args: list[str]) -> None:
+def test_help_and_version_import_neither_pandas_nor_pyarrow(args: list[str], module: str) -> None:
     p = subprocess.run(
-        [sys.executable, "-c", HEAVY_CHECK.format(args=args)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", HEAVY_CHECK.format(module=module, args=args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert "HEAVY=\n" in p.stderr, p.stderr
 
 
-def test_shell_completion_imports_neither_pandas_nor_pyarrow() -> None:
-    code = HEAVY_CHECK.format(args=[])
+@pytest.mark.parametrize("module", ENTRY_MODULES)
+def test_shell_completion_imports_neither_pandas_nor_pyarrow(module: str) -> None:
+    code = HEAVY_CHECK.format(module=module, args=[])
     env = {"_POSITIONING_COMPLETE": "complete_bash", "COMP_WORDS": "positioning sc", "COMP_CWORD": "1"}
     import os
 
