@@ -9,9 +9,11 @@ import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-import pandas as pd
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from positioning_cli import arrays
 from positioning_cli.schema import TableSpec
 
 from .text import Source
@@ -67,18 +69,24 @@ def dedupe(table: pa.Table, key: tuple[str, ...], *, prefer: str | None = None) 
 
     Returns the table (original row order kept) and how many rows were dropped.
     """
-    if table.num_rows == 0:
+    n = table.num_rows
+    if n == 0:
         return table, 0
-    frame = pd.DataFrame({k: table.column(k).to_pandas() for k in key})
-    if not frame.duplicated(keep=False).any():
+    # One dense code per distinct key (nulls equal to each other), built column by column and
+    # renumbered after each so it stays below n. Numpy and Arrow only: no pandas on the fast path.
+    group = np.zeros(n, dtype=np.int64)
+    for k in key:
+        codes = pc.dictionary_encode(table.column(k).combine_chunks(), null_encoding="encode")
+        combined = group * len(codes.dictionary) + arrays.to_numpy(codes.indices)
+        group = np.unique(combined, return_inverse=True)[1].reshape(-1)
+    if group.max() + 1 == n:
         return table, 0
-    frame["_order"] = range(table.num_rows)
-    sort_by = list(key)
+    # The row kept per key is the one with the highest rank: preferred rows first, then the last.
+    rank = np.arange(n, dtype=np.int64)
     if prefer is not None:
-        # A stable sort puts preferred rows after unpreferred ones, then "last" wins.
-        frame["_prefer"] = table.column(prefer).to_pandas().fillna(False).astype(bool)
-        sort_by.append("_prefer")
-    sort_by.append("_order")
-    frame = frame.sort_values(sort_by, kind="stable")
-    keep = frame.drop_duplicates(list(key), keep="last")["_order"].sort_values()
-    return table.take(pa.array(keep.to_numpy())), table.num_rows - len(keep)
+        column = table.column(prefer)
+        rank += n * (arrays.to_numpy(column) & arrays.valid(column))
+    by_group = np.lexsort((rank, group))
+    last = np.append(group[by_group][1:] != group[by_group][:-1], True)
+    keep = np.sort(by_group[last])
+    return table.take(arrays.from_numpy(keep)), n - len(keep)

@@ -6,9 +6,14 @@ All formats reduce to one step: name which source column feeds which store field
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
+from positioning_cli import arrays
 from positioning_cli.schema import SHORT_INTEREST
 
 from . import values as v
@@ -96,7 +101,7 @@ def _assemble(
                     "no complete data rows (every row lacks a date, symbol or short interest)"
                 )
 
-    out: dict[str, pa.Array | list | None] = {}
+    out: dict[str, pa.Array] = {}
     out["settlement_date"] = v.dates(raw, cols["settlement_date"], date_format)
     v.require_values(raw, cols["settlement_date"], out["settlement_date"], "blank date")
     out["symbol"] = v.symbols(raw, cols["symbol"])
@@ -111,26 +116,24 @@ def _assemble(
         if f in cols:
             out[f] = v.strings(raw, cols[f])
     for f in ("revision_flag", "split_flag"):
-        out[f] = v.flags(raw, cols[f]) if f in cols else np.zeros(raw.n, dtype=bool)
-
+        if f in cols:
+            out[f] = v.flags(raw, cols[f])
     dtc = (
         v.floats(raw, cols["days_to_cover"], nonnegative=True)
         if "days_to_cover" in cols
         else np.full(raw.n, np.nan)
     )
-    dtc[dtc == NO_VOLUME_DTC] = np.nan
-    if "avg_daily_volume" in cols:
-        # FINRA's rule where the source gives none: SI / ADV, floor 1.00, undefined without volume.
-        adv = out["avg_daily_volume"].to_numpy(zero_copy_only=False).astype(np.float64)  # type: ignore[union-attr]
-        si_f = si.to_numpy(zero_copy_only=False).astype(np.float64)
-        fill = np.isnan(dtc) & (adv > 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            computed = np.round(np.maximum(1.0, si_f / adv), 2)
-        dtc = np.where(fill, computed, dtc)
-    out["days_to_cover"] = pa.array(dtc, mask=np.isnan(dtc), type=pa.float64())
-    out["source_format"] = pa.array([fmt] * raw.n, type=pa.string())
+    return _finish(out, dtc, raw.n, fmt, warnings)
 
-    table = build_table(SHORT_INTEREST, out, raw.n)
+
+def _finish(out: dict[str, pa.Array], dtc: np.ndarray, n: int, fmt: str, warnings: list[str]) -> Parsed:
+    """The steps after conversion, shared by every format and the fast FINRA path: derived days to
+    cover, absent flags False, the format column, the table, duplicates dropped."""
+    out["days_to_cover"] = _days_to_cover(dtc, out["short_interest"], out.get("avg_daily_volume"))
+    for f in ("revision_flag", "split_flag"):
+        out.setdefault(f, arrays.from_numpy(np.zeros(n, dtype=bool)))
+    out["source_format"] = arrays.repeat(fmt, n)
+    table = build_table(SHORT_INTEREST, out, n)
     table, dropped = dedupe(table, SHORT_INTEREST.key, prefer="revision_flag")
     if dropped:
         warnings.append(
@@ -140,9 +143,130 @@ def _assemble(
     return Parsed(table=table, format=fmt, warnings=tuple(warnings))
 
 
+def _days_to_cover(dtc: np.ndarray, si: pa.Array, adv: pa.Array | None) -> pa.Array:
+    """Days to cover as given (NaN: none), FINRA's no-volume sentinel as null, and where the source
+    gives none FINRA's rule: SI / ADV, floor 1.00, rounded to 2 decimals, undefined without volume."""
+    dtc = np.where(dtc == NO_VOLUME_DTC, np.nan, dtc)
+    if adv is not None:
+        adv_f = arrays.floats(adv)
+        fill = np.isnan(dtc) & (adv_f > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            computed = np.round(np.maximum(1.0, arrays.floats(si) / adv_f), 2)
+        dtc = np.where(fill, computed, dtc)
+    return arrays.from_numpy(dtc, mask=np.isnan(dtc))
+
+
 def parse_finra_pipe(source: Source, options: ParseOptions) -> Parsed:
+    fast = fast_finra_pipe(source)
+    return fast if fast is not None else slow_finra_pipe(source)
+
+
+def slow_finra_pipe(source: Source) -> Parsed:
+    """Any FINRA pipe file, through the general reader and converters (with their exact errors)."""
     raw = read_csv(source, "|")
     return _assemble(raw, "finra-pipe", _resolve(raw, FINRA_FIELDS), date_format=ISO)
+
+
+_COUNT_LIMIT = 2**53  # above it the general path's float64 route rounds; exact int64 would differ
+
+
+def fast_finra_pipe(source: Source) -> Parsed | None:
+    """The common FINRA file read straight from its bytes with Arrow, without pandas.
+
+    Returns None, so the caller takes ``slow_finra_pipe`` with its exact errors, unless the file
+    is plainly valid: header on the first line with no two names alike, LF or CRLF line ends,
+    dates strictly YYYY-MM-DD within the plausible years, counts plain digits, days to cover a
+    non-negative number, flags known, no required cell blank. Cells are split like the general
+    reader's Arrow split and text goes through the same helpers, so anything accepted here parses
+    to exactly the same table and warnings there.
+    """
+    data = source.data
+    end = data.find(b"\n")
+    if end < 0 or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
+        return None  # no data line, or a lone CR (the general reader's simple case declines it too)
+    header = data[:end].decode("utf-8").split("|")
+    names = [canonical(h) for h in header]
+    if not "".join(names) or len(set(names)) != len(names):
+        return None  # blank first line (header further down) or ambiguous names
+    position = {name: i for i, name in enumerate(names)}
+    cols = {f: f"c{position[canonical(c)]}" for f, c in FINRA_FIELDS.items() if canonical(c) in position}
+    if not set(REQUIRED) <= set(cols):
+        return None
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(
+                column_names=[f"c{i}" for i in range(len(header))], skip_rows=1, use_threads=False
+            ),
+            # One record per line, blank lines skipped, every row as wide as the header (else an
+            # ArrowInvalid): the general reader's simple case exactly.
+            parse_options=pacsv.ParseOptions(delimiter="|", quote_char=False, newlines_in_values=False),
+            # Text only, converted below by strict casts: a typed int64 read would take " 123" and "0x1F".
+            convert_options=pacsv.ConvertOptions(
+                include_columns=list(cols.values()),
+                column_types=dict.fromkeys(cols.values(), pa.string()),
+                strings_can_be_null=False,
+                check_utf8=False,  # load() has decoded these very bytes as UTF-8
+            ),
+        )
+        if table.num_rows == 0:
+            return None
+        cells = {f: table.column(c).combine_chunks() for f, c in cols.items()}
+        return _fast_convert(cells, table.num_rows)
+    except pa.ArrowException:
+        return None  # a ragged row, or a cell a strict cast rejects
+
+
+def _fast_convert(cells: dict[str, pa.Array], n: int) -> Parsed | None:
+    """Typed columns from the raw (untrimmed) cells, or None at the first doubt."""
+    out: dict[str, pa.Array] = {}
+    # Strict ISO dates only (no blank, no spaces, no "2026-1-5"); pandas reads those the same.
+    dates = pc.cast(cells["settlement_date"], pa.date32())
+    years = pc.min_max(pc.year(dates))
+    if years["min"].as_py() < v.MIN_YEAR or years["max"].as_py() > v.MAX_YEAR:
+        return None
+    out["settlement_date"] = dates
+    out["symbol"] = v.normalise_symbols(pc.utf8_trim_whitespace(cells["symbol"]))
+    for f in ("short_interest", "previous_short_interest", "avg_daily_volume"):
+        if f in cells:
+            counts = _plain_counts(cells[f])
+            if counts is None:
+                return None
+            out[f] = counts
+    for f in ("issue_name", "market"):
+        if f in cells:
+            out[f] = v.blank_to_null(pc.utf8_trim_whitespace(cells[f]))
+    for f in ("revision_flag", "split_flag"):
+        if f in cells:
+            truthy, known = v.flag_values(pc.utf8_trim_whitespace(cells[f]))
+            if not pc.all(known).as_py():
+                return None
+            out[f] = truthy
+    if out["symbol"].null_count or out["short_interest"].null_count:
+        return None
+    dtc = np.full(n, np.nan)
+    if "days_to_cover" in cells:
+        # The general path's own cast of the same text (it only trims, and this cast takes no spaces).
+        given = pc.cast(v.blank_to_null(cells["days_to_cover"]), pa.float64())
+        low = pc.min(given).as_py()
+        if pc.any(pc.invert(pc.is_finite(given))).as_py() or (low is not None and low < 0):
+            return None
+        dtc = arrays.floats(given)
+    return _finish(out, dtc, n, "finra-pipe", [])
+
+
+def _plain_counts(text: pa.Array) -> pa.Array | None:
+    """int64 (null when blank) if every cell is blank or plain ASCII digits, else None.
+
+    Arrow's own int64 parse would also take " 123" and "0x1F"; the general path reads counts as
+    float64, so beyond 2**53 it would round where int64 is exact.
+    """
+    digits = pc.or_(pc.equal(text, arrays.EMPTY_STRING), pc.ascii_is_decimal(text))
+    if not pc.all(digits).as_py():
+        return None
+    counts = pc.cast(v.blank_to_null(text), pa.int64())
+    top = pc.max(counts).as_py()
+    return None if top is not None and top > _COUNT_LIMIT else counts
 
 
 def parse_finra_api_csv(source: Source, options: ParseOptions) -> Parsed:

@@ -17,14 +17,17 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from positioning_cli.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where used: an ingest on the fast path never needs it
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"  # CFTC publishes its annual files as a .zip holding one .txt
@@ -54,6 +57,7 @@ class Source:
     path: Path
     name: str  # how errors name the file
     text: str  # BOM removed, line endings untouched
+    data: bytes = field(repr=False)  # the same text as UTF-8 bytes, for parsers that read bytes
     _head: list[str] | None = field(default=None, repr=False)
 
     @property
@@ -145,7 +149,7 @@ def load(path: Path) -> Source:
     text = text.removeprefix("\ufeff")
     if not text.strip():
         raise InputError(name, "empty file")  # e.g. only a BOM
-    return Source(path=path, name=name, text=text)
+    return Source(path=path, name=name, text=text, data=data.removeprefix(b"\xef\xbb\xbf"))
 
 
 def unzip_single(name: str, data: bytes) -> tuple[str, bytes]:
@@ -236,8 +240,13 @@ class RawTable:
 def string_column(values: Sequence[str]) -> pd.Series:
     """Arrow-backed strings with surrounding whitespace (incl. U+00A0) trimmed once, so the
     converters' string operations are vectorised instead of running per cell in Python."""
-    trimmed = pc.utf8_trim_whitespace(pa.array(values, type=pa.string()))
-    return pd.Series(pd.arrays.ArrowStringArray(trimmed))
+    return _trimmed_series(pa.array(values, type=pa.string()))
+
+
+def _trimmed_series(values: pa.Array) -> pd.Series:
+    import pandas as pd
+
+    return pd.Series(pd.arrays.ArrowStringArray(pc.utf8_trim_whitespace(values)))
 
 
 def canonical(name: str) -> str:
@@ -310,10 +319,7 @@ def _read_simple(source: Source, delimiter: str) -> RawTable | None:
         return None  # e.g. a row with a different field count: the general reader explains it
     if table.num_rows != len(data_lines):
         return None
-    columns = {}
-    for i, name in enumerate(header):
-        trimmed = pc.utf8_trim_whitespace(table.column(i).combine_chunks())
-        columns[name] = pd.Series(pd.arrays.ArrowStringArray(trimmed))
+    columns = {name: _trimmed_series(table.column(i).combine_chunks()) for i, name in enumerate(header)}
     return RawTable(
         source=source,
         header=header,

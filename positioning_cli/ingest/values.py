@@ -7,14 +7,19 @@ nulls; whether a null is allowed is the caller's decision.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from positioning_cli import arrays
 from positioning_cli.symbols import _SEPARATORS, normalise_symbol
 
 from .text import RawTable, shorten
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Cell spellings that mean "no value" (compared lower-cased). "-" is iShares' blank.
 NULLS = frozenset({"", "null", "none", "nan", "n/a", "na", "-"})
@@ -22,8 +27,9 @@ NULLS = frozenset({"", "null", "none", "nan", "n/a", "na", "-"})
 SYMBOL_NULLS = frozenset({"", "-"})
 _TRUE = frozenset({"R", "S", "Y", "YES", "T", "TRUE", "1"})
 _FALSE = frozenset({"", "N", "NO", "F", "FALSE", "0"})
+# The sets as Arrow arrays for pc.is_in (built without pandas, see arrays.py).
+_TRUE_SET, _FALSE_SET, _NULLS_SET = (arrays.strings(sorted(s)) for s in (_TRUE, _FALSE, NULLS))
 _SEPARATORS_RE = _SEPARATORS.pattern  # symbols.py's class separators, for Arrow's regex replace
-_CONTROL_RE = "[\\x00-\\x1f\\x7f]"  # Python's strip() also strips \x1c-\x1f: leave those to it
 _INT64_LIMIT = 9.2e18
 _INTEGRAL_TOLERANCE = 1e-6  # scraped sources write counts as floats ("2380000.0")
 
@@ -46,11 +52,21 @@ def _value(raw: RawTable, column: str, row: int) -> str:
     return repr(shorten(str(raw.col(column).iloc[row]).strip(), 40))
 
 
+def _arrow(raw: RawTable, column: str) -> pa.Array:
+    """The column's (trimmed) strings as one Arrow array."""
+    col = raw.col(column)
+    arr = pa.array(col.array, type=pa.string()) if len(col) else pa.array([], pa.string())
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def blank_to_null(text: pa.Array) -> pa.Array:
+    """The strings with empty ones null."""
+    return pc.if_else(pc.equal(text, arrays.EMPTY_STRING), arrays.NULL_STRING, text)
+
+
 def strings(raw: RawTable, column: str) -> pa.Array:
     """Stripped text; only empty cells become null ("NA" or "None" can be a real name)."""
-    s = stripped(raw, column)
-    is_blank = pa.array((s == "").to_numpy(dtype=bool))
-    return pc.if_else(is_blank, pa.scalar(None, pa.string()), pa.array(s, type=pa.string()))
+    return blank_to_null(_arrow(raw, column))
 
 
 def floats(
@@ -73,6 +89,8 @@ def floats(
         numbers = np.array(cast.to_numpy(zero_copy_only=False), dtype=np.float64)  # writable, NaN for null
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         # Slow path only to find the offending cell: pandas marks each unparseable cell NaN.
+        import pandas as pd
+
         parsed = pd.to_numeric(s.where(~is_blank, None), errors="coerce")
         numbers = np.array(parsed.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
     bad = ~is_blank & ~np.isfinite(numbers)
@@ -134,6 +152,8 @@ MIN_YEAR, MAX_YEAR = 1000, 2999
 
 def dates(raw: RawTable, column: str, fmt: str) -> pa.Array:
     """date32 values parsed with strftime ``fmt``, null for blanks."""
+    import pandas as pd
+
     s = stripped(raw, column)
     is_blank = s.str.lower().isin(NULLS).to_numpy(dtype=bool)
     try:
@@ -162,38 +182,50 @@ def dates(raw: RawTable, column: str, fmt: str) -> pa.Array:
     )
 
 
-def flags(raw: RawTable, column: str) -> np.ndarray:
+def flag_values(text: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(flag set, spelling known) per trimmed cell: R/S/Y/YES/T/TRUE/1 are True; blank, N/NO/F/
+    FALSE/0 and null spellings False; anything else (a null cell too) is unknown."""
+    upper = pc.utf8_upper(text)
+    truthy = pc.is_in(upper, value_set=_TRUE_SET)
+    known = pc.or_(
+        pc.or_(truthy, pc.is_in(upper, value_set=_FALSE_SET)),
+        pc.is_in(pc.utf8_lower(upper), value_set=_NULLS_SET),
+    )
+    return truthy, known  # pc.is_in matches a null against nothing: never null itself
+
+
+def flags(raw: RawTable, column: str) -> pa.Array:
     """FINRA flags ("R", "S") and yes/no spellings as bool; blank is False."""
-    s = stripped(raw, column).str.upper()
-    truthy = s.isin(_TRUE).to_numpy(dtype=bool)
-    known = truthy | s.isin(_FALSE).to_numpy(dtype=bool) | s.str.lower().isin(NULLS).to_numpy(dtype=bool)
-    if not known.all():
-        row = _first(~known)
+    truthy, known = flag_values(_arrow(raw, column))
+    unknown = ~arrays.to_numpy(known)
+    if unknown.any():
+        row = _first(unknown)
         raise raw.error(row, column, f"unknown flag value: {_value(raw, column, row)}")
     return truthy
 
 
-def symbols(raw: RawTable, column: str) -> pa.Array:
-    """Normalised symbols (symbols.normalise_symbol, the one rule); blank -> null.
+def normalise_symbols(text: pa.Array) -> pa.Array:
+    """symbols.normalise_symbol (the one rule) over a string array; blank or null -> null.
 
-    All-ASCII columns (every real feed) take the same rule vectorised in Arrow: upper-casing and
+    All-ASCII arrays (every real feed) take the same rule vectorised in Arrow: upper-casing and
     whitespace agree with Python's for ASCII; anything else goes through the Python rule.
     """
-    col = raw.col(column)
-    arr = pa.array(col.array, type=pa.string()) if len(col) else pa.array([], pa.string())
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if (
-        arr.null_count == 0
-        and pc.all(pc.string_is_ascii(arr)).as_py() is not False
-        and not pc.any(pc.match_substring_regex(arr, _CONTROL_RE)).as_py()
-    ):
-        out = pc.replace_substring_regex(
-            pc.ascii_upper(pc.ascii_trim_whitespace(arr)), pattern=_SEPARATORS_RE, replacement=""
-        )
-        return pc.if_else(pc.equal(out, ""), pa.scalar(None, pa.string()), out)
-    normalised = [normalise_symbol(v) for v in col.tolist()]
-    return pa.array([v or None for v in normalised], type=pa.string())
+    # Printable ASCII: no control characters, which Arrow's and Python's trimming treat differently
+    # (strip() also strips \x1c-\x1f); those go through the Python rule.
+    if text.null_count == 0 and pc.all(pc.ascii_is_printable(text)).as_py() is not False:
+        out = pc.ascii_upper(pc.ascii_trim_whitespace(text))
+        # The regex replace is the costly step: run it only on the symbols holding a separator.
+        split = pc.match_substring_regex(out, _SEPARATORS_RE)
+        if pc.any(split).as_py():
+            joined = pc.replace_substring_regex(pc.filter(out, split), pattern=_SEPARATORS_RE, replacement="")
+            out = pc.replace_with_mask(out, split, joined)
+        return pc.if_else(pc.equal(out, arrays.EMPTY_STRING), arrays.NULL_STRING, out)
+    return blank_to_null(arrays.strings([normalise_symbol(v or "") for v in text.to_pylist()]))
+
+
+def symbols(raw: RawTable, column: str) -> pa.Array:
+    """Normalised symbols of a column; blank -> null."""
+    return normalise_symbols(_arrow(raw, column))
 
 
 def require_values(raw: RawTable, column: str, values: pa.Array, what: str = "blank value") -> None:
