@@ -50,6 +50,11 @@ class FileReport:
 ProgressFn = Callable[[str, int, int], None]  # (message, done, total)
 
 
+# Parsed rows merged per step of a long ingest: bounds memory (a 20-year history is ~10 million
+# rows) while keeping hundreds of small price files in one pass over each yearly partition.
+MERGE_STEP_ROWS = 1_000_000
+
+
 def ingest(
     kind: str,
     paths: Iterable[Path],
@@ -59,10 +64,11 @@ def ingest(
     wait: float = 30.0,
     progress: ProgressFn | None = None,
 ) -> list[FileReport]:
-    """Parse every file first, then merge them all in one atomic commit.
+    """Parse the files (several at once) and merge them all in one atomic commit.
 
-    Any bad file raises before the store is touched, so a failed run leaves it byte for byte as it
-    was; re-running the same files is a no-op.
+    Merged steps are staged as parsing goes on, so memory does not grow with the history; any bad
+    file aborts the commit before it happens, so a failed run leaves the store byte for byte as it
+    was. Files whose exact bytes were ingested before are not parsed again.
     """
     from positioning_cli.ingest import ParseOptions, expand_paths, parse_file
     from positioning_cli.store import SourceBatch, Store
@@ -75,43 +81,99 @@ def ingest(
     if not files:
         raise UsageError("no input files found")
     store = Store(store_root)
-    # Files whose exact bytes are in the ingest log are not parsed again: cron can point at a whole
-    # folder of history every day and pay only for the new file.
+    # cron can point at a whole folder of history every day and pay only for the new file.
     seen = {i["sha256"]: i for i in store.manifest()["ingests"] if i.get("table") == spec.name}
-    batches: list[tuple[SourceBatch, tuple[str, ...]]] = []
-    reports: list[FileReport] = []
-    for i, path in enumerate(files):
-        if progress:
-            progress(f"parsing {path.name}", i, len(files))
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest in seen:
-            reports.append(_already_ingested(path.name, seen[digest]))
-            continue
-        parsed = parse_file(kind, path, opts)
-        batches.append((SourceBatch(parsed.table, path.name, digest, parsed.format), parsed.warnings))
-    if not batches:
+    digests = _digests(files)
+    reports: dict[int, FileReport] = {
+        i: _already_ingested(path.name, seen[d])
+        for i, (path, d) in enumerate(zip(files, digests, strict=True))
+        if d and d in seen
+    }
+    todo = [i for i in range(len(files)) if i not in reports]
+    if not todo:
         if store.has_leftovers():  # nothing new, but a killed run's leftovers are still ours to clean
             with store.writing(wait):
                 pass
-        return reports
-    if progress:
-        progress("committing", len(files), len(files))
+        return [reports[i] for i in range(len(files))]
+
+    def parse(i: int) -> tuple[int, SourceBatch, tuple[str, ...]]:
+        parsed = parse_file(kind, files[i], opts)
+        return i, SourceBatch(parsed.table, files[i].name, digests[i], parsed.format), parsed.warnings
+
     with store.writing(wait) as writer:
-        merged = writer.merge_many(spec, [b for b, _ in batches])
-    for (batch, warnings), r in zip(batches, merged, strict=True):
-        reports.append(
-            FileReport(
-                str(batch.source_file),
-                batch.format,
-                r.rows,
-                r.changed,
-                r.skipped,
-                r.first_date,
-                r.last_date,
-                warnings,
-            )
-        )
-    return reports
+        step: list[tuple[int, SourceBatch, tuple[str, ...]]] = []
+
+        def merge_step() -> None:
+            merged = writer.merge_many(spec, [b for _, b, _ in step])
+            for (i, batch, warnings), r in zip(step, merged, strict=True):
+                reports[i] = FileReport(
+                    batch.source_file,
+                    batch.format,
+                    r.rows,
+                    r.changed,
+                    r.skipped,
+                    r.first_date,
+                    r.last_date,
+                    warnings,
+                )
+            step.clear()
+            writer.spill()
+
+        for done, parsed in enumerate(_in_parallel(parse, todo)):
+            if progress:
+                progress(f"parsed {files[parsed[0]].name}", done + 1, len(todo))
+            step.append(parsed)
+            if sum(b.table.num_rows for _, b, _ in step) >= MERGE_STEP_ROWS:
+                merge_step()
+        if step:
+            merge_step()
+        if progress:
+            progress("committing", len(todo), len(todo))
+    return [reports[i] for i in range(len(files))]
+
+
+def _digests(files: Sequence[Path]) -> list[str]:
+    """SHA-256 of each file's bytes (hashlib releases the GIL: files are hashed side by side).
+
+    An unreadable file gets "" and is left to the parser, whose error names it.
+    """
+
+    def digest(path: Path) -> str:
+        try:
+            return hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            return ""
+
+    return list(_in_parallel(digest, files))
+
+
+def _in_parallel(fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterable[Any]:
+    """``map(fn, items)`` on a few threads, in order, at most a few items ahead of the consumer.
+
+    Parsing and hashing spend most of their time in Arrow, zlib and hashlib, which release the
+    GIL, so the cores work side by side; the short look-ahead bounds memory. The first exception
+    (in item order) propagates and the rest is cancelled.
+    """
+    import os
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = min(len(items), os.cpu_count() or 1, 4)
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        ahead: deque[Any] = deque()
+        try:
+            for item in items:
+                ahead.append(pool.submit(fn, item))
+                if len(ahead) > 2 * workers:
+                    yield ahead.popleft().result()
+            while ahead:
+                yield ahead.popleft().result()
+        finally:
+            for f in ahead:
+                f.cancel()
 
 
 def _already_ingested(name: str, entry: dict[str, Any]) -> FileReport:
@@ -227,51 +289,191 @@ class _Frames:
     cot: Any = None  # CFTC TFF rows (pandas), or None when the store holds none
 
 
+SI_COLUMNS = [
+    "settlement_date",
+    "symbol",
+    "short_interest",
+    "avg_daily_volume",
+    "split_flag",
+    "shares_outstanding",
+    "float_shares",
+]
+MEMBER_COLUMNS = [
+    "index",
+    "as_of",
+    "symbol",
+    "name",
+    "sector",
+    "shares_outstanding",
+    "float_shares",
+    "weight",
+]
+
+
 def _load(store_root: Path, known_at: datetime | None = None) -> _Frames:
     """Read one consistent snapshot; with ``known_at``, the store exactly as it was at that time."""
     import pandas as pd
-    import pyarrow as pa
 
     from positioning_cli.store import Store
 
     store = Store(store_root)
     with store.reading(known_at=known_at) as manifest:
-        members_table = store.read(
-            "members",
-            ["index", "as_of", "symbol", "name", "sector", "shares_outstanding", "float_shares", "weight"],
-            manifest,
-        )
-        si = store.read(
-            "short_interest",
-            [
-                "settlement_date",
-                "symbol",
+        members_table = store.read("members", MEMBER_COLUMNS, manifest)
+        si = _si_frame(
+            store.read(
                 "short_interest",
-                "avg_daily_volume",
-                "split_flag",
-                "shares_outstanding",
-                "float_shares",
-            ],
-            manifest,
-            row_filter=_listed_rows(members_table.column("symbol")),
+                SI_COLUMNS,
+                manifest,
+                row_filter=_listed_rows(members_table.column("symbol")),
+            )
         )
-        # Dates as datetime64[s] straight from Arrow: what pd.to_datetime makes of date objects,
-        # without building millions of them first.
-        si = si.set_column(0, "settlement_date", si.column(0).cast(pa.timestamp("s")))
-        si = si.to_pandas(split_blocks=True, self_destruct=True)
-        members = members_table.to_pandas()
-        prices = store.read("prices", ["symbol", "date", "close", "high", "low"], manifest).to_pandas()
-        cot_table = store.read("cot", None, manifest)
-        cot = cot_table.to_pandas() if cot_table.num_rows else None
+        frames = _reference_frames(store, manifest, members_table)
     if si.empty:
-        when = f" as known at {known_at.isoformat()}" if known_at else ""
-        raise NoDataError(
-            f"{store_root}: the store holds no short interest{when}; run `positioning ingest short-interest FILE...`"
-        )
-    for frame, col in ((si, "settlement_date"), (members, "as_of"), (prices, "date")):
+        _no_short_interest(store_root, known_at)
+    frames.si = si
+    frames.dates = pd.DatetimeIndex(sorted(si["settlement_date"].unique()))
+    return frames
+
+
+def _no_short_interest(store_root: Path, known_at: datetime | None) -> None:
+    when = f" as known at {known_at.isoformat()}" if known_at else ""
+    raise NoDataError(
+        f"{store_root}: the store holds no short interest{when}; run `positioning ingest short-interest FILE...`"
+    )
+
+
+def _si_frame(table: Any) -> Any:
+    """Short-interest rows as pandas, settlement dates as datetime64."""
+    import pandas as pd
+    import pyarrow as pa
+
+    # Dates as datetime64[s] straight from Arrow: what pd.to_datetime makes of date objects,
+    # without building millions of them first.
+    table = table.set_column(0, "settlement_date", table.column(0).cast(pa.timestamp("s")))
+    si = table.to_pandas(split_blocks=True, self_destruct=True)
+    si["settlement_date"] = pd.to_datetime(si["settlement_date"])
+    return si
+
+
+def _reference_frames(store: Any, manifest: dict[str, Any], members_table: Any) -> _Frames:
+    """Members, prices and futures as pandas (small tables, read whole); no short interest yet."""
+    import pandas as pd
+
+    members = members_table.to_pandas()
+    prices = store.read("prices", ["symbol", "date", "close", "high", "low"], manifest).to_pandas()
+    cot_table = store.read("cot", None, manifest)
+    cot = cot_table.to_pandas() if cot_table.num_rows else None
+    for frame, col in ((members, "as_of"), (prices, "date")):
         frame[col] = pd.to_datetime(frame[col])
-    dates = pd.DatetimeIndex(sorted(si["settlement_date"].unique()))
-    return _Frames(si, members, prices, dates, cot)
+    return _Frames(None, members, prices, None, cot)
+
+
+def _index_snapshot(
+    store_root: Path, as_of: date | None, known_at: datetime | None, proxy_map: Mapping[str, tuple[str, ...]]
+) -> tuple[_Frames, Any, list[str]]:
+    """``(frames, report date, warnings)`` for scan and summary: the cached-levels view of the live
+    store, or (``--known-at``, or POSITIONING_NO_CACHE set) the whole table as of then."""
+    import os
+
+    warnings: list[str] = []
+    if known_at is None and not os.environ.get("POSITIONING_NO_CACHE"):
+        frames, d = _load_index_view(store_root, as_of, proxy_map, warnings)
+        return frames, d, warnings
+    frames = _load(store_root, known_at)
+    return frames, _scan_date(frames, as_of, warnings), warnings
+
+
+def _load_index_view(
+    store_root: Path,
+    as_of: date | None,
+    proxy_map: Mapping[str, tuple[str, ...]],
+    warnings: list[str],
+) -> tuple[_Frames, Any]:
+    """``(frames, d)`` for the index commands (scan, summary) without reading the whole history.
+
+    Index rows need each index's levels on every date held — from the levels cache
+    (levels_cache.py), computed here only for dates whose inputs changed — and short-interest rows
+    only on the report date, the report before it and their change bases, plus the split flags
+    inside those windows (for the split-excluded changes). The memo of the returned frames holds
+    the levels and those rows, so the figures are exactly those of the whole-table path.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from positioning_cli import levels_cache
+    from positioning_cli import metrics as m
+    from positioning_cli.store import Store
+
+    store = Store(store_root)
+    with store.reading() as manifest:
+        members_table = store.read("members", MEMBER_COLUMNS, manifest)
+        frames = _reference_frames(store, manifest, members_table)
+        files = {
+            levels_cache.partition_date(rel): rel for rel in manifest["tables"]["short_interest"]["files"]
+        }
+        if not files:
+            _no_short_interest(store_root, None)
+        frames.dates = dates = pd.DatetimeIndex(sorted(pd.Timestamp(x) for x in files))
+        d = _scan_date(frames, as_of, warnings)
+        # The report date, the one before (scan's previous rank) and the change bases of both.
+        ends = [d, *dates[dates < d][-1:]]
+        needed = set(ends)
+        for end in ends:
+            for kind in ("last", "ytd", "12m"):
+                base = m.previous_date(dates, end, kind)
+                if base is not None:
+                    needed.add(base)
+        listed = _listed_rows(members_table.column("symbol"))
+
+        def flagged(t: pa.Table) -> pa.Table:
+            return listed(t.filter(pc.fill_null(t.column("split_flag"), False)))
+
+        def rel_of(days: Iterable[Any]) -> list[str]:
+            return [files[pd.Timestamp(x).date()] for x in days]
+
+        window = [x for x in dates if min(needed) < x <= d and x not in needed]
+        si = _si_frame(
+            pa.concat_tables(
+                [
+                    store.read(
+                        "short_interest", SI_COLUMNS, manifest, row_filter=listed, partitions=rel_of(needed)
+                    ),
+                    store.read(
+                        "short_interest", SI_COLUMNS, manifest, row_filter=flagged, partitions=rel_of(window)
+                    ),
+                ]
+            )
+        )
+        si = si.sort_values("settlement_date", kind="stable").reset_index(drop=True)
+        frames.si = si
+        # Levels: cached where the inputs are unchanged, the rest computed from their own files.
+        proxies = {s for syms in proxy_map.values() for s in syms}
+        wanted = levels_cache.fingerprints(manifest, proxies)
+        cached = levels_cache.load(store_root, wanted, m.LEVEL_DTYPES)
+        stock_closes = _stock_closes(frames, proxy_map)
+        with_members = [
+            i for i in INDICES if not frames.members.empty and (frames.members["index"] == i).any()
+        ]
+        have = {i: set(cached[i].index) if i in cached else set() for i in with_members}
+        missing = sorted({x for i in with_members for x in dates if x not in have[i]})
+        if missing:
+            fresh = _si_frame(
+                store.read(
+                    "short_interest", SI_COLUMNS, manifest, row_filter=listed, partitions=rel_of(missing)
+                )
+            )
+            for i in with_members:
+                computed = m.index_levels(fresh, frames.members, stock_closes, i)
+                old = cached.get(i)
+                cached[i] = computed if old is None else pd.concat([old, computed]).sort_index()
+                cached[i] = cached[i][~cached[i].index.duplicated(keep="last")]
+            levels_cache.save(store_root, cached, wanted)
+    memo = _memo(frames)
+    memo["member_si"] = si
+    for i in with_members:
+        memo[("levels", i)] = cached[i]
+    return frames, d
 
 
 def _listed_rows(listed: Any) -> Any:
@@ -364,9 +566,7 @@ def scan(
     """
     _check_indices(indices)
     proxy_map = _parse_proxies(proxies)
-    frames = _load(store_root, known_at)
-    warnings: list[str] = []
-    d = _scan_date(frames, as_of, warnings)
+    frames, d, warnings = _index_snapshot(store_root, as_of, known_at, proxy_map)
     rows = _index_rows(frames, indices, d, proxy_map, warnings)
     if not rows:
         raise NoDataError(f"no index could be scanned on {d.date()}: " + "; ".join(warnings))
@@ -749,9 +949,7 @@ def summary(
 
     _check_indices(indices)
     proxy_map = _parse_proxies(proxies)
-    frames = _load(store_root, known_at)
-    warnings: list[str] = []
-    d = _scan_date(frames, as_of, warnings)
+    frames, d, warnings = _index_snapshot(store_root, as_of, known_at, proxy_map)
     frames.si = _member_rows(frames, d)
     stock_closes = _stock_closes(frames, proxy_map)
     rows: list[dict[str, Any]] = []
@@ -760,7 +958,10 @@ def summary(
     for idx in indices:
         if not _has_members(frames, idx, warnings):
             continue
-        levels = m.index_levels(frames.si, frames.members, stock_closes, idx)
+        levels = _memo(frames).get(("levels", idx))
+        if levels is None:
+            levels = m.index_levels(frames.si, frames.members, stock_closes, idx)
+        levels = levels[levels.index <= d]
         if d not in levels.index or not (levels.loc[d, "members_with_si"] > 0):
             warnings.append(f"{idx}: no constituent has short interest on {d.date()}")
             continue

@@ -124,13 +124,13 @@ def _mapping(items: list[str] | None) -> dict[str, str]:
 
 
 def _run_ingest(kind: str, paths: list[Path], options: Any, wait: float) -> None:
-    from positioning_cli import api, render
+    from positioning_cli import api, ingest_report
 
     err = sys.stderr
-    with render.progress_bar(err, enabled=err.isatty()) as progress:
+    with ingest_report.progress_bar(err, enabled=err.isatty()) as progress:
         reports = api.ingest(kind, paths, _store_path(), options, wait=wait, progress=progress)
     for r in reports:
-        err.write(render.file_summary(r) + "\n")
+        err.write(ingest_report.file_summary(r) + "\n")
         for w in r.warnings:
             err.write(f"warning: {r.path}: {w}\n")
 

@@ -49,6 +49,24 @@ LEVEL_COLUMNS = [
     "before_first_snapshot",
 ]
 
+# How index_levels types its columns (levels_cache restores these exactly).
+LEVEL_DTYPES: dict[str, str] = {
+    **dict.fromkeys(LEVEL_COLUMNS, "float64"),
+    **dict.fromkeys(
+        [
+            "members",
+            "members_with_si",
+            "members_with_denominator",
+            "members_with_price",
+            "quarantined",
+            "split_flagged",
+        ],
+        "int64",
+    ),
+    "membership_as_of": "datetime64[ns]",
+    "before_first_snapshot": "bool",
+}
+
 STOCK_COLUMNS = [
     "symbol",
     "name",

@@ -29,6 +29,9 @@ class TableSpec:
     file_per_date: bool  # one Parquet file per distinct date (cheap appends) or one per year
     # Columns a parser must fill (non-null); the others may be null.
     required: tuple[str, ...]
+    # Columns with (nearly) one distinct value per row in a partition file: Parquet dictionary
+    # encoding only costs time there (it falls back to plain anyway), so they are written plain.
+    plain_encoded: tuple[str, ...] = ()
 
     @property
     def parsed_schema(self) -> pa.Schema:
@@ -61,6 +64,7 @@ SHORT_INTEREST = TableSpec(
     date_column="settlement_date",
     file_per_date=True,
     required=("settlement_date", "symbol", "short_interest", "revision_flag", "split_flag", "source_format"),
+    plain_encoded=("symbol", "issue_name"),
 )
 
 PRICES = TableSpec(
@@ -105,6 +109,7 @@ MEMBERS = TableSpec(
     date_column="as_of",
     file_per_date=True,
     required=("index", "as_of", "symbol", "source_format"),
+    plain_encoded=("symbol", "name"),
 )
 
 COT = TableSpec(

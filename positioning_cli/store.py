@@ -48,14 +48,18 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import itertools
 import json
+import math
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_all
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +68,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from positioning_cli import arrays
 from positioning_cli.errors import BusyError, StoreError
 from positioning_cli.schema import INGESTED_AT, SOURCE_FILE, TABLES, TableSpec
 
@@ -100,14 +105,6 @@ class MergeResult:
     skipped: bool  # the same bytes were ingested before: nothing to do
     first_date: date | None
     last_date: date | None
-
-
-@dataclass
-class _Plan:
-    """Files staged for one commit and the manifest they lead to."""
-
-    renames: list[tuple[str, str]] = field(default_factory=list)  # staged -> final, relative to root
-    manifest: dict[str, Any] = field(default_factory=dict)
 
 
 def versions_schema(spec: TableSpec) -> pa.Schema:
@@ -331,22 +328,29 @@ class Store:
         manifest: dict[str, Any] | None = None,
         known_at: datetime | None = None,
         row_filter: Callable[[pa.Table], pa.Table] | None = None,
+        partitions: Iterable[str] | None = None,
     ) -> pa.Table:
         """The live table (one row per key) as Arrow; empty with the full schema when absent.
 
         With ``known_at`` (or a manifest from ``reading(known_at=...)``), the table exactly as it was
         after the last commit whose ``ingested_at <= known_at``, rebuilt from ``_versions``.
         ``row_filter`` (rows -> the rows to keep) is applied file by file as they are read, so a
-        reader that needs a small part of a large table never holds all of it.
+        reader that needs a small part of a large table never holds all of it. ``partitions``
+        (file paths relative to the table folder, as the manifest names them) reads only those.
         """
         spec = TABLES[table]
         m = manifest if manifest is not None else self.manifest()
         if known_at is None and m.get("known_at"):
             known_at = _parse_time(m["known_at"])
         if known_at is not None:
+            if partitions is not None:
+                raise ValueError("partitions cannot be combined with known_at (history is rebuilt whole)")
             whole = self._read_known_at(spec, columns, m, known_at)
             return whole if row_filter is None else row_filter(whole)
         paths = self.files(table, m)
+        if partitions is not None:
+            named = m["tables"][table]["files"]
+            paths = [self.root / table / rel for rel in sorted(set(partitions)) if rel in named]
         schema = spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns])
         if not paths:
             return schema.empty_table()
@@ -500,8 +504,23 @@ def as_of_view(manifest: dict[str, Any], known_at: datetime) -> dict[str, Any]:
     return view
 
 
+class _Staged:
+    """A partition file of the commit: in memory until ``Writer.spill`` hands it to a writer thread."""
+
+    def __init__(self, spec: TableSpec, table: pa.Table) -> None:
+        self.spec = spec
+        self.table: pa.Table | None = table
+        self.written: Future[tuple[Path, dict[str, Any]]] | None = None
+
+
 class Writer:
-    """Collects merges for one commit. Use through ``Store.writing``."""
+    """Collects merges for one commit. Use through ``Store.writing``.
+
+    Memory stays bounded however much is ingested in one commit: ``spill`` writes the staged
+    partition files (on a pool of threads: Parquet encoding and fsync release the GIL) and the
+    buffered ``_versions`` rows to ``.staging`` as the caller goes, and ``commit`` only finishes
+    what is left. A partition touched again later in the same commit is read back from staging.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -509,10 +528,13 @@ class Writer:
         self.base = store.manifest()
         self.next_manifest = json.loads(json.dumps(self.base))
         self.staging = self.root / STAGING
-        self.plan = _Plan()
-        self._staged_tables: dict[str, pa.Table] = {}  # final rel path -> content, for merges in one commit
-        self._versions: dict[str, list[pa.Table]] = {}  # table/year=YYYY -> version rows of this commit
-        self._seed: dict[str, list[pa.Table]] = {}  # the same, for a store older than _versions
+        self._staged: dict[str, _Staged] = {}  # final rel path -> content of this commit
+        self._versions: dict[str, list[pa.Table]] = {}  # table/year=YYYY -> buffered version rows
+        self._version_files: dict[str, tuple[pq.ParquetWriter, Path]] = {}  # the same -> open file
+        self._seed: dict[str, list[pa.Table]] = {}  # version rows for a store older than _versions
+        self._pool: ThreadPoolExecutor | None = None
+        self._serial: ThreadPoolExecutor | None = None
+        self._serial_jobs: list[Future[Any]] = []
         self.ingested_at = datetime.now(UTC).replace(microsecond=0)
         last = [_parse_time(i["ingested_at"]) for i in self.base["ingests"][-1:]]
         if last and self.ingested_at <= last[0]:
@@ -535,8 +557,9 @@ class Writer:
         a later batch is newer than an earlier one).
         """
         results: list[MergeResult | None] = [None] * len(batches)
-        pending: list[tuple[int, int, pa.Table]] = []  # (batch position, seq, rows with lineage)
+        parts: dict[str, list[tuple[int, pa.Table]]] = {}  # partition -> (batch position, its rows)
         entries: dict[int, dict[str, Any]] = {}
+        seqs: dict[int, int] = {}
         for i, batch in enumerate(batches):
             t = batch.table
             dates = t.column(spec.date_column)
@@ -546,8 +569,11 @@ class Writer:
                 results[i] = MergeResult(batch.source_file, spec.name, len(t), 0, True, first, last)
                 continue
             self._seq += 1
-            self.next_manifest["seq"] = seq = int(self.next_manifest.get("seq", 0)) + 1
-            pending.append((i, seq, _with_lineage(spec, t, batch.source_file, self.ingested_at)))
+            self.next_manifest["seq"] = seqs[i] = int(self.next_manifest.get("seq", 0)) + 1
+            for rel, part in _split_by_file(
+                spec, _with_lineage(spec, t, batch.source_file, self.ingested_at)
+            ):
+                parts.setdefault(rel, []).append((i, part))
             entries[i] = {
                 "table": spec.name,
                 "source_file": batch.source_file,
@@ -562,65 +588,132 @@ class Writer:
             }
             self.next_manifest["ingests"].append(entries[i])
             results[i] = MergeResult(batch.source_file, spec.name, len(t), 0, False, first, last)
-        if pending:
-            origin = pa.array([i for i, _, t in pending for _ in range(t.num_rows)], pa.int64())
-            seqs = {i: seq for i, seq, _ in pending}
-            # One contiguous table: take/filter on hundreds of small chunks is what made this slow.
-            incoming = (
-                pa.concat_tables([t for _, _, t in pending]).combine_chunks().append_column("_origin", origin)
-            )
-            changed: dict[int, int] = {}
-            for rel, part in _split_by_file(spec, incoming):
-                part_origin = part.column("_origin").to_numpy()
-                rows = part.drop_columns(["_origin"])
-                current = self._current(spec, rel)
-                merged, winners, recorded = _resolve(spec, current, rows)
-                if len(winners):
-                    self._stage(spec, rel, merged)
-                    for i, n in zip(*np.unique(part_origin[winners], return_counts=True), strict=True):
-                        changed[int(i)] = changed.get(int(i), 0) + int(n)
-                if recorded.any():
-                    sel = np.flatnonzero(recorded)
-                    src = part_origin[sel]
-                    self._record_versions(
-                        spec,
-                        rel,
-                        rows.take(sel),
-                        [batches[int(i)].published for i in src],
-                        [seqs[int(i)] for i in src],
-                    )
-            for i, n in changed.items():
-                entries[i]["changed"] = n
-                r = results[i]
-                assert r is not None
-                results[i] = MergeResult(r.source_file, r.table, r.rows, n, False, r.first_date, r.last_date)
+        changed: dict[int, int] = {}
+        for rel in sorted(parts):
+            # One contiguous table per partition: take/filter on many small chunks is slow.
+            rows = pa.concat_tables([p for _, p in parts[rel]]).combine_chunks()
+            origin = np.repeat([i for i, _ in parts[rel]], [p.num_rows for _, p in parts[rel]])
+            merged, winners, recorded = _resolve(spec, self._current(spec, rel), rows)
+            if len(winners):
+                self._staged[f"{spec.name}/{rel}"] = _Staged(spec, merged)
+                for i, n in zip(*np.unique(origin[winners], return_counts=True), strict=True):
+                    changed[int(i)] = changed.get(int(i), 0) + int(n)
+            if recorded.all():
+                self._record_versions(spec, rel, rows, origin, batches, seqs)
+            elif recorded.any():
+                sel = np.flatnonzero(recorded)
+                self._record_versions(spec, rel, rows.take(sel), origin[sel], batches, seqs)
+        for i, n in changed.items():
+            entries[i]["changed"] = n
+            r = results[i]
+            assert r is not None
+            results[i] = MergeResult(r.source_file, r.table, r.rows, n, False, r.first_date, r.last_date)
         return [r for r in results if r is not None]
 
     def _record_versions(
-        self, spec: TableSpec, rel: str, rows: pa.Table, published: Sequence[date | None], seq: Sequence[int]
+        self,
+        spec: TableSpec,
+        rel: str,
+        rows: pa.Table,
+        origin: np.ndarray,
+        batches: Sequence[SourceBatch],
+        seqs: dict[int, int],
     ) -> None:
-        """Keep ``rows`` (with their publication date and merge order, one per row) in ``_versions``."""
-        rows = rows.append_column(PUBLISHED, pa.array(published, pa.date32()))
-        rows = rows.append_column(SEQ, pa.array(seq, pa.int64()))
+        """Keep ``rows`` (with their batch's publication date and merge order) in ``_versions``."""
+        present = sorted(set(origin.tolist()))
+        at = np.searchsorted(present, origin)
+        seq = np.asarray([seqs[i] for i in present], dtype=np.int64)[at]
+        # Days since 1970 per row, null where the source gives no publication date (buffers, as in
+        # _with_lineage: no pandas import on the ingest path).
+        days = np.asarray([_epoch_days(batches[i].published) for i in present], dtype=np.float64)[at]
+        missing = np.isnan(days)
+        published = arrays.from_numpy(np.where(missing, 0, days).astype(np.int64), missing)
+        published = published.cast(pa.int32()).cast(pa.date32())
+        rows = rows.append_column(PUBLISHED, published).append_column(SEQ, arrays.from_numpy(seq))
         year_dir = rel.split("/", 1)[0]  # year=YYYY, built from a parsed date
         self._versions.setdefault(f"{spec.name}/{year_dir}", []).append(rows.cast(versions_schema(spec)))
 
     def _current(self, spec: TableSpec, rel: str) -> pa.Table | None:
-        key = f"{spec.name}/{rel}"
-        if key in self._staged_tables:
-            return self._staged_tables[key]
+        staged = self._staged.get(f"{spec.name}/{rel}")
+        if staged is not None:
+            if staged.table is not None:
+                return staged.table
+            assert staged.written is not None
+            with self._disk_errors():
+                path, _ = staged.written.result()
+            return self.store._read_files([path], spec.schema, list(spec.schema.names), path)[0]
         if rel in self.base["tables"][spec.name]["files"]:
             path = self.root / spec.name / rel
             return self.store._read_files([path], spec.schema, list(spec.schema.names), path)[0]
         return None
 
-    def _stage(self, spec: TableSpec, rel: str, table: pa.Table) -> None:
-        final = f"{spec.name}/{rel}"
-        self._staged_tables[final] = table
+    def spill(self) -> None:
+        """Hand every staged partition to the writer threads and write buffered ``_versions`` rows,
+        so what a long ingest has merged so far no longer has to stay in memory."""
+        with self._disk_errors():
+            self._spill()
+
+    @contextlib.contextmanager
+    def _disk_errors(self) -> Iterator[None]:
+        """Disk trouble while staging: the commit cannot happen, and the store is untouched."""
+        try:
+            yield
+        except (OSError, pa.ArrowException) as exc:
+            raise StoreError(
+                f"{self.root}: commit failed, the store is unchanged: {os_error_text(exc)}"
+            ) from None
+
+    def _spill(self) -> None:
+        for staged in self._staged.values():
+            if staged.written is None:
+                table, staged.table = staged.table, None
+                assert table is not None
+                staged.written = self._submit(self._stage_file, table, staged.spec)
+        self._write_versions()
+
+    def _submit(self, fn: Callable[..., Any], *args: Any, serial: bool = False) -> Future[Any]:
+        """Run ``fn`` on the writer threads; ``serial`` ones run one after another, in order, on
+        a thread of their own (appends to an open version file)."""
+        if self._pool is None or self._serial is None:
+            self.staging.mkdir(parents=True, exist_ok=True)
+            self.store.refuse_symlinks(self.staging)
+            self._pool = ThreadPoolExecutor(min(os.cpu_count() or 1, 4))
+            self._serial = ThreadPoolExecutor(1)
+        future = (self._serial if serial else self._pool).submit(fn, *args)
+        if serial:
+            self._serial_jobs.append(future)
+        return future
+
+    def _write_versions(self) -> None:
+        """Append the buffered version rows of each year to this commit's file for that year."""
+        for table_year, buffered in self._versions.items():
+            if not buffered:
+                continue
+            if table_year not in self._version_files:
+                self.staging.mkdir(parents=True, exist_ok=True)
+                self.store.refuse_symlinks(self.staging)
+                path = self.staging / f"{uuid.uuid4().hex}.parquet"
+                spec = TABLES[table_year.split("/", 1)[0]]
+                self._version_files[table_year] = (_version_writer(path, spec), path)
+            writer, _ = self._version_files[table_year]
+            self._submit(writer.write_table, pa.concat_tables(buffered), serial=True)
+            buffered.clear()
 
     def abort(self) -> None:
         """Remove staging (never raises: a leftover is removed by the next writer anyway)."""
+        self._close_files()
         _remove_staging(self.staging)
+
+    def _close_files(self) -> None:
+        """Wait for the writer threads and close open version files (errors: the caller's concern)."""
+        for pool in (self._pool, self._serial):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = self._serial = None
+        files, self._version_files = self._version_files, {}
+        for writer, _ in files.values():
+            with contextlib.suppress(OSError, pa.ArrowException):
+                writer.close()
 
     def _seed_versions(self) -> None:
         """A store written before ``_versions`` existed: its live rows become commit 0's versions.
@@ -639,12 +732,18 @@ class Writer:
                 t = t.append_column(SEQ, pa.array([0] * n, pa.int64())).cast(versions_schema(spec))
                 self._seed.setdefault(f"{name}/{rel.split('/', 1)[0]}", []).append(t)
 
-    def _stage_file(self, table: pa.Table) -> tuple[Path, dict[str, Any]]:
+    def _stage_file(self, table: pa.Table, spec: TableSpec) -> tuple[Path, dict[str, Any]]:
         staged = self.staging / f"{uuid.uuid4().hex}.parquet"
-        pq.write_table(table, staged, compression=COMPRESSION)
+        pq.write_table(
+            table, staged, compression=COMPRESSION, use_dictionary=_dictionary_columns(spec, table.schema)
+        )
+        return self._seal(staged, table.num_rows)
+
+    @staticmethod
+    def _seal(staged: Path, rows: int) -> tuple[Path, dict[str, Any]]:
+        """fsync a finished staging file; the file and its manifest entry."""
         _fsync_file(staged)
-        info = {"rows": table.num_rows, "bytes": staged.stat().st_size, "sha256": _sha256_file(staged)}
-        return staged, info
+        return staged, {"rows": rows, "bytes": staged.stat().st_size, "sha256": _sha256_file(staged)}
 
     def _write_staging(self) -> list[tuple[str, str]]:
         """Write and fsync every new file and the journal in ``.staging``; return the renames."""
@@ -652,22 +751,38 @@ class Writer:
         self.store.refuse_symlinks(self.staging)
         commit = int(self.base.get("commit", 0)) + 1
         self.next_manifest["commit"] = commit
+        self._spill()
+        # (table/year=YYYY, commit number, ingested_at, the file being finished)
+        versions: list[tuple[str, int, datetime, Future[tuple[Path, dict[str, Any]]]]] = []
+        for job in self._serial_jobs:  # every append to the version files done (or raising)
+            job.result()
+        for table_year, (writer, path) in sorted(self._version_files.items()):
+            writer.close()
+            rows = pq.ParquetFile(path).metadata.num_rows
+            versions.append((table_year, commit, self.ingested_at, self._submit(self._seal, path, rows)))
+        self._version_files.clear()
+        for table_year, parts in sorted(self._seed.items()):
+            table = pa.concat_tables(parts)
+            at = pc.max(table.column(INGESTED_AT)).as_py()
+            spec = TABLES[table_year.split("/", 1)[0]]
+            versions.append((table_year, 0, at, self._submit(self._stage_file, table, spec)))
+        # Every write must have finished (or failed) before the manifest is built or staging removed.
+        written = [s.written for s in self._staged.values() if s.written is not None]
+        wait_all([*written, *(v[3] for v in versions)])
         renames: list[tuple[str, str]] = []
-        for final, table in sorted(self._staged_tables.items()):
-            staged, info = self._stage_file(table)
+        for final, staged in sorted(self._staged.items()):
+            assert staged.written is not None
+            path, info = staged.written.result()
             spec_name, rel = final.split("/", 1)
             self.next_manifest["tables"][spec_name]["files"][rel] = info
-            renames.append((str(staged.relative_to(self.root)), final))
-        for number, versions in ((0, self._seed), (commit, self._versions)):
-            for table_year, parts in sorted(versions.items()):
-                spec_name, year_dir = table_year.split("/", 1)
-                rel = f"{year_dir}/part-c{number:08d}.parquet"
-                table = pa.concat_tables(parts)
-                staged, info = self._stage_file(table)
-                at = pc.max(table.column(INGESTED_AT)).as_py() if number == 0 else self.ingested_at
-                info.update(commit=number, ingested_at=at.isoformat())
-                self.next_manifest["versions"][spec_name]["files"][rel] = info
-                renames.append((str(staged.relative_to(self.root)), f"{VERSIONS}/{spec_name}/{rel}"))
+            renames.append((str(path.relative_to(self.root)), final))
+        for table_year, number, at, done in versions:
+            path, info = done.result()
+            spec_name, year_dir = table_year.split("/", 1)
+            rel = f"{year_dir}/part-c{number:08d}.parquet"
+            info.update(commit=number, ingested_at=at.isoformat())
+            self.next_manifest["versions"][spec_name]["files"][rel] = info
+            renames.append((str(path.relative_to(self.root)), f"{VERSIONS}/{spec_name}/{rel}"))
         staged_manifest = self.staging / f"{uuid.uuid4().hex}.json"
         staged_manifest.write_text(json.dumps(self.next_manifest, indent=1, sort_keys=True), "utf-8")
         _fsync_file(staged_manifest)
@@ -679,7 +794,7 @@ class Writer:
         return renames
 
     def commit(self) -> None:
-        if not self._staged_tables and self.next_manifest == self.base:
+        if not self._staged and self.next_manifest == self.base:
             return  # nothing changed: leave every byte as it was
         journal = self.root / JOURNAL
         try:
@@ -753,10 +868,31 @@ def _remove_staging(staging: Path) -> None:
 
 # --------------------------------------------------------------------- merging
 def _with_lineage(spec: TableSpec, table: pa.Table, source_file: str, at: datetime) -> pa.Table:
+    # Built from buffers (arrays.py): pyarrow would import pandas to convert the Python values.
     n = len(table)
-    table = table.append_column(SOURCE_FILE, pa.array([source_file] * n, pa.string()))
-    table = table.append_column(INGESTED_AT, pa.array([at] * n, pa.timestamp("us", tz="UTC")))
+    micros = (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    stamps = arrays.from_numpy(np.full(n, micros, dtype=np.int64)).cast(pa.timestamp("us", tz="UTC"))
+    table = table.append_column(SOURCE_FILE, arrays.repeat(source_file, n))
+    table = table.append_column(INGESTED_AT, stamps)
     return table.select(spec.schema.names).cast(spec.schema)
+
+
+def _epoch_days(d: date | None) -> float:
+    return math.nan if d is None else float((d - date(1970, 1, 1)).days)
+
+
+def _dictionary_columns(spec: TableSpec, schema: pa.Schema) -> list[str]:
+    """Dictionary-encode the repetitive text columns (market, sector, lineage...). Numbers and
+    per-row names are written plain: measured on a 22,797-row FINRA date, dictionary pages there
+    cost more time than they save space (17 ms and 546 kB plain vs 22 ms and 627 kB)."""
+    return [f.name for f in schema if pa.types.is_string(f.type) and f.name not in spec.plain_encoded]
+
+
+def _version_writer(path: Path, spec: TableSpec) -> pq.ParquetWriter:
+    schema = versions_schema(spec)
+    return pq.ParquetWriter(
+        path, schema, compression=COMPRESSION, use_dictionary=_dictionary_columns(spec, schema)
+    )
 
 
 def file_for(spec: TableSpec, d: date) -> str:
@@ -767,15 +903,40 @@ def file_for(spec: TableSpec, d: date) -> str:
 
 
 def _split_by_file(spec: TableSpec, table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
+    """``table``'s rows by partition file, in file order; row order kept within each file."""
     dates = table.column(spec.date_column)
-    if spec.file_per_date:
-        keys = pc.unique(dates).to_pylist()
-        for d in sorted(keys):
-            yield file_for(spec, d), table.filter(pc.equal(dates, pa.scalar(d, pa.date32())))
-    else:
-        years = pc.year(dates)
-        for y in sorted(pc.unique(years).to_pylist()):
-            yield file_for(spec, date(y, 1, 1)), table.filter(pc.equal(years, y))
+    keys = dates if spec.file_per_date else pc.year(dates)
+    distinct = pc.unique(keys)
+    if len(distinct) <= 1:  # the common case: one file of one settlement date
+        for k in distinct.to_pylist():
+            yield _file_of(spec, k), table
+        return
+    order = pc.sort_indices(keys)  # stable: rows of one file keep their order
+    table, keys = table.take(order), keys.take(order)
+    values = keys.to_numpy(zero_copy_only=False)
+    cuts = [0, *(np.flatnonzero(values[1:] != values[:-1]) + 1).tolist(), len(values)]
+    for lo, hi in itertools.pairwise(cuts):
+        yield _file_of(spec, keys[lo].as_py()), table.slice(lo, hi - lo)
+
+
+def _file_of(spec: TableSpec, key: date | int) -> str:
+    return file_for(spec, key if isinstance(key, date) else date(key, 1, 1))
+
+
+def _strictly_increasing(table: pa.Table, key: Sequence[str]) -> bool:
+    """True when the rows are in ascending key order with no key twice (keys are never null)."""
+    n = table.num_rows
+    if n < 2:
+        return True
+    before: pa.Array | None = None  # row i < row i+1 on the key columns compared so far
+    tied: pa.Array | None = None  # row i == row i+1 on those columns
+    for k in key:
+        col = table.column(k)
+        a, b = col.slice(0, n - 1), col.slice(1)
+        lt, eq = pc.less(a, b), pc.equal(a, b)
+        before = lt if before is None or tied is None else pc.or_(before, pc.and_(tied, lt))
+        tied = eq if tied is None else pc.and_(tied, eq)
+    return bool(pc.all(before).as_py())
 
 
 def _resolve(
@@ -796,33 +957,58 @@ def _resolve(
     n_in = incoming.num_rows
     if current is None or len(current) == 0:
         # A new partition (the common case: a new settlement date). When the keys are unique there
-        # is nothing to resolve; skip the pandas round trip.
+        # is nothing to resolve; skip the pandas round trip (and the sort, for a sorted file).
+        if _strictly_increasing(incoming, key):
+            return incoming, np.arange(n_in), np.ones(n_in, dtype=bool)
         if incoming.group_by(key).aggregate([]).num_rows == n_in:
             order = pc.sort_indices(incoming, [(k, "ascending") for k in key])
             return incoming.take(order), np.arange(n_in), np.ones(n_in, dtype=bool)
 
     import pandas as pd
 
-    data_cols = [c for c in spec.schema.names if c not in (SOURCE_FILE, INGESTED_AT)]
-    new = incoming.to_pandas(types_mapper=pd.ArrowDtype).assign(_pos=np.arange(n_in))
-    cur = (
-        new.iloc[0:0]
-        if current is None or len(current) == 0
-        else current.to_pandas(types_mapper=pd.ArrowDtype)
-    )
-    recorded = np.ones(n_in, dtype=bool)
-    # Rows identical in every data column to a current row change nothing.
-    if len(cur):
-        same = new.merge(cur[data_cols], on=data_cols, how="left", indicator=True)["_merge"].eq("both")
-        recorded = ~same.to_numpy()
-        new = new[recorded]
-    if len(new) == 0:
+    # Every key's rows in order: the current row, then the incoming ones as given. Each incoming
+    # row is judged against the value prevailing at that point, exactly as if it came in its own
+    # later commit, so how a run's files are grouped into merges never changes the outcome.
+    cur = current if current is not None else incoming.schema.empty_table()
+    both = pa.concat_tables([cur, incoming])
+    n_cur = cur.num_rows
+    pos = np.concatenate([np.full(n_cur, -1, dtype=np.int64), np.arange(n_in, dtype=np.int64)])
+    frame = both.drop_columns([SOURCE_FILE, INGESTED_AT]).to_pandas(types_mapper=pd.ArrowDtype)
+    key_id = frame.groupby(key, sort=False).ngroup().to_numpy()
+    counts = np.bincount(key_id)
+    single = counts[key_id] == 1
+    win = single.copy()  # the row each key ends with
+    rec = single & (pos >= 0)  # incoming rows that are new versions (a value not prevailing before)
+    multi = np.flatnonzero(~single)
+    if len(multi):
+        value_id = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
+        revision = (
+            frame["revision_flag"].fillna(False).to_numpy(dtype=bool)
+            if "revision_flag" in frame.columns
+            else np.zeros(len(frame), dtype=bool)
+        )
+        multi = multi[np.lexsort((pos[multi], key_id[multi]))]
+        state, state_key = -1, -1
+        for r in multi.tolist():
+            if key_id[r] != state_key:
+                if state >= 0:
+                    win[state] = True
+                state, state_key = -1, key_id[r]
+            if pos[r] < 0:
+                state = r
+                continue
+            if state >= 0 and value_id[r] == value_id[state]:
+                continue  # the value it already has: no change, no version
+            rec[r] = True
+            # the later row wins, except that an unflagged row never replaces a revision
+            if state < 0 or not (revision[state] and not revision[r]):
+                state = r
+        win[state] = True
+    recorded = rec[n_cur:]
+    won = pos[win & (pos >= 0)]
+    if len(won) == 0:
         assert current is not None
         return current, np.zeros(0, dtype=np.int64), recorded
-    both = pd.concat([cur.assign(_pos=-1), new], ignore_index=True)
-    order = key + (["revision_flag"] if "revision_flag" in both.columns else []) + ["_pos"]
-    winners = both.sort_values(order, kind="stable").drop_duplicates(key, keep="last")
-    won = winners["_pos"].to_numpy()
-    winners = winners.drop(columns="_pos").sort_values(key, kind="stable")
-    out = pa.Table.from_pandas(winners, schema=spec.schema, preserve_index=False)
-    return out, np.sort(won[won >= 0]).astype(np.int64), recorded
+    kept = both.filter(pa.array(win))
+    out = kept.take(pc.sort_indices(kept, [(k, "ascending") for k in key]))
+    return out, np.sort(won), recorded

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from positioning_cli import api
+from positioning_cli import api, levels_cache
 from positioning_cli import metrics as m
 from positioning_cli.schema import MEMBERS, PRICES, SHORT_INTEREST
 from positioning_cli.store import SourceBatch, Store
@@ -129,13 +129,39 @@ class _ReferenceSplit:
         return m.split_excluded_total_change(self.si, self.members, self.index, d, base)
 
 
-@pytest.fixture
-def reference_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    """scan/summary without any fast path: the whole SI table, no memo, the plain split join."""
-    monkeypatch.setattr(api, "_listed_rows", lambda listed: lambda table: table)
-    monkeypatch.setattr(api, "_memo", lambda frames: {})
-    monkeypatch.setattr(api, "_member_rows", lambda frames, d: frames.si[frames.si["settlement_date"] <= d])
-    monkeypatch.setattr(m, "SplitTotals", _ReferenceSplit)
+def _use_reference_path(mp: pytest.MonkeyPatch) -> None:
+    """scan/summary without any fast path: the whole SI table, no levels cache, no memo, the
+    plain split join."""
+    mp.setenv("POSITIONING_NO_CACHE", "1")
+    mp.setattr(api, "_listed_rows", lambda listed: lambda table: table)
+    mp.setattr(api, "_memo", lambda frames: {})
+    mp.setattr(api, "_member_rows", lambda frames, d: frames.si[frames.si["settlement_date"] <= d])
+    mp.setattr(m, "SplitTotals", _ReferenceSplit)
+
+
+def _revise(root: Path, dates: list[date], seed: int) -> None:
+    """A revision of one held date and a new date: the levels cache is now partly stale."""
+    rng = np.random.default_rng(seed + 100)
+    new_day = dates[-1] + timedelta(days=15)
+    rows: dict[str, list[Any]] = {
+        "settlement_date": [],
+        "symbol": [],
+        "short_interest": [],
+        "revision_flag": [],
+    }
+    for d, flag in ((dates[-2], True), (new_day, False)):
+        for sym in [f"M{i:02d}" for i in range(0, 40, 3)]:
+            rows["settlement_date"].append(d)
+            rows["symbol"].append(sym)
+            rows["short_interest"].append(int(rng.integers(0, 5 * 10**7)))
+            rows["revision_flag"].append(flag)
+    n = len(rows["symbol"])
+    rows["split_flag"] = [False] * n
+    rows["source_format"] = ["test"] * n
+    with Store(root).writing(5.0) as w:
+        w.merge_many(
+            SHORT_INTEREST, [SourceBatch(_table(SHORT_INTEREST, rows), "rev.csv", f"r{seed}", "test")]
+        )
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -164,12 +190,33 @@ def _results(root: Path, dates: list[date]) -> list[api.Result]:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_scan_and_summary_fast_path_equal_reference(tmp_path: Path, seed: int, request: Any) -> None:
-    dates = _random_store(tmp_path / "s", seed)
-    fast = _results(tmp_path / "s", dates)
-    request.getfixturevalue("reference_path")
-    ref = _results(tmp_path / "s", dates)
-    for f, r in zip(fast, ref, strict=True):
+def test_scan_and_summary_fast_path_equal_reference(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cold levels cache, warm cache, a damaged cache and a partly stale one (after a revision and a
+    new date) all give exactly the reference numbers."""
+    root = tmp_path / "s"
+    dates = _random_store(root, seed)
+
+    def reference(held: list[date]) -> list[api.Result]:
+        with monkeypatch.context() as mp:
+            _use_reference_path(mp)
+            return _results(root, held)
+
+    cold = _results(root, dates)
+    assert levels_cache.path(root).is_file()
+    warm = _results(root, dates)
+    levels_cache.path(root).write_bytes(b"not parquet")
+    damaged = _results(root, dates)
+    ref = reference(dates)
+    for got in (cold, warm, damaged):
+        for f, r in zip(got, ref, strict=True):
+            _assert_same_result(f, r)
+    _revise(root, dates, seed)
+    held = [*dates, dates[-1] + timedelta(days=15)]
+    stale = _results(root, held)
+    ref = reference(held)
+    for f, r in zip(stale, ref, strict=True):
         _assert_same_result(f, r)
 
 
