@@ -51,8 +51,10 @@ ProgressFn = Callable[[str, int, int], None]  # (message, done, total)
 
 
 # Parsed rows merged per step of a long ingest: bounds memory (a 20-year history is ~10 million
-# rows) while keeping hundreds of small price files in one pass over each yearly partition.
-MERGE_STEP_ROWS = 1_000_000
+# rows) and lets the writes of one step overlap the parsing of the next. Tables with a file per
+# year take bigger steps, so hundreds of small price files cost one pass over each yearly file.
+MERGE_STEP_ROWS = 250_000
+MERGE_STEP_ROWS_YEARLY = 4 * MERGE_STEP_ROWS
 
 
 def ingest(
@@ -123,7 +125,9 @@ def ingest(
             if progress:
                 progress(f"parsed {files[parsed[0]].name}", done + 1, len(todo))
             step.append(parsed)
-            if sum(b.table.num_rows for _, b, _ in step) >= MERGE_STEP_ROWS:
+            if sum(b.table.num_rows for _, b, _ in step) >= (
+                MERGE_STEP_ROWS if spec.file_per_date else MERGE_STEP_ROWS_YEARLY
+            ):
                 merge_step()
         if step:
             merge_step()

@@ -12,12 +12,11 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich import box
-from rich.console import Console, Group
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:  # rich is imported where a table is drawn: JSON/CSV output never loads it
+    from rich.console import Group
+    from rich.table import Table
 
 SCHEMA_VERSION = "1"
 FORMATS = ("auto", "table", "json", "ndjson", "csv")
@@ -78,6 +77,8 @@ def emit(
             writer.writerow({k: "" if row.get(k) is None else row[k] for k in keys})
         _warn(err, result.warnings)
     elif fmt == "table":
+        from rich.console import Console
+
         console = Console(file=out, width=width, highlight=False, force_terminal=is_tty, no_color=not is_tty)
         console.print(table_renderer(result))
         _warn(err, result.warnings)
@@ -184,6 +185,9 @@ def scan_table(result: Any) -> Table:
 
 def _table(title: str | None, **options: Any) -> Table:
     """The house style of every table view: a rule under the header, no outer edges, tight padding."""
+    from rich import box
+    from rich.table import Table
+
     return Table(
         title=title, box=box.SIMPLE_HEAD, collapse_padding=True, show_edge=False, pad_edge=False, **options
     )
@@ -196,6 +200,9 @@ def _rank_cell(r: dict[str, Any]) -> str:
 
 def stock_view(result: Any) -> Group:
     """Ranked stocks: rank (previous), SI level and change, percentiles, quadrant, score."""
+    from rich.console import Group
+    from rich.text import Text
+
     table = _table(f"Stocks — {result.as_of.isoformat()}, ranked by divergence (previous rank in brackets)")
     for name in ("#", "Symbol", "SI %SO", "DTC", "SI Δ", "SI pct", "Px Δ", "Px pct", "Quadrant", "Score"):
         table.add_column(name, justify="left" if name in ("Symbol", "Quadrant") else "right", no_wrap=True)
@@ -254,6 +261,9 @@ def sector_view(result: Any) -> Table:
 
 
 def cot_view(result: Any) -> Group:
+    from rich.console import Group
+    from rich.text import Text
+
     table = _table(f"CFTC Traders in Financial Futures — report {result.as_of.isoformat()}")
     for name in ("", "Group", "Net", "% OI", "Δ 1w", "Δ 4w", "1Y", "3Y", "All", "COT", "z"):
         table.add_column(name, justify="left" if name in ("", "Group") else "right", no_wrap=True)
@@ -280,6 +290,9 @@ def cot_view(result: Any) -> Group:
 
 
 def store_info_view(result: Any) -> Group:
+    from rich.console import Group
+    from rich.text import Text
+
     e = result.extra
     table = _table(f"Store {e['store']} — {e['commits']} commits, {_compact(e['total_bytes'])}B")
     for name in ("Table", "Rows", "Files", "Size", "From", "To", "Versions"):
@@ -314,6 +327,9 @@ def store_info_view(result: Any) -> Group:
 
 
 def verify_view(result: Any) -> Group:
+    from rich.console import Group
+    from rich.text import Text
+
     e = result.extra
     head = Text(
         f"{'OK' if e['ok'] else 'PROBLEMS'}: {e['files_checked']} files and {e['rows_checked']:,} rows checked, "
@@ -389,6 +405,9 @@ def _summary_value(r: dict[str, Any]) -> str:
 
 def summary_view(result: Any) -> Group:
     """Per index: a table of levels vs their history, a 5Y sparkline, and the sentences."""
+    from rich.console import Group
+    from rich.text import Text
+
     parts: list[Any] = []
     by_index: dict[str, list[dict[str, Any]]] = {}
     for r in result.rows:
@@ -437,6 +456,9 @@ def _level(v: float | None) -> str:
 
 
 def history_view(result: Any) -> Group:
+    from rich.console import Group
+    from rich.text import Text
+
     rows = result.rows
     head = rows[0] if rows else {"index": "", "metric": ""}
     values = [r["value"] for r in rows]

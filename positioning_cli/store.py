@@ -533,7 +533,7 @@ class Writer:
         self._version_files: dict[str, tuple[pq.ParquetWriter, Path]] = {}  # the same -> open file
         self._seed: dict[str, list[pa.Table]] = {}  # version rows for a store older than _versions
         self._pool: ThreadPoolExecutor | None = None
-        self._serial: ThreadPoolExecutor | None = None
+        self._serial: dict[str, ThreadPoolExecutor] = {}  # one thread per open version file
         self._serial_jobs: list[Future[Any]] = []
         self.ingested_at = datetime.now(UTC).replace(microsecond=0)
         last = [_parse_time(i["ingested_at"]) for i in self.base["ingests"][-1:]]
@@ -671,17 +671,17 @@ class Writer:
                 staged.written = self._submit(self._stage_file, table, staged.spec)
         self._write_versions()
 
-    def _submit(self, fn: Callable[..., Any], *args: Any, serial: bool = False) -> Future[Any]:
-        """Run ``fn`` on the writer threads; ``serial`` ones run one after another, in order, on
-        a thread of their own (appends to an open version file)."""
-        if self._pool is None or self._serial is None:
+    def _submit(self, fn: Callable[..., Any], *args: Any, serial: str | None = None) -> Future[Any]:
+        """Run ``fn`` on the writer threads. Jobs with the same ``serial`` key (appends to one open
+        version file) run one after another, in order, on a thread of their own."""
+        if self._pool is None:
             self.staging.mkdir(parents=True, exist_ok=True)
             self.store.refuse_symlinks(self.staging)
             self._pool = ThreadPoolExecutor(min(os.cpu_count() or 1, 4))
-            self._serial = ThreadPoolExecutor(1)
-        future = (self._serial if serial else self._pool).submit(fn, *args)
-        if serial:
-            self._serial_jobs.append(future)
+        if serial is None:
+            return self._pool.submit(fn, *args)
+        future = self._serial.setdefault(serial, ThreadPoolExecutor(1)).submit(fn, *args)
+        self._serial_jobs.append(future)
         return future
 
     def _write_versions(self) -> None:
@@ -696,7 +696,7 @@ class Writer:
                 spec = TABLES[table_year.split("/", 1)[0]]
                 self._version_files[table_year] = (_version_writer(path, spec), path)
             writer, _ = self._version_files[table_year]
-            self._submit(writer.write_table, pa.concat_tables(buffered), serial=True)
+            self._submit(writer.write_table, pa.concat_tables(buffered), serial=table_year)
             buffered.clear()
 
     def abort(self) -> None:
@@ -706,10 +706,10 @@ class Writer:
 
     def _close_files(self) -> None:
         """Wait for the writer threads and close open version files (errors: the caller's concern)."""
-        for pool in (self._pool, self._serial):
+        for pool in (self._pool, *self._serial.values()):
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
-        self._pool = self._serial = None
+        self._pool, self._serial = None, {}
         files, self._version_files = self._version_files, {}
         for writer, _ in files.values():
             with contextlib.suppress(OSError, pa.ArrowException):
