@@ -359,17 +359,37 @@ def _si_frame(table: Any) -> Any:
     return si
 
 
-def _reference_frames(store: Any, manifest: dict[str, Any], members_table: Any) -> _Frames:
-    """Members, prices and futures as pandas (small tables, read whole); no short interest yet."""
+def _reference_frames(
+    store: Any, manifest: dict[str, Any], members_table: Any, price_symbols: set[str] | None = None
+) -> _Frames:
+    """Members, prices (only ``price_symbols`` when given) and futures as pandas; no short interest yet."""
     import pandas as pd
 
     members = members_table.to_pandas()
-    prices = store.read("prices", ["symbol", "date", "close", "high", "low"], manifest).to_pandas()
+    members["as_of"] = pd.to_datetime(members["as_of"])
     cot_table = store.read("cot", None, manifest)
     cot = cot_table.to_pandas() if cot_table.num_rows else None
-    for frame, col in ((members, "as_of"), (prices, "date")):
-        frame[col] = pd.to_datetime(frame[col])
-    return _Frames(None, members, prices, None, cot)
+    return _Frames(None, members, _prices(store, manifest, price_symbols), None, cot)
+
+
+def _prices(store: Any, manifest: dict[str, Any], symbols: set[str] | None = None) -> Any:
+    """Daily prices as pandas; only ``symbols`` when given (the proxies: a store holding every
+    constituent's prices has millions of rows that only index levels need)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    row_filter = None
+    if symbols is not None:
+        wanted = pa.array(sorted(symbols), pa.string())
+
+        def row_filter(t: pa.Table) -> pa.Table:
+            return t.filter(pc.is_in(t.column("symbol"), value_set=wanted))
+
+    prices = store.read("prices", ["symbol", "date", "close", "high", "low"], manifest, row_filter=row_filter)
+    prices = prices.to_pandas()
+    prices["date"] = pd.to_datetime(prices["date"])
+    return prices
 
 
 def _index_snapshot(
@@ -412,7 +432,9 @@ def _load_index_view(
     store = Store(store_root)
     with store.reading() as manifest:
         members_table = store.read("members", MEMBER_COLUMNS, manifest)
-        frames = _reference_frames(store, manifest, members_table)
+        # Stock prices matter only for levels not cached yet: read the proxies' alone for now.
+        proxies = {s for syms in proxy_map.values() for s in syms}
+        frames = _reference_frames(store, manifest, members_table, price_symbols=proxies)
         files = {
             levels_cache.partition_date(rel): rel for rel in manifest["tables"]["short_interest"]["files"]
         }
@@ -452,16 +474,16 @@ def _load_index_view(
         si = si.sort_values("settlement_date", kind="stable").reset_index(drop=True)
         frames.si = si
         # Levels: cached where the inputs are unchanged, the rest computed from their own files.
-        proxies = {s for syms in proxy_map.values() for s in syms}
         wanted = levels_cache.fingerprints(manifest, proxies)
         cached = levels_cache.load(store_root, wanted, m.LEVEL_DTYPES)
-        stock_closes = _stock_closes(frames, proxy_map)
         with_members = [
             i for i in INDICES if not frames.members.empty and (frames.members["index"] == i).any()
         ]
         have = {i: set(cached[i].index) if i in cached else set() for i in with_members}
         missing = sorted({x for i in with_members for x in dates if x not in have[i]})
         if missing:
+            every_price = _Frames(None, frames.members, _prices(store, manifest), dates, None)
+            stock_closes = _stock_closes(every_price, proxy_map)
             fresh = _si_frame(
                 store.read(
                     "short_interest", SI_COLUMNS, manifest, row_filter=listed, partitions=rel_of(missing)
