@@ -598,7 +598,7 @@ def scan(
         raise NoDataError(f"no index could be scanned on {d.date()}: " + "; ".join(warnings))
     prev = frames.dates[frames.dates < d]
     prev_ranks = (
-        {r["index"]: r["rank"] for r in _index_rows(frames, indices, prev[-1], proxy_map, [])}
+        {r["index"]: r["rank"] for r in _index_rows(frames, indices, prev[-1], proxy_map, [], rank_only=True)}
         if len(prev)
         else {}
     )
@@ -645,8 +645,13 @@ def _index_rows(
     d: Any,
     proxy_map: Mapping[str, tuple[str, ...]],
     warnings: list[str],
+    *,
+    rank_only: bool = False,
 ) -> list[dict[str, Any]]:
-    """Index rows on ``d`` ranked by divergence score, from the store as known up to ``d``."""
+    """Index rows on ``d`` ranked by divergence score, from the store as known up to ``d``.
+
+    ``rank_only``: rows hold just the index, its score and rank (scan's previous-rank pass).
+    """
     from positioning_cli import metrics as m
 
     # scan reports d and the previous date from one snapshot: the member rows (and, in _index_row,
@@ -663,7 +668,7 @@ def _index_rows(
     for idx in indices:
         if not _has_members(upto, idx, warnings):
             continue
-        row = _index_row(m, upto, stock_closes, idx, d, proxy_map[idx], warnings)
+        row = _index_row(m, upto, stock_closes, idx, d, proxy_map[idx], warnings, rank_only)
         if row is not None:
             rows.append(row)
     rows.sort(key=lambda r: (r["divergence_score"] is None, -(r["divergence_score"] or 0.0), r["index"]))
@@ -742,6 +747,7 @@ def _index_row(
     d: Any,
     proxy_candidates: tuple[str, ...],
     warnings: list[str],
+    rank_only: bool = False,
 ) -> dict[str, Any] | None:
     import pandas as pd
 
@@ -758,6 +764,11 @@ def _index_row(
     if d not in levels.index or not (levels.loc[d, "members_with_si"] > 0):
         warnings.append(f"{idx}: no constituent has short interest on {d.date()}")
         return None
+    if rank_only:  # the divergence score is all a rank needs: the same two percentiles as below
+        si_pct = m.percentile(levels["total_si_shares"].astype(float), d, WINDOWS_DAYS["1y"]).value
+        _, proxy = _proxy_prices(frames, proxy_candidates)
+        px_pct = None if proxy is None else m.price_percentile(proxy["close"], d, WINDOWS_DAYS["1y"]).value
+        return {"index": idx, "divergence_score": m.divergence_score(_nan(si_pct), _nan(px_pct))}
     lv = levels.loc[d]
     if bool(lv["before_first_snapshot"]):
         warnings.append(

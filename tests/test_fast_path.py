@@ -272,3 +272,17 @@ def test_index_levels_and_split_totals_equal_naive(tmp_path: Path, seed: int) ->
                 got = split.change(d, base)
                 want_change = m.split_excluded_total_change(frames.si, frames.members, idx, d, base)
                 assert _same(got[0], want_change[0]) and got[1] == want_change[1], (idx, d, base)
+
+
+@pytest.mark.parametrize("seed", SEEDS[:2])
+def test_rank_only_rows_rank_like_full_rows(tmp_path: Path, seed: int) -> None:
+    """scan's previous-rank pass computes only the divergence score: same ranks on every date."""
+    _random_store(tmp_path / "s", seed)
+    frames = api._load(tmp_path / "s")
+    proxy_map = api._parse_proxies(None)
+    for d in frames.dates[2:]:
+        full = api._index_rows(frames, api.INDICES, d, proxy_map, [])
+        light = api._index_rows(frames, api.INDICES, d, proxy_map, [], rank_only=True)
+        assert [(r["index"], r["rank"]) for r in light] == [(r["index"], r["rank"]) for r in full], d
+        for a, b in zip(light, full, strict=True):
+            assert _same(a["divergence_score"], b["divergence_score"])
