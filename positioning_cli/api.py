@@ -302,16 +302,8 @@ SI_COLUMNS = [
     "shares_outstanding",
     "float_shares",
 ]
-MEMBER_COLUMNS = [
-    "index",
-    "as_of",
-    "symbol",
-    "name",
-    "sector",
-    "shares_outstanding",
-    "float_shares",
-    "weight",
-]
+# Every membership field a read command uses: the stored columns but the format and lineage.
+MEMBER_COLUMNS = [n for n in MEMBERS.parsed_schema.names if n != "source_format"]
 
 
 def _load(store_root: Path, known_at: datetime | None = None) -> _Frames:
