@@ -59,6 +59,16 @@ def floats(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return out
 
 
+def flags(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A bool array's values with nulls as False."""
+    return to_numpy(arr) & valid(arr)
+
+
+def days(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A date32 array as numpy datetime64[D] (nulls hold arbitrary days: mask them with ``valid``)."""
+    return to_numpy(_single(arr).view(pa.int32())).astype("datetime64[D]")
+
+
 def from_numpy(values: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
     """An int64, float64 or bool Arrow array of ``values``, null where ``mask`` is True."""
     values = np.ascontiguousarray(values)

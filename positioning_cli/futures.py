@@ -1,13 +1,18 @@
-"""Futures positioning from the CFTC Traders in Financial Futures table: pure pandas, no I/O.
+"""Futures positioning from the CFTC Traders in Financial Futures table: numpy and pyarrow, no I/O.
 
-``series`` turns the stored ``cot`` rows of one contract into a weekly series of leveraged-fund and
-asset-manager nets; ``read`` summarises that series as of a date, using only reports dated on or
-before it. Contracts are picked by CFTC_Contract_Market_Code, never by market name (the names
-changed in February 2022). Consolidated ``+`` codes (13874+, 20974+) are never added to the others.
+``series`` turns the stored ``cot`` rows (an Arrow table) of one contract into a weekly series of
+leveraged-fund and asset-manager nets; ``read`` summarises that series as of a date, using only
+reports dated on or before it. Contracts are picked by CFTC_Contract_Market_Code, never by market
+name (the names changed in February 2022). Consolidated ``+`` codes (13874+, 20974+) are never added
+to the others.
 
 The Russell 2000 E-mini moved from ICE (``23977A``) to CME (``239742``) in 2017; ``series("RTY")``
 stitches the two into one series and marks the first CME row after an ICE row with ``venue_break``
 so that a reader can say so instead of comparing across venues silently.
+
+No pandas: ``scan`` and ``cot`` run without importing it (about a third of a second). Arrow columns
+are turned into numpy through their raw buffers (``positioning_cli.arrays``): pyarrow's own
+``to_numpy`` imports pandas.
 """
 
 from __future__ import annotations
@@ -16,10 +21,14 @@ import datetime
 import math
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from positioning_cli import arrays
 
 CONTRACTS: dict[str, tuple[str, ...]] = {
     "ES": ("13874A",),  # E-mini S&P 500 (CME)
@@ -59,73 +68,158 @@ def resolve_contract(text: str) -> tuple[str, tuple[str, ...]]:
     raise ValueError(f"unknown futures contract {text!r}: expected one of {known} or a 6-character CFTC code")
 
 
-def _numbers(frame: pd.DataFrame, column: str) -> pd.Series:
-    return pd.to_numeric(frame[column], errors="coerce").astype("float64")
+_EPOCH = datetime.date(1970, 1, 1)
+_VALUES = ("open_interest", "lev_money_long", "lev_money_short", "asset_mgr_long", "asset_mgr_short")
+FloatArray = npt.NDArray[np.float64]
 
 
-def series(cot: pd.DataFrame, contract: str, futures_only: bool = True) -> pd.DataFrame:
-    """One contract's weekly positioning, indexed by report_date (ascending, one row per date).
+@dataclass(frozen=True, eq=False)
+class FuturesSeries:
+    """One contract's weekly positioning: numpy arrays, one row per report date (ascending, unique).
 
-    Columns: contract_code, open_interest, lev_money_long, lev_money_short, lev_net, lev_net_pct_oi,
-    asset_mgr_long, asset_mgr_short, asset_mgr_net, asset_mgr_net_pct_oi (floats, NaN where the
-    source cell was blank; pct NaN when open interest is 0) and venue_break. For a contract with a
-    predecessor code (RTY), the predecessor's rows fill dates before the successor's start on which
-    the successor has no row; venue_break is True on a row whose code differs from the previous
-    row's (for RTY: the first 239742 report after a 23977A one, 2017-08-15 in the real data).
+    Floats are NaN where the source cell was blank; the pct columns are NaN when open interest is 0.
+    ``venue_break`` is True on a row whose code differs from the previous row's (for RTY: the first
+    239742 report after a 23977A one, 2017-08-15 in the real data).
+    """
+
+    report_date: npt.NDArray[np.datetime64]  # datetime64[D]
+    contract_code: npt.NDArray[np.object_]  # str
+    open_interest: FloatArray
+    lev_money_long: FloatArray
+    lev_money_short: FloatArray
+    lev_net: FloatArray
+    lev_net_pct_oi: FloatArray
+    asset_mgr_long: FloatArray
+    asset_mgr_short: FloatArray
+    asset_mgr_net: FloatArray
+    asset_mgr_net_pct_oi: FloatArray
+    venue_break: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return len(self.report_date)
+
+    @property
+    def empty(self) -> bool:
+        return len(self.report_date) == 0
+
+
+def _column(table: pa.Table, name: str) -> pa.Array:
+    column = table.column(name)
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+def _floats(table: pa.Table, name: str) -> FloatArray:
+    """float64 values of a numeric column, NaN for nulls."""
+    column = _column(table, name)
+    if column.type not in (pa.int32(), pa.int64(), pa.float64()):
+        column = column.cast(pa.float64())
+    return arrays.floats(column)
+
+
+def _days(column: pa.Array) -> npt.NDArray[np.int64]:
+    """Days since 1970-01-01 of a date column (nulls: arbitrary, mask them with ``arrays.valid``)."""
+    if column.type != pa.date32():
+        column = column.cast(pa.date32())
+    return arrays.to_numpy(column.view(pa.int32())).astype(np.int64)
+
+
+def _codes(column: pa.Array) -> tuple[npt.NDArray[np.int64], list[str | None]]:
+    """(per row: index into the list of distinct stripped codes, -1 for null; that list)."""
+    if not pa.types.is_string(column.type):
+        column = column.cast(pa.string())
+    encoded = pc.utf8_trim_whitespace(column).dictionary_encode()
+    indices = arrays.to_numpy(encoded.indices).astype(np.int64)
+    indices[~arrays.valid(encoded.indices)] = -1
+    return indices, encoded.dictionary.to_pylist()
+
+
+def _last_per_key(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Positions of the last row of each distinct key, in row order."""
+    _, first_from_end = np.unique(keys[::-1], return_index=True)
+    return np.sort(len(keys) - 1 - first_from_end)
+
+
+def _first_per_key(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Positions of the first row of each distinct key, in row order."""
+    _, first = np.unique(keys, return_index=True)
+    return np.sort(first)
+
+
+def series(cot: pa.Table, contract: str, futures_only: bool = True) -> FuturesSeries:
+    """One contract's weekly positioning (ascending report dates, one row per date).
+
+    ``cot`` is the store's ``cot`` table (see schema.COT) as Arrow.
+    Columns of the result: report_date, contract_code, open_interest, lev_money_long,
+    lev_money_short, lev_net, lev_net_pct_oi, asset_mgr_long, asset_mgr_short, asset_mgr_net,
+    asset_mgr_net_pct_oi (floats, NaN where the source cell was blank; pct NaN when open interest is
+    0) and venue_break. For a contract with a predecessor code (RTY), the predecessor's rows fill
+    dates before the successor's start on which the successor has no row; venue_break is True on a
+    row whose code differs from the previous row's (for RTY: the first 239742 report after a 23977A
+    one, 2017-08-15 in the real data).
     """
     _, codes = resolve_contract(contract)
-    frame = cot.loc[
-        cot["contract_code"].astype("string").str.strip().isin(codes).fillna(False).to_numpy(dtype=bool)
-        & (cot["futures_only"].astype("boolean").fillna(not futures_only) == futures_only).to_numpy(
-            dtype=bool
-        )
-    ]
-    out = pd.DataFrame(
-        {
-            "report_date": pd.to_datetime(frame["report_date"].astype("object")).to_numpy(),
-            "contract_code": frame["contract_code"].astype("string").str.strip().to_numpy(dtype=object),
-        }
+    code_idx, distinct = _codes(_column(cot, "contract_code"))
+    wanted = [i for i, c in enumerate(distinct) if c in codes]
+    only = _column(cot, "futures_only")
+    if only.type != pa.bool_():
+        only = only.cast(pa.bool_())
+    dates_col = _column(cot, "report_date")
+    keep = (
+        np.isin(code_idx, wanted)
+        & arrays.valid(only)
+        & (arrays.to_numpy(only) == futures_only)
+        & arrays.valid(dates_col)
     )
-    for column in ("open_interest", "lev_money_long", "lev_money_short", "asset_mgr_long", "asset_mgr_short"):
-        out[column] = _numbers(frame, column).to_numpy()
+    rows = np.flatnonzero(keep)
+    days = _days(dates_col)[rows]
+    code_of = code_idx[rows]
     # One row per (date, code): the last one given (the store already guarantees this).
-    out = out.drop_duplicates(["report_date", "contract_code"], keep="last")
+    picked = _last_per_key(days * (len(distinct) + 1) + code_of)
     if len(codes) > 1:
-        primary, predecessors = codes[0], codes[1:]
-        main = out[out["contract_code"] == primary]
-        start = pd.Timestamp(RTY_CME_START)
-        older = out[
-            out["contract_code"].isin(predecessors)
-            & (out["report_date"] < start)
-            & ~out["report_date"].isin(main["report_date"])
-        ].drop_duplicates("report_date", keep="first")
-        out = pd.concat([older, main])
-    out = out.sort_values("report_date", kind="stable").set_index("report_date")
-    out.index.name = "report_date"
-    for group in ("lev", "asset_mgr"):
-        long_col = "lev_money_long" if group == "lev" else "asset_mgr_long"
-        short_col = "lev_money_short" if group == "lev" else "asset_mgr_short"
-        net = out[long_col] - out[short_col]
-        oi = out["open_interest"].where(out["open_interest"] > 0)
-        out[f"{group}_net"] = net
-        out[f"{group}_net_pct_oi"] = 100.0 * net / oi
-    previous = out["contract_code"].shift(1)
-    out["venue_break"] = (previous.notna() & (out["contract_code"] != previous)).to_numpy(dtype=bool)
-    return out[
-        [
-            "contract_code",
-            "open_interest",
-            "lev_money_long",
-            "lev_money_short",
-            "lev_net",
-            "lev_net_pct_oi",
-            "asset_mgr_long",
-            "asset_mgr_short",
-            "asset_mgr_net",
-            "asset_mgr_net_pct_oi",
-            "venue_break",
+        primary = distinct.index(codes[0]) if codes[0] in distinct else -2
+        predecessors = [distinct.index(c) for c in codes[1:] if c in distinct]
+        main = picked[code_of[picked] == primary]
+        start = (RTY_CME_START - _EPOCH).days
+        older = picked[
+            np.isin(code_of[picked], predecessors)
+            & (days[picked] < start)
+            & ~np.isin(days[picked], days[main])
         ]
-    ]
+        older = older[_first_per_key(days[older])]
+        picked = np.concatenate([older, main])
+    picked = picked[np.argsort(days[picked], kind="stable")]
+    rows = rows[picked]
+
+    names = np.empty(len(distinct), dtype=object)
+    names[:] = distinct
+    code_out = names[code_idx[rows]]
+    values = {name: _floats(cot, name)[rows] for name in _VALUES}
+    oi = values["open_interest"]
+    oi_positive = np.where(oi > 0, oi, np.nan)
+    nets = {}
+    for group, long_col, short_col in (
+        ("lev", "lev_money_long", "lev_money_short"),
+        ("asset_mgr", "asset_mgr_long", "asset_mgr_short"),
+    ):
+        net = values[long_col] - values[short_col]
+        nets[f"{group}_net"] = net
+        nets[f"{group}_net_pct_oi"] = 100.0 * net / oi_positive
+    venue_break = np.zeros(len(rows), dtype=bool)
+    venue_break[1:] = code_out[1:] != code_out[:-1]
+    return FuturesSeries(
+        report_date=days[picked].astype("datetime64[D]"),
+        contract_code=code_out,
+        open_interest=oi,
+        lev_money_long=values["lev_money_long"],
+        lev_money_short=values["lev_money_short"],
+        lev_net=nets["lev_net"],
+        lev_net_pct_oi=nets["lev_net_pct_oi"],
+        asset_mgr_long=values["asset_mgr_long"],
+        asset_mgr_short=values["asset_mgr_short"],
+        asset_mgr_net=nets["asset_mgr_net"],
+        asset_mgr_net_pct_oi=nets["asset_mgr_net_pct_oi"],
+        venue_break=venue_break,
+    )
 
 
 @dataclass(frozen=True)
@@ -160,101 +254,121 @@ class FuturesRead:
     venue_break_in_window: bool  # a venue break (ICE -> CME) falls in the 1Y window
 
 
-def _as_timestamp(d: datetime.date | pd.Timestamp | str) -> pd.Timestamp:
-    ts = pd.Timestamp(d)
-    if ts is pd.NaT:
+def _as_day(d: Any) -> int:
+    """Days since 1970-01-01 of a date, a datetime (a pandas Timestamp too; an aware one is read on
+    its own wall clock), a numpy datetime64 or an ISO string; time of day dropped."""
+    day: object = None
+    if isinstance(d, np.datetime64):
+        if not np.isnat(d):
+            return int(d.astype("datetime64[D]").astype(np.int64))
+    elif isinstance(d, datetime.datetime):
+        day = d.date()  # pandas NaT gives NaT, not a date
+    elif isinstance(d, datetime.date):
+        day = d
+    elif isinstance(d, str):
+        text = d.strip()
+        try:
+            day = datetime.date.fromisoformat(text)
+        except ValueError:
+            try:
+                day = datetime.datetime.fromisoformat(text).date()
+            except ValueError:
+                day = None
+    if type(day) is not datetime.date:
         raise ValueError(f"not a date: {d!r}")
-    return ts.tz_localize(None).normalize() if ts.tzinfo is not None else ts.normalize()
+    return (day - _EPOCH).days
 
 
-def _percentile(nets: pd.Series, today: float, end: pd.Timestamp, days: int | None) -> WindowPercentile:
-    held_first = nets.index[0]
-    if days is None:
-        window = nets
+def _date(day: int) -> datetime.date:
+    return _EPOCH + datetime.timedelta(days=int(day))
+
+
+def _percentile(
+    days: npt.NDArray[np.int64], nets: FloatArray, today: float, end: int, window_days: int | None
+) -> WindowPercentile:
+    if window_days is None:
+        in_window = np.ones(len(days), dtype=bool)
         complete = True
     else:
-        start = end - pd.Timedelta(days=days)
-        window = nets[nets.index > start]
+        start = end - window_days
+        in_window = days > start
         # Complete: the history held starts within a week of the window's start (the rule), and no
         # weekly report is missing inside the window (files held can have gaps, e.g. a missing year).
-        offsets = (pd.DatetimeIndex(window.index) - start).days.to_numpy()
+        offsets = days[in_window] - start
         edges = np.diff(np.concatenate([[0], offsets]))
-        complete = bool(held_first <= start + pd.Timedelta(days=7)) and bool(
-            edges.max() <= _MAX_REPORT_GAP_DAYS
-        )
-    values = window.to_numpy(dtype=float)
+        complete = bool(days[0] <= start + 7) and bool(edges.max() <= _MAX_REPORT_GAP_DAYS)
+    values = nets[in_window]
     return WindowPercentile(
         pct=float(100.0 * np.count_nonzero(values <= today) / len(values)),
         n_obs=len(values),
         window_complete=complete,
-        first_date=window.index[0].date(),
+        first_date=_date(days[in_window][0]),
     )
 
 
-def _change(nets: pd.Series, today: float, end: pd.Timestamp, weeks: int) -> float:
+def _change(days: npt.NDArray[np.int64], nets: FloatArray, today: float, end: int, weeks: int) -> float:
     """today - net of the report dated nearest to ``weeks`` weeks earlier (within 3 days), else NaN."""
-    target = end - pd.Timedelta(days=7 * weeks)
-    gap = np.abs((pd.DatetimeIndex(nets.index) - target).days.to_numpy())
+    gap = np.abs(days - (end - 7 * weeks))
     near = np.flatnonzero(gap <= _MATCH_SLACK_DAYS)
     if len(near) == 0:
         return math.nan
     best = near[np.argmin(gap[near])]
-    return float(today - nets.iloc[best])
+    return float(today - nets[best])
 
 
-def read(
-    ser: pd.DataFrame, d: datetime.date | pd.Timestamp | str, group: Literal["lev", "asset_mgr"] | str
-) -> FuturesRead:
+def read(ser: FuturesSeries, d: Any, group: Literal["lev", "asset_mgr"] | str) -> FuturesRead:
     """The positioning of ``group`` as of ``d``, from reports dated on or before ``d`` only.
 
+    ``d``: a ``datetime.date``, a datetime or pandas Timestamp, a numpy datetime64 or an ISO string.
     Windows are anchored on the report read (its report_date), so any ``d`` between two reports
     gives the same read. ValueError when ``group`` is unknown or no report is dated on or before ``d``.
     """
     if group not in GROUPS:
         raise ValueError(f"unknown group {group!r}: expected one of {', '.join(GROUPS)}")
     column = GROUPS[group]
-    when = _as_timestamp(d)
-    index = pd.DatetimeIndex(pd.to_datetime(ser.index))
-    held = ser.set_axis(index).sort_index(kind="stable")
-    held = held[held.index <= when]
-    held = held[held[column].notna()]
-    if held.empty:
-        raise ValueError(f"no {group} futures report dated on or before {when.date()}")
-    nets = held[column].astype("float64")
-    end = nets.index[-1]
-    today = float(nets.iloc[-1])
-    last = held.iloc[-1]
+    when = _as_day(d)
+    all_days = ser.report_date.astype("datetime64[D]").astype(np.int64)
+    order = np.argsort(all_days, kind="stable")
+    all_nets = np.asarray(getattr(ser, column), dtype=np.float64)[order]
+    all_days = all_days[order]
+    held = np.flatnonzero((all_days <= when) & ~np.isnan(all_nets))
+    if len(held) == 0:
+        raise ValueError(f"no {group} futures report dated on or before {_date(when)}")
+    days = all_days[held]
+    nets = all_nets[held]
+    rows = order[held]  # positions in ``ser`` of the reports held
+    end = int(days[-1])
+    today = float(nets[-1])
+    last = rows[-1]
 
-    recent = nets[nets.index > end - pd.Timedelta(days=7 * INDEX_REPORTS)].iloc[-INDEX_REPORTS:]
+    recent = nets[days > end - 7 * INDEX_REPORTS][-INDEX_REPORTS:]
     lo, hi = float(recent.min()), float(recent.max())
     cot_index = math.nan if hi == lo else 100.0 * (today - lo) / (hi - lo)
-    std = float(recent.std(ddof=1)) if len(recent) >= 2 else math.nan
-    zscore = math.nan if not std or math.isnan(std) else (today - float(recent.mean())) / std
+    # numpy's mean and sample std sum the same way as pandas' (pairwise), to the last bit.
+    std = float(np.std(recent, ddof=1)) if len(recent) >= 2 else math.nan
+    zscore = math.nan if not std or math.isnan(std) else (today - float(np.mean(recent))) / std
 
-    lower = np.flatnonzero(nets.iloc[:-1].to_numpy(dtype=float) < today)
+    lower = np.flatnonzero(nets[:-1] < today)
     if len(lower):
-        weeks_since_lower: int | None = round((end - nets.index[lower[-1]]).days / 7)
+        weeks_since_lower: int | None = round(int(end - days[lower[-1]]) / 7)
     else:
         weeks_since_lower = None
 
-    venue_break = False
-    if "venue_break" in held.columns:
-        in_year = held.index > end - pd.Timedelta(days=WINDOW_DAYS["1y"] or 365)
-        venue_break = bool(held.loc[in_year, "venue_break"].fillna(False).astype(bool).any())
+    in_year = days > end - (WINDOW_DAYS["1y"] or 365)
+    venue_break = bool(np.asarray(ser.venue_break, dtype=bool)[rows[in_year]].any())
 
-    pct_col = f"{column}_pct_oi"
     return FuturesRead(
-        contract_code=str(last["contract_code"]) if "contract_code" in held.columns else "",
+        contract_code=str(ser.contract_code[last]),
         group=group,
-        report_date=end.date(),
-        open_interest=float(last["open_interest"]) if "open_interest" in held.columns else math.nan,
+        report_date=_date(end),
+        open_interest=float(ser.open_interest[last]),
         net=today,
-        net_pct_oi=float(last[pct_col]) if pct_col in held.columns else math.nan,
-        change_1w=_change(nets, today, end, 1),
-        change_4w=_change(nets, today, end, 4),
-        pct_1y=_percentile(nets, today, end, WINDOW_DAYS["1y"]),
-        pct_3y=_percentile(nets, today, end, WINDOW_DAYS["3y"]),
-        pct_all=_percentile(nets, today, end, WINDOW_DAYS["all"]),
+        net_pct_oi=float(getattr(ser, f"{column}_pct_oi")[last]),
+        change_1w=_change(days, nets, today, end, 1),
+        change_4w=_change(days, nets, today, end, 4),
+        pct_1y=_percentile(days, nets, today, end, WINDOW_DAYS["1y"]),
+        pct_3y=_percentile(days, nets, today, end, WINDOW_DAYS["3y"]),
+        pct_all=_percentile(days, nets, today, end, WINDOW_DAYS["all"]),
         cot_index_52w=cot_index,
         zscore_52w=zscore,
         n_obs_52w=len(recent),

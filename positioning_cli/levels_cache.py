@@ -24,15 +24,16 @@ import uuid
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import pandas as pd
+import numpy as np
+
+from positioning_cli.levels import LEVEL_COLUMNS, LEVEL_DTYPES, Levels
 
 CACHE_DIR = ".cache"
 LEVELS_FILE = "levels.parquet"
 # Bump whenever metrics.index_levels (or what it is given) changes what a level means.
-VERSION = "levels-1"
+VERSION = "levels-2"
 FINGERPRINT = "fingerprint"
 
 
@@ -63,57 +64,103 @@ def path(store_root: Path) -> Path:
     return Path(store_root) / CACHE_DIR / LEVELS_FILE
 
 
-def load(store_root: Path, wanted: dict[date, str], dtypes: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """Cached levels per index whose fingerprint matches ``wanted`` (indexed by settlement date)."""
-    import pandas as pd
+def load(store_root: Path, wanted: dict[date, str]) -> dict[str, Levels]:
+    """Cached levels per index whose fingerprint matches ``wanted``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from positioning_cli import arrays
 
     file = path(store_root)
     if not file.is_file() or file.is_symlink():
         return {}
     try:
-        table = pq.read_table(file)
+        table = pq.ParquetFile(file).read()
     except (OSError, pa.ArrowException):
-        return {}  # unreadable or from another version: recomputed and rewritten
-    if not {"index", "settlement_date", FINGERPRINT, *dtypes} <= set(table.column_names):
-        return {}
-    frame = table.to_pandas()
-    frame["settlement_date"] = pd.to_datetime(frame["settlement_date"]).astype("datetime64[ns]")
-    keys = [pd.Timestamp(d) for d in wanted]
-    expected = pd.Series(list(wanted.values()), index=pd.DatetimeIndex(keys, dtype="datetime64[ns]"))
-    ok = frame[FINGERPRINT].to_numpy() == expected.reindex(frame["settlement_date"]).to_numpy()
-    frame = frame[ok]
+        return {}  # unreadable: recomputed and rewritten
+    expected = {"index": pa.string(), "settlement_date": pa.date32(), FINGERPRINT: pa.string()}
+    expected |= {c: _arrow_type(t) for c, t in LEVEL_DTYPES.items()}
+    if any(
+        table.schema.get_field_index(c) < 0 or table.schema.field(c).type != t for c, t in expected.items()
+    ):
+        return {}  # another layout (an older version): recomputed and rewritten
+    settled = arrays.days(table.column("settlement_date"))
+    ok = np.array(
+        [
+            wanted.get(d) == fp
+            for d, fp in zip(settled.astype(object), table.column(FINGERPRINT).to_pylist(), strict=True)
+        ],
+        dtype=bool,
+    )
+    values = {c: _from_arrow(table.column(c), LEVEL_DTYPES[c]) for c in LEVEL_COLUMNS}
+    index = np.array(table.column("index").to_pylist(), dtype=object)
     out = {}
-    for idx, part in frame.groupby("index", sort=False):
-        levels = part.set_index("settlement_date").sort_index()[list(dtypes)].astype(dtypes)
-        levels.index.name = "settlement_date"
-        out[str(idx)] = levels
+    for idx in dict.fromkeys(index[ok].tolist()):
+        rows = np.flatnonzero(ok & (index == idx))
+        rows = rows[np.argsort(settled[rows], kind="stable")]
+        out[str(idx)] = Levels(settled[rows], {c: v[rows] for c, v in values.items()})
     return out
 
 
-def save(store_root: Path, levels: dict[str, pd.DataFrame], wanted: dict[date, str]) -> None:
+def save(store_root: Path, levels: dict[str, Levels], wanted: dict[date, str]) -> None:
     """Replace the cache with ``levels`` (atomic rename; silently skipped when it cannot be written)."""
-    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    parts = []
-    for idx, frame in levels.items():
-        part = frame.reset_index()
-        part.insert(0, "index", idx)
-        part[FINGERPRINT] = [wanted.get(pd.Timestamp(d).date(), "") for d in part["settlement_date"]]
-        parts.append(part)
-    if not parts:
+    from positioning_cli import arrays
+
+    names = [idx for idx, lv in levels.items() for _ in range(len(lv))]
+    if not names:
         return
+    settled = np.concatenate([lv.days for lv in levels.values()])
+    columns = {
+        "index": arrays.strings(names),
+        "settlement_date": _to_arrow(settled, "datetime64[D]"),
+        **{
+            c: _to_arrow(np.concatenate([lv[c] for lv in levels.values()]), LEVEL_DTYPES[c])
+            for c in LEVEL_COLUMNS
+        },
+        FINGERPRINT: arrays.strings([wanted.get(d, "") for d in settled.astype(object)]),
+    }
     folder = Path(store_root) / CACHE_DIR
     tmp = folder / f".{uuid.uuid4().hex}.tmp"
     try:
         if folder.is_symlink():
             return
         folder.mkdir(exist_ok=True)
-        pq.write_table(pa.Table.from_pandas(pd.concat(parts, ignore_index=True), preserve_index=False), tmp)
+        pq.write_table(pa.table(columns), tmp)
         os.replace(tmp, path(store_root))
     except (OSError, pa.ArrowException):
         with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+def _arrow_type(dtype: str) -> Any:
+    import pyarrow as pa
+
+    return {"int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_(), "datetime64[D]": pa.date32()}[
+        dtype
+    ]
+
+
+def _from_arrow(column: Any, dtype: str) -> np.ndarray:
+    from positioning_cli import arrays
+
+    if dtype == "datetime64[D]":
+        return arrays.days(column)
+    if dtype == "float64":
+        return arrays.floats(column)
+    return arrays.to_numpy(column)
+
+
+def _to_arrow(values: np.ndarray, dtype: str) -> Any:
+    import pyarrow as pa
+
+    from positioning_cli import arrays
+
+    if dtype == "datetime64[D]":
+        data = np.ascontiguousarray(values.astype("datetime64[D]").astype(np.int32))
+        return pa.Array.from_buffers(pa.date32(), len(data), [None, pa.py_buffer(data)])
+    if dtype == "float64":
+        return arrays.from_numpy(values.astype(np.float64), np.isnan(values))
+    return arrays.from_numpy(values.astype(dtype))

@@ -1,71 +1,27 @@
-"""Metrics: pure functions on pandas objects, following DOMAIN.md "Metrics" to the letter.
+"""Metrics: the per-date joins of short interest with index membership, on pandas objects.
 
-No I/O, no printing. When the data are too short to define a number the result is NaN (empyrical's
-contract), never an exception, so a scan over thousands of symbols does not stop on one thin history.
-Dates may be ``datetime.date`` or pandas Timestamps; inside this module everything is datetime64[ns]
-so comparisons, merges and searchsorted never mix types.
+Index levels (DOMAIN.md "Metrics": totals, medians, days to cover per settlement date) and
+per-stock rows. The measures of one series (changes, percentiles, price returns) are in
+measures.py, numpy only. No I/O, no printing. Dates may be ``datetime.date`` or pandas
+Timestamps; inside this module everything is datetime64[ns] so comparisons, merges and
+searchsorted never mix types.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from positioning_cli.levels import LEVEL_COLUMNS
+
 # FINRA reports days to cover as 1 when the average daily volume exceeds the short interest.
 DTC_FLOOR = 1.0
 # A close older than this on a settlement date is not "the close on d" (covers long weekends + a holiday).
 CLOSE_TOLERANCE_DAYS = 5
-# A price more stale than this cannot anchor a return or a price percentile.
-PRICE_STALE_DAYS = 7
-
-QUADRANT_KEYS: dict[str, str] = {
-    "shorts pressing into strength": "pressing_into_strength",
-    "shorts confirmed": "shorts_confirmed",
-    "short-covering rally": "short_covering_rally",
-    "shorts exiting weakness": "exiting_weakness",
-}
-
-LEVEL_COLUMNS = [
-    "members",
-    "members_with_si",
-    "members_with_denominator",
-    "members_with_price",
-    "total_si_shares",
-    "total_si_value",
-    "median_si_pct_so",
-    "cap_weighted_si_pct_so",
-    "median_si_pct_float",
-    "agg_days_to_cover",
-    "median_days_to_cover",
-    "quarantined",
-    "split_flagged",
-    "membership_as_of",
-    "before_first_snapshot",
-]
-
-# How index_levels types its columns (levels_cache restores these exactly).
-LEVEL_DTYPES: dict[str, str] = {
-    **dict.fromkeys(LEVEL_COLUMNS, "float64"),
-    **dict.fromkeys(
-        [
-            "members",
-            "members_with_si",
-            "members_with_denominator",
-            "members_with_price",
-            "quarantined",
-            "split_flagged",
-        ],
-        "int64",
-    ),
-    "membership_as_of": "datetime64[ns]",
-    "before_first_snapshot": "bool",
-}
 
 STOCK_COLUMNS = [
     "symbol",
@@ -84,25 +40,6 @@ STOCK_COLUMNS = [
 ]
 
 
-@dataclass(frozen=True)
-class Change:
-    """x(d)/x(base) − 1 as a fraction (0.039 = +3.9%); NaN when it is undefined."""
-
-    value: float
-    base_date: pd.Timestamp | None
-
-
-@dataclass(frozen=True)
-class Percentile:
-    """Where x(d) sits in its own trailing window, and how much of the window the data cover."""
-
-    value: float  # 100 × share of observations in (d − W, d] that are <= x(d); 100 = highest
-    n_obs: int
-    first_obs: pd.Timestamp | None  # earliest observation inside the window
-    window_complete: bool  # False: the store holds less than W, say so instead of a full-window figure
-    covered_days: int  # d − first_obs
-
-
 # --------------------------------------------------------------------------------------------- helpers
 
 
@@ -114,13 +51,6 @@ def _ts(d: Any) -> pd.Timestamp:
 def _dt(values: Any) -> pd.Series:
     # Arrow date32 arrives as datetime.date objects or datetime64[ms]; merges need one resolution.
     return pd.Series(pd.to_datetime(values), copy=False).astype("datetime64[ns]")
-
-
-def _dt_index(values: Any) -> pd.DatetimeIndex:
-    """Dates (Index, list, array of date/Timestamp) as a naive datetime64[ns] index."""
-    if not isinstance(values, pd.Index):
-        values = pd.Index(list(values))
-    return pd.DatetimeIndex(pd.to_datetime(values).astype("datetime64[ns]"))
 
 
 def _float(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -480,230 +410,3 @@ def index_levels(
     out["before_first_snapshot"] = out["before_first_snapshot"].astype(bool)
     out.index.name = "settlement_date"
     return out[LEVEL_COLUMNS]
-
-
-# ------------------------------------------------------------------------------------------- changes
-
-
-def previous_date(dates: Sequence[Any] | pd.Index, d: Any, kind: str) -> pd.Timestamp | None:
-    """Base date of a change: "last" = the observation before d; "ytd" = the last on or before Dec 31 of
-    the previous year; "12m" = the last on or before d − 365 days. None when the history is too short."""
-    d = _ts(d)
-    if kind == "last":
-        cutoff, inclusive = d, False
-    elif kind == "ytd":
-        cutoff, inclusive = pd.Timestamp(year=d.year - 1, month=12, day=31), True
-    elif kind == "12m":
-        cutoff, inclusive = d - pd.Timedelta(days=365), True
-    else:
-        raise ValueError(f"unknown change kind {kind!r} (last, ytd, 12m)")
-    idx = _dt_index(dates).unique().sort_values()
-    pos = idx.searchsorted(cutoff, side="right" if inclusive else "left") - 1
-    return None if pos < 0 else pd.Timestamp(idx[pos])
-
-
-def _value_at(series: pd.Series, d: pd.Timestamp) -> float:
-    try:
-        v = series.loc[d]
-    except KeyError:
-        return math.nan
-    return math.nan if pd.isna(v) else float(v)
-
-
-def _ratio_change(now: float, base: float) -> float:
-    if math.isnan(now) or math.isnan(base) or base == 0:
-        return math.nan
-    return now / base - 1.0
-
-
-def _date_indexed(series: pd.Series) -> pd.Series:
-    s = series.copy()
-    s.index = _dt_index(series.index)
-    return s.sort_index()
-
-
-def change(series: pd.Series, d: Any, kind: str) -> Change:
-    """x(d)/x(base) − 1 with the base from ``previous_date``. The base is a date of the series even when
-    its value is NaN: skipping to an older report would silently change what "since last" means."""
-    s = _date_indexed(series)
-    base = previous_date(s.index, d, kind)
-    if base is None:
-        return Change(math.nan, None)
-    return Change(_ratio_change(_value_at(s, _ts(d)), _value_at(s, base)), base)
-
-
-def split_excluded_total_change(
-    si: pd.DataFrame, members: pd.DataFrame, index: str, d: Any, base: Any
-) -> tuple[float, int]:
-    """Change of total SI shares from base to d with split-flagged symbols left out of both sums.
-
-    A symbol with split_flag on any settlement date in (base, d] reports pre- and post-split shares on the
-    two dates; mixing them would book the split as a change in positioning. Each sum is over its own
-    date's constituents that have SI rows. The count returned is the number of symbols actually removed
-    from at least one of the two sums (split-flagged symbols outside the index are not counted).
-    """
-    if base is None:
-        return math.nan, 0
-    d, base = _ts(d), _ts(base)
-    sip = _prepare_si(si)
-    window = (sip["settlement_date"] > base) & (sip["settlement_date"] <= d) & sip["split_flag"]
-    flagged = set(si["symbol"].iloc[sip.loc[window, "srow"].to_numpy()])
-    totals: list[float] = []
-    removed: set[str] = set()
-    for day in (d, base):
-        rows, _ = _joined(si, members, None, index, math.inf, only_date=day)
-        if rows.empty:
-            totals.append(math.nan)
-            continue
-        syms = si["symbol"].iloc[rows["srow"].to_numpy()].to_numpy(dtype=object)
-        drop = np.array([sym in flagged for sym in syms], dtype=bool)
-        removed.update(syms[drop])
-        kept = rows.loc[~drop, "short_interest"]
-        totals.append(float(kept.sum()) if len(kept) else math.nan)
-    return _ratio_change(totals[0], totals[1]), len(removed)
-
-
-class SplitTotals:
-    """``split_excluded_total_change`` for many (d, base) pairs of one index: the join is done once.
-
-    Same rule and same numbers: the sums are of whole share counts, exact in any order.
-    """
-
-    def __init__(self, si: pd.DataFrame, members: pd.DataFrame, index: str) -> None:
-        rows, _ = _joined(si, members, None, index, math.inf)
-        codes, _uniques = pd.factorize(si["symbol"])
-        self._codes = np.asarray(codes)
-        self._dates = _dt(si["settlement_date"]).to_numpy()
-        self._split = (
-            si["split_flag"].fillna(False).astype(bool).to_numpy()
-            if "split_flag" in si
-            else np.zeros(len(si), dtype=bool)
-        )
-        if rows.empty:
-            self._row_dates = np.array([], dtype="datetime64[ns]")
-            self._row_codes = np.array([], dtype=np.int64)
-            self._row_si = np.array([], dtype=np.float64)
-        else:
-            self._row_dates = rows["settlement_date"].to_numpy()
-            self._row_codes = self._codes[rows["srow"].to_numpy()]
-            self._row_si = rows["short_interest"].to_numpy(dtype=np.float64)
-
-    def change(self, d: Any, base: Any) -> tuple[float, int]:
-        if base is None:
-            return math.nan, 0
-        d64, base64 = np.datetime64(_ts(d), "ns"), np.datetime64(_ts(base), "ns")
-        window = (self._dates > base64) & (self._dates <= d64) & self._split
-        flagged = np.unique(self._codes[window])
-        totals: list[float] = []
-        removed: set[int] = set()
-        for day in (d64, base64):
-            sel = self._row_dates == day
-            codes = self._row_codes[sel]
-            drop = np.isin(codes, flagged)
-            removed.update(codes[drop].tolist())
-            kept = self._row_si[sel][~drop]
-            totals.append(float(kept.sum()) if len(kept) else math.nan)
-        return _ratio_change(totals[0], totals[1]), len(removed)
-
-
-# ---------------------------------------------------------------------------------------- percentiles
-
-
-def _percentile(
-    s: pd.Series, d: pd.Timestamp, x: float, window_days: int | None, tolerance_days: int
-) -> Percentile:
-    s = s[s.notna() & (s.index <= d)]  # point in time: nothing after d exists yet
-    if window_days is None:
-        win = s
-        complete = True
-    else:
-        start = d - pd.Timedelta(days=window_days)
-        win = s[s.index > start]
-        first_overall = s.index.min() if len(s) else None
-        complete = first_overall is not None and first_overall <= start + pd.Timedelta(days=tolerance_days)
-    n = len(win)
-    first = pd.Timestamp(win.index.min()) if n else None
-    covered = (d - first).days if first is not None else 0
-    if math.isnan(x) or n == 0:
-        value = math.nan
-    else:
-        value = 100.0 * float((win.to_numpy(dtype="float64") <= x).sum()) / n
-    return Percentile(value, n, first, bool(complete), int(covered))
-
-
-def percentile(series: pd.Series, d: Any, window_days: int | None, tolerance_days: int = 16) -> Percentile:
-    """Percentile of x(d) in its trailing window (d − W, d]: 100 × share of observations <= x(d).
-
-    Ties count as <=, so 100 = highest in the window. ``window_days=None`` uses all history up to d.
-    ``window_complete`` is False when the series' first observation is later than d − W + tolerance
-    (a semi-monthly series misses the exact window start by up to ~16 days without being short).
-    """
-    s = _date_indexed(series)
-    dd = _ts(d)
-    return _percentile(s, dd, _value_at(s, dd), window_days, tolerance_days)
-
-
-def _close_on_or_before(s: pd.Series, d: pd.Timestamp) -> tuple[float, pd.Timestamp | None]:
-    pos = int(s.index.searchsorted(d, side="right")) - 1
-    if pos < 0:
-        return math.nan, None
-    return float(s.iloc[pos]), pd.Timestamp(s.index[pos])
-
-
-def price_return(closes: pd.Series, start: Any, end: Any) -> float:
-    """close on or before end / close on or before start − 1.
-
-    NaN when either close is missing or older than 7 days before its date: a stale price would report a
-    return over a different period than the one asked for.
-    """
-    s = _date_indexed(closes).dropna()
-    result = []
-    for when in (_ts(start), _ts(end)):
-        px, at = _close_on_or_before(s, when)
-        if at is None or (when - at).days > PRICE_STALE_DAYS:
-            return math.nan
-        result.append(px)
-    return _ratio_change(result[1], result[0])
-
-
-def price_percentile(closes: pd.Series, d: Any, window_days: int | None) -> Percentile:
-    """Percentile of the close on d among the daily closes in (d − W, d] (same rules as ``percentile``).
-
-    The close on d is the last close on or before d within 7 days, so a settlement date on a market
-    holiday still has a price; the completeness tolerance is 7 days since prices are daily.
-    """
-    s = _date_indexed(closes).dropna()
-    dd = _ts(d)
-    px, at = _close_on_or_before(s, dd)
-    if at is None or (dd - at).days > PRICE_STALE_DAYS:
-        px = math.nan
-    return _percentile(s, dd, px, window_days, PRICE_STALE_DAYS)
-
-
-# ------------------------------------------------------------------------------------------ divergence
-
-
-def quadrant(si_change: float, price_change: float) -> str | None:
-    """DOMAIN quadrant by the signs of ΔSI and the price return; None when a sign is undefined (NaN or 0)."""
-    if any(v is None or math.isnan(v) or v == 0 for v in (si_change, price_change)):
-        return None
-    if si_change > 0:
-        return "shorts pressing into strength" if price_change > 0 else "shorts confirmed"
-    return "short-covering rally" if price_change > 0 else "shorts exiting weakness"
-
-
-def divergence_score(si_pct: float, price_pct: float) -> float:
-    """Ranking score for "shorts expanding into strength": sqrt(si_pct × price_pct).
-
-    The geometric mean of the SI percentile and the price percentile, both 0–100 over the 1Y window.
-    Bounded 0–100; 100 only when SI and price both sit at their 1Y highs; low when either is low (a
-    geometric mean is pulled down by its smaller input, so one extreme alone cannot rank a name high);
-    increasing in each input. Explainable from the two percentiles: score² = si_pct × price_pct.
-    NaN when either percentile is NaN.
-    """
-    if si_pct is None or price_pct is None or math.isnan(si_pct) or math.isnan(price_pct):
-        return math.nan
-    for v in (si_pct, price_pct):
-        if not 0.0 <= v <= 100.0:
-            raise ValueError(f"percentile {v} outside 0-100")
-    return math.sqrt(si_pct * price_pct)

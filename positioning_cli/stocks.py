@@ -35,15 +35,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from positioning_cli import measures as ms
 from positioning_cli import metrics as m
 
 ONE_YEAR_DAYS = 365
 FIVE_YEAR_DAYS = 5 * 365
 SI_PCT_TOLERANCE_DAYS = 16  # metrics.percentile default: semi-monthly reports miss the window start by < 16d
-PRICE_PCT_TOLERANCE_DAYS = m.PRICE_STALE_DAYS
+PRICE_PCT_TOLERANCE_DAYS = ms.PRICE_STALE_DAYS
 CHANGE_KINDS = ("last", "3", "12m")
 SECTOR_CHANGE_KINDS = ("last", "ytd", "12m")
 UNKNOWN_SECTOR = "Unknown"
+
+
+def _base(dates: pd.DatetimeIndex, d: pd.Timestamp, kind: str) -> pd.Timestamp | None:
+    """``measures.previous_date`` as a pandas Timestamp (this module compares it with frames)."""
+    b = ms.previous_date(dates, d, kind)
+    return None if b is None else pd.Timestamp(b)
 
 
 @dataclass(frozen=True)
@@ -392,7 +399,7 @@ def stock_table(
     bases: dict[str, pd.Timestamp | None] = {
         "last": pd.Timestamp(dates[n_before - 1]) if n_before >= 1 else None,
         "3": pd.Timestamp(dates[n_before - 3]) if n_before >= 3 else None,
-        "12m": m.previous_date(dates, d, "12m"),
+        "12m": _base(dates, d, "12m"),
     }
 
     cons = _constituents_on(members, indices, d)
@@ -523,11 +530,13 @@ def stock_table(
     rows["price_pct_1y_complete"] = complete
 
     # ---- quadrant and score (metrics' own definitions, row by row: no dates involved)
-    quads = [m.quadrant(a, b) for a, b in zip(rows["si_change_last"], rows["price_return_last"], strict=True)]
+    quads = [
+        ms.quadrant(a, b) for a, b in zip(rows["si_change_last"], rows["price_return_last"], strict=True)
+    ]
     rows["quadrant"] = pd.Series(quads, dtype=object)
-    rows["quadrant_key"] = pd.Series([m.QUADRANT_KEYS.get(q) if q else None for q in quads], dtype=object)
+    rows["quadrant_key"] = pd.Series([ms.QUADRANT_KEYS.get(q) if q else None for q in quads], dtype=object)
     rows["divergence_score"] = [
-        m.divergence_score(a, b) for a, b in zip(rows["si_pct_1y"], rows["price_pct_1y"], strict=True)
+        ms.divergence_score(a, b) for a, b in zip(rows["si_pct_1y"], rows["price_pct_1y"], strict=True)
     ]
 
     verb = "nulled" if gates.exclude_split_flagged else "computed across it"
@@ -665,7 +674,7 @@ def sector_table(
     flag_col = si_h["split_flag"] if "split_flag" in si_h else pd.Series(False, index=si_h.index)
     flags = si_h[flag_col.fillna(False).astype(bool).to_numpy()]
     for kind in SECTOR_CHANGE_KINDS:
-        b = m.previous_date(dates, d, kind)
+        b = _base(dates, d, kind)
         bases[kind] = b
         out[f"si_base_{kind}"] = _iso(b)
         if b is None:
@@ -692,7 +701,11 @@ def sector_table(
                 if s in medians.index.get_level_values(0)
                 else pd.Series(dtype="float64")
             )
-            p = m.percentile(series, d, days) if len(series) else m.Percentile(math.nan, 0, None, False, 0)
+            p = (
+                ms.percentile(series.index, series.to_numpy(), d, days)
+                if len(series)
+                else ms.Percentile(math.nan, 0, None, False, 0)
+            )
             vals.append(p.value)
             obs.append(p.n_obs)
             comp.append(p.window_complete)
@@ -717,16 +730,22 @@ def sector_table(
     for kind in SECTOR_CHANGE_KINDS:
         b = bases[kind]
         out[f"price_return_{kind}"] = [
-            m.price_return(levels[s], b, d) if (s in levels and b is not None) else np.nan for s in sectors
+            ms.price_return(levels[s].index, levels[s].to_numpy(), b, d)
+            if (s in levels and b is not None)
+            else np.nan
+            for s in sectors
         ]
     out["price_pct_1y"] = [
-        m.price_percentile(levels[s], d, ONE_YEAR_DAYS).value if s in levels else np.nan for s in sectors
+        ms.price_percentile(levels[s].index, levels[s].to_numpy(), d, ONE_YEAR_DAYS).value
+        if s in levels
+        else np.nan
+        for s in sectors
     ]
-    quads = [m.quadrant(a, b) for a, b in zip(out["si_change_last"], out["price_return_last"], strict=True)]
+    quads = [ms.quadrant(a, b) for a, b in zip(out["si_change_last"], out["price_return_last"], strict=True)]
     out["quadrant"] = quads
-    out["quadrant_key"] = [m.QUADRANT_KEYS.get(q) if q else None for q in quads]
+    out["quadrant_key"] = [ms.QUADRANT_KEYS.get(q) if q else None for q in quads]
     out["divergence_score"] = [
-        m.divergence_score(a, b) for a, b in zip(out["si_pct_1y"], out["price_pct_1y"], strict=True)
+        ms.divergence_score(a, b) for a, b in zip(out["si_pct_1y"], out["price_pct_1y"], strict=True)
     ]
     out = out.reset_index(drop=True)
     out["rank"] = _rank(out, "si_pct_1y", "sector")

@@ -353,7 +353,7 @@ class Store:
             paths = [self.root / table / rel for rel in sorted(set(partitions)) if rel in named]
         schema = spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns])
         if not paths:
-            return schema.empty_table()
+            return pa.Table.from_batches([], schema=schema)  # (schema.empty_table() imports pandas)
         parts = self._read_files(paths, spec.schema, list(schema.names), self.root / table, row_filter)
         return pa.concat_tables(parts)
 

@@ -16,6 +16,12 @@ Bollinger %B (20, 2σ), position in the Keltner channel (EMA 20 ± 2 ATR)". Choi
   Channel = middle ± 2 × ATR; ``keltner_pos`` = (close − lower) / (upper − lower): 0 at the lower line,
   1 at the upper. Rows without high/low (a close-only source) use the close-to-close true range
   |close_t − close_{t−1}| (undefined on the first row); ``atr_method`` says which one was used.
+
+numpy only (no pandas: ``scan`` imports this module and pandas' import alone costs a third of a second).
+The recursions are evaluated in closed form, never element by element in Python: with q = 1 − alpha,
+E_T = q^T·E_0 + Σ_{k=1..T} alpha·q^(T−k)·x_k (weights q^j computed directly, so nothing overflows; the sum
+is taken centred on x_T, so a constant series gives exactly that constant). Results match the step-by-step
+recursion to the last few bits (≈1e-13 relative).
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from positioning_cli.measures import day
 
 EMA_SPANS = (8, 21, 50, 200)
 BOLLINGER_N = 20
@@ -35,12 +43,14 @@ KELTNER_K = 2.0
 # σ below this fraction of the mean is rounding noise on constant prices, not a band.
 _SIGMA_EPS = 1e-12
 
+FloatArray = NDArray[np.float64]
+
 
 @dataclass(frozen=True)
 class TrendState:
     """Trend of one price series on one date (NaN / None where the history is too short)."""
 
-    as_of: pd.Timestamp | None  # date of the last close used (on or before the requested date)
+    as_of: np.datetime64 | None  # day (unit "D") of the last close used (on or before the requested date)
     n_obs: int  # closes on or before the requested date
     close: float
     ema8: float
@@ -56,67 +66,122 @@ class TrendState:
     label: str
 
 
-def ema(close: pd.Series, span: int) -> pd.Series:
-    """EMA with alpha = 2/(span+1), seeded by the first close, NaN before the span-th close."""
+# --- the recursion E_k = q·E_{k−1} + alpha·x_k, in closed form ---------------------------------------
+_DECAY: dict[float, FloatArray] = {}
+
+
+def _decay(q: float, m: int) -> FloatArray:
+    """q^m, q^(m−1), …, q^0: the tail of one cached, read-only array per q (grown on demand), so a scan over
+    thousands of series of varying length computes the powers once."""
+    w = _DECAY.get(q)
+    if w is None or len(w) <= m:
+        length = max(2 * (m + 1), 4096)
+        w = np.power(q, np.arange(length - 1, -1, -1, dtype=np.float64))
+        w.flags.writeable = False
+        _DECAY[q] = w
+    return w[len(w) - 1 - m :]
+
+
+def _ewm_last(seed: float, xs: FloatArray, alpha: float) -> float:
+    """E_m of E_0 = seed, E_k = (1 − alpha)·E_{k−1} + alpha·xs_k (k = 1..m = len(xs))."""
+    m = len(xs)
+    if m == 0:
+        return float(seed)
+    w = _decay(1.0 - alpha, m)
+    # The weights sum to 1, so centre on the last value: exact on a constant series, and the rounding
+    # scales with the spread of the values rather than their level.
+    last = float(xs[-1])
+    return last + float(w[0] * (seed - last) + alpha * np.dot(w[1:], xs - last))
+
+
+def _alpha(span: int) -> float:
     if span < 1:
         raise ValueError(f"span must be >= 1, got {span}")
-    return close.astype("float64").ewm(span=span, adjust=False, min_periods=span).mean()
+    return 2.0 / (span + 1)
 
 
-def true_range(close: pd.Series, high: pd.Series | None = None, low: pd.Series | None = None) -> pd.Series:
-    """Per-row true range; close-to-close |Δclose| on rows lacking high or low (NaN on the first such row)."""
-    c = close.astype("float64")
-    prev = c.shift(1)
-    c2c = (c - prev).abs()
-    if high is None or low is None:
-        return c2c
-    h = high.astype("float64")
-    lo = low.astype("float64")
-    hl = h - lo
-    full = pd.concat([hl, (h - prev).abs(), (lo - prev).abs()], axis=1).max(axis=1, skipna=True)
-    has_hl = h.notna() & lo.notna()
-    return full.where(has_hl, c2c)
+def _floats(x: ArrayLike) -> FloatArray:
+    return np.asarray(x, dtype=np.float64)
 
 
-def wilder_atr(tr: pd.Series, n: int = KELTNER_N) -> pd.Series:
-    """Wilder's ATR (RMA, alpha 1/n) seeded with the mean of the first n true ranges; NaN before that."""
-    values = tr.astype("float64")
-    valid = np.flatnonzero(values.notna().to_numpy())
-    out = pd.Series(np.nan, index=tr.index)
-    if len(valid) < n:
-        return out
-    t0 = int(valid[0])
-    seed_end = t0 + n  # the first n TRs after the leading NaN(s)
-    seed_slice = values.iloc[t0:seed_end]
-    if seed_slice.isna().any():  # a gap inside the seed window: seed over the first n valid TRs instead
-        seed_end = int(valid[n - 1]) + 1
-        seed = float(values.iloc[valid[:n]].mean())
-    else:
-        seed = float(seed_slice.mean())
-    s = values.copy()
-    s.iloc[: seed_end - 1] = np.nan
-    s.iloc[seed_end - 1] = seed
-    atr = s.ewm(alpha=1.0 / n, adjust=False, ignore_na=True).mean()
-    atr.iloc[: seed_end - 1] = np.nan
-    return atr
-
-
-def bollinger_pct_b(closes: np.ndarray, n: int = BOLLINGER_N, k: float = BOLLINGER_K) -> float:
-    """%B of the last close over the last n closes (population σ); NaN if short or σ = 0."""
-    if len(closes) < n:
+def ema_last(close: ArrayLike, span: int) -> float:
+    """The EMA on the last close: alpha = 2/(span+1), seeded by the first close; NaN before the
+    span-th close. ``close`` holds no NaN (``trend_state`` drops rows without a close first)."""
+    alpha = _alpha(span)
+    x = _floats(close)
+    if len(x) < span:
         return math.nan
-    window = np.asarray(closes[-n:], dtype="float64")
-    mid = float(window.mean())
-    sigma = float(window.std(ddof=0))
+    return _ewm_last(float(x[0]), x[1:], alpha)
+
+
+def true_range(close: ArrayLike, high: ArrayLike | None = None, low: ArrayLike | None = None) -> FloatArray:
+    """Per-row true range; close-to-close |Δclose| on rows lacking high or low (NaN on the first such row)."""
+    c = _floats(close)
+    return _true_range(c, None if high is None else _floats(high), None if low is None else _floats(low))[0]
+
+
+def _true_range(c: FloatArray, h: FloatArray | None, lo: FloatArray | None) -> tuple[FloatArray, bool]:
+    """(true range, whether every row had both high and low)."""
+    out = np.empty(len(c), dtype=np.float64)
+    if len(c) == 0:
+        return out, h is not None and lo is not None
+    prev = c[:-1]
+    c2c = np.abs(c[1:] - prev)
+    if h is None or lo is None:
+        out[0] = np.nan
+        out[1:] = c2c
+        return out, False
+    out[0] = h[0] - lo[0]  # no previous close: TR_0 = high − low (NaN without high/low, as c2c is)
+    tail = out[1:]
+    np.subtract(h[1:], lo[1:], out=tail)
+    missing = np.isnan(tail)  # a row lacking high or low: close-to-close instead
+    np.fmax(tail, np.abs(h[1:] - prev), out=tail)  # fmax: a missing previous close is skipped
+    np.fmax(tail, np.abs(lo[1:] - prev), out=tail)
+    any_missing = bool(missing.any())
+    if any_missing:
+        tail[missing] = c2c[missing]
+    return out, not (any_missing or math.isnan(out[0]))
+
+
+def _atr_seed(tr: FloatArray, n: int) -> tuple[NDArray[np.intp], FloatArray, float] | None:
+    """(positions of the valid TRs, their values, the seed = mean of the first n); None with fewer than n."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    nan = np.isnan(tr)
+    if nan.any():
+        valid = np.flatnonzero(~nan)
+        vals = tr[valid]
+    else:
+        valid = np.arange(len(tr))
+        vals = tr
+    if len(valid) < n:
+        return None
+    return valid, vals, float(np.add.reduce(vals[:n])) / n
+
+
+def wilder_atr_last(tr: ArrayLike, n: int = KELTNER_N) -> float:
+    """Wilder's ATR (RMA, alpha 1/n) on the last true range, seeded with the mean of the first n;
+    NaN true ranges are skipped (the ATR carries over them), NaN with fewer than n valid ones."""
+    seeded = _atr_seed(_floats(tr), n)
+    if seeded is None:
+        return math.nan
+    _, vals, seed = seeded
+    return _ewm_last(seed, vals[n:], 1.0 / n)
+
+
+def bollinger_pct_b(closes: ArrayLike, n: int = BOLLINGER_N, k: float = BOLLINGER_K) -> float:
+    """%B of the last close over the last n closes (population σ); NaN if short or σ = 0."""
+    x = _floats(closes)
+    if len(x) < n:
+        return math.nan
+    window = x[-n:]
+    mid = float(np.add.reduce(window)) / n
+    dev = window - mid
+    sigma = math.sqrt(float(np.dot(dev, dev)) / n)  # population σ (ddof = 0)
     if not sigma > _SIGMA_EPS * max(abs(mid), 1.0):
         return math.nan
     lower = mid - k * sigma
     return (float(window[-1]) - lower) / (2.0 * k * sigma)
-
-
-def _last(s: pd.Series) -> float:
-    v = s.iloc[-1] if len(s) else math.nan
-    return math.nan if pd.isna(v) else float(v)
 
 
 def _band_phrase(pct_b: float, kpos: float) -> str:
@@ -153,43 +218,59 @@ def _stack(e8: float, e21: float, e50: float, e200: float) -> tuple[str | None, 
     return "mixed", None
 
 
-def trend_state(df: pd.DataFrame, d: Any) -> TrendState:
-    """Trend state on d from a date-indexed frame with ``close`` (and optionally ``high``, ``low``).
+def trend_state(
+    days: ArrayLike, close: ArrayLike, high: ArrayLike | None, low: ArrayLike | None, d: Any
+) -> TrendState:
+    """Trend state on d from parallel arrays: ``days`` (datetime64, any unit, any order), ``close`` and
+    optionally ``high`` / ``low`` (None for a close-only source; NaN allowed).
 
-    Only rows on or before d are used (point in time); rows without a close are dropped. Every figure is
-    taken at the last close on or before d.
+    Only rows on or before d (by calendar day) are used (point in time); rows without a close are dropped.
+    Every figure is taken at the last close on or before d.
     """
-    frame = df.copy()
-    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.index)).astype("datetime64[ns]")
-    frame = frame.sort_index()
-    frame = frame[frame.index <= pd.Timestamp(d).normalize()]
-    close = pd.to_numeric(frame["close"], errors="coerce") if "close" in frame else pd.Series(dtype=float)
-    keep = close.notna().to_numpy()
-    frame = frame.loc[keep]
-    close = close.loc[keep].astype("float64")
-    n = len(close)
+    t = np.asarray(days)
+    if not np.issubdtype(t.dtype, np.datetime64):
+        t = t.astype("datetime64[ns]")
+    c = _floats(close)
+    h = None if high is None else _floats(high)
+    lo = None if low is None else _floats(low)
+    if any(len(a) != len(t) for a in (c, h, lo) if a is not None):
+        raise ValueError("trend_state: days, close, high and low must have the same length")
+    # "on or before day d" = before midnight of d + 1, in the unit of ``days`` (no per-row unit conversion)
+    cutoff = (day(d) + np.timedelta64(1, "D")).astype(t.dtype)
+    ti = t.view(np.int64)  # NaT is the smallest int64: sorted as integers and no NaT first = sorted dates
+    if len(t) > 1 and (np.isnat(t[0]) or not bool((ti[1:] >= ti[:-1]).all())):  # else stable sort first
+        order = np.argsort(t, kind="stable")
+        rows: slice | NDArray[np.intp] = order[t[order] < cutoff]  # NaT compares False: dropped
+    else:
+        rows = slice(0, int(np.searchsorted(t, cutoff, side="left")))
+    t, c = t[rows], c[rows]
+    h = None if h is None else h[rows]
+    lo = None if lo is None else lo[rows]
+    has_close = ~np.isnan(c)
+    if not has_close.all():  # rows without a close are dropped
+        t, c = t[has_close], c[has_close]
+        h = None if h is None else h[has_close]
+        lo = None if lo is None else lo[has_close]
+    n = len(c)
     if n == 0:
         nan = math.nan
         return TrendState(None, 0, nan, nan, nan, nan, nan, None, None, nan, nan, nan, None, "no price data")
 
-    emas = {span: _last(ema(close, span)) for span in EMA_SPANS}
+    emas = {span: ema_last(c, span) for span in (*EMA_SPANS, KELTNER_N)}
     stack, through = _stack(emas[8], emas[21], emas[50], emas[200])
-    pct_b = bollinger_pct_b(close.to_numpy())
+    pct_b = bollinger_pct_b(c)
 
-    high = pd.to_numeric(frame["high"], errors="coerce") if "high" in frame else None
-    low = pd.to_numeric(frame["low"], errors="coerce") if "low" in frame else None
-    tr = true_range(close, high, low)
-    has_hl = high is not None and low is not None and bool((high.notna() & low.notna()).all())
-    atr = _last(wilder_atr(tr, KELTNER_N))
-    mid = _last(ema(close, KELTNER_N))
-    last_close = float(close.iloc[-1])
+    tr, has_hl = _true_range(c, h, lo)
+    atr = wilder_atr_last(tr, KELTNER_N)
+    mid = emas[KELTNER_N]
+    last_close = float(c[-1])
     if math.isnan(atr) or math.isnan(mid) or atr <= 0:
         kpos = math.nan
     else:
         lower = mid - KELTNER_K * atr
         kpos = (last_close - lower) / (2.0 * KELTNER_K * atr)
     return TrendState(
-        as_of=pd.Timestamp(close.index[-1]),
+        as_of=t[-1].astype("datetime64[D]"),
         n_obs=n,
         close=last_close,
         ema8=emas[8],

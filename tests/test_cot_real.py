@@ -11,6 +11,7 @@ import datetime
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -59,6 +60,18 @@ def parsed() -> dict[str, tuple[pd.DataFrame, dict[tuple[str, str], dict[str, st
         frame["report_date"] = frame["report_date"].astype(str)
         out[path.name] = (frame.set_index(["report_date", "contract_code"]), _raw(path))
     return out
+
+
+@pytest.fixture(scope="module")
+def tables() -> dict[str, pa.Table]:
+    """file name -> the parsed Arrow table, as the store hands it to futures.series."""
+    return {path.name: parse_file("cot", path).table for path in _files()}
+
+
+def _at(ser: futures.FuturesSeries, day: str) -> int:
+    """Position of the report dated ``day`` in ``ser``."""
+    (hit,) = np.flatnonzero(ser.report_date == np.datetime64(day))
+    return int(hit)
 
 
 def test_every_file_parses_all_rows(parsed) -> None:
@@ -116,7 +129,7 @@ def test_pinned_es_values(parsed) -> None:
     assert es["market_name"] == "E-MINI S&P 500 STOCK INDEX - CHICAGO MERCANTILE EXCHANGE"
 
 
-def test_consolidated_rows_kept_apart(parsed) -> None:
+def test_consolidated_rows_kept_apart(parsed, tables) -> None:
     for name, (frame, raw) in parsed.items():
         codes = frame.index.get_level_values("contract_code")
         for plus, single in (("13874+", "13874A"), ("20974+", "209742")):
@@ -126,9 +139,10 @@ def test_consolidated_rows_kept_apart(parsed) -> None:
             assert frame.loc[(d, single), "open_interest"] == int(raw[(d, single)]["Open_Interest_All"])
         # series() picks the single code only: its open interest is exactly the 13874A rows'.
         flat = frame.reset_index()
-        es = futures.series(flat, "ES", futures_only="FinCom" not in name)
-        single_oi = flat.loc[flat["contract_code"] == "13874A"].set_index("report_date")["open_interest"]
-        assert sorted(es["open_interest"].tolist()) == sorted(single_oi.astype(float).tolist())
+        es = futures.series(tables[name], "ES", futures_only="FinCom" not in name)
+        single = flat.loc[flat["contract_code"] == "13874A"]
+        assert sorted(es.open_interest.tolist()) == sorted(single["open_interest"].astype(float).tolist())
+        assert es.report_date.astype(str).tolist() == sorted(single["report_date"].tolist())
 
 
 def test_fincom_is_combined_and_differs(parsed) -> None:
@@ -150,27 +164,26 @@ def test_holiday_monday_reports_kept(parsed) -> None:
     assert {"2017-07-03", "2018-12-24", "2018-12-31"} <= dates
 
 
-def test_rty_stitched_real(parsed) -> None:
-    frames = [f.reset_index() for n, (f, _) in parsed.items() if "FinFut" in n]
-    rty = futures.series(pd.concat(frames, ignore_index=True), "RTY")
-    assert rty.index.is_unique
-    assert rty.loc["2017-08-08", "contract_code"] == "23977A"
-    assert rty.loc["2017-08-15", "contract_code"] == "239742"
-    assert rty.index[rty["venue_break"]].tolist() == [pd.Timestamp("2017-08-15")]
-    assert (rty.loc["2017-08-15":, "contract_code"] == "239742").all()
+def test_rty_stitched_real(tables) -> None:
+    rty = futures.series(pa.concat_tables([t for n, t in tables.items() if "FinFut" in n]), "RTY")
+    assert (np.diff(rty.report_date.astype(np.int64)) > 0).all()  # ascending, one row per date
+    assert rty.contract_code[_at(rty, "2017-08-08")] == "23977A"
+    assert rty.contract_code[_at(rty, "2017-08-15")] == "239742"
+    assert rty.report_date[rty.venue_break].tolist() == [datetime.date(2017, 8, 15)]
+    assert (rty.contract_code[rty.report_date >= np.datetime64("2017-08-15")] == "239742").all()
     read = futures.read(rty, datetime.date(2018, 3, 1), "lev")
     assert read.venue_break_in_window
     assert not futures.read(rty, datetime.date(2019, 3, 1), "lev").venue_break_in_window
 
 
-def test_real_reads_es_2026(parsed) -> None:
+def test_real_reads_es_2026(parsed, tables) -> None:
     name = next((n for n in parsed if n.startswith("2026_FinFut")), None)
     if name is None:
         pytest.skip("2026 file not present")
-    frame, raw = parsed[name]
+    _, raw = parsed[name]
     row = raw[("2026-08-04", "13874A")]
     net = int(row["Lev_Money_Positions_Long_All"]) - int(row["Lev_Money_Positions_Short_All"])
-    es = futures.series(frame.reset_index(), "ES")
+    es = futures.series(tables[name], "ES")
     read = futures.read(es, "2026-08-07", "lev")  # Friday release: reads the Tuesday report
     assert read.report_date == datetime.date(2026, 8, 4)
     assert read.net == net == -329999

@@ -3,7 +3,7 @@
 Random stores (index members, non-members, split flags, missing and implausible denominators,
 several membership snapshots, a date on which no constituent reported, stock and ETF prices) are
 scanned and summarised twice: through the fast path, and through a reference path that joins the
-whole short-interest table per index and date with ``metrics.split_excluded_total_change``.
+whole short-interest table per index and date for the split-excluded changes.
 Index levels are also checked against a per-date Python loop. Nothing here is timed.
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import statistics
+import subprocess
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,12 @@ import pytest
 
 from positioning_cli import api, levels_cache
 from positioning_cli import metrics as m
+from positioning_cli.indices import SplitTotals, index_rows
+from positioning_cli.levels import Levels
+from positioning_cli.measures import day
 from positioning_cli.schema import MEMBERS, PRICES, SHORT_INTEREST
 from positioning_cli.store import SourceBatch, Store
+from tests.conftest import run_cli
 
 SEEDS = [1, 2, 3]
 
@@ -119,24 +125,52 @@ def _random_store(root: Path, seed: int) -> list[date]:
     return dates
 
 
+def _reference_split_change(
+    si: pd.DataFrame, members: pd.DataFrame, index: str, d: Any, base: Any
+) -> tuple[float, int]:
+    """Change of total SI shares from base to d with split-flagged symbols left out of both sums,
+    straight from the frames: each date's constituents joined with the whole table (metrics._joined)."""
+    d, base = pd.Timestamp(d), pd.Timestamp(base)
+    dates = pd.to_datetime(si["settlement_date"])
+    window = (dates > base) & (dates <= d) & si["split_flag"].fillna(False).astype(bool)
+    flagged = set(si.loc[window.to_numpy(), "symbol"])
+    totals: list[float] = []
+    removed: set[str] = set()
+    for when in (d, base):
+        rows, _ = m._joined(si, members, None, index, math.inf, only_date=when)
+        if rows.empty:
+            totals.append(float("nan"))
+            continue
+        syms = si["symbol"].iloc[rows["srow"].to_numpy()].to_numpy(dtype=object)
+        drop = np.array([sym in flagged for sym in syms], dtype=bool)
+        removed.update(syms[drop])
+        kept = rows.loc[~drop, "short_interest"]
+        totals.append(float(kept.sum()) if len(kept) else float("nan"))
+    now, then = totals
+    change = float("nan") if math.isnan(now) or math.isnan(then) or then == 0 else now / then - 1.0
+    return change, len(removed)
+
+
 class _ReferenceSplit:
-    """SplitTotals' interface on top of the straightforward split_excluded_total_change."""
+    """SplitTotals' interface on top of the straightforward join of _reference_split_change."""
 
-    def __init__(self, si: pd.DataFrame, members: pd.DataFrame, index: str) -> None:
-        self.si, self.members, self.index = si, members, index
+    def __init__(self, si: pd.DataFrame, members: pd.DataFrame) -> None:
+        self.si, self.members = si, members
 
-    def change(self, d: Any, base: Any) -> tuple[float, int]:
-        return m.split_excluded_total_change(self.si, self.members, self.index, d, base)
+    def flagged_in(self, base: Any, d: Any) -> bool:
+        dates = pd.to_datetime(self.si["settlement_date"])
+        window = ((dates > pd.Timestamp(base)) & (dates <= pd.Timestamp(d))).to_numpy()
+        return bool(self.si["split_flag"].fillna(False).astype(bool).to_numpy()[window].any())
+
+    def change(self, index: str, levels: Any, d: Any, base: Any) -> tuple[float, int]:
+        return _reference_split_change(self.si, self.members, index, d, base)
 
 
 def _use_reference_path(mp: pytest.MonkeyPatch) -> None:
-    """scan/summary without any fast path: the whole SI table, no levels cache, no memo, the
-    plain split join."""
+    """scan/summary without any fast path: the whole SI table, no levels cache, the plain split join."""
     mp.setenv("POSITIONING_NO_CACHE", "1")
     mp.setattr(api, "_listed_rows", lambda listed: lambda table: table)
-    mp.setattr(api, "_memo", lambda frames: {})
-    mp.setattr(api, "_member_rows", lambda frames, d: frames.si[frames.si["settlement_date"] <= d])
-    mp.setattr(m, "SplitTotals", _ReferenceSplit)
+    mp.setattr(SplitTotals, "from_frames", classmethod(lambda cls, si, members: _ReferenceSplit(si, members)))
 
 
 def _revise(root: Path, dates: list[date], seed: int) -> None:
@@ -265,13 +299,14 @@ def test_index_levels_and_split_totals_equal_naive(tmp_path: Path, seed: int) ->
         for d, want in naive.items():
             for col, v in want.items():
                 assert _same(float(levels.loc[d, col]), float(v)), (idx, d, col)
-        split = m.SplitTotals(frames.si, frames.members, idx)
+        split = SplitTotals.from_frames(frames.si, frames.members)
+        lv = Levels.from_frame(levels)
         ds = list(frames.dates)
         for i, d in enumerate(ds):
             for base in ds[max(0, i - 4) : i]:
-                got = split.change(d, base)
-                want_change = m.split_excluded_total_change(frames.si, frames.members, idx, d, base)
-                assert _same(got[0], want_change[0]) and got[1] == want_change[1], (idx, d, base)
+                got = split.change(idx, lv, day(d), day(base))
+                want = _reference_split_change(frames.si, frames.members, idx, d, base)
+                assert _same(got[0], want[0]) and got[1] == want[1], (idx, d, base)
 
 
 @pytest.mark.parametrize("seed", SEEDS[:2])
@@ -280,9 +315,47 @@ def test_rank_only_rows_rank_like_full_rows(tmp_path: Path, seed: int) -> None:
     _random_store(tmp_path / "s", seed)
     frames = api._load(tmp_path / "s")
     proxy_map = api._parse_proxies(None)
-    for d in frames.dates[2:]:
-        full = api._index_rows(frames, api.INDICES, d, proxy_map, [])
-        light = api._index_rows(frames, api.INDICES, d, proxy_map, [], rank_only=True)
+    view = api._whole_index_view(frames, proxy_map)
+    for d in view.dates[2:]:
+        full = index_rows(view, api.INDICES, d, proxy_map, [])
+        light = index_rows(view, api.INDICES, d, proxy_map, [], rank_only=True)
         assert [(r["index"], r["rank"]) for r in light] == [(r["index"], r["rank"]) for r in full], d
         for a, b in zip(light, full, strict=True):
             assert _same(a["divergence_score"], b["divergence_score"])
+
+
+_NO_PANDAS = """
+import sys
+from positioning_cli import cli
+sys.argv = ["positioning", *sys.argv[1:]]
+try:
+    cli.main()
+except SystemExit as exc:
+    assert not exc.code, exc.code
+loaded = sorted(m for m in sys.modules if m.split(".")[0] == "pandas")
+assert not loaded, f"pandas imported: {loaded[:3]}"
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scan", "--format", "json"],
+        ["scan", "--format", "table"],
+        ["summary", "--format", "json"],
+        ["summary", "--explain", "--format", "csv"],
+        ["cot", "--format", "json"],
+    ],
+)
+def test_warm_index_commands_import_no_pandas(demo_store: Path, args: list[str]) -> None:
+    """With the levels cache valid, scan and summary (futures and trend included) and cot never
+    import pandas: its import alone costs more than the rest of a warm scan (issue 6)."""
+    assert run_cli("scan", "--format", "json", store=demo_store).code == 0  # the levels cache is valid
+    p = subprocess.run(
+        [sys.executable, "-c", _NO_PANDAS, "--store", str(demo_store), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip()

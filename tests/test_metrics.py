@@ -1,4 +1,4 @@
-"""metrics.py against independent computations: hand-worked numbers and naive per-date Python loops."""
+"""metrics.py, measures.py and the split-excluded totals against independent computations: hand-worked numbers and naive per-date Python loops."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from positioning_cli import measures as ms
 from positioning_cli import metrics as m
+from positioning_cli.indices import SplitTotals
+from positioning_cli.levels import Levels
 
 D = date(2024, 1, 15)  # a Monday settlement date
 
@@ -394,37 +397,42 @@ CHANGE_DATES = [
 
 def test_previous_date_by_hand() -> None:
     d = date(2024, 1, 31)
-    assert m.previous_date(CHANGE_DATES, d, "last") == pd.Timestamp(2024, 1, 12)
-    assert m.previous_date(CHANGE_DATES, d, "ytd") == pd.Timestamp(2023, 12, 29)  # last report of 2023
-    assert m.previous_date(CHANGE_DATES, d, "12m") == pd.Timestamp(2023, 1, 13)  # <= 2023-01-31
+    assert ms.previous_date(CHANGE_DATES, d, "last") == pd.Timestamp(2024, 1, 12)
+    assert ms.previous_date(CHANGE_DATES, d, "ytd") == pd.Timestamp(2023, 12, 29)  # last report of 2023
+    assert ms.previous_date(CHANGE_DATES, d, "12m") == pd.Timestamp(2023, 1, 13)  # <= 2023-01-31
     d = pd.Timestamp(2024, 1, 12)
-    assert m.previous_date(CHANGE_DATES, d, "12m") == pd.Timestamp(2022, 12, 30)  # <= 2023-01-12
+    assert ms.previous_date(CHANGE_DATES, d, "12m") == pd.Timestamp(2022, 12, 30)  # <= 2023-01-12
     # d − 365 days lands exactly on an observation: inclusive
-    assert m.previous_date(CHANGE_DATES, date(2024, 1, 13), "12m") == pd.Timestamp(2023, 1, 13)
-    assert m.previous_date(CHANGE_DATES, date(2023, 1, 13), "ytd") == pd.Timestamp(2022, 12, 30)
-    assert m.previous_date(CHANGE_DATES, date(2022, 12, 15), "last") is None
-    assert m.previous_date(CHANGE_DATES, date(2022, 12, 30), "ytd") is None
-    assert m.previous_date(CHANGE_DATES, date(2023, 6, 15), "12m") is None
+    assert ms.previous_date(CHANGE_DATES, date(2024, 1, 13), "12m") == pd.Timestamp(2023, 1, 13)
+    assert ms.previous_date(CHANGE_DATES, date(2023, 1, 13), "ytd") == pd.Timestamp(2022, 12, 30)
+    assert ms.previous_date(CHANGE_DATES, date(2022, 12, 15), "last") is None
+    assert ms.previous_date(CHANGE_DATES, date(2022, 12, 30), "ytd") is None
+    assert ms.previous_date(CHANGE_DATES, date(2023, 6, 15), "12m") is None
     with pytest.raises(ValueError):
-        m.previous_date(CHANGE_DATES, d, "5y")
+        ms.previous_date(CHANGE_DATES, d, "5y")
 
 
 def test_change_by_hand() -> None:
     s = pd.Series([100.0, 80.0, 90.0, 120.0, 200.0, 150.0, 156.0], index=CHANGE_DATES)
-    c = m.change(s, date(2024, 1, 31), "last")
+    c = ms.change(*_xy(s), date(2024, 1, 31), "last")
     assert c.value == pytest.approx(156 / 150 - 1) and c.base_date == pd.Timestamp(2024, 1, 12)
-    assert m.change(s, date(2024, 1, 31), "ytd").value == pytest.approx(156 / 200 - 1)
-    assert m.change(s, date(2024, 1, 31), "12m").value == pytest.approx(156 / 90 - 1)
-    none = m.change(s, date(2022, 12, 15), "last")
+    assert ms.change(*_xy(s), date(2024, 1, 31), "ytd").value == pytest.approx(156 / 200 - 1)
+    assert ms.change(*_xy(s), date(2024, 1, 31), "12m").value == pytest.approx(156 / 90 - 1)
+    none = ms.change(*_xy(s), date(2022, 12, 15), "last")
     assert math.isnan(none.value) and none.base_date is None
-    assert math.isnan(m.change(s, date(2024, 2, 1), "last").value)  # x(d) missing
+    assert math.isnan(ms.change(*_xy(s), date(2024, 2, 1), "last").value)  # x(d) missing
     zero = s.copy()
     zero.iloc[5] = 0.0
-    assert math.isnan(m.change(zero, date(2024, 1, 31), "last").value)
+    assert math.isnan(ms.change(*_xy(zero), date(2024, 1, 31), "last").value)
     gap = s.copy()
     gap.iloc[5] = math.nan  # the base keeps its date; no silent fallback to an older report
-    c = m.change(gap, date(2024, 1, 31), "last")
+    c = ms.change(*_xy(gap), date(2024, 1, 31), "last")
     assert math.isnan(c.value) and c.base_date == pd.Timestamp(2024, 1, 12)
+
+
+def _xy(series: pd.Series) -> tuple[Any, np.ndarray]:
+    """A pandas series as measures' (days, values) pair."""
+    return series.index, series.to_numpy(dtype="float64")
 
 
 # --- split exclusion ----------------------------------------------------------------------------------
@@ -443,17 +451,24 @@ def _split_si(flags: dict[tuple[date, str], bool]) -> pd.DataFrame:
     )
 
 
+def _split_change(
+    si: pd.DataFrame, members: pd.DataFrame, index: str, d: Any, base: Any
+) -> tuple[float, int]:
+    """indices.SplitTotals on these frames, each date against the snapshot its levels used."""
+    levels = Levels.from_frame(m.index_levels(si, members, None, index))
+    return SplitTotals.from_frames(si, members).change(index, levels, ms.day(d), ms.day(base))
+
+
 def test_split_excluded_change_by_hand() -> None:
     si = _split_si({(T2, "B"): True, (T1, "X"): True})  # X is no constituent: not counted
-    value, n = m.split_excluded_total_change(si, SPLIT_MEMBERS, "RUT", T2, T0)
+    value, n = _split_change(si, SPLIT_MEMBERS, "RUT", T2, T0)
     assert value == pytest.approx((120 + 10) / (100 + 10) - 1)
     assert n == 1
     # B's flag on the base date itself is outside (base, d]
-    value, n = m.split_excluded_total_change(si, SPLIT_MEMBERS, "RUT", T1, T0)
+    value, n = _split_change(si, SPLIT_MEMBERS, "RUT", T1, T0)
     assert value == pytest.approx((110 + 60 + 10) / (100 + 50 + 10) - 1) and n == 0
     flagged_base = _split_si({(T0, "B"): True})
-    assert m.split_excluded_total_change(flagged_base, SPLIT_MEMBERS, "RUT", T2, T0)[1] == 0
-    assert math.isnan(m.split_excluded_total_change(si, SPLIT_MEMBERS, "RUT", T2, None)[0])
+    assert _split_change(flagged_base, SPLIT_MEMBERS, "RUT", T2, T0)[1] == 0
 
 
 @pytest.mark.parametrize("seed", [4, 5])
@@ -464,7 +479,7 @@ def test_split_exclusion_without_flags_equals_plain_change(seed: int) -> None:
     dates = list(levels.index)
     for d, base in [(dates[-1], dates[-2]), (dates[-1], dates[0]), (dates[10], dates[3])]:
         plain = levels.loc[d, "total_si_shares"] / levels.loc[base, "total_si_shares"] - 1
-        value, n = m.split_excluded_total_change(si, members, "RUT", d, base)
+        value, n = _split_change(si, members, "RUT", d, base)
         assert n == 0 and value == pytest.approx(plain, rel=1e-12)
 
 
@@ -475,35 +490,35 @@ def test_percentile_by_hand() -> None:
     idx = pd.to_datetime(["2023-01-13", "2023-06-15", "2023-09-15", "2023-12-15", "2024-01-12", "2024-02-15"])
     s = pd.Series([5.0, 3.0, 7.0, 3.0, 4.0, 100.0], index=idx)
     # 1Y window ending 2024-01-12: (2023-01-12, 2024-01-12] holds all 5; <= 4: 3, 3, 4 -> 60
-    p = m.percentile(s, date(2024, 1, 12), 365)
+    p = ms.percentile(*_xy(s), date(2024, 1, 12), 365)
     assert p.value == pytest.approx(60.0) and p.n_obs == 5
     assert p.first_obs == pd.Timestamp(2023, 1, 13) and p.covered_days == 364
     assert p.window_complete  # first obs 2023-01-13 <= window start + 16 days
     # ties count as <=: x = 3 among 5, 3, 7, 3 -> 2 of 4
-    assert m.percentile(s, date(2023, 12, 15), None).value == pytest.approx(50.0)
+    assert ms.percentile(*_xy(s), date(2023, 12, 15), None).value == pytest.approx(50.0)
     # highest in the window is 100; the 2024-02-15 value after d is ignored (point in time)
-    assert m.percentile(s, date(2023, 9, 15), None).value == pytest.approx(100.0)
+    assert ms.percentile(*_xy(s), date(2023, 9, 15), None).value == pytest.approx(100.0)
     # 6-month window ending 2024-01-12: (2023-07-16, 2024-01-12] = 7, 3, 4 -> 4 ranks 2 of 3
-    p = m.percentile(s, date(2024, 1, 12), 180)
+    p = ms.percentile(*_xy(s), date(2024, 1, 12), 180)
     assert p.value == pytest.approx(200 / 3) and p.n_obs == 3 and p.first_obs == pd.Timestamp(2023, 9, 15)
     assert p.window_complete  # history reaches back far enough
     # d not in the series -> NaN value, the window still described: (2023-01-13, 2024-01-13] drops the first
-    q = m.percentile(s, date(2024, 1, 13), 365)
+    q = ms.percentile(*_xy(s), date(2024, 1, 13), 365)
     assert math.isnan(q.value) and q.n_obs == 4
 
 
 def test_percentile_partial_window() -> None:
     idx = pd.to_datetime(["2023-06-15", "2023-09-15", "2024-01-12"])
     s = pd.Series([1.0, 2.0, 3.0], index=idx)
-    p = m.percentile(s, date(2024, 1, 12), 365 * 5)
+    p = ms.percentile(*_xy(s), date(2024, 1, 12), 365 * 5)
     assert not p.window_complete and p.n_obs == 3 and p.covered_days == 211
     assert p.value == 100.0
-    assert m.percentile(s, date(2024, 1, 12), None).window_complete
+    assert ms.percentile(*_xy(s), date(2024, 1, 12), None).window_complete
     # first observation 16 days after the 1Y window start is still "complete", 17 is not
     start = pd.Timestamp(2024, 1, 12) - pd.Timedelta(days=365)
     for lag, ok in [(16, True), (17, False)]:
         t = pd.Series([1.0, 2.0], index=[start + pd.Timedelta(days=lag), pd.Timestamp(2024, 1, 12)])
-        assert m.percentile(t, date(2024, 1, 12), 365).window_complete is ok
+        assert ms.percentile(*_xy(t), date(2024, 1, 12), 365).window_complete is ok
 
 
 def _naive_percentile(values: dict[date, float], d: date, w: int | None) -> tuple[float, int]:
@@ -522,7 +537,7 @@ def test_percentile_matches_naive_loop(seed: int) -> None:
     s = pd.Series(values)
     for d in rnd.sample(sorted(values), 20) + [date(2016, 1, 1)]:
         for w in (30, 365, 1825, None):
-            got = m.percentile(s, d, w)
+            got = ms.percentile(*_xy(s), d, w)
             want, n = _naive_percentile(values, d, w)
             assert got.n_obs == n
             assert (math.isnan(want) and math.isnan(got.value)) or got.value == pytest.approx(want)
@@ -536,20 +551,22 @@ PX = pd.Series(
 
 
 def test_price_return_by_hand() -> None:
-    assert m.price_return(PX, date(2024, 1, 5), date(2024, 1, 16)) == pytest.approx(110 / 102 - 1)
+    assert ms.price_return(*_xy(PX), date(2024, 1, 5), date(2024, 1, 16)) == pytest.approx(110 / 102 - 1)
     # Sunday 2024-01-07 uses Friday's close; end 2024-01-13 (Saturday) uses the 12th
-    assert m.price_return(PX, date(2024, 1, 7), date(2024, 1, 13)) == pytest.approx(101 / 102 - 1)
-    assert math.isnan(m.price_return(PX, date(2023, 12, 29), date(2024, 1, 16)))  # no close before start
+    assert ms.price_return(*_xy(PX), date(2024, 1, 7), date(2024, 1, 13)) == pytest.approx(101 / 102 - 1)
+    assert math.isnan(
+        ms.price_return(*_xy(PX), date(2023, 12, 29), date(2024, 1, 16))
+    )  # no close before start
     # start close 8 days old -> NaN; 7 days old is still accepted
-    assert math.isnan(m.price_return(PX, date(2024, 1, 24), date(2024, 2, 15)))
-    assert m.price_return(PX, date(2024, 1, 23), date(2024, 2, 15)) == pytest.approx(99 / 110 - 1)
+    assert math.isnan(ms.price_return(*_xy(PX), date(2024, 1, 24), date(2024, 2, 15)))
+    assert ms.price_return(*_xy(PX), date(2024, 1, 23), date(2024, 2, 15)) == pytest.approx(99 / 110 - 1)
 
 
 def test_price_percentile_by_hand() -> None:
-    p = m.price_percentile(PX, date(2024, 1, 16), 365)
+    p = ms.price_percentile(*_xy(PX), date(2024, 1, 16), 365)
     # closes in the window: 100, 102, 101, 110 -> 110 is the highest
     assert p.value == 100.0 and p.n_obs == 4 and not p.window_complete
-    p = m.price_percentile(PX, date(2024, 1, 13), 10)  # (2024-01-03, 2024-01-13]: 102, 101 ; x = 101
+    p = ms.price_percentile(*_xy(PX), date(2024, 1, 13), 10)  # (2024-01-03, 2024-01-13]: 102, 101 ; x = 101
     assert p.value == pytest.approx(50.0) and p.n_obs == 2 and p.window_complete
     assert p.first_obs == pd.Timestamp(2024, 1, 5)
 
@@ -558,13 +575,13 @@ def test_price_percentile_by_hand() -> None:
 
 
 def test_quadrants() -> None:
-    assert m.quadrant(0.05, 0.02) == "shorts pressing into strength"
-    assert m.quadrant(0.05, -0.02) == "shorts confirmed"
-    assert m.quadrant(-0.05, 0.02) == "short-covering rally"
-    assert m.quadrant(-0.05, -0.02) == "shorts exiting weakness"
+    assert ms.quadrant(0.05, 0.02) == "shorts pressing into strength"
+    assert ms.quadrant(0.05, -0.02) == "shorts confirmed"
+    assert ms.quadrant(-0.05, 0.02) == "short-covering rally"
+    assert ms.quadrant(-0.05, -0.02) == "shorts exiting weakness"
     for a, b in [(math.nan, 0.1), (0.1, math.nan), (0.0, 0.1), (0.1, 0.0)]:
-        assert m.quadrant(a, b) is None
-    assert m.QUADRANT_KEYS == {
+        assert ms.quadrant(a, b) is None
+    assert ms.QUADRANT_KEYS == {
         "shorts pressing into strength": "pressing_into_strength",
         "shorts confirmed": "shorts_confirmed",
         "short-covering rally": "short_covering_rally",
@@ -573,12 +590,12 @@ def test_quadrants() -> None:
 
 
 def test_divergence_score_by_hand() -> None:
-    assert m.divergence_score(100.0, 100.0) == 100.0
-    assert m.divergence_score(25.0, 64.0) == pytest.approx(40.0)
-    assert m.divergence_score(0.0, 100.0) == 0.0
-    assert m.divergence_score(100.0, 99.0) < 100.0
-    assert math.isnan(m.divergence_score(math.nan, 50.0))
-    assert math.isnan(m.divergence_score(50.0, math.nan))
+    assert ms.divergence_score(100.0, 100.0) == 100.0
+    assert ms.divergence_score(25.0, 64.0) == pytest.approx(40.0)
+    assert ms.divergence_score(0.0, 100.0) == 0.0
+    assert ms.divergence_score(100.0, 99.0) < 100.0
+    assert math.isnan(ms.divergence_score(math.nan, 50.0))
+    assert math.isnan(ms.divergence_score(50.0, math.nan))
 
 
 pct = st.floats(min_value=0.0, max_value=100.0)
@@ -586,9 +603,9 @@ pct = st.floats(min_value=0.0, max_value=100.0)
 
 @given(pct, pct, pct)
 def test_divergence_score_bounded_and_monotone(a: float, b: float, c: float) -> None:
-    s = m.divergence_score(a, b)
+    s = ms.divergence_score(a, b)
     assert 0.0 <= s <= 100.0
     assert min(a, b) - 1e-9 <= s <= max(a, b) + 1e-9  # a mean of the two percentiles
     lo, hi = sorted((a, c))
-    assert m.divergence_score(lo, b) <= m.divergence_score(hi, b) + 1e-12
-    assert m.divergence_score(b, lo) <= m.divergence_score(b, hi) + 1e-12
+    assert ms.divergence_score(lo, b) <= ms.divergence_score(hi, b) + 1e-12
+    assert ms.divergence_score(b, lo) <= ms.divergence_score(b, hi) + 1e-12

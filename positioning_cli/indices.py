@@ -1,0 +1,534 @@
+"""Index rows of ``scan`` and ``summary``: each index's levels against their own history, next to
+its price proxy's returns and trend and its futures positioning (DOMAIN.md "Metrics").
+
+Numpy only: an ``IndexView`` holds everything these rows need — each index's levels on every
+settlement date (from the levels cache or computed), the short-interest rows whose split flags
+can matter, the proxies' prices and the CFTC rows — and api.py builds it from the store. A warm
+scan never imports pandas (its import alone costs more than the rest of the scan).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from positioning_cli import measures as ms
+from positioning_cli.levels import Levels
+from positioning_cli.measures import Day, iso
+
+WINDOWS_DAYS = {"1y": 365, "5y": 5 * 365}
+CHANGE_KINDS = ("last", "ytd", "12m")
+INDEX_NAMES = {"RUT": "Russell 2000", "NDX": "Nasdaq-100", "SPX": "S&P 500"}
+# Levels a user can ask history for, with how to read them.
+LEVEL_METRICS: dict[str, str] = {
+    "total_si_shares": "Σ short interest of constituents (shares)",
+    "total_si_value": "Σ short interest × close on the settlement date ($)",
+    "median_si_pct_so": "median of 100 × SI / shares outstanding (%)",
+    "median_si_pct_float": "median of 100 × SI / float (%)",
+    "cap_weighted_si_pct_so": "100 × Σ SI×close / Σ shares outstanding×close (%)",
+    "agg_days_to_cover": "Σ SI / Σ average daily volume (days)",
+    "median_days_to_cover": "median of per-stock days to cover, floor 1 (days)",
+    "members_with_si": "constituents with a short-interest row",
+}
+SUMMARY_METRICS = ("median_si_pct_so", "total_si_shares", "total_si_value", "agg_days_to_cover")
+# The futures read each index row carries (see _futures_fields).
+FUTURES_KEYS = (
+    "futures_contract",
+    "futures_report_date",
+    "lev_net",
+    "lev_net_pct_oi",
+    "lev_net_pct_1y",
+    "lev_weeks_since_lower",
+    "lev_net_change",
+    "futures_agree",
+)
+
+
+@dataclass(frozen=True)
+class Prices:
+    """One symbol's daily prices in date order (NaN where a source had no value)."""
+
+    symbol: str
+    days: np.ndarray  # datetime64[D]
+    close: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+
+    @classmethod
+    def of(cls, symbol: str, days: Any, close: Any, high: Any, low: Any) -> Prices:
+        t = ms.days(days)
+        order = np.argsort(t, kind="stable")
+        arrays = [np.asarray(x, dtype="float64")[order] for x in (close, high, low)]
+        return cls(symbol, t[order], *arrays)
+
+
+class SplitTotals:
+    """Change of an index's total SI shares with split-flagged symbols left out of both sums.
+
+    A symbol with split_flag on any settlement date in (base, d] reports pre- and post-split shares
+    on the two dates; mixing them would book the split as a change in positioning. Each sum is over
+    its own date's constituents (the membership snapshot its levels used) that have SI rows; the
+    count is of the symbols actually removed from at least one of the two sums. ``si`` needs the
+    rows of both dates and the split-flagged rows in between (Arrow: settlement_date, symbol,
+    short_interest, split_flag); ``members``: index, as_of, symbol.
+    """
+
+    def __init__(self, si: Any, members: Any) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from positioning_cli import arrays
+
+        symbols = pc.unique(pa.concat_arrays([_array(si.column("symbol")), _array(members.column("symbol"))]))
+        self._day = arrays.days(si.column("settlement_date"))
+        self._code = arrays.to_numpy(pc.index_in(si.column("symbol"), value_set=symbols))
+        self._si = arrays.floats(si.column("short_interest"))
+        self._split = arrays.flags(si.column("split_flag"))
+        self._member_index = np.array(members.column("index").to_pylist(), dtype=object)
+        self._member_as_of = arrays.days(members.column("as_of"))
+        self._member_code = arrays.to_numpy(pc.index_in(members.column("symbol"), value_set=symbols))
+
+    @classmethod
+    def from_frames(cls, si: Any, members: Any) -> SplitTotals:
+        """From pandas frames of the same columns (dates as dates or datetime64)."""
+        import pyarrow as pa
+
+        si_t = pa.Table.from_pandas(
+            si[["settlement_date", "symbol", "short_interest", "split_flag"]], preserve_index=False
+        )
+        members_t = pa.Table.from_pandas(members[["index", "as_of", "symbol"]], preserve_index=False)
+        return cls(
+            si_t.set_column(0, "settlement_date", si_t.column(0).cast(pa.date32())),
+            members_t.set_column(1, "as_of", members_t.column(1).cast(pa.date32())),
+        )
+
+    def flagged_in(self, base: Day, d: Day) -> bool:
+        """Whether any symbol (listed in some index) carries a split flag in (base, d]."""
+        return bool((self._split & (self._day > base) & (self._day <= d)).any())
+
+    def change(self, index: str, levels: Levels, d: Day, base: Day) -> tuple[float, int]:
+        window = (self._day > base) & (self._day <= d) & self._split
+        flagged = np.unique(self._code[window])
+        totals: list[float] = []
+        removed: set[int] = set()
+        for when in (d, base):
+            i = levels.pos(when)
+            if i is None:
+                totals.append(math.nan)
+                continue
+            snapshot = levels["membership_as_of"][i]
+            listed = self._member_code[(self._member_index == index) & (self._member_as_of == snapshot)]
+            rows = np.flatnonzero((self._day == when) & ~np.isnan(self._si) & np.isin(self._code, listed))
+            codes = self._code[rows]
+            drop = np.isin(codes, flagged)
+            removed.update(codes[drop].tolist())
+            kept = self._si[rows][~drop]
+            totals.append(float(kept.sum()) if len(kept) else math.nan)
+        return ms.ratio_change(totals[0], totals[1]), len(removed)
+
+
+def _array(column: Any) -> Any:
+    return column.combine_chunks() if hasattr(column, "combine_chunks") else column
+
+
+@dataclass
+class IndexView:
+    """What index rows are computed from, as of one snapshot of the store."""
+
+    dates: np.ndarray  # settlement dates held, datetime64[D], ascending
+    levels: dict[str, Levels]  # per index with a membership snapshot
+    split: SplitTotals
+    prices: dict[str, Prices]  # by symbol: the price proxies held
+    cot: Any = None  # the CFTC table (Arrow), or None when the store holds none
+
+
+def proxy(view: IndexView, candidates: Sequence[str]) -> Prices | None:
+    """The first candidate symbol the store holds prices for."""
+    for sym in candidates:
+        if sym in view.prices:
+            return view.prices[sym]
+    return None
+
+
+def _no_members(idx: str) -> str:
+    return f"{idx}: no membership in the store; run `positioning ingest members FILE --index {idx}`"
+
+
+def _levels_on(view: IndexView, idx: str, d: Day, warnings: list[str]) -> Levels | None:
+    """The index's levels up to ``d``, None (with a warning) when it has nothing to report on d."""
+    levels = view.levels[idx].upto(d)
+    i = levels.pos(d)
+    # A date can hold SI rows of other symbols only: then this index has nothing to report on it.
+    if i is None or not levels["members_with_si"][i] > 0:
+        warnings.append(f"{idx}: no constituent has short interest on {iso(d)}")
+        return None
+    return levels
+
+
+# ------------------------------------------------------------------------------------ scan rows
+
+
+def index_rows(
+    view: IndexView,
+    indices: Sequence[str],
+    d: Day,
+    proxy_map: Mapping[str, tuple[str, ...]],
+    warnings: list[str],
+    *,
+    rank_only: bool = False,
+) -> list[dict[str, Any]]:
+    """Index rows on ``d`` ranked by divergence score.
+
+    ``rank_only``: rows hold just the index, its score and rank (scan's previous-rank pass).
+    """
+    rows: list[dict[str, Any]] = []
+    for idx in indices:
+        if idx not in view.levels:
+            warnings.append(_no_members(idx))
+            continue
+        row = _index_row(view, idx, d, proxy_map[idx], warnings, rank_only)
+        if row is not None:
+            rows.append(row)
+    rows.sort(key=lambda r: (r["divergence_score"] is None, -(r["divergence_score"] or 0.0), r["index"]))
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank
+    return rows
+
+
+def _total_change(
+    view: IndexView, idx: str, levels: Levels, d: Day, base: Day, kind: str
+) -> tuple[float, int]:
+    """Change of total SI shares since ``base``: split-flagged symbols left out when a split falls in
+    the window, else the plain change of the level (the same number when nothing is flagged)."""
+    if view.split.flagged_in(base, d):
+        return view.split.change(idx, levels, d, base)
+    return ms.change(levels.days, levels.floats("total_si_shares"), d, kind).value, 0
+
+
+def _index_row(
+    view: IndexView,
+    idx: str,
+    d: Day,
+    proxy_candidates: tuple[str, ...],
+    warnings: list[str],
+    rank_only: bool,
+) -> dict[str, Any] | None:
+    levels = _levels_on(view, idx, d, warnings)
+    if levels is None:
+        return None
+    total = levels.floats("total_si_shares")
+    px = proxy(view, proxy_candidates)
+    if rank_only:  # the divergence score is all a rank needs: the same two percentiles as below
+        si_pct = ms.percentile(levels.days, total, d, WINDOWS_DAYS["1y"]).value
+        px_pct = (
+            math.nan if px is None else ms.price_percentile(px.days, px.close, d, WINDOWS_DAYS["1y"]).value
+        )
+        return {"index": idx, "divergence_score": ms.divergence_score(si_pct, px_pct)}
+    lv = levels.at(d)
+    if lv["before_first_snapshot"]:
+        warnings.append(
+            f"{idx}: membership before its first snapshot; using the list as of {iso(lv['membership_as_of'])}"
+        )
+    row: dict[str, Any] = {
+        "index": idx,
+        "settlement_date": iso(d),
+        "membership_as_of": iso(lv["membership_as_of"]),
+    }
+    for col in ("members", "members_with_si", "members_with_denominator", "quarantined", "total_si_shares"):
+        row[col] = int(lv[col])
+    for col in ("median_si_pct_so", "median_si_pct_float", "agg_days_to_cover", "median_days_to_cover"):
+        row[col] = float(lv[col])
+
+    excluded: set[int] = set()
+    bases: dict[str, Day | None] = {}
+    for kind in CHANGE_KINDS:
+        base = bases[kind] = ms.previous_date(levels.days, d, kind)
+        row[f"si_base_{kind}"] = iso(base)
+        if base is None:
+            row[f"si_change_{kind}"] = None
+            continue
+        row[f"si_change_{kind}"], n_excl = _total_change(view, idx, levels, d, base, kind)
+        excluded.add(n_excl)
+    row["split_excluded_symbols"] = max(excluded) if excluded else 0
+
+    for label, window in WINDOWS_DAYS.items():
+        p = ms.percentile(levels.days, total, d, window)
+        row[f"si_pct_{label}"] = p.value
+        row[f"si_pct_{label}_obs"] = p.n_obs
+        row[f"si_pct_{label}_complete"] = p.window_complete
+        if not p.window_complete:
+            held = p.covered_days / 365.0
+            warnings.append(
+                f"{idx}: {label.upper()} percentile covers {held:.1f} years ({p.n_obs} reports), not the full window"
+            )
+    row["si_history_from"] = iso(levels.days[0])
+
+    row["price_symbol"] = None if px is None else px.symbol
+    row.update(trend_fields(px, d))
+    if px is None:
+        warnings.append(
+            f"{idx}: no price series for {' or '.join(proxy_candidates)}; run `positioning ingest prices FILE`"
+        )
+        for kind in CHANGE_KINDS:
+            row[f"price_return_{kind}"] = None
+        row["price_pct_1y"] = None
+        row["price_close"] = None
+    else:
+        upto = px.close[px.days <= d]
+        row["price_close"] = float(upto[-1]) if len(upto) else None
+        for kind in CHANGE_KINDS:
+            base = bases[kind]
+            row[f"price_return_{kind}"] = (
+                ms.price_return(px.days, px.close, base, d) if base is not None else None
+            )
+        row["price_pct_1y"] = ms.price_percentile(px.days, px.close, d, WINDOWS_DAYS["1y"]).value
+    row.update(_futures_fields(view.cot, idx, d, bases["last"], row["si_change_last"], warnings))
+    quad = ms.quadrant(_nan(row["si_change_last"]), _nan(row["price_return_last"]))
+    row["quadrant"] = quad
+    row["quadrant_key"] = ms.QUADRANT_KEYS.get(quad) if quad else None
+    row["divergence_score"] = ms.divergence_score(_nan(row["si_pct_1y"]), _nan(row["price_pct_1y"]))
+    return row
+
+
+def _nan(x: Any) -> float:
+    return math.nan if x is None else float(x)
+
+
+def trend_fields(prices: Prices | None, d: Day) -> dict[str, Any]:
+    """Trend state of a price series on d (all null without prices)."""
+    if prices is None or len(prices.days) == 0:
+        return {"trend_label": None, "ema_stack": None, "bollinger_pct_b": None, "keltner_pos": None}
+    from positioning_cli.trend import trend_state
+
+    t = trend_state(prices.days, prices.close, prices.high, prices.low, d)
+    return {
+        "trend_label": t.label or None,
+        "ema_stack": t.ema_stack,
+        "bollinger_pct_b": t.bollinger_pct_b,
+        "keltner_pos": t.keltner_pos,
+    }
+
+
+def _futures_fields(
+    cot: Any, idx: str, d: Day, prev: Day | None, si_change: float | None, warnings: list[str]
+) -> dict[str, Any]:
+    """The leveraged-fund read of the index's futures contract, from the latest report on or before d.
+
+    ``lev_net_change`` is the change of the net between the reports read for the previous settlement
+    date and for d — the same window as the short-interest change — and ``futures_agree`` says
+    whether futures shorts and equity short interest grew (or shrank) together.
+    """
+    from positioning_cli import futures
+
+    contract = futures.INDEX_CONTRACT[idx]
+    out: dict[str, Any] = dict.fromkeys(FUTURES_KEYS, None)
+    if cot is None:
+        return out
+    ser = futures.series(cot, contract)
+    try:
+        now = futures.read(ser, d, "lev")
+    except ValueError:
+        warnings.append(f"{idx}: no CFTC report for {contract} on or before {iso(d)}")
+        return out
+    stale = (ms.to_date(d) - now.report_date).days
+    if stale > 14:
+        warnings.append(
+            f"{idx}: the latest CFTC report for {contract} is {now.report_date}, {stale} days before {iso(d)}"
+        )
+    out.update(
+        futures_contract=contract,
+        futures_report_date=now.report_date.isoformat(),
+        lev_net=now.net,
+        lev_net_pct_oi=now.net_pct_oi,
+        lev_net_pct_1y=now.pct_1y.pct,
+        lev_weeks_since_lower=now.weeks_since_lower,
+    )
+    if prev is not None:
+        try:
+            before = futures.read(ser, prev, "lev")
+        except ValueError:
+            return out
+        if before.report_date == now.report_date:
+            return out  # no new report in the window: no change to compare
+        change = now.net - before.net
+        out["lev_net_change"] = change
+        if (
+            si_change is not None
+            and si_change == si_change
+            and change == change
+            and si_change != 0
+            and change != 0
+        ):
+            # equity shorts up with futures net falling (more short), or both unwinding
+            out["futures_agree"] = (si_change > 0) == (change < 0)
+    return out
+
+
+# ------------------------------------------------------------------------------------ summary rows
+
+
+def summary_rows(
+    view: IndexView,
+    indices: Sequence[str],
+    d: Day,
+    proxy_map: Mapping[str, tuple[str, ...]],
+    warnings: list[str],
+    explain: bool,
+) -> tuple[list[dict[str, Any]], dict[str, list[str]], dict[str, list[float | None]]]:
+    """Per index: each headline level and the proxy's close against their own history, the plain
+    sentences built from them and a 5Y sparkline of total SI shares."""
+    rows: list[dict[str, Any]] = []
+    text: dict[str, list[str]] = {}
+    sparks: dict[str, list[float | None]] = {}
+    for idx in indices:
+        if idx not in view.levels:
+            warnings.append(_no_members(idx))
+            continue
+        levels = _levels_on(view, idx, d, warnings)
+        if levels is None:
+            continue
+        lv = levels.at(d)
+        idx_rows = []
+        for metric in SUMMARY_METRICS:
+            series = levels.floats(metric)
+            row: dict[str, Any] = {"index": idx, "settlement_date": iso(d), "metric": metric, "symbol": None}
+            row["value"] = float(lv[metric])
+            row.update(_percentiles(levels.days, series, d))
+            for kind in CHANGE_KINDS:
+                base = ms.previous_date(levels.days, d, kind)
+                row[f"base_{kind}"] = iso(base)
+                if base is None:
+                    row[f"change_{kind}"] = None
+                elif metric == "total_si_shares":  # split-aware
+                    row[f"change_{kind}"] = _total_change(view, idx, levels, d, base, kind)[0]
+                else:
+                    row[f"change_{kind}"] = ms.change(levels.days, series, d, kind).value
+            row["explain"] = _explain(metric, lv, row, d) if explain else None
+            idx_rows.append(row)
+        px = proxy(view, proxy_map[idx])
+        if px is None:
+            warnings.append(f"{idx}: no price series for {' or '.join(proxy_map[idx])}")
+        else:
+            idx_rows.append(_price_row(idx, px, levels, d, explain))
+        for r in idx_rows:
+            if not r["pct_5y_complete"] and r["metric"] == "total_si_shares":
+                warnings.append(
+                    f"{idx}: 5Y percentile covers history from {r['history_from']} only ({r['obs_all']} reports)"
+                )
+        rows.extend(idx_rows)
+        text[idx] = _sentences(idx, {r["metric"]: r for r in idx_rows})
+        start = d - np.timedelta64(5 * 365, "D")
+        recent = levels.floats("total_si_shares")[levels.days > start]
+        sparks[idx] = [None if x != x else float(x) for x in recent.tolist()]
+    return rows, text, sparks
+
+
+def _price_row(idx: str, px: Prices, levels: Levels, d: Day, explain: bool) -> dict[str, Any]:
+    held = px.days <= d
+    upto_days, upto = px.days[held], px.close[held]
+    row: dict[str, Any] = {
+        "index": idx,
+        "settlement_date": iso(d),
+        "metric": "price_close",
+        "symbol": px.symbol,
+    }
+    row["value"] = float(upto[-1]) if len(upto) else None
+    row.update(_percentiles(upto_days, upto, d, tolerance=7))
+    for kind in CHANGE_KINDS:
+        base = ms.previous_date(levels.days, d, kind)
+        row[f"base_{kind}"] = iso(base)
+        row[f"change_{kind}"] = ms.price_return(px.days, px.close, base, d) if base is not None else None
+    row["explain"] = (
+        f"close of {px.symbol} on or before {iso(d)}; percentiles over daily closes in (d − W, d]; "
+        "changes are price returns between the same report dates as short interest"
+        if explain
+        else None
+    )
+    return row
+
+
+def _percentiles(
+    days: np.ndarray, series: np.ndarray, d: Day, tolerance: int | None = None
+) -> dict[str, Any]:
+    kw = {} if tolerance is None else {"tolerance_days": tolerance}
+    out: dict[str, Any] = {}
+    for label, window in WINDOWS_DAYS.items():
+        p = ms.percentile(days, series, d, window, **kw)
+        out[f"pct_{label}"] = p.value
+        out[f"pct_{label}_complete"] = p.window_complete
+    p_all = ms.percentile(days, series, d, None)
+    out["pct_all"] = p_all.value
+    out["obs_all"] = p_all.n_obs
+    out["history_from"] = iso(p_all.first_obs)
+    return out
+
+
+def _explain(metric: str, lv: dict[str, Any], row: dict[str, Any], d: Day) -> str:
+    parts = [
+        f"{metric} on {iso(d)} = {LEVEL_METRICS.get(metric, metric)} over {int(lv['members_with_si'])} of "
+        f"{int(lv['members'])} constituents with a short-interest row (membership as of "
+        f"{iso(lv['membership_as_of'])})",
+        f"percentiles: share of reports in (d − W, d] with a value ≤ today's; all history: {row['obs_all']} "
+        f"reports since {row['history_from']}",
+    ]
+    for kind, text in (
+        ("last", "previous report"),
+        ("ytd", "last report of the previous year"),
+        ("12m", "last report on or before d − 365 days"),
+    ):
+        if row[f"base_{kind}"]:
+            parts.append(f"change_{kind} = x({iso(d)}) / x({row[f'base_{kind}']}) − 1 (base: {text})")
+    return "; ".join(parts)
+
+
+def _pct_word(p: float | None) -> str:
+    if p is None or p != p:
+        return "an unknown"
+    n = int(round(p))
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"the {n}{suffix}"
+
+
+def _signed(x: float | None) -> str:
+    return "n/a" if x is None or x != x else f"{x * 100:+.1f}%"
+
+
+def _sentences(idx: str, by_metric: dict[str, dict[str, Any]]) -> list[str]:
+    """Two or three plain sentences, every number taken from the rows above."""
+    name = INDEX_NAMES[idx]
+    total = by_metric["total_si_shares"]
+    med = by_metric["median_si_pct_so"]
+    price = by_metric.get("price_close")
+    p5 = _pct_word(total["pct_5y"]) + (" (of the history held)" if not total["pct_5y_complete"] else "")
+    out = [
+        f"Short interest across {name} constituents is at {_pct_word(total['pct_1y'])} percentile versus the "
+        f"past 1Y and {p5} percentile versus 5Y."
+    ]
+    moves = (
+        f"It is {_signed(total['change_ytd'])} YTD, {_signed(total['change_12m'])} over 12 months and "
+        f"{_signed(total['change_last'])} since the last report"
+    )
+    if price is not None and price["change_last"] is not None and total["change_last"] is not None:
+        si_up = total["change_last"] > 0
+        px_up = price["change_last"] > 0
+        tail = {
+            (True, True): "while price rises — shorts are expanding into strength",
+            (True, False): "as price falls — shorts are being confirmed",
+            (False, True): "as price rises — a short-covering rally",
+            (False, False): "as price falls — shorts are exiting into weakness",
+        }[(si_up, px_up)]
+        moves += (
+            f"; {price['symbol']} is {_signed(price['change_last'])} over the same report and "
+            f"{_signed(price['change_ytd'])} YTD, {tail}"
+        )
+    out.append(moves + ".")
+    if med["value"] is not None:
+        out.append(
+            f"The median {name} stock has {med['value']:.1f}% of its shares outstanding sold short "
+            f"({_pct_word(med['pct_1y'])} percentile of its 1Y range)."
+        )
+    return out
