@@ -628,7 +628,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         code = ExitCode.INTERNAL
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None: started with stdout closed (`>&-`), nothing to flush
+            sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
     sys.exit(int(code))

@@ -9,6 +9,7 @@ Layout (a public contract, README "Store layout")::
       prices/year=2026/part-2026.parquet                one file per year
       members/year=2026/part-20260626.parquet           one file per as-of date
       _versions/short_interest/year=2026/part-c00000003.parquet
+      _versions/short_interest/year=2026/part-20260814-c00000003.parquet
                                        every version of every row ever ingested (see below)
       .lock  .read.lock                writer lock; readers/commit-apply lock
       .staging/  .journal.json         only while a commit is in flight (or after a crash)
@@ -16,12 +17,17 @@ Layout (a public contract, README "Store layout")::
 The live tables hold one row per key (the newest, see ``_resolve``); a plain glob over
 ``STORE/<table>/**/*.parquet`` never double counts. Every version of a row — including those a
 later ingest superseded and those that lost to a revision — is kept, append-only, under
-``STORE/_versions/<table>/year=YYYY/part-cNNNNNNNN.parquet``: one file per commit (``NNNNNNNN`` is
-the commit number) and year, holding the table's columns plus ``published`` (the publication
-date when the source gives one, else null) and ``seq`` (the global order of the merge that
-brought the row). Rows identical in value to the live row change nothing and add no version, so
-re-ingesting identical data adds nothing. ``Store.read(..., known_at=T)`` rebuilds the live table
-as it was after the last commit with ``ingested_at <= T`` from these files.
+``STORE/_versions/<table>/year=YYYY/``. Rows merged into existing partitions go to
+``part-cNNNNNNNN.parquet``: one file per commit (``NNNNNNNN`` is the commit number) and year,
+holding the table's columns plus ``published`` (the publication date when the source gives one,
+else null) and ``seq`` (the global order of the merge that brought the row). A partition the
+commit creates is recorded as a byte copy of its live file as committed,
+``part-YYYYMMDD-cNNNNNNNN.parquet`` (``layout: "snapshot"`` in the manifest, with the commit's
+last ``seq``): no row is encoded twice, and rows superseded inside the commit, which no reader
+could ever see, are not kept. Rows identical in value to the live row change nothing and add no
+version, so re-ingesting identical data adds nothing. ``Store.versions`` reads both kinds as one
+table; ``Store.read(..., known_at=T)`` rebuilds the live table as it was after the last commit
+with ``ingested_at <= T`` from them.
 
 A commit is atomic even if the process is killed: new files are written and fsynced in
 ``.staging/`` (never under a table folder), then a journal naming every rename is made durable —
@@ -80,6 +86,7 @@ READ_LOCK = ".read.lock"
 VERSIONS = "_versions"
 PUBLISHED = "published"
 SEQ = "seq"
+SNAPSHOT = "snapshot"  # a _versions file that is a new partition's live file as its commit wrote it
 FORMAT_VERSION = 1
 COMPRESSION = "zstd"
 APPLY_LOCK_WAIT = 300.0  # how long a commit waits for readers to finish before giving up
@@ -241,6 +248,11 @@ class Store:
         self, table: str, manifest: dict[str, Any] | None = None, known_at: datetime | None = None
     ) -> list[Path]:
         """``_versions`` files of ``table`` in commit order, only those ingested <= ``known_at``."""
+        return [path for path, _ in self._version_entries(table, manifest, known_at)]
+
+    def _version_entries(
+        self, table: str, manifest: dict[str, Any] | None, known_at: datetime | None
+    ) -> list[tuple[Path, dict[str, Any]]]:
         m = manifest if manifest is not None else self.manifest()
         entries = m["versions"][table]["files"]
         picked = [
@@ -248,7 +260,39 @@ class Store:
             for rel, e in entries.items()
             if known_at is None or _parse_time(e["ingested_at"]) <= _as_utc(known_at)
         ]
-        return [self.root / VERSIONS / table / rel for _, rel in sorted(picked)]
+        return [(self.root / VERSIONS / table / rel, entries[rel]) for _, rel in sorted(picked)]
+
+    def versions(
+        self,
+        table: str,
+        columns: Sequence[str] | None = None,
+        manifest: dict[str, Any] | None = None,
+        known_at: datetime | None = None,
+    ) -> pa.Table:
+        """Every kept version of ``table``'s rows (ingested <= ``known_at``), in commit order, with
+        ``published`` and ``seq``: from row files, and from snapshots of new partitions (whose
+        ``seq`` is their commit's last and ``published`` that of the row's source file)."""
+        spec = TABLES[table]
+        m = manifest if manifest is not None else self.manifest()
+        vschema = versions_schema(spec)
+        names = list(vschema.names) if columns is None else list(columns)
+        parts = []
+        for path, entry in self._version_entries(table, m, known_at):
+            if entry.get("layout") != SNAPSHOT:
+                parts += self._read_files([path], vschema, names, self.root / VERSIONS / table)
+                continue
+            live = [c for c in names if c not in (PUBLISHED, SEQ)]
+            need = list(dict.fromkeys([*live, SOURCE_FILE, INGESTED_AT]))
+            t = self._read_files([path], spec.schema, need, self.root / VERSIONS / table)[0]
+            n = t.num_rows
+            if PUBLISHED in names:
+                t = t.append_column(PUBLISHED, _published(m, table, t))
+            if SEQ in names:
+                t = t.append_column(SEQ, arrays.from_numpy(np.full(n, int(entry["seq"]), dtype=np.int64)))
+            parts.append(t.select(names).cast(pa.schema([vschema.field(c) for c in names])))
+        if not parts:
+            return pa.schema([vschema.field(c) for c in names]).empty_table()
+        return pa.concat_tables(parts)
 
     # ----------------------------------------------------------------- locks
     @contextlib.contextmanager
@@ -391,15 +435,13 @@ class Store:
         import pandas as pd
 
         schema = spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns])
-        paths = self.version_files(spec.name, m, known_at)
-        if not paths:
-            return schema.empty_table()
         vschema = versions_schema(spec)
         key = list(spec.key)
         need = list(dict.fromkeys([*key, spec.date_column, "revision_flag", SEQ, INGESTED_AT, *schema.names]))
         need = [c for c in need if c in vschema.names]
-        parts = self._read_files(paths, vschema, need, self.root / VERSIONS / spec.name)
-        allv = pa.concat_tables(parts)
+        allv = self.versions(spec.name, need, m, known_at)
+        if allv.num_rows == 0:
+            return schema.empty_table()
         at = pa.scalar(_as_utc(known_at), pa.timestamp("us", tz="UTC"))
         allv = allv.filter(pc.less_equal(allv.column(INGESTED_AT), at))
         # file order = commit order, rows in merge order: a row position breaks ties within a merge
@@ -532,6 +574,7 @@ class Writer:
         self._versions: dict[str, list[pa.Table]] = {}  # table/year=YYYY -> buffered version rows
         self._version_files: dict[str, tuple[pq.ParquetWriter, Path]] = {}  # the same -> open file
         self._seed: dict[str, list[pa.Table]] = {}  # version rows for a store older than _versions
+        self._snapshots: set[str] = set()  # partitions new in this commit: their live file is the version
         self._pool: ThreadPoolExecutor | None = None
         self._serial: dict[str, ThreadPoolExecutor] = {}  # one thread per open version file
         self._serial_jobs: list[Future[Any]] = []
@@ -598,7 +641,11 @@ class Writer:
                 self._staged[f"{spec.name}/{rel}"] = _Staged(spec, merged)
                 for i, n in zip(*np.unique(origin[winners], return_counts=True), strict=True):
                     changed[int(i)] = changed.get(int(i), 0) + int(n)
-            if recorded.all():
+            if rel not in self.base["tables"][spec.name]["files"]:
+                # A partition new in this commit: its live file, as written, records its versions
+                # (rows superseded within the commit were never visible to any reader).
+                self._snapshots.add(f"{spec.name}/{rel}")
+            elif recorded.all():
                 self._record_versions(spec, rel, rows, origin, batches, seqs)
             elif recorded.any():
                 sel = np.flatnonzero(recorded)
@@ -623,13 +670,10 @@ class Writer:
         present = sorted(set(origin.tolist()))
         at = np.searchsorted(present, origin)
         seq = np.asarray([seqs[i] for i in present], dtype=np.int64)[at]
-        # Days since 1970 per row, null where the source gives no publication date (buffers, as in
-        # _with_lineage: no pandas import on the ingest path).
-        days = np.asarray([_epoch_days(batches[i].published) for i in present], dtype=np.float64)[at]
-        missing = np.isnan(days)
-        published = arrays.from_numpy(np.where(missing, 0, days).astype(np.int64), missing)
-        published = published.cast(pa.int32()).cast(pa.date32())
-        rows = rows.append_column(PUBLISHED, published).append_column(SEQ, arrays.from_numpy(seq))
+        published = _dates([batches[i].published for i in present])
+        rows = rows.append_column(
+            PUBLISHED, published.take(arrays.from_numpy(at.astype(np.int64)))
+        ).append_column(SEQ, arrays.from_numpy(seq))
         year_dir = rel.split("/", 1)[0]  # year=YYYY, built from a parsed date
         self._versions.setdefault(f"{spec.name}/{year_dir}", []).append(rows.cast(versions_schema(spec)))
 
@@ -783,6 +827,23 @@ class Writer:
             info.update(commit=number, ingested_at=at.isoformat())
             self.next_manifest["versions"][spec_name]["files"][rel] = info
             renames.append((str(path.relative_to(self.root)), f"{VERSIONS}/{spec_name}/{rel}"))
+        copies = {}
+        for final in sorted(self._snapshots):
+            path, _ = self._staged[final].written.result()  # type: ignore[union-attr]
+            copy = self.staging / f"{uuid.uuid4().hex}.parquet"
+            copies[final] = (copy, self._submit(_copy, path, copy))
+        wait_all([job for _, job in copies.values()])
+        for final, (copy, job) in copies.items():
+            job.result()
+            _, info = self._staged[final].written.result()  # type: ignore[union-attr]
+            spec_name, rel = final.split("/", 1)
+            vrel = rel.removesuffix(".parquet") + f"-c{commit:08d}.parquet"
+            entry = dict(info, commit=commit, ingested_at=self.ingested_at.isoformat())
+            self.next_manifest["versions"][spec_name]["files"][vrel] = entry | {
+                "seq": int(self.next_manifest["seq"]),
+                "layout": SNAPSHOT,
+            }
+            renames.append((str(copy.relative_to(self.root)), f"{VERSIONS}/{spec_name}/{vrel}"))
         staged_manifest = self.staging / f"{uuid.uuid4().hex}.json"
         staged_manifest.write_text(json.dumps(self.next_manifest, indent=1, sort_keys=True), "utf-8")
         _fsync_file(staged_manifest)
@@ -847,6 +908,37 @@ class Writer:
         if journal.exists():
             journal.unlink()
         _fsync_dir(self.root)
+
+
+def _copy(src: Path, dst: Path) -> None:
+    """A durable byte copy (the kernel copies: nothing is encoded again). Not a hard link: a
+    live file edited in place by some other tool must not change its recorded version."""
+    shutil.copyfile(src, dst)
+    _fsync_file(dst)
+
+
+def _published(manifest: dict[str, Any], table: str, rows: pa.Table) -> pa.Array:
+    """Per row, the publication date of the ingest that brought it (its source file and time)."""
+    by_ingest = {
+        (i["source_file"], i["ingested_at"]): i.get("published")
+        for i in manifest["ingests"]
+        if i.get("table") == table
+    }
+    sources = rows.column(SOURCE_FILE).to_pylist()
+    times = [t.isoformat() for t in rows.column(INGESTED_AT).to_pylist()]
+    found = [by_ingest.get(k) for k in zip(sources, times, strict=True)]
+    return _dates([date.fromisoformat(d) if d else None for d in found])
+
+
+def _dates(values: Sequence[date | None]) -> pa.Array:
+    """A date32 array of ``values`` (None: null), built from buffers: no pandas import on ingest."""
+    days = np.array([_epoch_days(d) for d in values], dtype=np.float64)
+    missing = np.isnan(days)
+    return (
+        arrays.from_numpy(np.where(missing, 0, days).astype(np.int64), missing)
+        .cast(pa.int32())
+        .cast(pa.date32())
+    )
 
 
 def _remove_staging(staging: Path) -> None:

@@ -25,6 +25,7 @@ from positioning_cli.store import (
     JOURNAL,
     MANIFEST,
     READ_LOCK,
+    SNAPSHOT,
     STAGING,
     VERSIONS,
     WRITE_LOCK,
@@ -130,7 +131,7 @@ def verify(root: Path, wait: float = 60.0) -> VerifyResult:
 
     Checks: the manifest parses; no symlink anywhere inside the store; no pending journal or
     staging leftover; every file the manifest names exists with its recorded size, sha256, row
-    count and the schema of schema.py (``_versions`` files: that schema plus ``published``, ``seq``);
+    count and the schema of schema.py (``_versions`` row files: that schema plus ``published``, ``seq``);
     every row sits in the partition file its date says; no duplicate key in a live table; no file
     under a table or ``_versions`` folder that the manifest does not name.
     """
@@ -187,7 +188,9 @@ def _verify_locked(store: Store, result: VerifyResult, links: set[str]) -> None:
                 path = f"{folder}/{rel}"
                 if path in links or any(path.startswith(f"{link}/") for link in links):
                     continue  # reported as a symlink; never read through it
-                t = _check_file(root, path, files[rel], schema, result)
+                # a snapshot version (a new partition's live file as committed) has the live schema
+                own = spec.schema if files[rel].get("layout") == SNAPSHOT else schema
+                t = _check_file(root, path, files[rel], own, result)
                 if t is None:
                     continue
                 if live:

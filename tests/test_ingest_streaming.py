@@ -11,7 +11,6 @@ import random
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,19 +32,8 @@ def live_rows(root: Path) -> list[dict]:
 
 def version_rows(root: Path) -> list[tuple]:
     """Every kept version as (key, value, flag, source, seq), whatever file or row group holds it."""
-    out = []
-    for path in Store(root).version_files("short_interest"):
-        for r in pq.read_table(path).to_pylist():
-            out.append(
-                (
-                    r["settlement_date"],
-                    r["symbol"],
-                    r["short_interest"],
-                    r["revision_flag"],
-                    r["source_file"],
-                    r["seq"],
-                )
-            )
+    cols = ["settlement_date", "symbol", "short_interest", "revision_flag", "source_file", "seq"]
+    out = [tuple(r.values()) for r in Store(root).versions("short_interest", cols).to_pylist()]
     return sorted(out)
 
 

@@ -218,7 +218,8 @@ def test_info_and_verify_on_a_sound_store(tmp_path: Path) -> None:
     assert [x["source_file"] for x in i.last_ingests] == ["a.csv", "b.csv"]
     r = verify(tmp_path)
     assert r.ok, r.problems
-    assert r.files_checked == 3 + 3 and r.rows_checked == 3 + 4  # versions: a -> 2025, 2026; b -> 2026
+    # versions: a's two new partitions (their committed files); b: D1's row, D2's new partition
+    assert r.files_checked == 3 + 4 and r.rows_checked == 3 + 4
 
 
 def test_verify_finds_every_kind_of_damage(tmp_path: Path) -> None:

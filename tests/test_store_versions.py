@@ -7,7 +7,10 @@ import os
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -54,11 +57,22 @@ def test_known_at_equals_the_live_table_after_each_commit(tmp_path: Path) -> Non
                 assert store.read("short_interest", cols, view).equals(expected.select(cols))
                 assert len(view["ingests"]) == i + 1
     # every version is kept, in its own place: the live glob never double counts
-    versions = ds.dataset(tmp_path / VERSIONS / "short_interest", format="parquet", partitioning="hive")
-    vt = versions.to_table()
+    vt = store.versions("short_interest")
     assert PUBLISHED in vt.column_names and SEQ in vt.column_names
     # a: 3, b: 2, c: 2 (MSFT identical -> no version), d: 2 (the losing row is kept as a version)
     assert vt.num_rows == 3 + 2 + 2 + 2
+    # a partition new in a commit keeps a copy of its live file as committed as its version:
+    # D3 came with b; d rewrote the live file since, the version is b's
+    snapshot = pq.read_table(
+        tmp_path / VERSIONS / "short_interest" / "year=2026" / "part-20260814-c00000002.parquet"
+    )
+    after_b = states[1].filter(pc.equal(states[1].column("settlement_date"), pa.scalar(D3)))
+    assert snapshot.equals(after_b) and after_b.num_rows == 1
+    # another engine reads every version file (row files and snapshots: union by column name)
+    duckdb = pytest.importorskip("duckdb")
+    glob = str(tmp_path / VERSIONS / "short_interest" / "*" / "*.parquet")
+    n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}', union_by_name = true)").fetchall()[0][0]
+    assert n == vt.num_rows
     live = ds.dataset(tmp_path / "short_interest", format="parquet", partitioning="hive").to_table()
     assert live.num_rows == states[-1].num_rows == 5
 
@@ -76,7 +90,7 @@ def test_publication_date_is_kept_with_each_version(tmp_path: Path) -> None:
     t = si_table([(D2, "AAPL", 10, False)])
     ingest_at(tmp_path, T0, SourceBatch(t, "pub.json", "x" * 64, "test", published=date(2026, 8, 11)))
     ingest_at(tmp_path, T0 + timedelta(days=1), batch("nopub.csv", [(D2, "AAPL", 11, False)]))
-    vt = ds.dataset(tmp_path / VERSIONS / "short_interest", format="parquet", partitioning="hive").to_table()
+    vt = Store(tmp_path).versions("short_interest")
     rows = sorted(
         vt.select(["source_file", PUBLISHED, INGESTED_AT]).to_pylist(), key=lambda r: r[INGESTED_AT]
     )
