@@ -553,6 +553,7 @@ class _Staged:
         self.spec = spec
         self.table: pa.Table | None = table
         self.written: Future[tuple[Path, dict[str, Any]]] | None = None
+        self.copy: Path | None = None  # its byte copy for _versions (a partition new in the commit)
 
 
 class Writer:
@@ -708,11 +709,13 @@ class Writer:
             ) from None
 
     def _spill(self) -> None:
-        for staged in self._staged.values():
+        for final, staged in self._staged.items():
             if staged.written is None:
                 table, staged.table = staged.table, None
                 assert table is not None
-                staged.written = self._submit(self._stage_file, table, staged.spec)
+                if final in self._snapshots:  # copied by the same job, as soon as it is written
+                    staged.copy = self.staging / f"{uuid.uuid4().hex}.parquet"
+                staged.written = self._submit(self._stage_file, table, staged.spec, staged.copy)
         self._write_versions()
 
     def _submit(self, fn: Callable[..., Any], *args: Any, serial: str | None = None) -> Future[Any]:
@@ -776,12 +779,17 @@ class Writer:
                 t = t.append_column(SEQ, pa.array([0] * n, pa.int64())).cast(versions_schema(spec))
                 self._seed.setdefault(f"{name}/{rel.split('/', 1)[0]}", []).append(t)
 
-    def _stage_file(self, table: pa.Table, spec: TableSpec) -> tuple[Path, dict[str, Any]]:
+    def _stage_file(
+        self, table: pa.Table, spec: TableSpec, copy: Path | None = None
+    ) -> tuple[Path, dict[str, Any]]:
         staged = self.staging / f"{uuid.uuid4().hex}.parquet"
         pq.write_table(
             table, staged, compression=COMPRESSION, use_dictionary=_dictionary_columns(spec, table.schema)
         )
-        return self._seal(staged, table.num_rows)
+        sealed = self._seal(staged, table.num_rows)
+        if copy is not None:
+            _copy(staged, copy)
+        return sealed
 
     @staticmethod
     def _seal(staged: Path, rows: int) -> tuple[Path, dict[str, Any]]:
@@ -827,15 +835,11 @@ class Writer:
             info.update(commit=number, ingested_at=at.isoformat())
             self.next_manifest["versions"][spec_name]["files"][rel] = info
             renames.append((str(path.relative_to(self.root)), f"{VERSIONS}/{spec_name}/{rel}"))
-        copies = {}
         for final in sorted(self._snapshots):
-            path, _ = self._staged[final].written.result()  # type: ignore[union-attr]
-            copy = self.staging / f"{uuid.uuid4().hex}.parquet"
-            copies[final] = (copy, self._submit(_copy, path, copy))
-        wait_all([job for _, job in copies.values()])
-        for final, (copy, job) in copies.items():
-            job.result()
-            _, info = self._staged[final].written.result()  # type: ignore[union-attr]
+            snapshot = self._staged[final]
+            assert snapshot.written is not None and snapshot.copy is not None
+            _, info = snapshot.written.result()
+            copy = snapshot.copy
             spec_name, rel = final.split("/", 1)
             vrel = rel.removesuffix(".parquet") + f"-c{commit:08d}.parquet"
             entry = dict(info, commit=commit, ingested_at=self.ingested_at.isoformat())
