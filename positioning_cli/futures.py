@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from positioning_cli import arrays
+from positioning_cli.measures import day
 
 CONTRACTS: dict[str, tuple[str, ...]] = {
     "ES": ("13874A",),  # E-mini S&P 500 (CME)
@@ -255,32 +256,12 @@ class FuturesRead:
 
 
 def _as_day(d: Any) -> int:
-    """Days since 1970-01-01 of a date, a datetime (a pandas Timestamp too; an aware one is read on
-    its own wall clock), a numpy datetime64 or an ISO string; time of day dropped."""
-    day: object = None
-    if isinstance(d, np.datetime64):
-        if not np.isnat(d):
-            return int(d.astype("datetime64[D]").astype(np.int64))
-    elif isinstance(d, datetime.datetime):
-        day = d.date()  # pandas NaT gives NaT, not a date
-    elif isinstance(d, datetime.date):
-        day = d
-    elif isinstance(d, str):
-        text = d.strip()
-        try:
-            day = datetime.date.fromisoformat(text)
-        except ValueError:
-            try:
-                day = datetime.datetime.fromisoformat(text).date()
-            except ValueError:
-                day = None
-    if type(day) is not datetime.date:
-        raise ValueError(f"not a date: {d!r}")
-    return (day - _EPOCH).days
+    """Days since 1970-01-01 of anything ``measures.day`` takes (ValueError otherwise)."""
+    return int(day(d).astype(np.int64))
 
 
-def _date(day: int) -> datetime.date:
-    return _EPOCH + datetime.timedelta(days=int(day))
+def _date(days: int) -> datetime.date:
+    return _EPOCH + datetime.timedelta(days=int(days))
 
 
 def _percentile(

@@ -58,14 +58,29 @@ class Percentile:
 
 def day(x: Any) -> Day:
     """One scalar date type: datetime64[D] from a date, a datetime (pandas Timestamps included: the
-    time of day is dropped), a numpy datetime64 or an ISO string."""
+    time of day is dropped, an aware one read on its own wall clock), a numpy datetime64 or an ISO
+    date or date-time string. ValueError for anything else, NaT included."""
     if isinstance(x, np.datetime64):
+        if np.isnat(x):
+            raise ValueError(f"not a date: {x!r}")
         return x.astype("datetime64[D]")
+    found: object = None
     if isinstance(x, datetime):
-        x = x.date()
-    if isinstance(x, date | str):
-        return np.datetime64(x, "D")
-    raise TypeError(f"not a date: {x!r}")
+        found = x.date()  # pandas NaT gives NaT, not a date
+    elif isinstance(x, date):
+        found = x
+    elif isinstance(x, str):
+        text = x.strip()
+        try:
+            found = date.fromisoformat(text)
+        except ValueError:
+            try:
+                found = datetime.fromisoformat(text).date()
+            except ValueError:
+                found = None
+    if type(found) is not date:
+        raise ValueError(f"not a date: {x!r}")
+    return np.datetime64(found, "D")
 
 
 def days(values: Any) -> np.ndarray:
