@@ -447,16 +447,10 @@ def _index_view(
 
 def _whole_index_view(frames: _Frames, proxy_map: Mapping[str, tuple[str, ...]]) -> Any:
     """The index view computed from every short-interest row loaded (pandas joins)."""
-    from positioning_cli import metrics as m
     from positioning_cli.indices import IndexView, Prices, SplitTotals
-    from positioning_cli.levels import Levels
     from positioning_cli.measures import days
 
-    stock_closes = _stock_closes(frames, proxy_map)
-    levels = {
-        idx: Levels.from_frame(m.index_levels(frames.si, frames.members, stock_closes, idx))
-        for idx in _indices_with_members(frames.members["index"].tolist())
-    }
+    levels = _index_levels(frames.si, frames, proxy_map)
     prices = {}
     for sym in sorted({s for syms in proxy_map.values() for s in syms}):
         sel = frames.prices[frames.prices["symbol"] == sym]
@@ -564,14 +558,19 @@ def _computed_levels(
     partitions: list[str],
 ) -> dict[str, Any]:
     """Index levels of the settlement dates in ``partitions``, per index (pandas joins)."""
-    from positioning_cli import metrics as m
-    from positioning_cli.levels import Levels
-
     frames = _reference_frames(store, manifest, members_table)
-    stock_closes = _stock_closes(frames, proxy_map)
     si = _si_frame(
         store.read("short_interest", SI_COLUMNS, manifest, row_filter=listed, partitions=partitions)
     )
+    return _index_levels(si, frames, proxy_map)
+
+
+def _index_levels(si: Any, frames: _Frames, proxy_map: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
+    """Each index's levels on the settlement dates of ``si`` (pandas joins: metrics.index_levels)."""
+    from positioning_cli import metrics as m
+    from positioning_cli.levels import Levels
+
+    stock_closes = _stock_closes(frames, proxy_map)
     return {
         idx: Levels.from_frame(m.index_levels(si, frames.members, stock_closes, idx))
         for idx in _indices_with_members(frames.members["index"].tolist())
