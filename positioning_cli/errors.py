@@ -20,6 +20,10 @@ class ExitCode(IntEnum):
     BUSY = 5  # another writer holds the store lock longer than --wait
     STORE = 6  # the store is damaged or unreadable
     THRESHOLD = 7  # --fail-on matched at least one row
+    LATE = 8  # fetch/update: a due report is late or missing upstream (what did arrive was ingested)
+    FETCH = 9  # fetch/update: a download failed (network, HTTP, validation), after ingesting what arrived
+    INTERRUPTED = 130  # SIGINT (Ctrl-C): staging cleaned, store unchanged
+    TERMINATED = 143  # SIGTERM: staging cleaned, store unchanged
 
 
 class PositioningError(Exception):
