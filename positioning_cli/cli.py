@@ -603,10 +603,19 @@ def main(argv: list[str] | None = None) -> None:
     typer handles --help and usage errors itself (exit 2); our own errors become one line on
     stderr and their ExitCode; anything else is a bug: one line, or the traceback with --debug.
     """
+    from positioning_cli import signals
+
+    signals.install()
     args = sys.argv[1:] if argv is None else argv
     code: int = ExitCode.OK
     try:
         app(args=args, prog_name="positioning")
+    except signals.Interrupted as exc:  # cleanups ran while it unwound: staging removed
+        sys.stderr.write(f"error: {exc.message}; stopped, the store holds whole commits only\n")
+        code = exc.code
+    except KeyboardInterrupt:  # a SIGINT before the handler was installed
+        sys.stderr.write("error: interrupted (SIGINT); stopped, the store holds whole commits only\n")
+        code = ExitCode.INTERRUPTED
     except SystemExit as exc:  # typer's normal way out, with its own code
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else ExitCode.USAGE)
     except PositioningError as exc:
