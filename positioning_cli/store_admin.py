@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from positioning_cli.errors import StoreError
+from positioning_cli.errors import StoreError, UsageError
 from positioning_cli.schema import TABLES
 from positioning_cli.store import (
     JOURNAL,
@@ -143,7 +143,8 @@ def verify(root: Path, wait: float = 60.0) -> VerifyResult:
     root = Path(root)
     result = VerifyResult(str(root))
     add = result.problems.append
-    Store(root).exists()  # a file given as the store: a usage error
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"--store {root}: a file, not a store folder")
     if not root.is_dir():
         add(Problem("manifest", "", "no store here"))
         return result

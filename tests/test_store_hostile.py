@@ -15,6 +15,7 @@ import fcntl
 import io
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -32,7 +33,7 @@ import pytest
 from positioning_cli import store as store_mod
 from positioning_cli.errors import BusyError, ExitCode, StoreError
 from positioning_cli.schema import SHORT_INTEREST
-from positioning_cli.store import JOURNAL, MANIFEST, MARKER, STAGING, Store
+from positioning_cli.store import JOURNAL, MANIFEST, STAGING, Store
 from positioning_cli.store_admin import verify
 from tests.conftest import SAMPLE, Run, store_bytes
 from tests.store_helpers import write_finra_files
@@ -42,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV = {k: v for k, v in os.environ.items() if k != "POSITIONING_STORE"} | {"COLUMNS": "100"}
 SI_FILES = sorted((SAMPLE / "short_interest").iterdir())[-3:]
 PARTITION = "short_interest/year=2026/part-20261030.parquet"
+MARKER = ".positioning-store"  # (a literal, so this module imports on code without markers too)
 
 
 def cli(*args: str, store: Path | None = None) -> Run:
@@ -235,6 +237,8 @@ def test_files_are_checked_against_the_manifest_before_reading(store: Path) -> N
     (store / MANIFEST).rename(store / "manifest.bak")
     os.mkfifo(store / MANIFEST)
     assert "regular file" in one_line(proc("scan", store=store, timeout=120), ExitCode.STORE)
+    v = proc("store", "verify", "-f", "json", store=store, timeout=120)
+    assert v.code == ExitCode.STORE and [r["kind"] for r in json.loads(v.out)["rows"]] == ["manifest"]
     assert "regular file" in one_line(proc("ingest", "short-interest", str(SI_FILES[0]), store=store), 6)
 
 
@@ -401,7 +405,7 @@ def test_read_only_store_is_read_without_the_lock(
         return int(real_open(path, flags, *args, **kwargs))
 
     monkeypatch.setattr(os, "open", no_lock)
-    monkeypatch.setattr(store_mod, "_said_unlocked", False)
+    monkeypatch.setattr(store_mod, "_said_unlocked", False, raising=False)
     got = cli("summary", "-f", "json", store=store)
     assert got.code == 0, got.err
     assert got.out == expected.out
@@ -480,3 +484,165 @@ def test_known_at_one_day_one_instant(store: Path) -> None:
     compact = cli("scan", "--known-at", f"{today:%Y%m%d}", "-f", "json", store=store)
     assert iso.code == 0 and compact.code == 0, (iso.err, compact.err)
     assert iso.out == compact.out
+
+
+# ------------------------------------------------------------------------------------ sweeps (make stress)
+STRESS = bool(os.environ.get("POSITIONING_STRESS"))
+HOSTILE_VALUES: list[Any] = [
+    None,
+    -1,
+    True,
+    "x",
+    [],
+    {},
+    1e308,
+    "../../outside/planted.parquet",
+    "/etc/passwd",
+    "year=2026/../../../outside/planted.parquet",
+    "year=2031/part-20310101.parquet",  # through the symlinked folder planted below
+    "a" * 5000,
+]
+
+
+def _mutate_manifest(m: Any, rng: random.Random) -> str:
+    """One random change to the parsed manifest (or to its text): the tampered text."""
+    text = json.dumps(m)
+    how = rng.randrange(5)
+    if how == 0:  # cut or flip a byte of the text
+        at = rng.randrange(len(text))
+        return text[:at] if rng.random() < 0.5 else text[:at] + chr(ord(text[at]) ^ 0x20) + text[at + 1 :]
+    if how == 1:  # a file entry renamed to a hostile key
+        files = m["tables" if rng.random() < 0.5 else "versions"]["short_interest"]["files"]
+        if files:
+            key = rng.choice(sorted(files))
+            files[str(rng.choice(HOSTILE_VALUES[7:]))] = files.pop(key)
+        return json.dumps(m)
+    # a random node anywhere replaced with a hostile value, or removed
+    node, key = _random_slot(m, rng)
+    if how == 2 and isinstance(node, dict):
+        node.pop(key, None)
+    else:
+        node[key] = rng.choice(HOSTILE_VALUES)
+    return json.dumps(m)
+
+
+def _random_slot(m: Any, rng: random.Random) -> tuple[Any, Any]:
+    node: Any = m
+    while True:
+        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+        key = rng.choice(keys)
+        child = node[key]
+        if not isinstance(child, dict | list) or not child or rng.random() < 0.3:
+            return node, key
+        node = child
+
+
+def _hostile_journal(rng: random.Random, staged: list[str]) -> str:
+    names = [*HOSTILE_VALUES, *staged, MANIFEST, PARTITION, "short_interest/year=2031/part-20310101.parquet"]
+    pairs = [[rng.choice(names), rng.choice(names)] for _ in range(rng.randrange(1, 4))]
+    return json.dumps({"renames": pairs} if rng.random() < 0.9 else pairs)
+
+
+def test_tampered_metadata_sweep(tmp_path: Path) -> None:
+    """Random tampering of the manifest and the journal: every case is refused with a StoreError
+    or read correctly; nothing outside the store is moved, written or read; verify never crashes."""
+    cases = 400 if STRESS else 40
+    rng = random.Random(int(os.environ.get("POSITIONING_TAMPER_SEED", "12")))
+    pristine = tmp_path / "pristine"
+    ingest(pristine, batch("a.csv", [(D1, "AAPL", 100, False), (D2, "MSFT", 5, False)]))
+    ingest(pristine, batch("b.csv", [(D1, "AAPL", 120, True)]))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.copy(next((pristine / "short_interest").rglob("*.parquet")), outside / "planted.parquet")
+    shutil.copy(outside / "planted.parquet", outside / "part-20310101.parquet")
+    (outside / "victim.txt").write_text("keep me")
+    outside_before = {p.name: p.read_bytes() for p in outside.iterdir()}
+    good = json.loads((pristine / MANIFEST).read_text())
+    held: dict[str, int] = {}
+    for i in range(cases):
+        root = tmp_path / "s"
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.copytree(pristine, root)
+        (root / "short_interest" / "year=2031").symlink_to(outside, target_is_directory=True)
+        data_before = {k: v for k, v in store_bytes(root).items() if k != MANIFEST}
+        if rng.random() < 0.6:
+            target = "manifest"
+            (root / MANIFEST).write_text(_mutate_manifest(json.loads(json.dumps(good)), rng))
+        else:
+            target = "journal"
+            (root / STAGING).mkdir()
+            staged = f"{STAGING}/{rng.randrange(16**32):032x}.parquet"
+            shutil.copy(outside / "planted.parquet", root / staged)
+            (root / JOURNAL).write_text(_hostile_journal(rng, [staged]))
+        store = Store(root)
+        try:
+            with store.reading(wait=1) as m:
+                for table in ("short_interest", "members", "prices", "cot"):
+                    store.read(table, None, m)
+                store.versions("short_interest", None, m)
+            outcome = "read"
+        except StoreError:
+            outcome = "refused"
+        result = verify(root)  # never raises
+        assert all("\n" not in str(p) for p in result.problems)
+        assert {p.name: p.read_bytes() for p in outside.iterdir()} == outside_before, (i, target)
+        if target == "manifest":
+            changed = {k for k, v in store_bytes(root).items() if k != MANIFEST and data_before.get(k) != v}
+            assert not changed, (i, changed)
+        if outcome == "read":
+            text = (root / MANIFEST).read_text()
+            assert "outside" not in text and "/etc/" not in text and "year=2031" not in text, (i, target)
+        key = f"{target} {outcome}"
+        held[key] = held.get(key, 0) + 1
+        print(f"tamper {i} {target}: {outcome}; verify: {len(result.problems)} problem(s)", flush=True)
+    print(f"\n{cases} tampered-metadata cases, all held: {held}")
+
+
+def test_signal_sweep(tmp_path: Path) -> None:
+    """SIGINT/SIGTERM at random moments of an ingest: exit 0, 130 or 143 with one line; the store
+    is the state before or the state after, never staging left over."""
+    from tests.store_helpers import content
+
+    trials = 24 if STRESS else 2
+    rng = random.Random(int(os.environ.get("POSITIONING_SIGNAL_SEED", "7")))
+    template = tmp_path / "template"
+    write_finra_files(tmp_path / "a", 2, 3000, seed=1)
+    files = write_finra_files(tmp_path / "b", 8, 3000, seed=2, revise=0.05)
+    assert cli("ingest", "short-interest", str(tmp_path / "a"), store=template).code == 0
+    before = content(template)
+    cmd = [sys.executable, "-m", "positioning_cli", "--store"]
+    reference = tmp_path / "reference"
+    shutil.copytree(template, reference)
+    t0 = time.monotonic()
+    ref = subprocess.run(
+        [*cmd, str(reference), "ingest", "short-interest", *map(str, files)], env=ENV, capture_output=True
+    )
+    assert ref.returncode == 0, ref.stderr
+    full = time.monotonic() - t0  # to spread the signals over a run (no assertion on it)
+    after = content(reference)
+    outcomes: dict[str, int] = {}
+    for i in range(trials):
+        root = tmp_path / f"s{i}"
+        shutil.copytree(template, root)
+        sig = signal.SIGINT if i % 2 else signal.SIGTERM
+        p = subprocess.Popen(
+            [*cmd, str(root), "ingest", "short-interest", *map(str, files)],
+            env=ENV,
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(rng.uniform(0.1 * full, 1.1 * full))
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=300)
+        got = content(root)
+        assert p.returncode in (0, 128 + sig), (i, p.returncode, err)
+        if p.returncode:
+            lines = err.strip().splitlines()
+            assert len(lines) == 1 and "Traceback" not in err, (i, err)
+        assert got in (before, after), f"signal {i}: a mixed state"
+        assert not (root / STAGING).exists() and not (root / JOURNAL).exists()
+        key = f"exit {p.returncode}, {'after' if got == after else 'before'}"
+        outcomes[key] = outcomes.get(key, 0) + 1
+        shutil.rmtree(root)
+    print(f"\n{trials} signals, full ingest {full:.1f}s: {outcomes}")
