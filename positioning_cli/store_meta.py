@@ -48,11 +48,12 @@ MAX_METADATA_BYTES = 1 << 30  # a manifest holds ~300 bytes per ingested file: f
 
 # The layout, in one place. Digits are ASCII only ([0-9], not \d, which matches any Unicode digit).
 _TABLE = "|".join(re.escape(n) for n in TABLES)
+_LIVE_FILE = r"year=[0-9]{1,5}/part-[0-9]{1,12}\.parquet"  # inside a table folder
+_VERSION_FILE = r"year=[0-9]{1,5}/part-(?:[0-9]{1,12}-)?c[0-9]{8,12}\.parquet"  # inside _versions/TABLE
+_IN_TABLE = {"live": re.compile(_LIVE_FILE), "versions": re.compile(_VERSION_FILE)}
 _LAYOUT = {
-    "live": re.compile(rf"(?:{_TABLE})/year=[0-9]{{1,5}}/part-[0-9]{{1,12}}\.parquet"),
-    "versions": re.compile(
-        rf"{VERSIONS}/(?:{_TABLE})/year=[0-9]{{1,5}}/part-(?:[0-9]{{1,12}}-)?c[0-9]{{8,12}}\.parquet"
-    ),
+    "live": re.compile(rf"(?:{_TABLE})/{_LIVE_FILE}"),
+    "versions": re.compile(rf"{VERSIONS}/(?:{_TABLE})/{_VERSION_FILE}"),
     "staging": re.compile(rf"{re.escape(STAGING)}/[0-9a-f]{{32}}\.(?:parquet|json)"),
     "manifest": re.compile(re.escape(MANIFEST)),
 }
@@ -201,37 +202,102 @@ def check_manifest(data: object, where: str) -> dict[str, Any]:
         for name in TABLES:
             t = s.obj(tables.setdefault(name, {"files": {}}), f"{section}.{name}")
             files = s.obj(t.get("files"), f"{section}.{name}.files")
+            in_table = _IN_TABLE["versions" if prefix else "live"]
             for rel, entry in files.items():
-                field = f"{section}.{name}.files[{rel[:60]!r}]"
+                if in_table.fullmatch(rel) and _file_entry_ok(entry, bool(prefix)):
+                    continue  # the common case, checked fast; the rest says what is wrong
                 check_rel(f"{prefix}{name}/{rel}", ("versions" if prefix else "live",), where)
-                e = s.obj(entry, field)
-                s.count(e, "rows", field)
-                s.count(e, "bytes", field)
-                s.sha(e, field)
-                if prefix:
-                    s.count(e, "commit", field, 0)
-                    s.when(e, "ingested_at", field, datetime, optional=False)
-                    if "seq" in e:
-                        s.count(e, "seq", field)
-                    if e.get("layout") not in (None, SNAPSHOT):
-                        raise s.fail(f"{field}.layout", f"is {e.get('layout')!r}")
+                _check_file_entry(s, entry, f"{section}.{name}.files[{rel[:60]!r}]", bool(prefix))
     ingests = m.setdefault("ingests", [])
     if not isinstance(ingests, list):
         raise s.fail("ingests", f"is {type(ingests).__name__}, expected a list")
     for i, entry in enumerate(ingests):
-        field = f"ingests[{i}]"
-        e = s.obj(entry, field)
-        for key in ("table", "source_file", "sha256"):
-            s.text(e, key, field)
-        for key in ("format",):
-            s.text(e, key, field, optional=True)
-        s.when(e, "ingested_at", field, datetime, optional=False)
-        for key in ("first_date", "last_date", "published"):
-            s.when(e, key, field, date, optional=True)
-        for key in ("rows", "changed"):
-            if key in e:
-                s.count(e, key, field)
+        if not _ingest_ok(entry):
+            _check_ingest(s, entry, f"ingests[{i}]")
     return m
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _n(v: object) -> bool:
+    return type(v) is int and v >= 0
+
+
+def _iso(v: object, kind: type[date]) -> bool:
+    try:
+        return type(v) is str and bool(kind.fromisoformat(v))
+    except ValueError:
+        return False
+
+
+def _file_entry_ok(e: object, versions: bool) -> bool:
+    """True for a well-formed file entry (fast; ``_check_file_entry`` names what is wrong)."""
+    if not (type(e) is dict and _n(e.get("rows")) and _n(e.get("bytes"))):
+        return False
+    sha = e.get("sha256")
+    if not (type(sha) is str and _SHA256.fullmatch(sha)):
+        return False
+    if not versions:
+        return True
+    return (
+        _n(e.get("commit", 0))
+        and _iso(e.get("ingested_at"), datetime)
+        and ("seq" not in e or _n(e["seq"]))
+        and e.get("layout") in (None, SNAPSHOT)
+    )
+
+
+def _check_file_entry(s: _Shape, entry: object, field: str, versions: bool) -> None:
+    e = s.obj(entry, field)
+    s.count(e, "rows", field)
+    s.count(e, "bytes", field)
+    s.sha(e, field)
+    if versions:
+        s.count(e, "commit", field, 0)
+        s.when(e, "ingested_at", field, datetime, optional=False)
+        if "seq" in e:
+            s.count(e, "seq", field)
+        if e.get("layout") not in (None, SNAPSHOT):
+            raise s.fail(f"{field}.layout", f"is {e.get('layout')!r}")
+
+
+def _ingest_ok(e: object) -> bool:
+    """True for a well-formed ingest log entry (fast, no generators: a manifest logs thousands;
+    ``_check_ingest`` names what is wrong)."""
+    if type(e) is not dict:
+        return False
+    g = e.get
+    if type(g("table")) is not str or type(g("source_file")) is not str or type(g("sha256")) is not str:
+        return False
+    fmt, rows, changed = g("format"), g("rows", 0), g("changed", 0)
+    if (fmt is not None and type(fmt) is not str) or not (_n(rows) and _n(changed)):
+        return False
+    at = g("ingested_at")
+    if type(at) is not str:
+        return False
+    try:
+        datetime.fromisoformat(at)
+        for key in ("first_date", "last_date", "published"):
+            v = g(key)
+            if v is not None:
+                date.fromisoformat(v)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _check_ingest(s: _Shape, entry: object, field: str) -> None:
+    e = s.obj(entry, field)
+    for key in ("table", "source_file", "sha256"):
+        s.text(e, key, field)
+    s.text(e, "format", field, optional=True)
+    s.when(e, "ingested_at", field, datetime, optional=False)
+    for key in ("first_date", "last_date", "published"):
+        s.when(e, key, field, date, optional=True)
+    for key in ("rows", "changed"):
+        if key in e:
+            s.count(e, key, field)
 
 
 def load_journal(path: Path) -> list[tuple[str, str]]:
