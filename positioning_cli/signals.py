@@ -48,6 +48,14 @@ def install() -> None:
                 signal.signal(sig, _raise)
 
 
+def ignore() -> None:
+    """Ignore SIGINT and SIGTERM from now on: the command's outcome is decided, and an ignored
+    signal stays ignored while the interpreter shuts down (a caught one would kill it)."""
+    with contextlib.suppress(ValueError):  # not the main thread
+        for sig in SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+
+
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
     """Hold SIGINT and SIGTERM off during the block; act on the first one that came, after it."""
