@@ -11,7 +11,8 @@ Layout (a public contract, README "Store layout")::
       _versions/short_interest/year=2026/part-c00000003.parquet
       _versions/short_interest/year=2026/part-20260814-c00000003.parquet
                                        every version of every row ever ingested (see below)
-      .lock  .read.lock                writer lock; readers/commit-apply lock
+      .positioning-store               the marker: this folder is a store, and its format version
+      .lock  .read.lock                writer lock; readers/commit-apply lock (holders' pid inside)
       .staging/  .journal.json         only while a commit is in flight (or after a crash)
 
 The live tables hold one row per key (the newest, see ``_resolve``); a plain glob over
@@ -45,7 +46,13 @@ After the commit point the commit is logically done: the renames are retried onc
 fail, ``StoreError`` says so and the next positioning run on the store completes the commit.
 
 Symlinks inside the store are refused (``StoreError``) whenever a file is opened, read or written;
-file names are built from parsed dates and counters, never from data.
+file names are built from parsed dates and counters, never from data. Nothing the store's metadata
+says is trusted blindly (``store_meta``): every path in the manifest or journal must name a file of
+the layout above, the manifest's fields are checked on load, the journal's renames all before the
+first one is applied, and a data file is opened only when ``lstat`` finds a regular file of the
+size the manifest records. Writers refuse a non-empty folder that has neither marker nor manifest.
+Signals: SIGINT/SIGTERM (``signals.Interrupted``) unwind like any error before the commit point
+(staging removed) and are held off from the commit point until the renames are done.
 """
 
 from __future__ import annotations
