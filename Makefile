@@ -43,9 +43,10 @@ check: lint types test
 bench: $(STAMP)
 	$(BIN)/python -m positioning_cli.bench $(BENCH)
 
-## stress: the long form of the store's kill, fault and concurrency suites (>= 25 kill -9, every fault)
+## stress: the long form of the store's kill, fault and concurrency suites (>= 25 kill -9, every fault),
+## and of the hostile-store sweeps (400 tampered manifests/journals, 24 SIGINT/SIGTERM mid-ingest)
 stress: $(STAMP)
-	POSITIONING_STRESS=1 $(BIN)/python -m pytest -q tests/test_store_kill.py tests/test_store_faults.py tests/test_store_concurrency.py
+	POSITIONING_STRESS=1 $(BIN)/python -m pytest -q tests/test_store_kill.py tests/test_store_faults.py tests/test_store_concurrency.py tests/test_store_hostile.py
 
 ## fuzz: tens of thousands of hypothesis examples per parser (the default run does a few hundred)
 fuzz: $(STAMP)

@@ -7,6 +7,7 @@ per-index rows with ``metrics``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -1069,11 +1070,15 @@ def resolve_as_of(text: str | None) -> date | None:
 
 
 def resolve_known_at(text: str | None) -> datetime | None:
-    """``--known-at``: an ISO date (its end, UTC) or date-time (UTC unless it carries an offset)."""
+    """``--known-at``: an ISO date (its end, UTC) or date-time (UTC unless it carries an offset).
+
+    A date means the end of that day however it is written (``2026-12-01`` or ``20261201``): one
+    day, one instant. Only a time of day written out (``T``...) means an earlier instant.
+    """
     if text is None:
         return None
     try:
-        if len(text) == 10:
+        with contextlib.suppress(ValueError):
             return datetime.combine(date.fromisoformat(text), time.max, tzinfo=UTC)
         t = datetime.fromisoformat(text)
     except ValueError:
@@ -1131,10 +1136,14 @@ def store_verify(store_root: Path, wait: float = 60.0) -> Result:
     result = store_admin.verify(store_root, wait=wait)
     rows = [{"kind": p.kind, "path": p.path, "message": p.message} for p in result.problems]
     extra = {"ok": result.ok, "files_checked": result.files_checked, "rows_checked": result.rows_checked}
-    return Result("store verify", None, rows, [], extra=extra)
+    return Result("store verify", None, rows, [str(n) for n in result.notes], extra=extra)
 
 
 def _store_exists(store_root: Path) -> bool:
+    from positioning_cli.errors import StoreError
     from positioning_cli.store import Store
 
-    return Store(store_root).exists()
+    try:
+        return Store(store_root).exists()
+    except StoreError:  # a manifest that is not a regular file: verify reports it
+        return True

@@ -602,37 +602,56 @@ def main(argv: list[str] | None = None) -> None:
 
     typer handles --help and usage errors itself (exit 2); our own errors become one line on
     stderr and their ExitCode; anything else is a bug: one line, or the traceback with --debug.
+    SIGINT/SIGTERM stop the command (cleanups run as it unwinds) with one line and 130/143; once
+    the outcome is decided they are ignored, so a late one never turns a finished run into a kill.
     """
+    from positioning_cli import signals
+
+    signals.install()
     args = sys.argv[1:] if argv is None else argv
-    code: int = ExitCode.OK
+    try:
+        try:
+            code = _run(args)
+            try:
+                if sys.stdout is not None:  # None: started with stdout closed (`>&-`), nothing to flush
+                    sys.stdout.flush()
+            except BrokenPipeError:
+                _silence_stdout()
+        finally:
+            signals.ignore()
+    except signals.Interrupted as exc:  # cleanups ran while it unwound: staging removed
+        sys.stderr.write(f"error: {exc.message}; stopped, the store holds whole commits only\n")
+        code = exc.code
+    except KeyboardInterrupt:  # a SIGINT before the handler was installed
+        sys.stderr.write("error: interrupted (SIGINT); stopped, the store holds whole commits only\n")
+        code = ExitCode.INTERRUPTED
+    sys.exit(int(code))
+
+
+def _run(args: list[str]) -> int:
+    """The command's exit code (signals propagate to ``main``)."""
     try:
         app(args=args, prog_name="positioning")
     except SystemExit as exc:  # typer's normal way out, with its own code
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else ExitCode.USAGE)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else ExitCode.USAGE)
     except PositioningError as exc:
         if "--debug" in args:
             import traceback
 
             traceback.print_exc()
         sys.stderr.write(f"error: {exc.message}\n")
-        code = exc.exit_code
+        return exc.exit_code
     except BrokenPipeError:
         # The reader went away (`| head`): not our failure, and nothing more to say.
         _silence_stdout()
-        code = ExitCode.OK
     except Exception as exc:
         if "--debug" in args:
             raise
         sys.stderr.write(
             f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for a traceback)\n"
         )
-        code = ExitCode.INTERNAL
-    try:
-        if sys.stdout is not None:  # None: started with stdout closed (`>&-`), nothing to flush
-            sys.stdout.flush()
-    except BrokenPipeError:
-        _silence_stdout()
-    sys.exit(int(code))
+        return ExitCode.INTERNAL
+    return ExitCode.OK
 
 
 def _silence_stdout() -> None:

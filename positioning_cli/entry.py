@@ -28,13 +28,20 @@ _RENDER_COLUMNS = 80  # COLUMNS the stored help is rendered with (any value >= 8
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) == 1 and sys.stdout is not None:
-        text = _fast_answer(args[0])
-        if text is not None and _write(text):
-            sys.exit(0)
-    from positioning_cli.cli import main as cli_main
+    from positioning_cli import signals
 
+    signals.install()  # before the slow imports: Ctrl-C there is one line too, never a traceback
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        if len(args) == 1 and sys.stdout is not None:
+            text = _fast_answer(args[0])
+            if text is not None and _write(text):
+                sys.exit(0)
+        from positioning_cli.cli import main as cli_main
+    except (signals.Interrupted, KeyboardInterrupt) as exc:
+        code = exc.code if isinstance(exc, signals.Interrupted) else 130
+        sys.stderr.write(f"error: {'terminated (SIGTERM)' if code == 143 else 'interrupted (SIGINT)'}\n")
+        sys.exit(code)
     cli_main(argv)
 
 

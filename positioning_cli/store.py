@@ -11,7 +11,8 @@ Layout (a public contract, README "Store layout")::
       _versions/short_interest/year=2026/part-c00000003.parquet
       _versions/short_interest/year=2026/part-20260814-c00000003.parquet
                                        every version of every row ever ingested (see below)
-      .lock  .read.lock                writer lock; readers/commit-apply lock
+      .positioning-store               the marker: this folder is a store, and its format version
+      .lock  .read.lock                writer lock; readers/commit-apply lock (holders' pid inside)
       .staging/  .journal.json         only while a commit is in flight (or after a crash)
 
 The live tables hold one row per key (the newest, see ``_resolve``); a plain glob over
@@ -45,7 +46,13 @@ After the commit point the commit is logically done: the renames are retried onc
 fail, ``StoreError`` says so and the next positioning run on the store completes the commit.
 
 Symlinks inside the store are refused (``StoreError``) whenever a file is opened, read or written;
-file names are built from parsed dates and counters, never from data.
+file names are built from parsed dates and counters, never from data. Nothing the store's metadata
+says is trusted blindly (``store_meta``): every path in the manifest or journal must name a file of
+the layout above, the manifest's fields are checked on load, the journal's renames all before the
+first one is applied, and a data file is opened only when ``lstat`` finds a regular file of the
+size the manifest records. Writers refuse a non-empty folder that has neither marker nor manifest.
+Signals: SIGINT/SIGTERM (``signals.Interrupted``) unwind like any error before the commit point
+(staging removed) and are held off from the commit point until the renames are done.
 """
 
 from __future__ import annotations
@@ -59,6 +66,8 @@ import json
 import math
 import os
 import shutil
+import stat
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -74,22 +83,41 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from positioning_cli import arrays
-from positioning_cli.errors import BusyError, StoreError
+from positioning_cli import arrays, signals
+from positioning_cli.errors import BusyError, StoreError, UsageError
 from positioning_cli.schema import INGESTED_AT, SOURCE_FILE, TABLES, TableSpec
+from positioning_cli.store_meta import (
+    COMMITTED,
+    FORMAT_VERSION,
+    JOURNAL,
+    MANIFEST,
+    MARKER,
+    READ_LOCK,
+    SNAPSHOT,
+    STAGING,
+    VERSIONS,
+    WRITE_LOCK,
+    check_manifest,
+    check_rel,
+    classify_folder,
+    load_journal,
+    lstat_kind,
+    os_error_text,
+    read_json,
+    read_marker,
+    require_regular,
+    write_marker,
+)
 
-MANIFEST = "manifest.json"
-JOURNAL = ".journal.json"
-STAGING = ".staging"
-WRITE_LOCK = ".lock"
-READ_LOCK = ".read.lock"
-VERSIONS = "_versions"
+__all__ = ["FORMAT_VERSION", "JOURNAL", "MANIFEST", "MARKER", "READ_LOCK", "SNAPSHOT", "STAGING"]
+__all__ += ["VERSIONS", "WRITE_LOCK", "SourceBatch", "MergeResult", "Store", "Writer", "os_error_text"]
+
 PUBLISHED = "published"
 SEQ = "seq"
-SNAPSHOT = "snapshot"  # a _versions file that is a new partition's live file as its commit wrote it
-FORMAT_VERSION = 1
 COMPRESSION = "zstd"
-APPLY_LOCK_WAIT = 300.0  # how long a commit waits for readers to finish before giving up
+# Lock files a reader cannot open on a read-only store (mount, or permissions): it reads unlocked.
+_READ_ONLY_ERRNOS = frozenset({errno.EACCES, errno.EROFS, errno.EPERM})
+_said_unlocked = False  # "reading without the lock" is said once per process
 
 
 @dataclass(frozen=True)
@@ -125,15 +153,6 @@ def default_store_path() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("positioning", appauthor=False)) / "store"
-
-
-def os_error_text(exc: BaseException) -> str:
-    """One line for an OSError/Arrow I/O error, with the errno name when there is one."""
-    no = getattr(exc, "errno", None)
-    if isinstance(no, int) and no in errno.errorcode:
-        where = getattr(exc, "filename", None)
-        return f"{os.strerror(no)} ({errno.errorcode[no]})" + (f": {where}" if where else "")
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _fsync_dir(path: Path) -> None:
@@ -200,49 +219,38 @@ class Store:
 
     # ----------------------------------------------------------------- state
     def exists(self) -> bool:
-        path = self.root / MANIFEST
-        if path.is_symlink():
-            raise StoreError(f"{path}: refusing a symlink inside the store")
-        return path.is_file()
+        """True when the store has a manifest (a regular file: anything else is refused)."""
+        if self.root.exists() and not self.root.is_dir():
+            raise UsageError(f"--store {self.root}: a file, not a store folder")
+        return require_regular(self.root / MANIFEST, "manifest")
 
     def manifest(self) -> dict[str, Any]:
+        """The committed state, its shape checked (``store_meta.check_manifest``)."""
         path = self.root / MANIFEST
         if not self.exists():
             return _empty_manifest()
-        try:
-            data: dict[str, Any] = json.loads(path.read_text("utf-8"))
-        except (OSError, ValueError) as exc:
-            raise StoreError(f"{path}: unreadable manifest: {os_error_text(exc)}") from None
-        if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
-            got = data.get("format_version") if isinstance(data, dict) else None
-            raise StoreError(f"{path}: unsupported store format {got!r}")
-        try:
-            for section in ("tables", "versions"):  # tables added in later versions start empty
-                data.setdefault(section, {})
-                for name in TABLES:
-                    data[section].setdefault(name, {"files": {}})
-                    if not isinstance(data[section][name].get("files"), dict):
-                        raise TypeError(section)
-            data.setdefault("commit", 0)
-            data.setdefault("seq", 0)
-            if not isinstance(data.setdefault("ingests", []), list):
-                raise TypeError("ingests")
-        except (AttributeError, TypeError) as exc:
-            raise StoreError(f"{path}: damaged manifest ({exc})") from None
-        return data
+        return check_manifest(read_json(path, "manifest"), str(path))
 
     def _has_versions_section(self) -> bool:
         """False for a store written before ``_versions`` existed (and holding data)."""
         if not self.exists():
             return True
-        try:
-            return "versions" in json.loads((self.root / MANIFEST).read_text("utf-8"))
-        except (OSError, ValueError) as exc:
-            raise StoreError(f"{self.root / MANIFEST}: unreadable manifest: {os_error_text(exc)}") from None
+        data = read_json(self.root / MANIFEST, "manifest")
+        return isinstance(data, dict) and "versions" in data
 
     def files(self, table: str, manifest: dict[str, Any] | None = None) -> list[Path]:
         m = manifest if manifest is not None else self.manifest()
         return [self.root / table / rel for rel in sorted(m["tables"][table]["files"])]
+
+    def _live(self, table: str, m: dict[str, Any], rels: Iterable[str]) -> list[tuple[Path, int | None]]:
+        """Live files with the size the manifest records (each checked against it when opened)."""
+        named = m["tables"][table]["files"]
+        return [(self._path(f"{table}/{rel}", ("live",)), int(named[rel]["bytes"])) for rel in rels]
+
+    def _path(self, rel: str, kinds: tuple[str, ...]) -> Path:
+        """The path of ``rel``, a name read from the store's metadata: checked against the layout
+        (``store_meta.check_rel``) before it is used, whoever handed it over."""
+        return self.root / check_rel(rel, kinds, str(self.root / MANIFEST))
 
     def version_files(
         self, table: str, manifest: dict[str, Any] | None = None, known_at: datetime | None = None
@@ -260,7 +268,10 @@ class Store:
             for rel, e in entries.items()
             if known_at is None or _parse_time(e["ingested_at"]) <= _as_utc(known_at)
         ]
-        return [(self.root / VERSIONS / table / rel, entries[rel]) for _, rel in sorted(picked)]
+        return [
+            (self._path(f"{VERSIONS}/{table}/{rel}", ("versions",)), entries[rel])
+            for _, rel in sorted(picked)
+        ]
 
     def versions(
         self,
@@ -279,11 +290,11 @@ class Store:
         parts = []
         for path, entry in self._version_entries(table, m, known_at):
             if entry.get("layout") != SNAPSHOT:
-                parts += self._read_files([path], vschema, names, self.root / VERSIONS / table)
+                parts += self._read_files([(path, int(entry["bytes"]))], vschema, names)
                 continue
             live = [c for c in names if c not in (PUBLISHED, SEQ)]
             need = list(dict.fromkeys([*live, SOURCE_FILE, INGESTED_AT]))
-            t = self._read_files([path], spec.schema, need, self.root / VERSIONS / table)[0]
+            t = self._read_files([(path, int(entry["bytes"]))], spec.schema, need)[0]
             n = t.num_rows
             if PUBLISHED in names:
                 t = t.append_column(PUBLISHED, _published(m, table, t))
@@ -296,17 +307,25 @@ class Store:
 
     # ----------------------------------------------------------------- locks
     @contextlib.contextmanager
-    def _flock(self, name: str, mode: int, wait: float, what: str) -> Iterator[None]:
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"{self.root}: cannot create the store: {os_error_text(exc)}") from None
+    def _flock(
+        self, name: str, mode: int, wait: float, *, shown_wait: float | None = None, reader: bool = False
+    ) -> Iterator[bool]:
+        """Hold lock file ``name`` in ``mode``; wait up to ``wait`` s, then ``BusyError`` saying what
+        holds it. Yields True when locked; False only for a ``reader`` on a read-only store (a
+        lock file it can neither create nor open), which then reads unlocked, saying so once."""
         path = self.root / name
         if path.is_symlink():
             raise StoreError(f"{path}: refusing a symlink inside the store")
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            fd = _open_lock(path, reader)
         except OSError as exc:
+            if reader and exc.errno in _READ_ONLY_ERRNOS:
+                _say_once(
+                    f"note: {path}: cannot take the read lock ({os_error_text(exc)}); reading without it"
+                    " (a commit landing meanwhile could be seen half applied)"
+                )
+                yield False
+                return
             raise StoreError(f"{path}: cannot open the lock file: {os_error_text(exc)}") from None
         try:
             deadline = time.monotonic() + max(wait, 0.0)
@@ -319,19 +338,37 @@ class Store:
                         raise StoreError(f"{path}: cannot lock: {os_error_text(exc)}") from None
                     if time.monotonic() >= deadline:
                         raise BusyError(
-                            f"{self.root}: {what} is busy (another positioning process holds the lock);"
-                            f" waited {wait:g}s — retry, or raise --wait"
+                            f"{self.root}: the store is busy: {_holder(fd, name, mode)};"
+                            f" waited {wait if shown_wait is None else shown_wait:g}s — retry, or raise --wait"
                         ) from None
                     time.sleep(0.02)
-            yield
+            if mode == fcntl.LOCK_EX:  # say who holds it, for the busy message of whoever waits
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
+                    os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+            yield True
         finally:
             os.close(fd)  # closing releases the flock
 
     @contextlib.contextmanager
     def read_locked(self, wait: float = 60.0) -> Iterator[None]:
         """Hold commits off (shared read lock) without recovering anything: for ``store verify``."""
-        with self._flock(READ_LOCK, fcntl.LOCK_SH, wait, "store"):
+        with self._flock(READ_LOCK, fcntl.LOCK_SH, wait, reader=True):
             yield
+
+    def writer_active(self) -> bool:
+        """True while another process holds the write lock (a commit may be in progress)."""
+        try:
+            fd = os.open(self.root / WRITE_LOCK, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            return False  # no lock file (or a symlink, reported elsewhere): no writer
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)
+        return False
 
     def has_leftovers(self) -> bool:
         """A journal or staging files left by an interrupted commit (the next writer cleans them)."""
@@ -355,9 +392,10 @@ class Store:
         deadline = time.monotonic() + max(wait, 0.0)
         while True:
             if self._journal_pending():
-                with self._flock(WRITE_LOCK, fcntl.LOCK_EX, deadline - time.monotonic(), "store"):
+                with self._flock(WRITE_LOCK, fcntl.LOCK_EX, deadline - time.monotonic(), shown_wait=wait):
                     self._recover()
-            with self._flock(READ_LOCK, fcntl.LOCK_SH, deadline - time.monotonic(), "store"):
+            left = deadline - time.monotonic()
+            with self._flock(READ_LOCK, fcntl.LOCK_SH, left, shown_wait=wait, reader=True):
                 if self._journal_pending():
                     continue  # a writer failed mid-apply after we looked: finish its commit first
                 m = self.manifest()
@@ -391,43 +429,47 @@ class Store:
                 raise ValueError("partitions cannot be combined with known_at (history is rebuilt whole)")
             whole = self._read_known_at(spec, columns, m, known_at)
             return whole if row_filter is None else row_filter(whole)
-        paths = self.files(table, m)
-        if partitions is not None:
-            named = m["tables"][table]["files"]
-            paths = [self.root / table / rel for rel in sorted(set(partitions)) if rel in named]
+        named = m["tables"][table]["files"]
+        rels = sorted(named) if partitions is None else sorted(set(partitions) & set(named))
+        files = self._live(table, m, rels)
         schema = spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns])
-        if not paths:
+        if not files:
             return pa.Table.from_batches([], schema=schema)  # (schema.empty_table() imports pandas)
-        parts = self._read_files(paths, spec.schema, list(schema.names), self.root / table, row_filter)
+        parts = self._read_files(files, spec.schema, list(schema.names), row_filter)
         return pa.concat_tables(parts)
 
     def _read_files(
         self,
-        paths: list[Path],
+        files: list[tuple[Path, int | None]],
         schema: pa.Schema,
         columns: list[str],
-        where: Path,
         row_filter: Callable[[pa.Table], pa.Table] | None = None,
     ) -> list[pa.Table]:
+        """Read ``(path, size the manifest records or None for a staging file)`` pairs.
+
+        Each file is checked before it is opened: no symlink on the way, a regular file (a FIFO
+        would block the read forever), the size the manifest says (a file replaced behind the
+        manifest's back is refused, not read). Errors name the file.
+        """
         seen: set[Path] = set()
-        for p in paths:
+        for p, size in files:
             self.refuse_symlinks(p, seen)
-        try:
-            if row_filter is not None:
-                # Arrow decodes and filters without the GIL: one file per core at a time.
-                from concurrent.futures import ThreadPoolExecutor
+            _check_data_file(p, size)
 
-                def one(p: Path) -> pa.Table:
-                    return row_filter(_read_one(p, columns, schema))
+        def one(p: Path) -> pa.Table:
+            try:
+                t = _read_one(p, columns, schema)
+            except (OSError, pa.ArrowException) as exc:
+                raise StoreError(f"{p}: cannot read this data file: {os_error_text(exc)}") from None
+            return t if row_filter is None else row_filter(t)
 
-                workers = min(len(paths), os.cpu_count() or 1, 8)
-                if workers <= 1:
-                    return [one(p) for p in paths]
-                with ThreadPoolExecutor(workers) as pool:
-                    return list(pool.map(one, paths))
-            return [_read_one(p, columns, schema) for p in paths]
-        except (OSError, pa.ArrowException) as exc:
-            raise StoreError(f"{where}: cannot read table: {os_error_text(exc)}") from None
+        paths = [p for p, _ in files]
+        workers = min(len(paths), os.cpu_count() or 1, 8) if row_filter is not None else 1
+        if workers <= 1:
+            return [one(p) for p in paths]
+        # Arrow decodes and filters without the GIL: one file per core at a time.
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(one, paths))
 
     def _read_known_at(
         self, spec: TableSpec, columns: Sequence[str] | None, m: dict[str, Any], known_at: datetime
@@ -457,10 +499,22 @@ class Store:
     # ----------------------------------------------------------------- writes
     @contextlib.contextmanager
     def writing(self, wait: float) -> Iterator[Writer]:
-        """Exclusive writer session. Changes become visible only when the block exits cleanly."""
-        with self._flock(WRITE_LOCK, fcntl.LOCK_EX, wait, "store"):
+        """Exclusive writer session. Changes become visible only when the block exits cleanly.
+
+        ``wait`` bounds each wait: for the write lock, and for readers to finish before the commit
+        is applied. Only a store (marker or manifest), a missing or an empty folder is written to.
+        """
+        self._claim()
+        with self._flock(WRITE_LOCK, fcntl.LOCK_EX, wait):
+            if read_marker(self.root) is None:  # a new store, or one written before markers
+                try:
+                    write_marker(self.root)
+                except OSError as exc:
+                    raise StoreError(
+                        f"{self.root}: cannot write the store marker: {os_error_text(exc)}"
+                    ) from None
             self._recover()
-            writer = Writer(self)
+            writer = Writer(self, wait)
             try:
                 yield writer
             except BaseException:
@@ -468,41 +522,64 @@ class Store:
                 raise
             writer.commit()
 
+    def _claim(self) -> None:
+        """Refuse to write into a folder that is not a store; create a missing one."""
+        kind = classify_folder(self.root)
+        if kind == "not-a-folder":
+            raise UsageError(f"--store {self.root}: a file, not a store folder")
+        if kind == "foreign":
+            raise UsageError(
+                f"--store {self.root}: not a positioning store (no {MARKER} or {MANIFEST}) and not"
+                " empty; refusing to write into it: give a new or empty folder"
+            )
+        if kind == "missing":
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"{self.root}: cannot create the store: {os_error_text(exc)}") from None
+
     def _recover(self) -> None:
-        """Roll a committed journal forward; delete staging leftovers of uncommitted work."""
+        """Roll a committed journal forward; delete staging leftovers of uncommitted work.
+
+        The journal is checked whole before anything moves (``store_meta.load_journal``): a
+        torn one means the disk lied about its rename, and one naming a path outside the layout
+        was not written by positioning. Either is refused (``StoreError``), nothing moved.
+        """
         journal = self.root / JOURNAL
         staging = self.root / STAGING
         for p in (journal, staging):
             if p.is_symlink():
                 raise StoreError(f"{p}: refusing a symlink inside the store")
         try:
-            if journal.exists():
-                try:
-                    plan = json.loads(journal.read_text("utf-8"))
-                    renames = plan["renames"]
-                except (ValueError, KeyError, TypeError):
-                    # The journal is written to a temp name and renamed, so a torn journal means the
-                    # rename never happened... unless the disk lied. Refuse rather than guess.
-                    raise StoreError(
-                        f"{journal}: damaged commit journal; restore the store from a backup"
-                    ) from None
-                self._apply(renames)
+            if os.path.lexists(journal):
+                self._apply(load_journal(journal))
                 journal.unlink()
                 _fsync_dir(self.root)
-            if staging.exists():
+            kind = lstat_kind(staging)
+            if kind == "dir":
                 shutil.rmtree(staging)
+            elif kind is not None:
+                staging.unlink()
         except OSError as exc:
             raise StoreError(
                 f"{self.root}: cannot complete an interrupted commit: {os_error_text(exc)}"
             ) from None
 
-    def _apply(self, renames: list[list[str]] | list[tuple[str, str]]) -> None:
-        touched: set[Path] = set()
+    def _apply(self, renames: list[tuple[str, str]]) -> None:
+        """Move each staged file into place. Every pair is checked before the first move: both
+        names in the layout, no symlink on the way, nothing but regular files at either end."""
         seen: set[Path] = set()
+        moves = []
         for staged, final in renames:
-            src, dst = self.root / staged, self.root / final
-            self.refuse_symlinks(src, seen)
-            if src.exists():  # already applied by an earlier, interrupted recovery otherwise
+            src, dst = self._path(staged, ("staging",)), self._path(final, COMMITTED)
+            for p in (src, dst):
+                self.refuse_symlinks(p, seen)
+                if lstat_kind(p) not in (None, "file"):
+                    raise StoreError(f"{p}: not a regular file; the commit cannot be applied")
+            moves.append((src, dst))
+        touched: set[Path] = set()
+        for src, dst in moves:
+            if os.path.lexists(src):  # already applied by an earlier, interrupted recovery otherwise
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 self.refuse_symlinks(dst, seen)
                 os.replace(src, dst)
@@ -511,6 +588,21 @@ class Store:
             _fsync_dir(d)
             if d != self.root:
                 _fsync_dir(d.parent)  # a new year= or table folder must be durable too
+
+
+def _check_data_file(path: Path, size: int | None) -> None:
+    """Refuse a data file that is not a regular file, or not the size the manifest records."""
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read this data file: {os_error_text(exc)}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise StoreError(f"{path}: not a regular file; refusing to open it (see `positioning store verify`)")
+    if size is not None and st.st_size != size:
+        raise StoreError(
+            f"{path}: {st.st_size} bytes but the manifest records {size}: the file was changed"
+            " outside positioning (see `positioning store verify`)"
+        )
 
 
 def _read_one(path: Path, columns: list[str], schema: pa.Schema) -> pa.Table:
@@ -565,8 +657,9 @@ class Writer:
     what is left. A partition touched again later in the same commit is read back from staging.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, wait: float = 30.0) -> None:
         self.store = store
+        self.wait = wait  # how long the commit waits for readers before it is applied
         self.root = store.root
         self.base = store.manifest()
         self.next_manifest = json.loads(json.dumps(self.base))
@@ -686,10 +779,10 @@ class Writer:
             assert staged.written is not None
             with self._disk_errors():
                 path, _ = staged.written.result()
-            return self.store._read_files([path], spec.schema, list(spec.schema.names), path)[0]
+            return self.store._read_files([(path, None)], spec.schema, list(spec.schema.names))[0]
         if rel in self.base["tables"][spec.name]["files"]:
-            path = self.root / spec.name / rel
-            return self.store._read_files([path], spec.schema, list(spec.schema.names), path)[0]
+            files = self.store._live(spec.name, self.base, [rel])
+            return self.store._read_files(files, spec.schema, list(spec.schema.names))[0]
         return None
 
     def spill(self) -> None:
@@ -771,9 +864,9 @@ class Writer:
         if self.store._has_versions_section():
             return
         for name, spec in TABLES.items():
-            for path in self.store.files(name, self.base):
-                t = self.store._read_files([path], spec.schema, list(spec.schema.names), path)[0]
-                rel = str(path.relative_to(self.root / name))
+            for rel in sorted(self.base["tables"][name]["files"]):
+                files = self.store._live(name, self.base, [rel])
+                t = self.store._read_files(files, spec.schema, list(spec.schema.names))[0]
                 n = t.num_rows
                 t = t.append_column(PUBLISHED, pa.array([None] * n, pa.date32()))
                 t = t.append_column(SEQ, pa.array([0] * n, pa.int64())).cast(versions_schema(spec))
@@ -874,11 +967,21 @@ class Writer:
             self.abort()
             raise
         try:
-            apply_lock = self.store._flock(READ_LOCK, fcntl.LOCK_EX, APPLY_LOCK_WAIT, "store readers")
+            apply_lock = self.store._flock(READ_LOCK, fcntl.LOCK_EX, self.wait)
             apply_lock.__enter__()
         except BaseException:
             self.abort()
             raise
+        # From the commit point on, SIGINT/SIGTERM wait for the renames: the commit lands whole.
+        with signals.deferred():
+            self._apply_committed(journal, renames, apply_lock)
+
+    def _apply_committed(
+        self,
+        journal: Path,
+        renames: list[tuple[str, str]],
+        apply_lock: contextlib.AbstractContextManager[bool],
+    ) -> None:
         try:
             try:
                 os.replace(self.staging / "journal.tmp", journal)
@@ -912,6 +1015,42 @@ class Writer:
         if journal.exists():
             journal.unlink()
         _fsync_dir(self.root)
+
+
+def _open_lock(path: Path, reader: bool) -> int:
+    """Open (creating) a lock file. A reader that may not write it opens it read-only: a shared
+    ``flock`` needs no write access."""
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | nofollow, 0o644)
+    except OSError as exc:
+        if not (reader and exc.errno in _READ_ONLY_ERRNOS):
+            raise
+        try:
+            return os.open(path, os.O_RDONLY | nofollow)
+        except OSError:
+            raise exc from None
+
+
+def _holder(fd: int, name: str, mode: int) -> str:
+    """What holds lock ``name``, for the busy message (exclusive holders record their pid)."""
+    try:
+        pid = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+    except OSError:
+        pid = ""
+    who = f" ({pid})" if pid.startswith("pid ") and pid[4:].isdigit() else ""
+    if name == WRITE_LOCK:
+        return f"another writer{who} holds {WRITE_LOCK} (an ingest is running)"
+    if mode == fcntl.LOCK_EX:
+        return f"a reader holds {READ_LOCK} (a scan, summary, history or store verify is running)"
+    return f"a writer{who} holds {READ_LOCK} while it applies a commit"
+
+
+def _say_once(line: str) -> None:
+    global _said_unlocked
+    if not _said_unlocked:
+        _said_unlocked = True
+        sys.stderr.write(line + "\n")
 
 
 def _copy(src: Path, dst: Path) -> None:

@@ -2,9 +2,10 @@
 
 ``info`` summarises what the manifest records (cheap: no data file is read). ``verify`` checks the
 files against the manifest and schema.py and returns every problem it finds (empty = OK); it takes
-the shared read lock so no commit lands while it looks, and it repairs nothing — a pending journal
-or staging leftover is reported, and the next positioning run that opens the store completes or
-removes it.
+the shared read lock so no commit lands while it looks, and it repairs nothing. A valid pending
+journal or a staging area is a note, not a problem: a commit in progress (the write lock is held)
+or one a crash interrupted, which the next positioning run completes or removes. A journal that
+does not check out (torn, or naming a path outside the store's layout) is damage.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from positioning_cli.errors import StoreError
+from positioning_cli.errors import StoreError, UsageError
 from positioning_cli.schema import TABLES
 from positioning_cli.store import (
     JOURNAL,
@@ -35,6 +36,7 @@ from positioning_cli.store import (
     os_error_text,
     versions_schema,
 )
+from positioning_cli.store_meta import load_journal, lstat_kind, read_marker
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,9 @@ class StoreInfo:
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # manifest | missing | size | checksum | schema | rows | partition | duplicates | orphan | symlink | journal | staging
+    # manifest | missing | special | size | checksum | schema | rows | partition | duplicates | orphan
+    # | symlink | journal | staging | marker
+    kind: str
     path: str  # relative to the store root ("" for the store itself)
     message: str
 
@@ -76,6 +80,7 @@ class Problem:
 class VerifyResult:
     root: str
     problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)  # worth saying, not damage (exit 0)
     files_checked: int = 0
     rows_checked: int = 0
 
@@ -138,6 +143,8 @@ def verify(root: Path, wait: float = 60.0) -> VerifyResult:
     root = Path(root)
     result = VerifyResult(str(root))
     add = result.problems.append
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"--store {root}: a file, not a store folder")
     if not root.is_dir():
         add(Problem("manifest", "", "no store here"))
         return result
@@ -172,11 +179,8 @@ def _verify_locked(store: Store, result: VerifyResult, links: set[str]) -> None:
     if not store.exists():
         add(Problem("manifest", MANIFEST, "no manifest: not a positioning store (or never written)"))
         return
-    m = store.manifest()  # StoreError (unreadable / unsupported) is reported by the caller
-    if os.path.lexists(root / JOURNAL):
-        add(Problem("journal", JOURNAL, "a commit is pending; the next positioning run completes it"))
-    if os.path.lexists(root / STAGING):
-        add(Problem("staging", STAGING, "leftover of an interrupted commit; the next writer removes it"))
+    m = store.manifest()  # StoreError (unreadable, damaged, unsupported) is reported by the caller
+    _check_commit_state(store, result, links)
     for name, spec in TABLES.items():
         sections = (
             (name, m["tables"][name]["files"], spec.schema, True),
@@ -201,13 +205,43 @@ def _verify_locked(store: Store, result: VerifyResult, links: set[str]) -> None:
             _check_orphans(root, folder, set(files), links, result)
 
 
+def _check_commit_state(store: Store, result: VerifyResult, links: set[str]) -> None:
+    """The marker, a pending journal, a staging area: notes unless they do not check out."""
+    root = store.root
+    try:
+        if read_marker(root) is None:
+            result.notes.append(
+                Problem("marker", "", "no store marker (an older store); the next ingest adds it")
+            )
+    except StoreError as exc:
+        result.problems.append(Problem("marker", "", exc.message))
+    if os.path.lexists(root / JOURNAL) and JOURNAL not in links:
+        try:
+            load_journal(root / JOURNAL)
+            result.notes.append(
+                Problem("journal", JOURNAL, "a commit is pending; the next positioning run completes it")
+            )
+        except StoreError as exc:
+            result.problems.append(Problem("journal", JOURNAL, exc.message))
+    if os.path.lexists(root / STAGING) and STAGING not in links:
+        if store.writer_active():
+            what = "a commit in progress (another process holds the write lock)"
+        else:
+            what = "left by an interrupted commit; the next writer removes it"
+        result.notes.append(Problem("staging", STAGING, what))
+
+
 def _check_file(
     root: Path, path: str, entry: dict[str, Any], schema: pa.Schema, result: VerifyResult
 ) -> pa.Table | None:
     add = result.problems.append
     full = root / path
-    if not full.is_file():
+    kind = lstat_kind(full)
+    if kind is None:
         add(Problem("missing", path, "named by the manifest but missing"))
+        return None
+    if kind != "file":  # a FIFO would block the read forever: never opened
+        add(Problem("special", path, f"not a regular file ({kind}); refused, never opened"))
         return None
     result.files_checked += 1
     try:
