@@ -661,7 +661,7 @@ def fetch_short_interest_cmd(
       positioning fetch short-interest --since 2024-01-01 --until 2024-12-31
     """
     _fetch_and_report(
-        ["finra-si"],
+        ["finra-si", "finra-api"],  # the API only for dates before the CDN has exchange-listed rows
         mirror,
         quiet,
         wait,

@@ -298,3 +298,76 @@ def test_update_from_an_empty_store_then_scan(mirror: Env, tmp_path: Path) -> No
     }
     assert rows["cftc-tff"]["next_report"] == "2026-11-10"
     assert rows["cftc-tff"]["next_release_et"] == "2026-11-16 15:30"  # Veterans Day week
+
+
+API_PATH = "api.finra.org/data/group/otcMarket/name/consolidatedShortInterest"
+TOKEN_PATH = "ews.fip.finra.org/fip/rest/ews/oauth2/access_token?grant_type=client_credentials"
+MAY28 = date(2021, 5, 28)  # 2021-05-31 is Memorial Day: month end rolls back to Friday 05-28
+
+
+def _api_records(d: date) -> list[dict[str, object]]:
+    """The sample file for ``d`` as FINRA's Query API returns it: JSON records, numbers as numbers."""
+    lines = finra_file(d).decode().splitlines()
+    names = lines[0].split("|")
+    out = []
+    for ln in lines[1:]:
+        rec: dict[str, object] = dict(zip(names, ln.split("|"), strict=True))
+        for k in (
+            "currentShortPositionQuantity",
+            "previousShortPositionQuantity",
+            "averageDailyVolumeQuantity",
+        ):
+            rec[k] = int(str(rec[k]))
+        rec["daysToCoverQuantity"] = float(str(rec["daysToCoverQuantity"]))
+        out.append(rec)
+    return out
+
+
+def test_query_api_serves_history_before_mid_2021(mirror: Env) -> None:
+    serve_finra(mirror.server.routes, [MAY28])
+    records = _api_records(MAY28)
+    records[0]["currentShortPositionQuantity"] = 7_777_777  # the API's figure must reach the store
+    mirror.server.routes.script(
+        API_PATH, Reply(200, json.dumps(records).encode(), {"Content-Type": "application/json"})
+    )
+    r = mirror.run("fetch", "short-interest", "--since", "2021-05-20", "--until", "2021-05-31")
+    assert r.code == 0, r.err
+    assert "FINRA Query API: current: 1 requested, 1 downloaded" in r.err
+    assert "note: FINRA files before 2021-06-15 hold OTC securities only" in r.err
+    (sent,) = [h for m, p, h in mirror.server.routes.log if p == API_PATH]
+    assert "authorization" not in sent  # anonymous by default
+    raw = json.loads((mirror.store / "raw/finra-api/finra-api-20210528.json").read_text())
+    assert len(raw) == len(records)
+    t = pq.read_table(next((mirror.store / "short_interest").rglob("part-20210528.parquet"))).to_pylist()
+    assert next(x for x in t if x["symbol"] == records[0]["symbolCode"])["short_interest"] == 7_777_777
+
+
+def test_query_api_switches_to_oauth_on_401_when_credentials_are_configured(mirror: Env) -> None:
+    records = _api_records(MAY28)
+    mirror.server.routes.script(
+        API_PATH, Reply(401, b'{"error":"unauthorized"}'), Reply(200, json.dumps(records).encode())
+    )
+    mirror.server.routes.script(TOKEN_PATH, Reply(200, b'{"access_token":"tok123","expires_in":1800}'))
+    r = mirror.run(
+        "fetch",
+        "short-interest",
+        "--since",
+        "2021-05-20",
+        "--until",
+        "2021-05-31",
+        POSITIONING_FINRA_CLIENT_ID="me",
+        POSITIONING_FINRA_CLIENT_SECRET="pw",
+    )
+    assert "FINRA Query API: current: 1 requested, 1 downloaded" in r.err, r.err
+    api = [h for m, p, h in mirror.server.routes.log if p == API_PATH]
+    token = [h for m, p, h in mirror.server.routes.log if p == TOKEN_PATH]
+    assert "authorization" not in api[0] and api[1]["authorization"] == "Bearer tok123"
+    assert token[0]["authorization"] == "Basic bWU6cHc="  # base64("me:pw")
+
+
+def test_query_api_204_is_no_data_not_an_error(mirror: Env) -> None:
+    serve_finra(mirror.server.routes, [MAY28])
+    mirror.server.routes.script(API_PATH, Reply(204, b""))
+    r = mirror.run("fetch", "short-interest", "--since", "2021-05-20", "--until", "2021-05-31")
+    assert r.code == 8, r.err  # published by rule years ago, yet the API has nothing: missing upstream
+    assert "FINRA Query API: missing:" in r.err and "not published: 2021-05-28 missing" in r.err

@@ -95,10 +95,17 @@ class SourceResult:
         return f"{self.label}: {self.state}: " + ", ".join(parts)
 
 
-def _state(src: Source, manifest: Mapping[str, object], now: datetime, result: SourceResult) -> None:
+def _state(
+    src: Source,
+    manifest: Mapping[str, object],
+    now: datetime,
+    result: SourceResult,
+    until: date | None = None,
+) -> None:
+    """The source's state: its latest report released by rule (within ``--until``) and what was not published."""
     held = src.held(manifest)
     expected = src.expected(now)
-    latest = cal.latest_released(expected, now)
+    latest = cal.latest_released([e for e in expected if until is None or e.key <= until], now)
     nxt = cal.next_expected(expected, now)
     states = [latest.state(src.is_held(latest.key, held), now)] if latest else []
     states += list(result.not_published.values())
@@ -109,11 +116,11 @@ def _state(src: Source, manifest: Mapping[str, object], now: datetime, result: S
 
 
 def _download(
-    src: Source, item: Item, client: Client, raw: RawStore, now: datetime, result: SourceResult
+    src: Source, item: Item, client: Client, raw: RawStore, ctx: Context, result: SourceResult
 ) -> Path | None:
     """One item: the raw file to ingest (new or unchanged), or None (not published, or failed)."""
     try:
-        reply = client.get(item.url, headers=raw.conditional_headers(item.name), what=src.label)
+        reply = src.download(client, item, raw.conditional_headers(item.name), ctx)
     except FetchError as exc:
         result.failures.append(exc.message)
         return None
@@ -121,7 +128,7 @@ def _download(
         result.unchanged += 1
         return raw.path(item.name)
     if src.unpublished(reply):
-        result.not_published[item.key] = item.expected.state(False, now) if item.expected else "missing"
+        result.not_published[item.key] = item.expected.state(False, ctx.now) if item.expected else "missing"
         return None
     if reply.status != 200:
         result.failures.append(f"{src.label}: {item.url}: HTTP {reply.status}")
@@ -186,13 +193,13 @@ def run_source(
     for n, item in enumerate(items):
         if progress:
             progress(f"{src.label}: {item.name}", n, len(items))
-        path = _download(src, item, client, raw, ctx.now, result)
+        path = _download(src, item, client, raw, ctx, result)
         if path is not None:
             ready.append(path)
     if progress:
         progress(f"{src.label}: ingesting", len(items), len(items))
     _ingest(src, store_root, ready, raw, result, wait)
-    _state(src, Store(store_root).manifest(), ctx.now, result)
+    _state(src, Store(store_root).manifest(), ctx.now, result, until)
     return result
 
 
@@ -214,13 +221,15 @@ def fetch(
     now = now_et()
     results = []
     with fetch_lock(store_root, wait), Client(http_settings(config, sources)) as client:
+        cid, secret = config.get("finra-client-id"), config.get("finra-client-secret")
+        credentials = (cid, secret) if cid and secret else None
         for src in sources:
-            ctx = Context(now, Store(store_root).manifest(), combined=combined)
-            results.append(
-                run_source(
-                    src, store_root, client, ctx, since=since, until=until, progress=progress, wait=wait
-                )
+            ctx = Context(now, Store(store_root).manifest(), combined=combined, finra_credentials=credentials)
+            result = run_source(
+                src, store_root, client, ctx, since=since, until=until, progress=progress, wait=wait
             )
+            if result.requested or src.in_calendar:  # a backfill-only source with nothing to do is silent
+                results.append(result)
     return results
 
 
@@ -239,7 +248,7 @@ def calendar_rows(store_root: Path, names: Sequence[str] | None = None) -> list[
     now = now_et()
     manifest = Store(store_root).manifest()
     rows: list[dict[str, object]] = []
-    for name in names or list(SOURCES):
+    for name in names or [n for n, s in SOURCES.items() if s.in_calendar]:
         src = SOURCES[name]
         r = SourceResult(src.name, src.label)
         _state(src, manifest, now, r)

@@ -15,6 +15,7 @@ A source is a small subclass of ``Source`` (see the package docstring for how to
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from typing import Any
 
 from positioning_cli.errors import FetchError
 from positioning_cli.fetch import calendar as cal
-from positioning_cli.fetch.http import Reply
+from positioning_cli.fetch.http import Client, Reply
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Context:
     now: datetime  # aware
     manifest: Mapping[str, Any]
     combined: bool = False  # CFTC: futures-and-options combined instead of futures only
+    finra_credentials: tuple[str, str] | None = None  # FINRA API client id and secret, when configured
 
 
 def _bad(source: Source, reply: Reply, problem: str) -> FetchError:
@@ -56,7 +58,7 @@ class Source:
     label = ""
     kind = ""
     min_interval: Mapping[str, float] = {}
-    note = ""  # printed once with the summary when relevant
+    in_calendar = True  # False: a source with no release calendar of its own (a history backfill)
 
     def items(self, ctx: Context, since: date | None, until: date | None) -> list[Item]:
         raise NotImplementedError
@@ -72,6 +74,10 @@ class Source:
 
     def unpublished(self, reply: Reply) -> bool:
         return reply.status == 404
+
+    def download(self, client: Client, item: Item, headers: Mapping[str, str], ctx: Context) -> Reply:
+        """One payload (a GET by default; a source may page or POST, returning one combined Reply)."""
+        return client.get(item.url, headers=headers, what=self.label)
 
     def notes(self, items: list[Item]) -> list[str]:
         """Caveats about what these items can hold, printed with the summary."""
@@ -148,7 +154,7 @@ class FinraShortInterest(Source):
         if items and items[0].key < EXCHANGE_LISTED_FROM:
             return [
                 f"FINRA files before {EXCHANGE_LISTED_FROM} hold OTC securities only; exchange-listed "
-                "short interest starts mid-2021 (older history: FINRA's Query API, not fetched yet)"
+                "short interest starts mid-2021; for these dates it comes from FINRA's Query API"
             ]
         return []
 
@@ -269,4 +275,106 @@ def _cftc_row_year(line: str) -> int | None:
     return 2000 + yy if yy < 70 else 1900 + yy
 
 
-SOURCES: dict[str, Source] = {s.name: s for s in (FinraShortInterest(), CftcTff())}
+# ------------------------------------------------------------------ FINRA Query API (older history)
+FINRA_API_URL = "https://api.finra.org/data/group/otcMarket/name/consolidatedShortInterest"
+FINRA_TOKEN_URL = "https://ews.fip.finra.org/fip/rest/ews/oauth2/access_token?grant_type=client_credentials"
+
+
+class FinraQueryApi(Source):
+    """Exchange-listed short interest for settlement dates before the CDN files carry it (mid-2021).
+
+    Anonymous by default (works in 2026 per OpenBB's fixtures); with FINRA client credentials in
+    the config, a 401/403 switches to OAuth client credentials. One raw JSON array per settlement
+    date, paged at ``page_size`` records; 204 means no data for the date.
+    """
+
+    name = "finra-api"
+    label = "FINRA Query API"
+    kind = "short-interest"
+    min_interval = {"api.finra.org": 0.1}  # FINRA allows 20 synchronous requests/s per IP
+    in_calendar = False
+    page_size = 5000  # FINRA's maximum
+    max_pages = 200
+
+    def expected(self, now: datetime) -> list[cal.Expected]:
+        return []
+
+    def held(self, manifest: Mapping[str, Any]) -> set[date]:
+        return FinraShortInterest().held(manifest)
+
+    def items(self, ctx: Context, since: date | None, until: date | None) -> list[Item]:
+        if since is None or since >= EXCHANGE_LISTED_FROM:
+            return []  # only asked for explicitly, for history the CDN files lack
+        end = min(until or EXCHANGE_LISTED_FROM, EXCHANGE_LISTED_FROM - timedelta(days=1))
+        return [
+            Item(d, FINRA_API_URL, f"finra-api-{d:%Y%m%d}.json", cal.finra_expected(d))
+            for d in cal.finra_settlements(since, end)
+        ]
+
+    def unpublished(self, reply: Reply) -> bool:
+        return reply.status == 204
+
+    def _token(self, client: Client, ctx: Context) -> str | None:
+        if ctx.finra_credentials is None:
+            return None
+        r = client.request("POST", FINRA_TOKEN_URL, auth=ctx.finra_credentials, what=self.label)
+        try:
+            return str(json.loads(r.body)["access_token"]) if r.status == 200 else None
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def download(self, client: Client, item: Item, headers: Mapping[str, str], ctx: Context) -> Reply:
+        token: str | None = None
+        records: list[object] = []
+        for _ in range(self.max_pages):
+            body = {
+                "limit": self.page_size,
+                "offset": len(records),
+                "compareFilters": [
+                    {
+                        "compareType": "EQUAL",
+                        "fieldName": "settlementDate",
+                        "fieldValue": item.key.isoformat(),
+                    }
+                ],
+            }
+            hdrs = {"Accept": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
+            r = client.request("POST", item.url, headers=hdrs, json=body, what=self.label)
+            if r.status in (401, 403) and token is None and ctx.finra_credentials is not None:
+                token = self._token(client, ctx)
+                if token:
+                    continue
+            if r.status != 200:
+                return (
+                    r
+                    if not records or r.status != 204
+                    else Reply(item.url, 200, {}, json.dumps(records).encode())
+                )
+            try:
+                page = json.loads(r.body)
+            except ValueError:
+                return r  # validate() names the problem
+            if not isinstance(page, list):
+                return r
+            records += page
+            total = r.header("record-total")
+            if len(page) < self.page_size or (total.isdigit() and len(records) >= int(total)):
+                break
+        return Reply(item.url, 200, {"content-type": "application/json"}, json.dumps(records).encode())
+
+    def validate(self, item: Item, reply: Reply) -> None:
+        super().validate(item, reply)
+        try:
+            records = json.loads(reply.body)
+        except ValueError:
+            raise _bad(self, reply, "not JSON (truncated?)") from None
+        if not isinstance(records, list) or not records:
+            raise _bad(self, reply, "0 rows")
+        want = item.key.isoformat()
+        for n, rec in enumerate(records, 1):
+            got = rec.get("settlementDate") if isinstance(rec, dict) else None
+            if got != want:
+                raise _bad(self, reply, f"record {n}: settlement date {got!r}, requested {want}")
+
+
+SOURCES: dict[str, Source] = {s.name: s for s in (FinraShortInterest(), FinraQueryApi(), CftcTff())}
