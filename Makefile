@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO_STORE := .demo-store
 POS    := $(BIN)/positioning --store $(DEMO_STORE)
 
-.PHONY: demo test check lint types bench stress fuzz sample-data clean
+.PHONY: demo test check lint types bench stress fuzz sample-data live clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,5 +56,14 @@ fuzz: $(STAMP)
 sample-data: $(STAMP)
 	$(BIN)/python -m positioning_cli.sample_data sample_data
 
+## live: (needs the network; not in CI) `update` against the real endpoints into a scratch store, then
+## print what each source returned (data-sources.md §8.5 checklist)
+LIVE_STORE := .live-store
+live: $(STAMP)
+	rm -rf $(LIVE_STORE)
+	-$(BIN)/positioning --store $(LIVE_STORE) update; echo "update exit code: $$?"
+	$(BIN)/positioning --store $(LIVE_STORE) calendar --format table
+	$(BIN)/python -m positioning_cli.fetch.live $(LIVE_STORE)
+
 clean:
-	rm -rf $(VENV) $(DEMO_STORE) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_STORE) $(LIVE_STORE) .pytest_cache .mypy_cache .ruff_cache

@@ -108,6 +108,11 @@ def _root(
 def _store_path() -> Path:
     if STATE.store is not None:
         return STATE.store
+    from positioning_cli.fetch.config import Config
+
+    configured = Config().get("store")  # flag and POSITIONING_STORE were handled by typer above
+    if configured:
+        return Path(configured).expanduser()
     from positioning_cli.store import default_store_path
 
     return default_store_path()
@@ -570,6 +575,210 @@ def cot_cmd(
         combined=combined,
     )
     _emit(result, fmt, api.COT_KEYS, render.cot_view, label="contract")
+
+
+# ---------------------------------------------------------------- fetch, update, calendar, config
+fetch_app = typer.Typer(
+    rich_markup_mode=None,
+    help="Download public sources into the store (raw payloads kept under STORE/raw/), then ingest them.",
+    no_args_is_help=True,
+)
+app.add_typer(fetch_app, name="fetch")
+config_app = typer.Typer(
+    rich_markup_mode=None, help="Show or change settings (positioning.toml).", no_args_is_help=True
+)
+app.add_typer(config_app, name="config")
+
+MirrorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mirror",
+        help="Fetch https://HOST/PATH from MIRROR/HOST/PATH instead (also POSITIONING_MIRROR or `mirror` in the config).",
+        show_default=False,
+    ),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No summary lines (errors are still printed).")]
+
+
+def _fetch_and_report(names: list[str], mirror: str | None, quiet: bool, wait: float, **kw: Any) -> None:
+    from positioning_cli import ingest_report
+    from positioning_cli.errors import FetchError, LateError, StoreError
+    from positioning_cli.fetch import run
+    from positioning_cli.fetch.config import Config
+
+    config = Config({"mirror": mirror, "store": str(STATE.store) if STATE.store else None})
+    err = sys.stderr
+    with ingest_report.progress_bar(err, enabled=err.isatty() and not quiet) as progress:
+        results = run.fetch(_store_path(), config, names, progress=progress, wait=wait, **kw)
+    for r in results:
+        for message in r.failures:
+            err.write(f"error: {message}\n")
+        if not quiet:
+            err.write(r.line() + "\n")
+            for note in r.notes:
+                err.write(f"note: {note}\n")
+    code = run.exit_code(results)
+    failed = [m for r in results for m in r.failures]
+    if code == ExitCode.FETCH:
+        raise FetchError(f"{len(failed)} download(s) failed; what arrived was ingested")
+    if code == ExitCode.LATE:
+        late = [f"{r.label} {r.state}" for r in results if r.state in ("late", "missing")]
+        raise LateError("report late or missing upstream: " + ", ".join(late))
+    if code != ExitCode.OK:  # pragma: no cover - exit_code returns only the three above
+        raise StoreError(f"unexpected fetch outcome {code}")
+
+
+def _date_opt(text: str | None, option: str) -> Any:
+    if text is None:
+        return None
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: expected YYYY-MM-DD") from None
+
+
+@fetch_app.command("short-interest")
+def fetch_short_interest_cmd(
+    since: Annotated[str | None, typer.Option("--since", help="First settlement date YYYY-MM-DD.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Last settlement date YYYY-MM-DD.")] = None,
+    mirror: MirrorOpt = None,
+    quiet: QuietOpt = False,
+    wait: WaitOpt = 30.0,
+) -> None:
+    """FINRA's bi-monthly short-interest files (shrtYYYYMMDD.csv on FINRA's CDN) for every settlement date.
+
+    Settlement dates come from the NYSE calendar (the 15th and month end, rolled back to a session).
+    Default range: from the newest date held, always re-fetching the two latest cycles (FINRA revises
+    in place); on an empty store five years back. Exit 8 when a report is late upstream, 9 when a
+    download failed.
+
+    Examples:
+
+      positioning fetch short-interest
+
+      positioning fetch short-interest --since 2024-01-01 --until 2024-12-31
+    """
+    _fetch_and_report(
+        ["finra-si", "finra-api"],  # the API only for dates before the CDN has exchange-listed rows
+        mirror,
+        quiet,
+        wait,
+        since=_date_opt(since, "--since"),
+        until=_date_opt(until, "--until"),
+    )
+
+
+@fetch_app.command("cot")
+def fetch_cot_cmd(
+    since: Annotated[int | None, typer.Option("--since", help="First year (2006 onwards).")] = None,
+    combined: Annotated[
+        bool, typer.Option("--combined", help="Futures-and-options combined instead of futures only.")
+    ] = False,
+    mirror: MirrorOpt = None,
+    quiet: QuietOpt = False,
+    wait: WaitOpt = 30.0,
+) -> None:
+    """CFTC Traders in Financial Futures: the yearly zips and the 2006-2016 bundle from cftc.gov.
+
+    Default: from the year of the newest report held (everything since 2006 on an empty store).
+
+    Examples:
+
+      positioning fetch cot
+
+      positioning fetch cot --since 2020 --combined
+    """
+    from datetime import date
+
+    start = date(since, 1, 1) if since else None
+    _fetch_and_report(["cftc-tff"], mirror, quiet, wait, since=start, combined=combined)
+
+
+@app.command("update")
+def update_cmd(mirror: MirrorOpt = None, quiet: QuietOpt = False, wait: WaitOpt = 30.0) -> None:
+    """Fetch everything that is due (FINRA short interest, CFTC TFF) and ingest it: what cron runs.
+
+    One summary line per source on stderr. Exit 0 when every due report is held, 8 when one is late
+    or missing upstream, 9 when a download failed (after ingesting what arrived).
+
+    Examples:
+
+      positioning update
+
+      positioning update --quiet || echo "positioning update exit $?"
+    """
+    from positioning_cli.fetch.sources import SOURCES
+
+    _fetch_and_report(list(SOURCES), mirror, quiet, wait)
+
+
+@app.command("calendar")
+def calendar_cmd(fmt: FormatOpt = "auto") -> None:
+    """Per source: the newest report held, the next expected report (date, time ET) and the state.
+
+    States: current, due (out by the source's rule, not held yet), late, missing (published by rule
+    but not obtainable), suspended (e.g. a CFTC shutdown).
+
+    Examples:
+
+      positioning calendar
+
+      positioning calendar -f json | jq '.rows[] | {source, state}'
+    """
+    from positioning_cli import api, render
+    from positioning_cli.fetch import run
+
+    fmt = _check_format(fmt)
+    rows = run.calendar_rows(_store_path())
+    _emit(api.Result("calendar", None, rows), fmt, list(rows[0]) if rows else [], render.plain_rows_view)
+
+
+@config_app.command("show")
+def config_show_cmd(fmt: FormatOpt = "auto") -> None:
+    """The effective settings (secrets masked) and where each came from: flag, env, file or default.
+
+    Examples:
+
+      positioning config show
+
+      positioning config show -f json | jq '.rows[] | select(.origin != "default")'
+    """
+    from positioning_cli import api, render
+    from positioning_cli.fetch.config import Config
+
+    fmt = _check_format(fmt)
+    config = Config({"store": str(STATE.store) if STATE.store else None})
+    rows = config.show()
+    result = api.Result("config", None, list(rows), extra={"path": str(config.path)})
+    _emit(result, fmt, ["key", "value", "origin", "help"], render.plain_rows_view)
+
+
+@config_app.command("set")
+def config_set_cmd(
+    key: Annotated[
+        str, typer.Argument(help="Setting name, e.g. sec-contact (see `positioning config show`).")
+    ],
+    value: Annotated[str | None, typer.Argument(help="New value; omit with --unset.")] = None,
+    unset: Annotated[bool, typer.Option("--unset", help="Remove the setting from the file.")] = False,
+) -> None:
+    """Write one setting to the config file (atomically; POSITIONING_CONFIG names another file).
+
+    Examples:
+
+      positioning config set sec-contact you@example.com
+
+      positioning config set mirror https://mirror.example.com/
+
+      positioning config set mirror --unset
+    """
+    from positioning_cli.fetch import config
+
+    if (value is None) != unset:
+        raise UsageError("config set: give KEY VALUE, or KEY --unset")
+    path = config.set_value(key, None if unset else value)
+    sys.stderr.write(f"{path}: {key} {'removed' if unset else 'set'}\n")
 
 
 def _check_format(fmt: str) -> str:

@@ -79,3 +79,15 @@ class StoreError(PositioningError):
 
 class ThresholdCrossed(PositioningError):
     exit_code = ExitCode.THRESHOLD
+
+
+class FetchError(PositioningError):
+    """A download failed: network, HTTP status, or a payload that failed validation (never data)."""
+
+    exit_code = ExitCode.FETCH
+
+
+class LateError(PositioningError):
+    """A report the release calendar says is out is late or missing upstream."""
+
+    exit_code = ExitCode.LATE

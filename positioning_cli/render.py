@@ -479,3 +479,14 @@ def history_view(result: Any) -> Group:
     if nums:
         lines.append(Text(f"min {_level(min(nums))}  max {_level(max(nums))}  reports {len(values)}"))
     return Group(*lines, table)
+
+
+def plain_rows_view(result: Any) -> Table:
+    """A plain table of the rows' keys in order (``calendar``, ``config show``): no computed cells."""
+    table = _table(None)
+    keys = list(result.rows[0]) if result.rows else []
+    for k in keys:
+        table.add_column(k)
+    for r in result.rows:
+        table.add_row(*("–" if r.get(k) is None else str(r[k]) for k in keys), end_section=False)
+    return table

@@ -65,11 +65,23 @@ def test_readme_crontab_line_alerts_only_when_the_threshold_is_crossed(tmp_path:
     for kind, sub in (("members", "members"), ("prices", "prices")):
         assert run_cli("ingest", kind, str(SAMPLE / sub), store=store).code == 0
     env = shim_path(tmp_path, store)
-    finra = Path(env["HOME"]) / "finra"
-    finra.mkdir()
-    for f in sorted((SAMPLE / "short_interest").iterdir())[-30:]:
-        shutil.copy(f, finra / f.name)
-    p = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, timeout=300)
+    # `positioning update` downloads from a local mirror holding FINRA's files at their real paths.
+    from tests.fetch_payloads import serve_finra
+    from tests.fetch_server import serve
+
+    server_gen = serve()
+    server = next(server_gen)
+    serve_finra(server.routes)
+    env.update(
+        POSITIONING_MIRROR=server.url,
+        POSITIONING_NOW="2026-11-12T17:00:00+00:00",
+        POSITIONING_HTTP_INTERVAL_SCALE="0",
+        POSITIONING_CONFIG=str(tmp_path / "positioning.toml"),
+    )
+    try:
+        p = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, timeout=600)
+    finally:
+        server_gen.close()
     assert (tmp_path / "mail.args").exists(), (
         p.stdout,
         p.stderr,
@@ -78,7 +90,7 @@ def test_readme_crontab_line_alerts_only_when_the_threshold_is_crossed(tmp_path:
     assert "divergence >= 80" in (tmp_path / "mail.args").read_text()
     assert '"command": "scan"' in (tmp_path / "mail.body").read_text()
     log = (Path(env["HOME"]) / "positioning.log").read_text()
-    assert "finra-pipe" in log and "--fail-on" in log
+    assert "FINRA short interest: current:" in log and "--fail-on" in log
 
 
 def test_readme_opens_with_the_two_commands() -> None:

@@ -6,7 +6,7 @@ header name. Every row is kept (every market, consolidated ``+`` codes included,
 code): the store holds the file, the analysis (``futures.py``) picks contracts by code.
 
 Quirks handled (PROVENANCE.md section 8): quoted names, space-padded numbers, ``.`` for a blank
-cell, CRLF or LF, rows newest first, Monday report dates in holiday weeks, trailing spaces in quoted
+cell, CRLF or LF, rows newest first, Monday report dates in holiday weeks, the 2006-2016 bundle's ``MM/DD/YYYY 12:00:00 AM`` dates, trailing spaces in quoted
 code fields (``"CME "``), codes with leading zeros (``090741``, kept as text). A ``.zip`` as CFTC
 publishes it is unzipped by ``text.load``.
 """
@@ -26,6 +26,7 @@ FORMAT = "cftc-tff"
 
 # Store field -> accepted header names (first found wins).
 DATE_COLUMNS = ("Report_Date_as_YYYY-MM-DD", "Report_Date_as_YYYY_MM_DD")
+BUNDLE_DATE = "%m/%d/%Y %I:%M:%S %p"
 YYMMDD_COLUMN = "As_of_Date_In_Form_YYMMDD"  # fallback when a file lacks the ISO date
 CODE = "CFTC_Contract_Market_Code"
 NAME = "Market_and_Exchange_Names"
@@ -65,7 +66,10 @@ def _dots_blank(raw: RawTable, column: str) -> None:
 def _report_dates(raw: RawTable) -> tuple[pa.Array, str]:
     iso = raw.find(*DATE_COLUMNS)
     if iso is not None:
-        return v.dates(raw, iso, "%Y-%m-%d"), iso
+        # CFTC's 2006-2016 bundle writes "06/13/2006 12:00:00 AM" under the ISO-named header.
+        first = next((x for x in raw.columns[iso].head(50) if str(x).strip()), "")
+        fmt = BUNDLE_DATE if "/" in str(first) else "%Y-%m-%d"
+        return v.dates(raw, iso, fmt), iso
     short = raw.find(YYMMDD_COLUMN)
     if short is None:
         raise raw.missing([DATE_COLUMNS[0]])

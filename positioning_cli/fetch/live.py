@@ -1,0 +1,89 @@
+"""``make live``: after ``positioning update`` into a scratch store, print what each source returned.
+
+    python -m positioning_cli.fetch.live STORE
+
+Walks the first-live-run checklist of data-sources.md §8.5 for the sources this version fetches
+(FINRA CDN, CFTC zips) and probes a few URLs the checklist names (without storing them). Needs the
+network; never run by the tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+from positioning_cli.errors import FetchError
+from positioning_cli.fetch.config import Config
+from positioning_cli.fetch.http import Client
+from positioning_cli.fetch.run import http_settings
+from positioning_cli.fetch.sources import FINRA_URL, SOURCES
+
+CFTC_CODES = ("13874A", "209742", "239742", "20974+", "13874+")
+
+
+def _exchange_listed(body: bytes) -> tuple[int, int]:
+    """(rows, rows whose marketClassCode is not OTC) of a FINRA file."""
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter="|"))[1:]
+    return len(rows), sum(1 for r in rows if len(r) > 4 and r[4].strip() != "OTC")
+
+
+def _raw_report(store: Path) -> None:
+    for name in SOURCES:
+        index_path = store / "raw" / name / "index.json"
+        index = json.loads(index_path.read_text()) if index_path.exists() else {}
+        print(f"\n== {name}: {len(index)} raw file(s) under {index_path.parent}")
+        for file, e in sorted(index.items())[-5:]:
+            print(
+                f"  {file}: {e['bytes']:,} bytes sha256 {e['sha256'][:12]} etag {e['etag'] or '-'} "
+                f"last-modified {e['last_modified'] or '-'}"
+            )
+    finra = sorted((store / "raw" / "finra-si").glob("shrt*.csv"))
+    if finra:
+        first_listed = next((p.name for p in finra if _exchange_listed(p.read_bytes())[1]), None)
+        print(f"[3] first CDN file held with exchange-listed rows: {first_listed}")
+    zips = sorted((store / "raw" / "cftc-tff").glob("*.zip"))
+    if zips:
+        with zipfile.ZipFile(zips[-1]) as z:
+            text = z.read(z.namelist()[0]).decode("utf-8", "replace")
+        seen = {c: (f'",{c},' in text.replace(" ", "") or f",{c}," in text) for c in CFTC_CODES}
+        print(f"[5] contract codes in {zips[-1].name}: {seen}")
+
+
+def _probe(client: Client, label: str, url: str) -> bytes | None:
+    try:
+        r = client.get(url, what=label)
+    except FetchError as exc:
+        print(f"  {exc}")
+        return None
+    print(f"  {label}: {url}: HTTP {r.status}, {len(r.body):,} bytes, {r.header('content-type') or '-'}")
+    return r.body if r.status == 200 else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        sys.stderr.write("usage: python -m positioning_cli.fetch.live STORE\n")
+        return 2
+    _raw_report(Path(args[0]))
+    print("\n== probes (not stored)")
+    from datetime import date
+
+    with Client(http_settings(Config(), list(SOURCES.values()))) as client:
+        for d in (date(2019, 1, 31), date(2020, 6, 30), date(2017, 12, 29), date(2017, 12, 15)):
+            body = _probe(client, f"[1] FINRA {d}", FINRA_URL.format(d=d))
+            if body:
+                rows, listed = _exchange_listed(body)
+                print(f"      {rows:,} rows, {listed:,} not OTC")
+        for f in ("FinFutWk.txt", "FinComWk.txt"):
+            _probe(client, "[4] CFTC current week", f"https://www.cftc.gov/dea/newcot/{f}")
+    print("\n[2] FINRA Query API, [6] Cboe, [7] iShares, [8] SEC frames: not fetched by this version")
+    print("[9] compare `positioning calendar` with FINRA's published table around Columbus/Veterans Day")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

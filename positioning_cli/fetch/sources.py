@@ -1,0 +1,382 @@
+"""Source definitions: what is due, where it lives, how to check a payload, which ``ingest`` kind reads it.
+
+A source is a small subclass of ``Source`` (see the package docstring for how to add one):
+
+- ``name``/``label``/``kind``: raw folder name, human name, the ``positioning ingest`` kind;
+- ``min_interval``: seconds between two requests per host (the source's published politeness);
+- ``items(ctx, since, until)``: the payloads to request (URL, raw file name, calendar entry);
+- ``expected(now)`` and ``held(manifest)``: the release calendar and what the store holds, for
+  ``positioning calendar`` and the states (current/due/late/missing/suspended);
+- ``unpublished(reply)``: the statuses meaning "not out yet" (FINRA: 403/404);
+- ``validate(item, reply)``: cheap checks before the payload touches the store (the parser checks
+  every value afterwards, through ``api.ingest``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from positioning_cli.errors import FetchError
+from positioning_cli.fetch import calendar as cal
+from positioning_cli.fetch.http import Client, Reply
+
+
+@dataclass(frozen=True)
+class Item:
+    key: date  # the report's key date (a settlement date, a report Tuesday, Jan 1 of a yearly file)
+    url: str
+    name: str  # raw file name under STORE/raw/<source>/
+    expected: cal.Expected | None = None  # None: a file with no single due time (a yearly archive)
+
+
+@dataclass(frozen=True)
+class Context:
+    now: datetime  # aware
+    manifest: Mapping[str, Any]
+    combined: bool = False  # CFTC: futures-and-options combined instead of futures only
+    finra_credentials: tuple[str, str] | None = None  # FINRA API client id and secret, when configured
+
+
+def _bad(source: Source, reply: Reply, problem: str) -> FetchError:
+    return FetchError(f"{source.label}: {reply.url}: {problem}")
+
+
+def _looks_like_html(reply: Reply) -> bool:
+    ctype = reply.header("content-type").lower()
+    head = reply.body[:512].lstrip().lower()
+    return "html" in ctype or head.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body"))
+
+
+class Source:
+    name = ""
+    label = ""
+    kind = ""
+    min_interval: Mapping[str, float] = {}
+    in_calendar = True  # False: a source with no release calendar of its own (a history backfill)
+
+    def items(self, ctx: Context, since: date | None, until: date | None) -> list[Item]:
+        raise NotImplementedError
+
+    def expected(self, now: datetime) -> list[cal.Expected]:
+        raise NotImplementedError
+
+    def held(self, manifest: Mapping[str, Any]) -> set[date]:
+        raise NotImplementedError
+
+    def is_held(self, key: date, held: set[date]) -> bool:
+        return key in held
+
+    def unpublished(self, reply: Reply) -> bool:
+        return reply.status == 404
+
+    def download(self, client: Client, item: Item, headers: Mapping[str, str], ctx: Context) -> Reply:
+        """One payload (a GET by default; a source may page or POST, returning one combined Reply)."""
+        return client.get(item.url, headers=headers, what=self.label)
+
+    def notes(self, items: list[Item]) -> list[str]:
+        """Caveats about what these items can hold, printed with the summary."""
+        return []
+
+    def validate(self, item: Item, reply: Reply) -> None:
+        """Checks every source needs: a 200 with a non-empty, non-HTML body."""
+        if not reply.body:
+            raise _bad(self, reply, "empty body")
+        if _looks_like_html(reply):
+            raise _bad(self, reply, "an HTML page instead of data (a bot wall or an error page)")
+
+
+def _ingests(manifest: Mapping[str, Any], table: str) -> list[Mapping[str, Any]]:
+    return [i for i in manifest.get("ingests", []) if isinstance(i, dict) and i.get("table") == table]
+
+
+# ------------------------------------------------------------------ FINRA short interest (CDN)
+FINRA_URL = "https://cdn.finra.org/equity/otcmarket/biweekly/shrt{d:%Y%m%d}.csv"
+FINRA_HEADER = (
+    "accountingYearMonthNumber|symbolCode|issueName|issuerServicesGroupExchangeCode|marketClassCode|"
+    "currentShortPositionQuantity|previousShortPositionQuantity|stockSplitFlag|averageDailyVolumeQuantity|"
+    "daysToCoverQuantity|revisionFlag|changePercent|changePreviousNumber|settlementDate"
+)
+# Exchange-listed securities appear in the CDN files from mid-2021 (FINRA: "Prior to June 2021, the
+# data contains short interest positions in over-the-counter securities only").
+EXCHANGE_LISTED_FROM = date(2021, 6, 15)
+
+
+class FinraShortInterest(Source):
+    name = "finra-si"
+    label = "FINRA short interest"
+    kind = "short-interest"
+    min_interval = {"cdn.finra.org": 1.0}  # eBull's measured-polite rate; no limit is published
+    min_rows = 100  # a real file holds ~21,000; fewer than this is a truncated or placeholder file
+    max_rows = 500_000
+    refetch_cycles = 2  # FINRA revises the latest cycles in place and keeps no vintages
+    backfill_years = 5
+
+    def expected(self, now: datetime) -> list[cal.Expected]:
+        today = now.date()
+        window = cal.finra_settlements(today - timedelta(days=120), today + timedelta(days=45))
+        return [cal.finra_expected(d) for d in window]
+
+    def held(self, manifest: Mapping[str, Any]) -> set[date]:
+        files = manifest.get("tables", {}).get("short_interest", {}).get("files", {})
+        out = set()
+        for rel in files:  # year=2026/part-20260115.parquet: one file per settlement date
+            stem = rel.rsplit("part-", 1)[-1].split(".", 1)[0]
+            if len(stem) == 8 and stem.isdigit():
+                out.add(date(int(stem[:4]), int(stem[4:6]), int(stem[6:])))
+        return out
+
+    def items(self, ctx: Context, since: date | None, until: date | None) -> list[Item]:
+        today = ctx.now.date()
+        end = min(until or today, today)
+        if since is None:
+            held = sorted(self.held(ctx.manifest))
+            released = [e.key for e in self.expected(ctx.now) if e.release <= ctx.now]
+            recent = released[-self.refetch_cycles :]
+            if held:
+                since = min([held[-1], *recent])
+            else:
+                since = today.replace(year=today.year - self.backfill_years)
+        dates = cal.finra_settlements(since, end)
+        out = []
+        for d in dates:
+            e = cal.finra_expected(d)
+            if e.release <= ctx.now:
+                out.append(Item(d, FINRA_URL.format(d=d), f"shrt{d:%Y%m%d}.csv", e))
+        return out
+
+    def notes(self, items: list[Item]) -> list[str]:
+        if items and items[0].key < EXCHANGE_LISTED_FROM:
+            return [
+                f"FINRA files before {EXCHANGE_LISTED_FROM} hold OTC securities only; exchange-listed "
+                "short interest starts mid-2021; for these dates it comes from FINRA's Query API"
+            ]
+        return []
+
+    def unpublished(self, reply: Reply) -> bool:
+        # S3 behind CloudFront answers 403 (AccessDenied) for a key that does not exist yet; some
+        # paths answer 404. Neither is an authentication problem.
+        return reply.status in (403, 404)
+
+    def validate(self, item: Item, reply: Reply) -> None:
+        super().validate(item, reply)
+        try:
+            text = reply.body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise _bad(self, reply, "not UTF-8 text") from None
+        lines = text.splitlines()
+        if not lines or lines[0].strip() != FINRA_HEADER:
+            raise _bad(self, reply, f"unexpected header line {lines[0][:80]!r}" if lines else "no lines")
+        rows = [ln for ln in lines[1:] if ln.strip()]
+        if not self.min_rows <= len(rows) <= self.max_rows:
+            raise _bad(self, reply, f"{len(rows)} rows, expected {self.min_rows}-{self.max_rows}")
+        want = item.key.isoformat()
+        # No trailer row holds a record count, so a body cut short shows as a last line with
+        # missing fields or a partial date (a newline at the very end is not assumed).
+        for n, ln in enumerate(rows, 2):
+            fields = ln.split("|")
+            got = fields[13].strip() if len(fields) == 14 else None
+            if got is None or (got != want and got.replace("-", "") != want.replace("-", "")):
+                if n == len(rows) + 1 and not text.endswith("\n"):
+                    raise _bad(self, reply, "truncated body (the last line is incomplete)")
+                if got is None:
+                    raise _bad(self, reply, f"line {n}: {len(fields)} fields, expected 14")
+                raise _bad(self, reply, f"line {n}: settlement date {got!r}, requested {want}")
+
+
+# ------------------------------------------------------------------ CFTC Traders in Financial Futures
+CFTC_YEAR_URL = "https://www.cftc.gov/files/dea/history/{prefix}_txt_{year}.zip"
+CFTC_BUNDLE_URL = "https://www.cftc.gov/files/dea/history/{bundle}_txt_2006_2016.zip"
+CFTC_FIRST_YEAR = 2006
+CFTC_FIRST_YEARLY = 2017  # before this, one 2006-2016 bundle
+
+
+class CftcTff(Source):
+    name = "cftc-tff"
+    label = "CFTC TFF"
+    kind = "cot"
+    min_interval = {"www.cftc.gov": 2.0}  # a few requests per run; cftc.gov blocks aggressive clients
+
+    def expected(self, now: datetime) -> list[cal.Expected]:
+        today = now.date()
+        return list(cal.cftc_weeks(today - timedelta(days=35), today + timedelta(days=7)))
+
+    def held(self, manifest: Mapping[str, Any]) -> set[date]:
+        last = [i.get("last_date") for i in _ingests(manifest, "cot") if i.get("last_date")]
+        return {max(date.fromisoformat(str(d)) for d in last)} if last else set()
+
+    def is_held(self, key: date, held: set[date]) -> bool:
+        # Yearly files are cumulative and CFTC does not revise: holding a later report means
+        # holding every earlier one (a market absent one week is normal, < 20 traders).
+        return bool(held) and key <= max(held)
+
+    def items(self, ctx: Context, since: date | None, until: date | None) -> list[Item]:
+        today = ctx.now.date()
+        held = self.held(ctx.manifest)
+        first = since.year if since else (max(held).year if held else CFTC_FIRST_YEAR)
+        last = min((until or today).year, today.year)
+        first = max(first, CFTC_FIRST_YEAR)
+        prefix, bundle = ("com_fin", "fin_com") if ctx.combined else ("fut_fin", "fin_fut")
+        out = []
+        if first < CFTC_FIRST_YEARLY:
+            out.append(
+                Item(date(2006, 1, 1), CFTC_BUNDLE_URL.format(bundle=bundle), f"{bundle}_txt_2006_2016.zip")
+            )
+        weeks = list(cal.cftc_weeks(date(today.year, 1, 1), today))
+        for year in range(max(first, CFTC_FIRST_YEARLY), last + 1):
+            if year == today.year and not any(e.release <= ctx.now for e in weeks):
+                continue  # early January: this year's zip does not exist before its first report
+            out.append(
+                Item(
+                    date(year, 1, 1),
+                    CFTC_YEAR_URL.format(prefix=prefix, year=year),
+                    f"{prefix}_txt_{year}.zip",
+                )
+            )
+        return out
+
+    def validate(self, item: Item, reply: Reply) -> None:
+        super().validate(item, reply)
+        try:
+            with zipfile.ZipFile(io.BytesIO(reply.body)) as z:
+                members = [m for m in z.infolist() if not m.is_dir()]
+                if len(members) != 1:
+                    raise _bad(self, reply, f"zip holds {len(members)} files, expected 1")
+                data = z.read(members[0])
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+            raise _bad(self, reply, f"a zip that does not open ({exc})") from None
+        lines = data.decode("utf-8", "replace").splitlines()
+        if not lines or "CFTC_Contract_Market_Code" not in lines[0]:
+            raise _bad(self, reply, "no TFF header line in the zip")
+        rows = [ln for ln in lines[1:] if ln.strip()]
+        if not rows:
+            raise _bad(self, reply, "0 rows")
+        lo, hi = (2006, 2016) if item.key.year < CFTC_FIRST_YEARLY else (item.key.year, item.key.year)
+        for ln in (rows[0], rows[-1]):
+            year = _cftc_row_year(ln)
+            if year is None or not lo <= year <= hi:
+                raise _bad(self, reply, f"report year {year} outside the requested {lo}-{hi}")
+
+
+def _cftc_row_year(line: str) -> int | None:
+    """The year of a TFF row from its YYMMDD field (the second column after the quoted name)."""
+    import csv
+
+    fields = next(csv.reader([line]), [])
+    if len(fields) < 3:
+        return None
+    yymmdd = fields[1].strip()
+    if len(yymmdd) != 6 or not yymmdd.isdigit():
+        return None
+    yy = int(yymmdd[:2])
+    return 2000 + yy if yy < 70 else 1900 + yy
+
+
+# ------------------------------------------------------------------ FINRA Query API (older history)
+FINRA_API_URL = "https://api.finra.org/data/group/otcMarket/name/consolidatedShortInterest"
+FINRA_TOKEN_URL = "https://ews.fip.finra.org/fip/rest/ews/oauth2/access_token?grant_type=client_credentials"
+
+
+class FinraQueryApi(Source):
+    """Exchange-listed short interest for settlement dates before the CDN files carry it (mid-2021).
+
+    Anonymous by default (works in 2026 per OpenBB's fixtures); with FINRA client credentials in
+    the config, a 401/403 switches to OAuth client credentials. One raw JSON array per settlement
+    date, paged at ``page_size`` records; 204 means no data for the date.
+    """
+
+    name = "finra-api"
+    label = "FINRA Query API"
+    kind = "short-interest"
+    min_interval = {"api.finra.org": 0.1}  # FINRA allows 20 synchronous requests/s per IP
+    in_calendar = False
+    page_size = 5000  # FINRA's maximum
+    max_pages = 200
+
+    def expected(self, now: datetime) -> list[cal.Expected]:
+        return []
+
+    def held(self, manifest: Mapping[str, Any]) -> set[date]:
+        return FinraShortInterest().held(manifest)
+
+    def items(self, ctx: Context, since: date | None, until: date | None) -> list[Item]:
+        if since is None or since >= EXCHANGE_LISTED_FROM:
+            return []  # only asked for explicitly, for history the CDN files lack
+        end = min(until or EXCHANGE_LISTED_FROM, EXCHANGE_LISTED_FROM - timedelta(days=1))
+        return [
+            Item(d, FINRA_API_URL, f"finra-api-{d:%Y%m%d}.json", cal.finra_expected(d))
+            for d in cal.finra_settlements(since, end)
+        ]
+
+    def unpublished(self, reply: Reply) -> bool:
+        return reply.status == 204
+
+    def _token(self, client: Client, ctx: Context) -> str | None:
+        if ctx.finra_credentials is None:
+            return None
+        r = client.request("POST", FINRA_TOKEN_URL, auth=ctx.finra_credentials, what=self.label)
+        try:
+            return str(json.loads(r.body)["access_token"]) if r.status == 200 else None
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def download(self, client: Client, item: Item, headers: Mapping[str, str], ctx: Context) -> Reply:
+        token: str | None = None
+        records: list[object] = []
+        for _ in range(self.max_pages):
+            body = {
+                "limit": self.page_size,
+                "offset": len(records),
+                "compareFilters": [
+                    {
+                        "compareType": "EQUAL",
+                        "fieldName": "settlementDate",
+                        "fieldValue": item.key.isoformat(),
+                    }
+                ],
+            }
+            hdrs = {"Accept": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
+            r = client.request("POST", item.url, headers=hdrs, json=body, what=self.label)
+            if r.status in (401, 403) and token is None and ctx.finra_credentials is not None:
+                token = self._token(client, ctx)
+                if token:
+                    continue
+            if r.status != 200:
+                return (
+                    r
+                    if not records or r.status != 204
+                    else Reply(item.url, 200, {}, json.dumps(records).encode())
+                )
+            try:
+                page = json.loads(r.body)
+            except ValueError:
+                return r  # validate() names the problem
+            if not isinstance(page, list):
+                return r
+            records += page
+            total = r.header("record-total")
+            if len(page) < self.page_size or (total.isdigit() and len(records) >= int(total)):
+                break
+        return Reply(item.url, 200, {"content-type": "application/json"}, json.dumps(records).encode())
+
+    def validate(self, item: Item, reply: Reply) -> None:
+        super().validate(item, reply)
+        try:
+            records = json.loads(reply.body)
+        except ValueError:
+            raise _bad(self, reply, "not JSON (truncated?)") from None
+        if not isinstance(records, list) or not records:
+            raise _bad(self, reply, "0 rows")
+        want = item.key.isoformat()
+        for n, rec in enumerate(records, 1):
+            got = rec.get("settlementDate") if isinstance(rec, dict) else None
+            if got != want:
+                raise _bad(self, reply, f"record {n}: settlement date {got!r}, requested {want}")
+
+
+SOURCES: dict[str, Source] = {s.name: s for s in (FinraShortInterest(), FinraQueryApi(), CftcTff())}
