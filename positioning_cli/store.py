@@ -506,13 +506,7 @@ class Store:
         """
         self._claim()
         with self._flock(WRITE_LOCK, fcntl.LOCK_EX, wait):
-            if read_marker(self.root) is None:  # a new store, or one written before markers
-                try:
-                    write_marker(self.root)
-                except OSError as exc:
-                    raise StoreError(
-                        f"{self.root}: cannot write the store marker: {os_error_text(exc)}"
-                    ) from None
+            self._mark()
             self._recover()
             writer = Writer(self, wait)
             try:
@@ -521,6 +515,22 @@ class Store:
                 writer.abort()
                 raise
             writer.commit()
+
+    def claim(self) -> None:
+        """Make this folder a store before anything is written into it (``fetch`` keeps raw
+        payloads in the store before the first ingest): refuse a foreign folder, create a
+        missing one, write the marker. Idempotent."""
+        self._claim()
+        self._mark()
+
+    def _mark(self) -> None:
+        if read_marker(self.root) is None:  # a new store, or one written before markers
+            try:
+                write_marker(self.root)
+            except OSError as exc:
+                raise StoreError(
+                    f"{self.root}: cannot write the store marker: {os_error_text(exc)}"
+                ) from None
 
     def _claim(self) -> None:
         """Refuse to write into a folder that is not a store; create a missing one."""

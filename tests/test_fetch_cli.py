@@ -371,3 +371,20 @@ def test_query_api_204_is_no_data_not_an_error(mirror: Env) -> None:
     r = mirror.run("fetch", "short-interest", "--since", "2021-05-20", "--until", "2021-05-31")
     assert r.code == 8, r.err  # published by rule years ago, yet the API has nothing: missing upstream
     assert "FINRA Query API: missing:" in r.err and "not published: 2021-05-28 missing" in r.err
+
+
+def test_fetch_into_a_foreign_folder_is_refused_before_any_download(mirror: Env) -> None:
+    serve_finra(mirror.server.routes, [OCT15, OCT30])
+    mirror.store.mkdir()
+    (mirror.store / "thesis.docx").write_bytes(b"not ours")
+    r = mirror.run("fetch", "short-interest", "--since", "2026-10-01")
+    assert r.code == 2, r.err
+    assert "not a positioning store" in r.err and r.err.count("\n") == 1
+    assert sorted(p.name for p in mirror.store.iterdir()) == ["thesis.docx"]
+
+
+def test_fetch_into_a_new_folder_makes_it_a_store(mirror: Env) -> None:
+    serve_finra(mirror.server.routes, [OCT15, OCT30])
+    assert mirror.run("fetch", "short-interest", "--since", "2026-10-01").code == 0
+    assert (mirror.store / ".positioning-store").is_file()
+    assert mirror.run("fetch", "short-interest", "--since", "2026-10-01").code == 0  # and stays one

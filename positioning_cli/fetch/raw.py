@@ -142,8 +142,10 @@ def clean_temporaries(store_root: Path) -> None:
 @contextlib.contextmanager
 def fetch_lock(store_root: Path, wait: float) -> Iterator[None]:
     """One fetching run per store at a time (ingest has its own store lock)."""
+    from positioning_cli.store import Store
+
     root = Path(store_root)
-    root.mkdir(parents=True, exist_ok=True)
+    Store(root).claim()  # a foreign folder is refused before anything is downloaded into it
     path = root / FETCH_LOCK
     if path.is_symlink():
         raise StoreError(f"{path}: refusing a symlink inside the store")
