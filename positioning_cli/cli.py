@@ -781,6 +781,124 @@ def config_set_cmd(
     sys.stderr.write(f"{path}: {key} {'removed' if unset else 'set'}\n")
 
 
+@app.command("chart")
+def chart_cmd(
+    kind: Annotated[
+        str, typer.Argument(help="history, quadrant, sectors, cot or stock.", show_default=False)
+    ],
+    symbol: Annotated[str | None, typer.Argument(help="The stock, for `chart stock SYMBOL`.")] = None,
+    index: Annotated[str, typer.Option("--index", help="RUT, NDX or SPX.")] = "RUT",
+    years: Annotated[int | None, typer.Option("--years", help="Show the last N years of a series.")] = None,
+    contract: Annotated[
+        str | None, typer.Option("--contract", help="For `chart cot`: ES, NQ, RTY (default: the index's).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write a PNG or SVG (by the extension) instead of drawing here."),
+    ] = None,
+    as_of: AsOfOpt = None,
+    known_at: KnownAtOpt = None,
+) -> None:
+    """Draw a chart: in the terminal (fits its width; NO_COLOR honoured), or into a PNG/SVG file.
+
+    Kinds: history (total SI and median SI % against the proxy price, 1Y/5Y range shaded),
+    quadrant (stocks: SI percentile against price percentile), sectors (median SI % per sector),
+    cot (leveraged funds and asset managers net, 52-week range), stock SYMBOL.
+
+    Examples:
+
+      positioning chart history --index RUT --years 5
+
+      positioning chart quadrant --index NDX --out ndx.svg
+    """
+    from positioning_cli import api, pictures
+
+    if kind == "stock" and not symbol:
+        raise UsageError("chart stock needs a SYMBOL: positioning chart stock GME")
+    query = pictures.ChartQuery(
+        kind,
+        index.upper(),
+        years,
+        symbol=symbol.upper() if symbol else None,
+        contract=contract,
+        as_of=api.resolve_as_of(as_of),
+        known_at=api.resolve_known_at(known_at),
+    )
+    if out is not None:
+        from positioning_cli.charts.files import chart_format, save
+
+        chart_format(out)  # a bad extension is a usage error before any work
+        save(pictures.chart(_store_path(), query), out)
+        sys.stderr.write(f"wrote {out}\n")
+        return
+    from positioning_cli.charts.terminal import draw
+
+    drawn = pictures.chart(_store_path(), query)
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    ascii_only = not _encodes(sys.stdout, "█⣿─")
+    sys.stdout.write(draw(drawn, _terminal_width() or 80, color=color, ascii_only=ascii_only))
+
+
+def _encodes(stream: Any, sample: str) -> bool:
+    try:
+        sample.encode(getattr(stream, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+@app.command("report")
+def report_cmd(
+    out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("report.html"),
+    indices: Annotated[str, typer.Option("--index", help="Comma-separated indices.")] = "RUT,NDX,SPX",
+    top: Annotated[int, typer.Option("--top", help="Stocks listed per index.")] = 10,
+    no_charts: Annotated[
+        bool, typer.Option("--no-charts", help="Tables and sentences only (faster).")
+    ] = False,
+    as_of: AsOfOpt = None,
+    known_at: KnownAtOpt = None,
+) -> None:
+    """Write one self-contained HTML report: scan, summary, charts, sectors, top stocks, futures.
+
+    The page fetches nothing when opened (inline CSS and SVG, no script); it reads on a phone and
+    prints. Every number is the one `-f json` gives.
+
+    Examples:
+
+      positioning report --out report.html
+
+      positioning report --index RUT --top 20 --out rut.html
+    """
+    from positioning_cli import api, pictures
+    from positioning_cli.report import render_html
+
+    built = pictures.build_report(
+        _store_path(),
+        as_of=api.resolve_as_of(as_of),
+        known_at=api.resolve_known_at(known_at),
+        indices=_indices(indices),
+        top=top,
+        charts=not no_charts,
+    )
+    _write_atomically(out, render_html(built))
+    for w in built.warnings:
+        sys.stderr.write(f"warning: {w}\n")
+    sys.stderr.write(f"wrote {out}\n")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=".positioning-", dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _check_format(fmt: str) -> str:
     from positioning_cli.render import FORMATS
 

@@ -1,0 +1,101 @@
+"""`positioning chart` and `positioning report` on the sample data: goldens, files, errors.
+
+SVG goldens are structural (axes, texts, points, bars), so a matplotlib upgrade that moves a
+pixel does not fail them while a missing title, label, point or bar does. Regenerate with
+``UPDATE_GOLDEN=1`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+GOLDEN = Path(__file__).parent / "golden" / "charts"
+SVG_CASES = {
+    "history_rut": ["chart", "history", "--index", "RUT"],
+    "quadrant_rut": ["chart", "quadrant", "--index", "RUT"],
+    "sectors_spx": ["chart", "sectors", "--index", "SPX"],
+    "cot_spx": ["chart", "cot", "--index", "SPX"],
+}
+NS = "{http://www.w3.org/2000/svg}"
+
+
+def structure(svg: Path) -> dict[str, object]:
+    root = ET.parse(svg).getroot()
+    groups = [g.get("id", "") for g in root.iter(f"{NS}g")]
+    points = sum(
+        len(list(g.iter(f"{NS}use")))
+        for g in root.iter(f"{NS}g")
+        if g.get("id", "").startswith("PathCollection")
+    )
+    return {
+        "axes": sum(1 for g in groups if re.fullmatch(r"axes_\d+", g)),
+        "lines": sum(1 for g in groups if g.startswith("line2d")),
+        "filled_bands": sum(1 for g in groups if g.startswith("FillBetweenPolyCollection") or g.startswith("PolyCollection")),
+        "patches": sum(1 for g in groups if g.startswith("patch")),
+        "points": points,
+        "texts": [t.text for t in root.iter(f"{NS}text") if t.text and not re.fullmatch(r"[\d.,−\-e+%]+", t.text)],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(SVG_CASES))
+def test_chart_svg_matches_golden_structure(name: str, demo_store: Path, tmp_path: Path) -> None:
+    out = tmp_path / f"{name}.svg"
+    r = run_cli(*SVG_CASES[name], "--out", str(out), store=demo_store)
+    assert r.code == 0, r.err
+    assert r.out == "" and f"wrote {out}" in r.err
+    got = structure(out)
+    path = GOLDEN / f"{name}.json"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n")
+    assert got == json.loads(path.read_text())
+
+
+def test_chart_png_is_complete(demo_store: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    out = tmp_path / "q.png"
+    r = run_cli("chart", "quadrant", "--index", "NDX", "--out", str(out), store=demo_store)
+    assert r.code == 0, r.err
+    assert out.stat().st_size > 20_000
+    with Image.open(out) as img:
+        assert img.width > 600 and len(img.convert("L").getcolors(1_000_000) or []) > 20
+
+
+def test_terminal_chart_in_a_pipe_matches_golden(demo_store: Path) -> None:
+    r = run_cli("chart", "history", "--index", "RUT", "--years", "3", store=demo_store, env={"COLUMNS": "80"})
+    assert r.code == 0, r.err
+    assert "\x1b[" not in r.out and max(len(line) for line in r.out.splitlines()) <= 80
+    path = GOLDEN / "history_rut_terminal.txt"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(r.out)
+    assert r.out == path.read_text()
+
+
+def test_terminal_chart_falls_back_to_ascii(demo_store: Path) -> None:
+    r = run_cli("chart", "sectors", "--index", "RUT", store=demo_store, env={"PYTHONIOENCODING": "latin-1"})
+    assert r.code == 0, r.err
+    r.out.encode("ascii")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["chart", "pie"], "unknown chart 'pie'"),
+        (["chart", "history", "--out", "x.jpg"], ".png or .svg"),
+        (["chart", "history", "--index", "DAX"], "--index 'DAX'"),
+        (["chart", "stock"], "needs a SYMBOL"),
+    ],
+)
+def test_chart_usage_errors(args: list[str], message: str, demo_store: Path, tmp_path: Path) -> None:
+    r = run_cli(*args, store=demo_store)
+    assert r.code == 2 and message in r.err and "Traceback" not in r.err
+    assert not (Path.cwd() / "x.jpg").exists()
