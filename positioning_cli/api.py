@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from positioning_cli.errors import NoDataError, UsageError
-from positioning_cli.indices import FUTURES_KEYS, LEVEL_METRICS
+from positioning_cli.indices import FUTURES_KEYS, LEVEL_METRICS, PRICE_CONTEXT_KEYS
 from positioning_cli.schema import COT, INDICES, MEMBERS, PRICES, SHORT_INTEREST, TableSpec
 
 KIND_TABLE: dict[str, TableSpec] = {
@@ -617,7 +617,7 @@ def scan(
 
     Each row also carries ``prev_rank``: its rank computed the same way on the previous report.
     """
-    from positioning_cli.indices import index_rows
+    from positioning_cli.indices import index_rows, price_context_by_index
     from positioning_cli.measures import iso, to_date
 
     _check_indices(indices)
@@ -632,8 +632,10 @@ def scan(
         if len(prev)
         else {}
     )
+    context = price_context_by_index(view, [r["index"] for r in rows], d, proxy_map)
     for r in rows:
         r["prev_rank"] = prev_ranks.get(r["index"])
+        r.update(context[r["index"]])
     return Result("scan", to_date(d), [_ordered(r) for r in rows], warnings)
 
 
@@ -687,6 +689,7 @@ SCAN_KEYS = (
     "price_return_ytd",
     "price_return_12m",
     "price_pct_1y",
+    *PRICE_CONTEXT_KEYS,
     "quadrant",
     "quadrant_key",
     "divergence_score",
@@ -742,7 +745,7 @@ def summary(
     explain: bool = False,
 ) -> Result:
     """Percentile summary per index: each headline level against its own history, and the price."""
-    from positioning_cli.indices import summary_rows
+    from positioning_cli.indices import price_context_by_index, price_context_sentence, summary_rows
     from positioning_cli.measures import iso, to_date
 
     _check_indices(indices)
@@ -751,12 +754,18 @@ def summary(
     rows, text, sparks = summary_rows(view, indices, d, proxy_map, warnings, explain)
     if not rows:
         raise NoDataError(f"no index could be summarised on {iso(d)}: " + "; ".join(warnings))
+    context = price_context_by_index(view, list(text), d, proxy_map)
+    for idx, sentences in text.items():
+        symbol = next((r["symbol"] for r in rows if r["index"] == idx and r["symbol"]), None)
+        said = price_context_sentence(symbol, context[idx]) if symbol else None
+        if said:
+            sentences.append(said)
     return Result(
         "summary",
         to_date(d),
         [_shape(r, SUMMARY_KEYS) for r in rows],
         warnings,
-        extra={"text": text, "sparklines": sparks},
+        extra={"text": text, "sparklines": sparks, "price_context": context},
     )
 
 

@@ -887,16 +887,9 @@ def report_cmd(
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    import tempfile
+    from positioning_cli.outfile import write_atomically
 
-    fd, tmp = tempfile.mkstemp(prefix=".positioning-", dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda out: out.write(text.encode("utf-8")))
 
 
 def _check_format(fmt: str) -> str:

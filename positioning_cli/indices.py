@@ -532,3 +532,112 @@ def _sentences(idx: str, by_metric: dict[str, dict[str, Any]]) -> list[str]:
             f"({_pct_word(med['pct_1y'])} percentile of its 1Y range)."
         )
     return out
+
+
+# ------------------------------------------------------------------------------- price context
+PRICE_CONTEXT_KEYS = (
+    "price_all_time_high",
+    "price_all_time_high_date",
+    "price_at_all_time_high",
+    "price_vs_all_time_high",
+    "price_high_52w",
+    "price_high_52w_date",
+    "price_vs_52w_high",
+    "price_breakout_date",
+    "price_breakout_run_intact",
+    "price_weeks_since_breakout",
+    "price_down_weeks_since_breakout",
+    "price_down_week_returns",
+    "price_monthly_streak",
+    "price_month_to_date",
+)
+
+
+def price_context_by_index(
+    view: IndexView, indices: Sequence[str], d: Day, proxy_map: Mapping[str, tuple[str, ...]]
+) -> dict[str, dict[str, Any]]:
+    """Each index's proxy in the words the commentary uses (analytics/price_context.py defines
+    every number; returns there are percent, here fractions like every other return in the JSON).
+    An index without a proxy price held maps every key to None."""
+    from positioning_cli.analytics.price_context import price_context
+
+    chosen = {idx: proxy(view, proxy_map[idx]) for idx in indices}
+    symbols, days, closes = [], [], []
+    for series in {p.symbol: p for p in chosen.values() if p is not None}.values():
+        ok = ~np.isnan(series.close)
+        symbols += [series.symbol] * int(ok.sum())
+        days += series.days[ok].astype(object).tolist()
+        closes += series.close[ok].tolist()
+    found = {c.symbol: c for c in price_context(symbols, days, closes, ms.to_date(d))} if symbols else {}
+    out: dict[str, dict[str, Any]] = {}
+    for idx, px in chosen.items():
+        c = found.get(px.symbol) if px is not None else None
+        if c is None:
+            out[idx] = dict.fromkeys(PRICE_CONTEXT_KEYS)
+            continue
+        out[idx] = {
+            "price_all_time_high": c.all_time_high,
+            "price_all_time_high_date": c.all_time_high_date.isoformat(),
+            "price_at_all_time_high": c.at_all_time_high,
+            "price_vs_all_time_high": c.pct_from_all_time_high / 100,
+            "price_high_52w": c.high_52w,
+            "price_high_52w_date": c.high_52w_date.isoformat() if c.high_52w_date else None,
+            "price_vs_52w_high": None if c.pct_from_52w_high is None else c.pct_from_52w_high / 100,
+            "price_breakout_date": c.breakout_date.isoformat() if c.breakout_date else None,
+            "price_breakout_run_intact": c.breakout_run_intact,
+            "price_weeks_since_breakout": c.weeks_since_breakout if c.breakout_date else None,
+            "price_down_weeks_since_breakout": c.down_weeks_since_breakout if c.breakout_date else None,
+            "price_down_week_returns": [r / 100 for r in c.down_week_returns] if c.breakout_date else None,
+            "price_monthly_streak": c.monthly_streak,
+            "price_month_to_date": None if c.month_to_date_return is None else c.month_to_date_return / 100,
+        }
+    return out
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def price_context_sentence(symbol: str, ctx: Mapping[str, Any]) -> str | None:
+    """One sentence from ``price_context_by_index`` keys, saying only what the numbers support."""
+    if ctx.get("price_all_time_high") is None:
+        return None
+    if ctx["price_at_all_time_high"]:
+        parts = [f"{symbol} closed at an all-time high in the history held"]
+    elif ctx["price_vs_52w_high"] is not None:
+        parts = [
+            f"{symbol} is {_signed(ctx['price_vs_52w_high'])} from its 52-week high "
+            f"({ctx['price_high_52w_date']})"
+        ]
+    else:
+        parts = [f"{symbol} is {_signed(ctx['price_vs_all_time_high'])} from its all-time high"]
+    # "Since breaking to new highs" is said only while the run is intact: not once the price has
+    # fallen into a correction since (the breakout rule's own threshold).
+    if ctx["price_breakout_date"] is not None and ctx["price_breakout_run_intact"]:
+        n, weeks = ctx["price_down_weeks_since_breakout"], ctx["price_weeks_since_breakout"]
+        losses = [f"{r * 100:+.2f}%" for r in ctx["price_down_week_returns"]]
+        said = (
+            "no weekly loss"
+            if not n
+            else f"{n} weekly loss{'es' if n != 1 else ''} ("
+            + (
+                ", ".join(losses)
+                if n <= 4
+                else f"the largest {min(ctx['price_down_week_returns']) * 100:+.2f}%"
+            )
+            + ")"
+        )
+        parts.append(
+            f"since breaking to a new high on {ctx['price_breakout_date']} it has posted {said} "
+            f"in {weeks} complete week{'s' if weeks != 1 else ''}"
+        )
+    streak = ctx["price_monthly_streak"]
+    if abs(streak) >= 2:
+        parts.append(f"it has {'risen' if streak > 0 else 'fallen'} {abs(streak)} months in a row")
+        if ctx["price_month_to_date"] is not None and (ctx["price_month_to_date"] > 0) == (streak > 0):
+            nth = _ordinal(abs(streak) + 1)
+            article = "an" if nth.startswith("8") or nth in ("11th", "18th") else "a"
+            parts[-1] += (
+                f", on pace for {article} {nth} consecutive monthly {'gain' if streak > 0 else 'loss'}"
+            )
+    return "; ".join(parts) + "."

@@ -104,16 +104,27 @@ def chart(store_root: Path, q: ChartQuery) -> Chart:
         m_rows = _since(median.rows, "settlement_date", q.years)
         return kinds.history_chart(q.index, t_rows, m_rows, proxy_closes(store_root, q.index, q.known_at))
     if q.kind == "quadrant":
-        stocks = api.scan_stocks(store_root, as_of=q.as_of, known_at=q.known_at, indices=[q.index], top=0)
-        return kinds.quadrant_chart(q.index, stocks.rows)
+        return kinds.quadrant_chart(q.index, _stock_rows(store_root, q.index, q.as_of, q.known_at))
     if q.kind == "sectors":
-        sectors = api.scan_sectors(store_root, as_of=q.as_of, known_at=q.known_at, indices=[q.index])
-        return kinds.sectors_chart(sectors.rows)
+        return kinds.sectors_chart(_sector_rows(store_root, q.index, q.as_of, q.known_at))
     if q.kind == "cot":
         contract = q.contract or INDEX_CONTRACT[q.index]
         rows = _since(cot_rows(store_root, contract, q.known_at), "report_date", q.years or 3)
         return kinds.cot_chart(contract.upper(), rows)
     raise UsageError("chart stock needs the `positioning stock` command, which this version lacks")
+
+
+def _stock_rows(
+    store_root: Path, idx: str, as_of: date | None, known_at: datetime | None
+) -> list[dict[str, object]]:
+    """Every ranked stock of one index (``scan --by stock --top 0``)."""
+    return list(api.scan_stocks(store_root, as_of=as_of, known_at=known_at, indices=[idx], top=0).rows)
+
+
+def _sector_rows(
+    store_root: Path, idx: str, as_of: date | None, known_at: datetime | None
+) -> list[dict[str, object]]:
+    return list(api.scan_sectors(store_root, as_of=as_of, known_at=known_at, indices=[idx]).rows)
 
 
 def provenance(store_root: Path, last: int = 20) -> list[dict[str, object]]:
@@ -155,11 +166,16 @@ def build_report(
         report.Section("Indices, ranked by divergence", scan.rows, report.INDEX_COLUMNS, "index", "scan")
     ]
 
-    def draw(kind: str, idx: str) -> None:
+    def draw(kind: str, idx: str, rows: Sequence[kinds.Row] | None = None) -> None:
         if not charts:
             return
         try:
-            drawn = chart(store_root, ChartQuery(kind, idx, as_of=as_of, known_at=known_at))
+            if kind == "sectors" and rows is not None:
+                drawn = kinds.sectors_chart(rows)
+            elif kind == "quadrant" and rows is not None:
+                drawn = kinds.quadrant_chart(idx, rows)
+            else:
+                drawn = chart(store_root, ChartQuery(kind, idx, as_of=as_of, known_at=known_at))
         except NoDataError as exc:
             warnings.append(f"{idx} {kind} chart: {exc}")
             return
@@ -167,12 +183,29 @@ def build_report(
 
     for idx in indices:
         draw("history", idx)
-        for section, kind in ((_sectors, "sectors"), (_stocks, "quadrant")):
-            try:
-                blocks.append(section(store_root, idx, as_of, known_at, top))
-            except NoDataError as exc:
-                warnings.append(f"{idx} {kind}: {exc}")
-            draw(kind, idx)
+        # Each table and its chart come from one call: the chart is the table's rows, drawn.
+        try:
+            sectors = _sector_rows(store_root, idx, as_of, known_at)
+            blocks.append(
+                report.Section(f"{idx} sectors", sectors, report.SECTOR_COLUMNS, "sector", f"sectors-{idx}")
+            )
+            draw("sectors", idx, sectors)
+        except NoDataError as exc:
+            warnings.append(f"{idx} sectors: {exc}")
+        try:
+            stocks = _stock_rows(store_root, idx, as_of, known_at)
+            blocks.append(
+                report.Section(
+                    f"{idx}: top {top} stocks by divergence",
+                    stocks[:top],
+                    report.STOCK_COLUMNS,
+                    "symbol",
+                    f"stocks-{idx}",
+                )
+            )
+            draw("quadrant", idx, stocks)
+        except NoDataError as exc:
+            warnings.append(f"{idx} quadrant: {exc}")
     try:
         cot = api.cot(store_root, as_of=as_of, known_at=known_at)
         notes = [str(cot.extra.get("caveat", ""))]
@@ -193,20 +226,4 @@ def build_report(
         blocks=blocks,
         provenance=provenance(store_root),
         warnings=warnings,
-    )
-
-
-def _sectors(
-    store_root: Path, idx: str, as_of: date | None, known_at: datetime | None, top: int
-) -> report.Section:
-    result = api.scan_sectors(store_root, as_of=as_of, known_at=known_at, indices=[idx])
-    return report.Section(f"{idx} sectors", result.rows, report.SECTOR_COLUMNS, "sector", f"sectors-{idx}")
-
-
-def _stocks(
-    store_root: Path, idx: str, as_of: date | None, known_at: datetime | None, top: int
-) -> report.Section:
-    result = api.scan_stocks(store_root, as_of=as_of, known_at=known_at, indices=[idx], top=top)
-    return report.Section(
-        f"{idx}: top {top} stocks by divergence", result.rows, report.STOCK_COLUMNS, "symbol", f"stocks-{idx}"
     )

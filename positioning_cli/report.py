@@ -160,7 +160,8 @@ def _section(s: Section) -> str:
         body.append(f'<tr data-{_esc(s.row_key)}="{_esc(r.get(s.row_key))}">{"".join(cells)}</tr>')
     notes = "".join(f'<p class="note">{_esc(n)}</p>' for n in s.notes)
     return (
-        f'<section><h2>{_esc(s.title)}</h2>{notes}<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f'<section data-section="{_esc(s.name)}"><h2>{_esc(s.title)}</h2>{notes}'
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div></section>"
     )
 
@@ -200,6 +201,7 @@ def render_html(report: Report) -> str:
                     Column("rows", "Rows", INT),
                 ],
                 "source_file",
+                "provenance",
             )
         )
     )

@@ -99,3 +99,17 @@ def test_chart_usage_errors(args: list[str], message: str, demo_store: Path, tmp
     r = run_cli(*args, store=demo_store)
     assert r.code == 2 and message in r.err and "Traceback" not in r.err
     assert not (Path.cwd() / "x.jpg").exists()
+
+
+def test_chart_file_gets_the_umask_mode_not_a_temporary_files(demo_store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "h.svg"
+    r = run_cli("chart", "sectors", "--index", "SPX", "--out", str(out), store=demo_store)
+    assert r.code == 0, r.err
+    assert out.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    assert [p.name for p in tmp_path.iterdir()] == ["h.svg"]  # no temporary left beside it
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -234,6 +234,27 @@ def test_shell_completion_through_the_entry_is_typers_and_imports_neither_pandas
     assert not [n for n in names if n.split(".")[0] in ("pandas", "pyarrow", "numpy")]
 
 
+@pytest.mark.parametrize(
+    ("args", "extra"),
+    [
+        (["chart", "--help"], {}),
+        (["report", "--help"], {}),
+        (["scan", "--help"], {}),
+        (
+            [],
+            {"_POSITIONING_COMPLETE": "complete_bash", "COMP_WORDS": "positioning chart ", "COMP_CWORD": "2"},
+        ),
+    ],
+    ids=["chart-help", "report-help", "scan-help", "completion"],
+)
+def test_help_and_completion_import_neither_matplotlib_nor_pandas(
+    args: list[str], extra: dict[str, str]
+) -> None:
+    names = _imports(args, _env(**extra))
+    assert "positioning_cli" in names
+    assert not [n for n in names if n.split(".")[0] in ("matplotlib", "pandas", "duckdb", "PIL")]
+
+
 def test_the_installed_script_uses_the_entry() -> None:
     text = (ROOT / "pyproject.toml").read_text()
     assert 'positioning = "positioning_cli.entry:main"' in text

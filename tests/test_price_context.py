@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import random
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
 from positioning_cli.analytics.price_context import CORRECTION, PriceContext, price_context
+from positioning_cli.indices import price_context_sentence
+from tests.conftest import SAMPLE, run_cli
 
 D = date.fromisoformat
 
@@ -77,6 +82,13 @@ def oracle(rows: list[tuple[date, float]], as_of: date, correction: float) -> di
             high = low = c
         else:
             low = min(low, c)
+    intact = None
+    if breakout is not None:
+        intact, running = True, 0.0
+        for d, c in s:
+            if d > breakout and c <= running * (1 - correction):
+                intact = False
+            running = max(running, c)
 
     def runs(key: object) -> list[tuple[object, float | None]]:
         last: dict[object, float] = {}
@@ -111,6 +123,7 @@ def oracle(rows: list[tuple[date, float]], as_of: date, correction: float) -> di
         "high_52w_date": min((d for d, c in year if c == high52), default=None),
         "pct_from_52w_high": None if high52 is None else 100 * (last_c / high52 - 1),
         "breakout_date": breakout,
+        "breakout_run_intact": intact,
         "weeks_since_breakout": len(after),
         "down_week_returns": tuple(100 * r for r in after if r is not None and r < 0),
         "week_to_date_return": 100 * wtd[0] if wtd and wtd[0] is not None else None,
@@ -139,3 +152,85 @@ def test_random_walks_match_plain_python(seed: int) -> None:
                 assert have == pytest.approx(value, rel=1e-12, abs=1e-12), (ctx.symbol, key)
             else:
                 assert have == value, (ctx.symbol, key)
+
+
+# ------------------------------------------------------------- in scan rows and summary sentences
+def test_scan_rows_carry_the_proxys_highs_by_plain_python(demo_store: Path) -> None:
+    """The highs in `scan -f json` against the proxy's CSV read with the csv module."""
+    r = run_cli("scan", "-f", "json", store=demo_store)
+    assert r.code == 0, r.err
+    for row in json.loads(r.out)["rows"]:
+        with (SAMPLE / "prices" / f"{row['price_symbol']}.csv").open() as f:
+            closes = [(D(x["Date"]), float(x["Close"])) for x in csv.DictReader(f)]
+        d = D(row["settlement_date"])
+        held = [(day, c) for day, c in closes if day <= d]
+        close = held[-1][1]
+        ath_day, ath = max(held, key=lambda x: (x[1], x[0].toordinal() * -1))  # the first day of the high
+        year = [(day, c) for day, c in held if day > d - timedelta(days=365)]
+        high_day, high = max(year, key=lambda x: (x[1], -x[0].toordinal()))
+        assert row["price_all_time_high"] == ath and row["price_all_time_high_date"] == ath_day.isoformat()
+        assert row["price_vs_all_time_high"] == pytest.approx(close / ath - 1)
+        assert row["price_high_52w"] == high and row["price_high_52w_date"] == high_day.isoformat()
+        assert row["price_vs_52w_high"] == pytest.approx(close / high - 1)
+        assert row["price_at_all_time_high"] is (close >= ath)
+        n = row["price_down_weeks_since_breakout"]
+        assert n is None or n == len(row["price_down_week_returns"]) <= row["price_weeks_since_breakout"]
+
+
+def test_summary_says_the_price_context_in_words(demo_store: Path) -> None:
+    r = run_cli("summary", "-f", "json", store=demo_store)
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    for idx, sentences in doc["text"].items():
+        ctx = doc["price_context"][idx]
+        said = [s for s in sentences if "52-week high" in s or "all-time high" in s]
+        assert len(said) == 1, sentences
+        assert f"{ctx['price_vs_52w_high'] * 100:+.1f}%" in said[0]
+
+
+CTX = {
+    "price_all_time_high": 110.0,
+    "price_all_time_high_date": "2024-03-01",
+    "price_at_all_time_high": False,
+    "price_vs_all_time_high": -0.02,
+    "price_high_52w": 110.0,
+    "price_high_52w_date": "2024-03-01",
+    "price_vs_52w_high": -0.02,
+    "price_breakout_date": "2024-01-17",
+    "price_breakout_run_intact": True,
+    "price_weeks_since_breakout": 9,
+    "price_down_weeks_since_breakout": 2,
+    "price_down_week_returns": [-0.0031, -0.025],
+    "price_monthly_streak": 7,
+    "price_month_to_date": 0.01,
+}
+
+
+def test_price_context_sentence_as_the_commentary_quotes_it() -> None:
+    assert price_context_sentence("SPY", CTX) == (
+        "SPY is -2.0% from its 52-week high (2024-03-01); since breaking to a new high on 2024-01-17 it has"
+        " posted 2 weekly losses (-0.31%, -2.50%) in 9 complete weeks; it has risen 7 months in a row, on"
+        " pace for an 8th consecutive monthly gain."
+    )
+    # in a correction the breakout run is over: not said; a month going the other way is no "pace"
+    worse = {
+        **CTX,
+        "price_breakout_run_intact": False,
+        "price_vs_52w_high": -0.15,
+        "price_month_to_date": -0.01,
+    }
+    assert (
+        price_context_sentence("SPY", worse)
+        == "SPY is -15.0% from its 52-week high (2024-03-01); it has risen 7 months in a row."
+    )
+    at_high = {
+        **CTX,
+        "price_at_all_time_high": True,
+        "price_down_weeks_since_breakout": 0,
+        "price_monthly_streak": 1,
+    }
+    assert price_context_sentence("QQQ", at_high) == (
+        "QQQ closed at an all-time high in the history held; since breaking to a new high on 2024-01-17 it has"
+        " posted no weekly loss in 9 complete weeks."
+    )
+    assert price_context_sentence("IWM", dict.fromkeys(CTX)) is None

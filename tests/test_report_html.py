@@ -12,6 +12,7 @@ from positioning_cli.charts.files import svg_markup
 from positioning_cli.charts.kinds import history_chart
 from positioning_cli.report import INT, PCT_LEVEL, PCTILE, Column, Figure, Report, Section, render_html
 from tests.browser import CHROMIUM_FLAGS, chromium_path, playwright_or_skip
+from tests.conftest import run_cli
 
 ARTEFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 ROWS = [
@@ -96,3 +97,66 @@ def test_report_in_headless_chromium(tmp_path: Path) -> None:
         grey = img.convert("L")
         dark = sum(grey.histogram()[:200])
     assert dark > 0.01 * grey.width * grey.height  # lines, axes and text drawn, not a blank box
+
+
+def _json(store: Path, *args: str) -> list[dict[str, object]]:
+    r = run_cli(*args, "-f", "json", store=store)
+    assert r.code == 0, r.err
+    rows: list[dict[str, object]] = json.loads(r.out)["rows"]
+    return rows
+
+
+def test_report_of_the_demo_store_shows_the_json_numbers_in_chromium(
+    demo_store: Path, tmp_path: Path
+) -> None:
+    """The report the command writes, opened in a real browser: every table cell is the value the
+    matching read command gives as JSON, row for row; every chart is drawn; nothing is fetched."""
+    chromium = chromium_path()
+    sync_playwright = playwright_or_skip()
+    from PIL import Image
+
+    out = tmp_path / "report.html"
+    r = run_cli("report", "--index", "RUT,SPX", "--top", "5", "--out", str(out), store=demo_store)
+    assert r.code == 0, r.err
+    expected = {
+        "scan": _json(demo_store, "scan", "--index", "RUT,SPX"),
+        "cot": _json(demo_store, "cot"),
+    }
+    for idx in ("RUT", "SPX"):
+        expected[f"sectors-{idx}"] = _json(demo_store, "scan", "--by", "sector", "--index", idx)
+        expected[f"stocks-{idx}"] = _json(demo_store, "scan", "--by", "stock", "--index", idx, "--top", "5")
+    ARTEFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        requests: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda req: requests.append(req.url))
+        page.goto(out.as_uri())
+        page.wait_for_load_state("load")
+        page.screenshot(path=str(ARTEFACTS / "report-demo.png"), full_page=True)
+        tables = page.eval_on_selector_all(
+            "section[data-section]",
+            """els => els.map(s => [s.dataset.section, [...s.querySelectorAll('tbody tr')].map(
+                   tr => [...tr.querySelectorAll('td[data-key]')].map(
+                       td => [td.dataset.key, td.dataset.value, td.innerText]))])""",
+        )
+        shots = [svg.screenshot() for svg in page.query_selector_all("figure svg")]
+        browser.close()
+    assert errors == []
+    assert requests == [out.as_uri()]
+    shown = dict(tables)
+    assert set(shown) == {*expected, "provenance"}
+    for name, rows in expected.items():
+        assert len(shown[name]) == len(rows) > 0, name
+        for cells, row in zip(shown[name], rows, strict=True):
+            for key, value, text in cells:
+                assert json.loads(value) == row[key], (name, key)
+                assert text.strip(), (name, key)  # a value is printed, or a dash for a missing one
+    assert len(shots) >= 4  # history, sectors and quadrant per index, and the futures charts
+    for shot in shots:
+        with Image.open(io.BytesIO(shot)) as img:
+            grey = img.convert("L")
+            assert sum(grey.histogram()[:200]) > 0.01 * grey.width * grey.height

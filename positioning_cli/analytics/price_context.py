@@ -36,6 +36,7 @@ class PriceContext:
     at_52w_high: bool | None
     pct_from_52w_high: float | None
     breakout_date: date | None
+    breakout_run_intact: bool | None  # no correction since the breakout; None without a breakout
     weeks_since_breakout: int
     down_weeks_since_breakout: int
     down_week_returns: tuple[float, ...]  # % each, oldest first

@@ -7,13 +7,12 @@ compared with goldens, and the file appears whole or not at all (written aside, 
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from positioning_cli.charts.model import BarPanel, Chart, LinePanel, ScatterPanel
+from positioning_cli.charts.model import BarPanel, Chart, LinePanel, ScatterPanel, compact
 from positioning_cli.errors import UsageError
+from positioning_cli.outfile import write_atomically
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -33,14 +32,7 @@ def chart_format(path: Path) -> str:
 def save(chart: Chart, path: Path) -> None:
     """Draw ``chart`` into ``path`` (PNG or SVG by its extension)."""
     fmt = chart_format(path)
-    fd, tmp = tempfile.mkstemp(prefix=".chart-", suffix=path.suffix, dir=path.parent or Path("."))
-    try:
-        with os.fdopen(fd, "wb") as out:
-            _draw(chart, out, fmt)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda out: _draw(chart, out, fmt))
 
 
 def svg_markup(chart: Chart) -> str:
@@ -95,6 +87,11 @@ def _line(ax: Axes, panel: LinePanel) -> None:
     if panel.zero_line:
         ax.axhline(0, color="#777777", linewidth=0.8)
     ax.xaxis_date()
+    if max((abs(v) for v in panel.values if v is not None), default=0.0) >= 1e4:
+        from matplotlib.ticker import FuncFormatter
+
+        # 900M, not "9.0" under a "1e8" offset: the axis reads in the unit its label names.
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: compact(y)))
     ax.set_title(panel.title, loc="left", fontsize=9)
     ax.set_ylabel(panel.unit)
     ax.grid(True, linewidth=0.3, alpha=0.6)

@@ -71,3 +71,11 @@ class Chart:
     title: str
     caption: str  # the data's date range and source
     panels: tuple[Panel, ...] = field(default_factory=tuple)
+
+
+def compact(x: float) -> str:
+    """A number in at most 7 characters: 1.23B, 45.6M, 7.89K, 12.35, -0.31."""
+    for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(x) >= size:
+            return f"{x / size:.2f}{suffix}"
+    return f"{x:.2f}"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from positioning_cli.charts.model import BarPanel, Chart, LinePanel, Panel, ScatterPanel
+from positioning_cli.charts.model import BarPanel, Chart, LinePanel, Panel, ScatterPanel, compact
 
 # Braille dot bits by (column 0..1, row 0..3) inside a 2x4 cell (Unicode block U+2800).
 _DOT = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
@@ -107,14 +107,6 @@ class _Canvas:
                     cells.append(" ")
             out.append("".join(cells))
         return out
-
-
-def compact(x: float) -> str:
-    """A number in at most 7 characters: 1.23B, 45.6M, 7.89K, 12.35, -0.31."""
-    for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(x) >= size:
-            return f"{x / size:.2f}{suffix}"
-    return f"{x:.2f}"
 
 
 def _line_panel(panel: LinePanel, width: int, style: Style) -> list[str]:

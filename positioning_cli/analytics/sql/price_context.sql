@@ -4,6 +4,7 @@
 --   52-week high: the highest close in (as_of - 365 days, as_of];
 --   breakout: the first close above the previous all-time high after the index had fallen at least
 --     `correction` (a fraction, 0.10 = a 10% correction) below that high; the newest such date counts;
+--   the breakout's run is intact while no close since it fell `correction` below the high before it;
 --   weeks: calendar weeks (Monday to Sunday); a week's return runs from the previous week's last close
 --     to its own last close; the week holding as_of is "to date", the weeks before it are complete;
 --   months: likewise, calendar months; the streak counts complete months back from the newest one
@@ -47,6 +48,11 @@ highs AS (  -- the first date each high was reached
     min(c.d) FILTER (c.close = l.high_52w AND c.d > getvariable('as_of') - 365) AS high_52w_date
   FROM latest AS l JOIN c ON c.symbol = l.symbol GROUP BY l.symbol
 ),
+broken_runs AS (  -- a close since the breakout that fell a correction below the high before it
+  SELECT b.symbol, bool_or(m.close <= m.prior_high * (1 - getvariable('correction'))) AS corrected
+  FROM breakouts AS b JOIN marks AS m ON m.symbol = b.symbol AND m.d > b.breakout_date
+  GROUP BY b.symbol
+),
 weeks AS (
   SELECT symbol, date_trunc('week', d) AS w, arg_max(close, d) AS last_close FROM c GROUP BY ALL
 ),
@@ -87,7 +93,9 @@ SELECT l.symbol, l.d AS close_date, l.close, l.history_from,
   l.close >= l.ath AS at_all_time_high, 100 * (l.close / l.ath - 1) AS pct_from_all_time_high,
   l.high_52w, h.high_52w_date, l.close >= l.high_52w AS at_52w_high,
   100 * (l.close / l.high_52w - 1) AS pct_from_52w_high,
-  b.breakout_date, coalesce(sb.weeks, 0) AS weeks_since_breakout,
+  b.breakout_date,
+  CASE WHEN b.breakout_date IS NULL THEN NULL ELSE NOT coalesce(br.corrected, false) END AS breakout_run_intact,
+  coalesce(sb.weeks, 0) AS weeks_since_breakout,
   coalesce(len(sb.down), 0) AS down_weeks_since_breakout,
   coalesce(list_transform(sb.down, lambda x: 100 * x), []) AS down_week_returns,
   100 * (SELECT r FROM week_returns AS wr
@@ -98,6 +106,7 @@ SELECT l.symbol, l.d AS close_date, l.close, l.history_from,
 FROM latest AS l
 JOIN highs AS h USING (symbol)
 LEFT JOIN breakouts AS b USING (symbol)
+LEFT JOIN broken_runs AS br USING (symbol)
 LEFT JOIN since_breakout AS sb USING (symbol)
 LEFT JOIN streaks AS s USING (symbol)
 ORDER BY l.symbol
