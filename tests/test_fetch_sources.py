@@ -72,9 +72,13 @@ def test_raw_store_records_hashes_and_forgets(tmp_path: Path) -> None:
 
 
 def test_leftover_temporary_files_are_removed_by_the_next_run(tmp_path: Path) -> None:
-    folder = tmp_path / "raw" / "finra-si"
+    from positioning_cli.store import Store
+
+    store = tmp_path / "store"
+    Store(store).claim()  # a store a killed fetch left its temporary in
+    folder = store / "raw" / "finra-si"
     folder.mkdir(parents=True)
     (folder / ".shrt20261030.csv.999.tmp").write_bytes(b"half")
-    with fetch_lock(tmp_path, 0):
+    with fetch_lock(store, 0):
         pass
     assert list(folder.iterdir()) == []
