@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO_STORE := .demo-store
 POS    := $(BIN)/positioning --store $(DEMO_STORE)
 
-.PHONY: demo test check lint types bench stress fuzz sample-data live clean
+.PHONY: demo test check lint types contracts bench stress fuzz sample-data live clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ demo: $(STAMP)
 ## test: install and run the test suite
 # pytest exits 5 when it collects no test: say so, and fail (an empty suite is not a pass).
 test: $(STAMP)
-	@$(BIN)/python -m pytest -q || { rc=$$?; [ $$rc -ne 5 ] || echo "make test: pytest collected no tests" >&2; exit $$rc; }
+	@$(BIN)/python -m pytest -q -n auto || { rc=$$?; [ $$rc -ne 5 ] || echo "make test: pytest collected no tests" >&2; exit $$rc; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check positioning_cli tests
@@ -36,8 +36,13 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy positioning_cli
 
-## check: lint + types + tests (what CI runs)
-check: lint types test
+## contracts: the layers (pyproject.toml [tool.importlinter]): the library never imports the CLI, the
+## store knows nothing of what is computed from it
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+## check: lint + types + layer contracts + tests (what CI runs)
+check: lint types contracts test
 
 ## bench: time ingest and scan of the sample data (see bench/README in the note)
 bench: $(STAMP)
