@@ -6,9 +6,11 @@ component updates), so a request the page itself makes is the only request seen.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -31,10 +33,16 @@ def chromium_path() -> str:
     if not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("apt-get"):
         pytest.skip("chromium is not installed and cannot be installed here (needs root and apt-get)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-        if done.returncode != 0:
-            pytest.skip(f"could not install chromium with {' '.join(cmd)}: {done.stderr.strip()[-300:]}")
+    # Test workers run in parallel: one installs while the others wait on this lock, then find it.
+    with open(os.path.join(tempfile.gettempdir(), "positioning-tests-chromium.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not shutil.which("chromium"):
+            for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+                done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+                if done.returncode != 0:
+                    pytest.skip(
+                        f"could not install chromium with {' '.join(cmd)}: {done.stderr.strip()[-300:]}"
+                    )
     found = shutil.which("chromium")
     if not found:
         pytest.skip("apt-get installed chromium but no chromium executable is on PATH")
