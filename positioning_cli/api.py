@@ -690,6 +690,7 @@ SCAN_KEYS = (
     "quadrant",
     "quadrant_key",
     "divergence_score",
+    "score_missing",
     "trend_label",
     "ema_stack",
     "bollinger_pct_b",

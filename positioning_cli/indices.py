@@ -193,7 +193,7 @@ def index_rows(
         row = _index_row(view, idx, d, proxy_map[idx], warnings, rank_only)
         if row is not None:
             rows.append(row)
-    rows.sort(key=lambda r: (r["divergence_score"] is None, -(r["divergence_score"] or 0.0), r["index"]))
+    rows.sort(key=lambda r: ms.rank_key(r["divergence_score"], r["index"]))
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
     return rows
@@ -291,6 +291,12 @@ def _index_row(
     row["quadrant"] = quad
     row["quadrant_key"] = ms.QUADRANT_KEYS.get(quad) if quad else None
     row["divergence_score"] = ms.divergence_score(_nan(row["si_pct_1y"]), _nan(row["price_pct_1y"]))
+    no_price = None
+    if px is None:
+        no_price = f"no price series for {' or '.join(proxy_candidates)}"
+    elif row["price_close"] is None:
+        no_price = f"no {px.symbol} close on or before {iso(d)}"
+    row["score_missing"] = ms.score_missing(_nan(row["si_pct_1y"]), _nan(row["price_pct_1y"]), None, no_price)
     return row
 
 

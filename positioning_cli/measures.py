@@ -268,3 +268,26 @@ def divergence_score(si_pct: float, price_pct: float) -> float:
         if not 0.0 <= v <= 100.0:
             raise ValueError(f"percentile {v} outside 0-100")
     return math.sqrt(si_pct * price_pct)
+
+
+def score_missing(
+    si_pct: float | None, price_pct: float | None, si_why: str | None = None, price_why: str | None = None
+) -> str | None:
+    """Why ``divergence_score`` is null, in words for the row; None when the score exists.
+
+    ``si_why`` / ``price_why`` say why that percentile is missing when the caller knows more (no
+    price series for the proxy, too few reports in the window...).
+    """
+    parts = []
+    if si_pct is None or math.isnan(si_pct):
+        parts.append(si_why or "no 1Y short-interest percentile")
+    if price_pct is None or math.isnan(price_pct):
+        parts.append(price_why or "no 1Y price percentile")
+    return "; ".join(parts) or None
+
+
+def rank_key(score: float | None, name: str) -> tuple[bool, float, str]:
+    """The order of every ranking: highest score first, rows without a score (null/NaN) last, ties
+    (and the unscored among themselves) by name ascending, so a rank never depends on input order."""
+    missing = score is None or math.isnan(score)
+    return (missing, 0.0 if missing or score is None else -score, name)

@@ -99,6 +99,7 @@ STOCK_TABLE_COLUMNS = [
     "quadrant",
     "quadrant_key",
     "divergence_score",
+    "score_missing",
     "short_interest_prev",
     "close_prev",
     "si_dollar_change_last",
@@ -145,6 +146,7 @@ SECTOR_TABLE_COLUMNS = [
     "quadrant",
     "quadrant_key",
     "divergence_score",
+    "score_missing",
 ]
 
 
@@ -288,7 +290,8 @@ def _rank(frame: pd.DataFrame, score: str, tie: str) -> np.ndarray:
     if frame.empty:
         return np.array([], dtype="int64")
     s = pd.to_numeric(frame[score], errors="coerce").to_numpy(dtype="float64")
-    order = np.lexsort((frame[tie].astype(str).to_numpy(), np.where(np.isnan(s), 0.0, -s), np.isnan(s)))
+    names = frame[tie].astype(str).to_numpy()
+    order = sorted(range(len(frame)), key=lambda i: ms.rank_key(float(s[i]), str(names[i])))
     ranks = np.empty(len(frame), dtype="int64")
     ranks[order] = np.arange(1, len(frame) + 1)
     return ranks
@@ -538,6 +541,13 @@ def stock_table(
     rows["divergence_score"] = [
         ms.divergence_score(a, b) for a, b in zip(rows["si_pct_1y"], rows["price_pct_1y"], strict=True)
     ]
+    rows["score_missing"] = pd.Series(
+        [
+            ms.score_missing(a, b, None, None if c == c else f"no close on or before {_iso(d)}")
+            for a, b, c in zip(rows["si_pct_1y"], rows["price_pct_1y"], rows["close"], strict=True)
+        ],
+        dtype=object,
+    )
 
     verb = "nulled" if gates.exclude_split_flagged else "computed across it"
     note: list[str | None] = []
@@ -746,6 +756,10 @@ def sector_table(
     out["quadrant_key"] = [ms.QUADRANT_KEYS.get(q) if q else None for q in quads]
     out["divergence_score"] = [
         ms.divergence_score(a, b) for a, b in zip(out["si_pct_1y"], out["price_pct_1y"], strict=True)
+    ]
+    out["score_missing"] = [
+        ms.score_missing(a, b, None, None if s in levels else "no member prices for the sector")
+        for a, b, s in zip(out["si_pct_1y"], out["price_pct_1y"], sectors, strict=True)
     ]
     out = out.reset_index(drop=True)
     out["rank"] = _rank(out, "si_pct_1y", "sector")
