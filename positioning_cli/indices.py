@@ -154,7 +154,7 @@ def proxy(view: IndexView, candidates: Sequence[str]) -> Prices | None:
     return None
 
 
-def _no_members(idx: str) -> str:
+def no_members(idx: str) -> str:
     return f"{idx}: no membership in the store; run `positioning ingest members FILE --index {idx}`"
 
 
@@ -188,7 +188,7 @@ def index_rows(
     rows: list[dict[str, Any]] = []
     for idx in indices:
         if idx not in view.levels:
-            warnings.append(_no_members(idx))
+            warnings.append(no_members(idx))
             continue
         row = _index_row(view, idx, d, proxy_map[idx], warnings, rank_only)
         if row is not None:
@@ -392,7 +392,7 @@ def summary_rows(
     sparks: dict[str, list[float | None]] = {}
     for idx in indices:
         if idx not in view.levels:
-            warnings.append(_no_members(idx))
+            warnings.append(no_members(idx))
             continue
         levels = _levels_on(view, idx, d, warnings)
         if levels is None:

@@ -248,16 +248,26 @@ def stock_view(result: Any) -> Group:
     return Group(*parts)
 
 
-def sector_view(result: Any) -> Table:
-    notes = _no_score_notes(result.rows, "sector")
+def sector_view(result: Any) -> Group:
+    """One table per index (sectors are ranked within their index), titled with it."""
+    from rich.console import Group
+
+    by_index: dict[str, list[dict[str, Any]]] = {}
+    for r in result.rows:
+        by_index.setdefault(r["index"], []).append(r)
+    return Group(*(_sector_table(idx, rows, result.as_of) for idx, rows in by_index.items()))
+
+
+def _sector_table(index: str, rows: list[dict[str, Any]], as_of: date) -> Table:
+    notes = _no_score_notes(rows, "sector")
     table = _table(
-        f"Sectors — {result.as_of.isoformat()}, ranked by median SI % percentile (previous rank in brackets)",
+        f"{index} sectors — {as_of.isoformat()}, ranked by median SI % percentile (previous rank in brackets)",
         caption=notes.strip("\n") or None,
         caption_justify="left",
     )
     for name in ("#", "Sector", "N", "Med SI%", "SI Δ", "Δ YTD", "1Y", "5Y", "Px Δ", "Score"):
         table.add_column(name, justify="left" if name == "Sector" else "right", no_wrap=name != "Sector")
-    for r in result.rows:
+    for r in rows:
         table.add_row(
             _rank_cell(r),
             r["sector"],

@@ -44,3 +44,26 @@ def test_ranking_with_nulls_index_without_a_price_ranks_last(demo_store: Path) -
     assert all(row["score_missing"] is None for row in rows[:-1])
     table = run_cli("scan", "--proxy", "RUT=NOPRICE", "-f", "table", store=demo_store)
     assert "RUT: no score (no price series for NOPRICE)." in " ".join(table.out.split())
+
+
+def test_per_index_sectors_without_index_rank_within_each_index(demo_store: Path) -> None:
+    """`scan --by sector` without --index: the sectors of each index, ranked within it (never one
+    pooled ranking with index null); each block equals that index's own `--index` run, and the
+    table titles each block with its index."""
+    r = run_cli("scan", "--by", "sector", "-f", "json", store=demo_store)
+    assert r.code == 0, r.err
+    rows = json.loads(r.out)["rows"]
+    assert [i for i in dict.fromkeys(row["index"] for row in rows)] == ["RUT", "NDX", "SPX"]
+    for idx in ("RUT", "NDX", "SPX"):
+        block = [row for row in rows if row["index"] == idx]
+        alone = json.loads(
+            run_cli("scan", "--by", "sector", "--index", idx, "-f", "json", store=demo_store).out
+        )
+        assert block == alone["rows"]
+        assert [row["rank"] for row in block] == list(range(1, len(block) + 1))
+        # The rank is the SI percentile order (highest first, ties and nulls by the rule) in plain Python.
+        by_hand = sorted(block, key=lambda row: ms.rank_key(row["si_pct_1y"], row["sector"]))
+        assert by_hand == block
+    table = run_cli("scan", "--by", "sector", "-f", "table", store=demo_store, env={"COLUMNS": "120"}).out
+    titles = [line.split("—")[0].strip() for line in table.splitlines() if "sectors —" in line]
+    assert titles == ["RUT sectors", "NDX sectors", "SPX sectors"]
