@@ -255,18 +255,24 @@ def _index_row(
         excluded.add(n_excl)
     row["split_excluded_symbols"] = max(excluded) if excluded else 0
 
+    si_missing = None
     for label, window in WINDOWS_DAYS.items():
         p = ms.percentile(levels.days, total, d, window)
         row[f"si_pct_{label}"] = p.value
         row[f"si_pct_{label}_obs"] = p.n_obs
         row[f"si_pct_{label}_complete"] = p.window_complete
-        if not p.window_complete:
+        if p.missing:
+            warnings.append(f"{idx}: {label.upper()} SI percentile null: {p.missing}")
+            if label == "1y":
+                si_missing = f"1Y SI percentile: {p.missing}"
+        elif not p.window_complete:
             held = p.covered_days / 365.0
             warnings.append(
                 f"{idx}: {label.upper()} percentile covers {held:.1f} years ({p.n_obs} reports), not the full window"
             )
     row["si_history_from"] = iso(levels.days[0])
 
+    no_price: str | None = None
     row["price_symbol"] = None if px is None else px.symbol
     row.update(trend_fields(px, d))
     if px is None:
@@ -285,18 +291,22 @@ def _index_row(
             row[f"price_return_{kind}"] = (
                 ms.price_return(px.days, px.close, base, d) if base is not None else None
             )
-        row["price_pct_1y"] = ms.price_percentile(px.days, px.close, d, WINDOWS_DAYS["1y"]).value
+        price_p = ms.price_percentile(px.days, px.close, d, WINDOWS_DAYS["1y"])
+        row["price_pct_1y"] = price_p.value
+        if price_p.missing:
+            no_price = f"1Y price percentile: {price_p.missing}"
     row.update(_futures_fields(view.cot, idx, d, bases["last"], row["si_change_last"], warnings))
     quad = ms.quadrant(_nan(row["si_change_last"]), _nan(row["price_return_last"]))
     row["quadrant"] = quad
     row["quadrant_key"] = ms.QUADRANT_KEYS.get(quad) if quad else None
     row["divergence_score"] = ms.divergence_score(_nan(row["si_pct_1y"]), _nan(row["price_pct_1y"]))
-    no_price = None
     if px is None:
         no_price = f"no price series for {' or '.join(proxy_candidates)}"
     elif row["price_close"] is None:
         no_price = f"no {px.symbol} close on or before {iso(d)}"
-    row["score_missing"] = ms.score_missing(_nan(row["si_pct_1y"]), _nan(row["price_pct_1y"]), None, no_price)
+    row["score_missing"] = ms.score_missing(
+        _nan(row["si_pct_1y"]), _nan(row["price_pct_1y"]), si_missing, no_price
+    )
     return row
 
 
@@ -443,7 +453,9 @@ def _price_row(idx: str, px: Prices, levels: Levels, d: Day, explain: bool) -> d
         "symbol": px.symbol,
     }
     row["value"] = float(upto[-1]) if len(upto) else None
-    row.update(_percentiles(upto_days, upto, d, tolerance=7))
+    row.update(
+        _percentiles(upto_days, upto, d, tolerance=ms.PRICE_STALE_DAYS, per_year=ms.PRICE_CLOSES_PER_YEAR)
+    )
     for kind in CHANGE_KINDS:
         base = ms.previous_date(levels.days, d, kind)
         row[f"base_{kind}"] = iso(base)
@@ -458,15 +470,18 @@ def _price_row(idx: str, px: Prices, levels: Levels, d: Day, explain: bool) -> d
 
 
 def _percentiles(
-    days: np.ndarray, series: np.ndarray, d: Day, tolerance: int | None = None
+    days: np.ndarray,
+    series: np.ndarray,
+    d: Day,
+    tolerance: int = ms.WINDOW_TOLERANCE_DAYS,
+    per_year: int = ms.SI_REPORTS_PER_YEAR,
 ) -> dict[str, Any]:
-    kw = {} if tolerance is None else {"tolerance_days": tolerance}
     out: dict[str, Any] = {}
     for label, window in WINDOWS_DAYS.items():
-        p = ms.percentile(days, series, d, window, **kw)
+        p = ms.percentile(days, series, d, window, tolerance, per_year)
         out[f"pct_{label}"] = p.value
         out[f"pct_{label}_complete"] = p.window_complete
-    p_all = ms.percentile(days, series, d, None)
+    p_all = ms.percentile(days, series, d, None, tolerance, per_year)
     out["pct_all"] = p_all.value
     out["obs_all"] = p_all.n_obs
     out["history_from"] = iso(p_all.first_obs)
