@@ -436,7 +436,7 @@ def summary_rows(
                     f"{idx}: 5Y percentile covers history from {r['history_from']} only ({r['obs_all']} reports)"
                 )
         rows.extend(idx_rows)
-        text[idx] = _sentences(idx, {r["metric"]: r for r in idx_rows})
+        text[idx] = _sentences(idx, {r["metric"]: r for r in idx_rows}, lv)
         start = d - np.timedelta64(5 * 365, "D")
         recent = levels.floats("total_si_shares")[levels.days > start]
         sparks[idx] = [None if x != x else float(x) for x in recent.tolist()]
@@ -518,38 +518,74 @@ def _signed(x: float | None) -> str:
     return "n/a" if x is None or x != x else f"{x * 100:+.1f}%"
 
 
-def _sentences(idx: str, by_metric: dict[str, dict[str, Any]]) -> list[str]:
-    """Two or three plain sentences, every number taken from the rows above."""
+def _known(x: float | None) -> bool:
+    return x is not None and x == x
+
+
+def _sentences(idx: str, by_metric: dict[str, dict[str, Any]], coverage: dict[str, Any]) -> list[str]:
+    """Plain sentences, each built only from numbers that exist in the rows above; what is missing
+    is named with the coverage behind it ("8 of 1,920 members have short interest"), never printed
+    as "nan%" or "n/a"."""
     name = INDEX_NAMES[idx]
     total = by_metric["total_si_shares"]
     med = by_metric["median_si_pct_so"]
     price = by_metric.get("price_close")
-    p5 = _pct_word(total["pct_5y"]) + (" (of the history held)" if not total["pct_5y_complete"] else "")
-    out = [
-        f"Short interest across {name} constituents is at {_pct_word(total['pct_1y'])} percentile versus the "
-        f"past 1Y and {p5} percentile versus 5Y."
-    ]
-    moves = (
-        f"It is {_signed(total['change_ytd'])} YTD, {_signed(total['change_12m'])} over 12 months and "
-        f"{_signed(total['change_last'])} since the last report"
-    )
-    if price is not None and price["change_last"] is not None and total["change_last"] is not None:
-        si_up = total["change_last"] > 0
-        px_up = price["change_last"] > 0
-        tail = {
-            (True, True): "while price rises — shorts are expanding into strength",
-            (True, False): "as price falls — shorts are being confirmed",
-            (False, True): "as price rises — a short-covering rally",
-            (False, False): "as price falls — shorts are exiting into weakness",
-        }[(si_up, px_up)]
-        moves += (
-            f"; {price['symbol']} is {_signed(price['change_last'])} over the same report and "
-            f"{_signed(price['change_ytd'])} YTD, {tail}"
-        )
-    out.append(moves + ".")
-    if med["value"] is not None:
+    members, with_si = int(coverage["members"]), int(coverage["members_with_si"])
+    with_so, quarantined = int(coverage["members_with_denominator"]), int(coverage["quarantined"])
+    out = []
+    if with_si < members:
+        out.append(f"{with_si:,} of {members:,} {name} members have short interest on this report.")
+    levels = []
+    if _known(total["pct_1y"]):
+        levels.append(f"{_pct_word(total['pct_1y'])} percentile versus the past 1Y")
+    if _known(total["pct_5y"]):
+        held = "" if total["pct_5y_complete"] else " (of the history held)"
+        levels.append(f"{_pct_word(total['pct_5y'])} percentile versus 5Y{held}")
+    if levels:
+        out.append(f"Short interest across {name} constituents is at {' and '.join(levels)}.")
+    else:
         out.append(
-            f"The median {name} stock has {med['value']:.1f}% of its shares outstanding sold short "
-            f"({_pct_word(med['pct_1y'])} percentile of its 1Y range)."
+            f"Short interest across {name} constituents has too short a history for a percentile "
+            f"({total['obs_all']} reports held)."
         )
+    moves = [
+        f"{_signed(total[key])} {words}"
+        for key, words in (
+            ("change_ytd", "YTD"),
+            ("change_12m", "over 12 months"),
+            ("change_last", "since the last report"),
+        )
+        if _known(total[key])
+    ]
+    if moves:
+        sentence = "It is " + ", ".join(moves[:-1]) + (" and " if len(moves) > 1 else "") + moves[-1]
+        if price is not None and _known(price["change_last"]) and _known(total["change_last"]):
+            si_up = total["change_last"] > 0
+            px_up = price["change_last"] > 0
+            tail = {
+                (True, True): "while price rises — shorts are expanding into strength",
+                (True, False): "as price falls — shorts are being confirmed",
+                (False, True): "as price rises — a short-covering rally",
+                (False, False): "as price falls — shorts are exiting into weakness",
+            }[(si_up, px_up)]
+            ytd = f" and {_signed(price['change_ytd'])} YTD" if _known(price["change_ytd"]) else ""
+            sentence += (
+                f"; {price['symbol']} is {_signed(price['change_last'])} over the same report{ytd}, {tail}"
+            )
+        out.append(sentence + ".")
+    if _known(med["value"]):
+        rank = f" ({_pct_word(med['pct_1y'])} percentile of its 1Y range)" if _known(med["pct_1y"]) else ""
+        over = (
+            f"; {with_so:,} of {with_si:,} members with short interest have shares outstanding"
+            if with_so < with_si
+            else ""
+        )
+        out.append(
+            f"The median {name} stock has {med['value']:.1f}% of its shares outstanding sold short{rank}{over}."
+        )
+    else:
+        why = f"{with_so:,} of {with_si:,} members with short interest have shares outstanding"
+        if quarantined:
+            why += f", {quarantined:,} of them quarantined"
+        out.append(f"The median short interest as a share of shares outstanding is unavailable: {why}.")
     return out

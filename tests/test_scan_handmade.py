@@ -135,6 +135,7 @@ def test_summary_levels_percentiles_and_changes_by_hand(store: Path) -> None:
     assert rows["total_si_value"]["value"] is None  # no stock closes in this store
     assert "x(2026-06-30) / x(2025-12-31) − 1" in total["explain"]
     text = " ".join(doc["text"]["RUT"])
+    assert "too short a history for a percentile (4 reports held)" in text
     assert "+50.0% YTD" in text and "+12.5% since the last report" in text
     assert "expanding into strength" in text
 
