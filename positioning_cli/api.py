@@ -693,6 +693,7 @@ SCAN_KEYS = (
     "quadrant",
     "quadrant_key",
     "divergence_score",
+    "score_missing",
     "trend_label",
     "ema_stack",
     "bollinger_pct_b",
@@ -1025,24 +1026,23 @@ def scan_sectors(
     indices: Sequence[str] = INDICES,
     gates: Any = None,
 ) -> Result:
-    """Per GICS sector: coverage, median SI %, changes and percentiles, ranked by SI percentile."""
+    """Per GICS sector of each index: coverage, median SI %, changes and percentiles, ranked by SI
+    percentile within its index (a sector of RUT is never ranked against one of SPX: their
+    constituents, sizes and levels differ). Rows come index by index, in the order asked."""
     from positioning_cli import stocks
+    from positioning_cli.indices import no_members
 
     frames, si, d, prev_d, warnings = _ranking_context(store_root, as_of, known_at, indices)
-    table = stocks.sector_table(
-        si,
-        frames.members,
-        frames.prices,
-        _universe(indices),
-        d,
-        _gates(gates),
-        prev_d,
-    )
-    if len(indices) == 2:
-        warnings.append("sectors of two indices are computed over the union of all three; pass one --index")
-    rows = [_shape(r, sector_keys()) for r in stocks.to_records(table)]
+    held = set(frames.members["index"])
+    rows = []
+    for idx in indices:
+        if idx not in held:
+            warnings.append(no_members(idx))
+            continue
+        table = stocks.sector_table(si, frames.members, frames.prices, idx, d, _gates(gates), prev_d)
+        rows += [_shape(r, sector_keys()) for r in stocks.to_records(table)]
     if not rows:
-        raise NoDataError(f"no sector has short interest on {d.date()}")
+        raise NoDataError(f"no sector of {', '.join(indices)} has short interest on {d.date()}")
     return Result("scan", d.date(), rows, warnings)
 
 

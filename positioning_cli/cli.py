@@ -442,6 +442,7 @@ def scan_cmd(
         result = api.scan_stocks(
             _store_path(),
             as_of=as_of_date,
+            known_at=known,
             indices=indices,
             top=top,
             gates=gates,

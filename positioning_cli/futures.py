@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from positioning_cli import arrays
-from positioning_cli.measures import day
+from positioning_cli.measures import day, min_observations
 
 CONTRACTS: dict[str, tuple[str, ...]] = {
     "ES": ("13874A",),  # E-mini S&P 500 (CME)
@@ -49,6 +49,7 @@ GROUPS: dict[str, str] = {"lev": "lev_net", "asset_mgr": "asset_mgr_net"}
 WINDOW_DAYS: dict[str, int | None] = {"1y": 365, "3y": 3 * 365, "all": None}
 INDEX_REPORTS = 52  # COT index and z-score: the last 52 weekly reports (today included)
 _CODE_RE = re.compile(r"^[0-9A-Z]{5}[0-9A-Z+]$")
+COT_REPORTS_PER_YEAR = 52  # weekly: the window-percentile minimum is half of a full window (measures)
 _MAX_REPORT_GAP_DAYS = 10  # weekly reports are 6-8 days apart (holiday Mondays); more means one is missing
 _MATCH_SLACK_DAYS = 3  # a report "k weeks earlier" may be dated up to 3 days off (holiday Mondays)
 
@@ -227,7 +228,7 @@ def series(cot: pa.Table, contract: str, futures_only: bool = True) -> FuturesSe
 class WindowPercentile:
     """Percentile of today's net among the nets in (report_date - W, report_date]."""
 
-    pct: float  # 100 x share of observations <= today's (100 = highest in the window)
+    pct: float  # 100 x share of observations <= today's (100 = highest in the window); NaN below the minimum observations
     n_obs: int  # reports in the window, today included
     # The history held starts on or before report_date - W + 7 days and no weekly report is missing
     # inside the window; "all" is always complete.
@@ -279,8 +280,9 @@ def _percentile(
         edges = np.diff(np.concatenate([[0], offsets]))
         complete = bool(days[0] <= start + 7) and bool(edges.max() <= _MAX_REPORT_GAP_DAYS)
     values = nets[in_window]
+    enough = len(values) >= min_observations(window_days, COT_REPORTS_PER_YEAR)
     return WindowPercentile(
-        pct=float(100.0 * np.count_nonzero(values <= today) / len(values)),
+        pct=float(100.0 * np.count_nonzero(values <= today) / len(values)) if enough else math.nan,
         n_obs=len(values),
         window_complete=complete,
         first_date=_date(days[in_window][0]),

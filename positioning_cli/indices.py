@@ -154,7 +154,7 @@ def proxy(view: IndexView, candidates: Sequence[str]) -> Prices | None:
     return None
 
 
-def _no_members(idx: str) -> str:
+def no_members(idx: str) -> str:
     return f"{idx}: no membership in the store; run `positioning ingest members FILE --index {idx}`"
 
 
@@ -188,12 +188,12 @@ def index_rows(
     rows: list[dict[str, Any]] = []
     for idx in indices:
         if idx not in view.levels:
-            warnings.append(_no_members(idx))
+            warnings.append(no_members(idx))
             continue
         row = _index_row(view, idx, d, proxy_map[idx], warnings, rank_only)
         if row is not None:
             rows.append(row)
-    rows.sort(key=lambda r: (r["divergence_score"] is None, -(r["divergence_score"] or 0.0), r["index"]))
+    rows.sort(key=lambda r: ms.rank_key(r["divergence_score"], r["index"]))
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
     return rows
@@ -255,18 +255,24 @@ def _index_row(
         excluded.add(n_excl)
     row["split_excluded_symbols"] = max(excluded) if excluded else 0
 
+    si_missing = None
     for label, window in WINDOWS_DAYS.items():
         p = ms.percentile(levels.days, total, d, window)
         row[f"si_pct_{label}"] = p.value
         row[f"si_pct_{label}_obs"] = p.n_obs
         row[f"si_pct_{label}_complete"] = p.window_complete
-        if not p.window_complete:
+        if p.missing:
+            warnings.append(f"{idx}: {label.upper()} SI percentile null: {p.missing}")
+            if label == "1y":
+                si_missing = f"1Y SI percentile: {p.missing}"
+        elif not p.window_complete:
             held = p.covered_days / 365.0
             warnings.append(
                 f"{idx}: {label.upper()} percentile covers {held:.1f} years ({p.n_obs} reports), not the full window"
             )
     row["si_history_from"] = iso(levels.days[0])
 
+    no_price: str | None = None
     row["price_symbol"] = None if px is None else px.symbol
     row.update(trend_fields(px, d))
     if px is None:
@@ -285,12 +291,22 @@ def _index_row(
             row[f"price_return_{kind}"] = (
                 ms.price_return(px.days, px.close, base, d) if base is not None else None
             )
-        row["price_pct_1y"] = ms.price_percentile(px.days, px.close, d, WINDOWS_DAYS["1y"]).value
+        price_p = ms.price_percentile(px.days, px.close, d, WINDOWS_DAYS["1y"])
+        row["price_pct_1y"] = price_p.value
+        if price_p.missing:
+            no_price = f"1Y price percentile: {price_p.missing}"
     row.update(_futures_fields(view.cot, idx, d, bases["last"], row["si_change_last"], warnings))
     quad = ms.quadrant(_nan(row["si_change_last"]), _nan(row["price_return_last"]))
     row["quadrant"] = quad
     row["quadrant_key"] = ms.QUADRANT_KEYS.get(quad) if quad else None
     row["divergence_score"] = ms.divergence_score(_nan(row["si_pct_1y"]), _nan(row["price_pct_1y"]))
+    if px is None:
+        no_price = f"no price series for {' or '.join(proxy_candidates)}"
+    elif row["price_close"] is None:
+        no_price = f"no {px.symbol} close on or before {iso(d)}"
+    row["score_missing"] = ms.score_missing(
+        _nan(row["si_pct_1y"]), _nan(row["price_pct_1y"]), si_missing, no_price
+    )
     return row
 
 
@@ -386,7 +402,7 @@ def summary_rows(
     sparks: dict[str, list[float | None]] = {}
     for idx in indices:
         if idx not in view.levels:
-            warnings.append(_no_members(idx))
+            warnings.append(no_members(idx))
             continue
         levels = _levels_on(view, idx, d, warnings)
         if levels is None:
@@ -420,7 +436,7 @@ def summary_rows(
                     f"{idx}: 5Y percentile covers history from {r['history_from']} only ({r['obs_all']} reports)"
                 )
         rows.extend(idx_rows)
-        text[idx] = _sentences(idx, {r["metric"]: r for r in idx_rows})
+        text[idx] = _sentences(idx, {r["metric"]: r for r in idx_rows}, lv)
         start = d - np.timedelta64(5 * 365, "D")
         recent = levels.floats("total_si_shares")[levels.days > start]
         sparks[idx] = [None if x != x else float(x) for x in recent.tolist()]
@@ -437,7 +453,9 @@ def _price_row(idx: str, px: Prices, levels: Levels, d: Day, explain: bool) -> d
         "symbol": px.symbol,
     }
     row["value"] = float(upto[-1]) if len(upto) else None
-    row.update(_percentiles(upto_days, upto, d, tolerance=7))
+    row.update(
+        _percentiles(upto_days, upto, d, tolerance=ms.PRICE_STALE_DAYS, per_year=ms.PRICE_CLOSES_PER_YEAR)
+    )
     for kind in CHANGE_KINDS:
         base = ms.previous_date(levels.days, d, kind)
         row[f"base_{kind}"] = iso(base)
@@ -452,15 +470,18 @@ def _price_row(idx: str, px: Prices, levels: Levels, d: Day, explain: bool) -> d
 
 
 def _percentiles(
-    days: np.ndarray, series: np.ndarray, d: Day, tolerance: int | None = None
+    days: np.ndarray,
+    series: np.ndarray,
+    d: Day,
+    tolerance: int = ms.WINDOW_TOLERANCE_DAYS,
+    per_year: int = ms.SI_REPORTS_PER_YEAR,
 ) -> dict[str, Any]:
-    kw = {} if tolerance is None else {"tolerance_days": tolerance}
     out: dict[str, Any] = {}
     for label, window in WINDOWS_DAYS.items():
-        p = ms.percentile(days, series, d, window, **kw)
+        p = ms.percentile(days, series, d, window, tolerance, per_year)
         out[f"pct_{label}"] = p.value
         out[f"pct_{label}_complete"] = p.window_complete
-    p_all = ms.percentile(days, series, d, None)
+    p_all = ms.percentile(days, series, d, None, tolerance, per_year)
     out["pct_all"] = p_all.value
     out["obs_all"] = p_all.n_obs
     out["history_from"] = iso(p_all.first_obs)
@@ -497,40 +518,76 @@ def _signed(x: float | None) -> str:
     return "n/a" if x is None or x != x else f"{x * 100:+.1f}%"
 
 
-def _sentences(idx: str, by_metric: dict[str, dict[str, Any]]) -> list[str]:
-    """Two or three plain sentences, every number taken from the rows above."""
+def _known(x: float | None) -> bool:
+    return x is not None and x == x
+
+
+def _sentences(idx: str, by_metric: dict[str, dict[str, Any]], coverage: dict[str, Any]) -> list[str]:
+    """Plain sentences, each built only from numbers that exist in the rows above; what is missing
+    is named with the coverage behind it ("8 of 1,920 members have short interest"), never printed
+    as "nan%" or "n/a"."""
     name = INDEX_NAMES[idx]
     total = by_metric["total_si_shares"]
     med = by_metric["median_si_pct_so"]
     price = by_metric.get("price_close")
-    p5 = _pct_word(total["pct_5y"]) + (" (of the history held)" if not total["pct_5y_complete"] else "")
-    out = [
-        f"Short interest across {name} constituents is at {_pct_word(total['pct_1y'])} percentile versus the "
-        f"past 1Y and {p5} percentile versus 5Y."
-    ]
-    moves = (
-        f"It is {_signed(total['change_ytd'])} YTD, {_signed(total['change_12m'])} over 12 months and "
-        f"{_signed(total['change_last'])} since the last report"
-    )
-    if price is not None and price["change_last"] is not None and total["change_last"] is not None:
-        si_up = total["change_last"] > 0
-        px_up = price["change_last"] > 0
-        tail = {
-            (True, True): "while price rises — shorts are expanding into strength",
-            (True, False): "as price falls — shorts are being confirmed",
-            (False, True): "as price rises — a short-covering rally",
-            (False, False): "as price falls — shorts are exiting into weakness",
-        }[(si_up, px_up)]
-        moves += (
-            f"; {price['symbol']} is {_signed(price['change_last'])} over the same report and "
-            f"{_signed(price['change_ytd'])} YTD, {tail}"
-        )
-    out.append(moves + ".")
-    if med["value"] is not None:
+    members, with_si = int(coverage["members"]), int(coverage["members_with_si"])
+    with_so, quarantined = int(coverage["members_with_denominator"]), int(coverage["quarantined"])
+    out = []
+    if with_si < members:
+        out.append(f"{with_si:,} of {members:,} {name} members have short interest on this report.")
+    levels = []
+    if _known(total["pct_1y"]):
+        levels.append(f"{_pct_word(total['pct_1y'])} percentile versus the past 1Y")
+    if _known(total["pct_5y"]):
+        held = "" if total["pct_5y_complete"] else " (of the history held)"
+        levels.append(f"{_pct_word(total['pct_5y'])} percentile versus 5Y{held}")
+    if levels:
+        out.append(f"Short interest across {name} constituents is at {' and '.join(levels)}.")
+    else:
         out.append(
-            f"The median {name} stock has {med['value']:.1f}% of its shares outstanding sold short "
-            f"({_pct_word(med['pct_1y'])} percentile of its 1Y range)."
+            f"Short interest across {name} constituents has too short a history for a percentile "
+            f"({total['obs_all']} reports held)."
         )
+    moves = [
+        f"{_signed(total[key])} {words}"
+        for key, words in (
+            ("change_ytd", "YTD"),
+            ("change_12m", "over 12 months"),
+            ("change_last", "since the last report"),
+        )
+        if _known(total[key])
+    ]
+    if moves:
+        sentence = "It is " + ", ".join(moves[:-1]) + (" and " if len(moves) > 1 else "") + moves[-1]
+        if price is not None and _known(price["change_last"]) and _known(total["change_last"]):
+            si_up = total["change_last"] > 0
+            px_up = price["change_last"] > 0
+            tail = {
+                (True, True): "while price rises — shorts are expanding into strength",
+                (True, False): "as price falls — shorts are being confirmed",
+                (False, True): "as price rises — a short-covering rally",
+                (False, False): "as price falls — shorts are exiting into weakness",
+            }[(si_up, px_up)]
+            ytd = f" and {_signed(price['change_ytd'])} YTD" if _known(price["change_ytd"]) else ""
+            sentence += (
+                f"; {price['symbol']} is {_signed(price['change_last'])} over the same report{ytd}, {tail}"
+            )
+        out.append(sentence + ".")
+    if _known(med["value"]):
+        rank = f" ({_pct_word(med['pct_1y'])} percentile of its 1Y range)" if _known(med["pct_1y"]) else ""
+        over = (
+            f"; {with_so:,} of {with_si:,} members with short interest have shares outstanding"
+            if with_so < with_si
+            else ""
+        )
+        out.append(
+            f"The median {name} stock has {med['value']:.1f}% of its shares outstanding sold short{rank}{over}."
+        )
+    else:
+        why = f"{with_so:,} of {with_si:,} members with short interest have shares outstanding"
+        if quarantined:
+            why += f", {quarantined:,} of them quarantined"
+        out.append(f"The median short interest as a share of shares outstanding is unavailable: {why}.")
     return out
 
 

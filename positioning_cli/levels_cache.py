@@ -5,21 +5,30 @@ level (median SI %, totals, days to cover...) of every settlement date held. A d
 depends only on that date's short-interest file, the membership snapshots and the stock closes
 (metrics.index_levels), so each cached row carries a fingerprint of exactly those inputs: the
 SHA-256 of the date's partition file and of every members and prices file (from the manifest),
-the price-proxy symbols excluded from the stock closes, and ``VERSION``. A row is used only when
-its fingerprint matches the store as it is now; everything else is computed again and the cache
-rewritten. So after ingesting one new FINRA file the next scan computes one date, and after a
-membership or price ingest it recomputes them all once.
+the price-proxy symbols excluded from the stock closes, and the digest of the definitions that
+compute a level (``definitions_digest``: the source text of ``DEFINITION_MODULES`` and the package
+version). A row is used only when its fingerprint matches the store and the code as they are now;
+everything else is computed again and the cache rewritten. So after ingesting one new FINRA file
+the next scan computes one date, after a membership or price ingest it recomputes them all once,
+and after any edit to a definition (``median`` to ``mean`` in metrics.py, say) it recomputes them
+all: there is no version string for a developer to forget to bump.
 
 The cache is derived data, outside the manifest and never read by other engines; deleting it
-is always safe. Writing it is best effort (a read-only store is scanned without one).
+is always safe. Writing it is best effort (a read-only store is scanned without one). A cache that
+is a symbolic link, lives in a linked folder, cannot be read, or was not written by this module (no
+``positioning_levels_cache`` key in its Parquet metadata, or another layout) is never trusted: it
+is ignored with one note on stderr and rebuilt.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import importlib.util
 import json
 import os
+import sys
 import uuid
 from collections.abc import Iterable
 from datetime import date
@@ -32,9 +41,40 @@ from positioning_cli.levels import LEVEL_COLUMNS, LEVEL_DTYPES, Levels
 
 CACHE_DIR = ".cache"
 LEVELS_FILE = "levels.parquet"
-# Bump whenever metrics.index_levels (or what it is given) changes what a level means.
-VERSION = "levels-2"
 FINGERPRINT = "fingerprint"
+# Parquet key-value metadata naming the file as ours (value: the definitions digest it was built by).
+MARKER = b"positioning_levels_cache"
+# Every module whose code decides what a cached level is: the per-date joins and aggregates
+# (metrics), the frames they are given (api: _si_frame, _stock_closes, _listed_rows,
+# _index_levels), the container and its date conversions (levels, measures), the Arrow
+# conversions of the cache file (arrays) and this module. Their source text is hashed into every
+# row's fingerprint, so editing any of them invalidates the cache.
+DEFINITION_MODULES = (
+    "positioning_cli.metrics",
+    "positioning_cli.api",
+    "positioning_cli.levels",
+    "positioning_cli.measures",
+    "positioning_cli.arrays",
+    "positioning_cli.levels_cache",
+)
+
+
+@functools.cache
+def definitions_digest(modules: tuple[str, ...] = DEFINITION_MODULES) -> str:
+    """SHA-256 of the package version and the source of ``modules`` (read from disk, not imported)."""
+    from positioning_cli import __version__
+
+    h = hashlib.sha256(__version__.encode())
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise RuntimeError(f"{name}: module not found for the levels-cache definitions digest")
+        h.update(name.encode() + b"\0" + Path(spec.origin).read_bytes() + b"\0")
+    return h.hexdigest()[:32]
+
+
+def _note(file: Path, what: str) -> None:
+    sys.stderr.write(f"note: {file}: {what}; ignored, the index levels are computed again\n")
 
 
 def partition_date(rel: str) -> date:
@@ -48,7 +88,7 @@ def fingerprints(manifest: dict[str, Any], proxies: Iterable[str]) -> dict[date,
     tables = manifest["tables"]
     shared = json.dumps(
         [
-            VERSION,
+            definitions_digest(),
             sorted(proxies),
             sorted((rel, e["sha256"]) for rel, e in tables["members"]["files"].items()),
             sorted((rel, e["sha256"]) for rel, e in tables["prices"]["files"].items()),
@@ -72,18 +112,33 @@ def load(store_root: Path, wanted: dict[date, str]) -> dict[str, Levels]:
     from positioning_cli import arrays
 
     file = path(store_root)
-    if not file.is_file() or file.is_symlink():
+    if file.parent.is_symlink():
+        _note(file.parent, "the cache folder is a symbolic link")
+        return {}
+    if not file.exists() and not file.is_symlink():
+        return {}  # no cache yet: nothing to say
+    if file.is_symlink() or not file.is_file():
+        _note(file, "not a regular file (a symbolic link or a folder)")
         return {}
     try:
-        table = pq.ParquetFile(file).read()
+        parquet = pq.ParquetFile(file)
+        meta = parquet.schema_arrow.metadata or {}
+        if MARKER not in meta:
+            _note(file, "not a levels cache written by this version of positioning")
+            return {}
+        if meta[MARKER] != definitions_digest().encode():
+            return {}  # built by other definitions (an edit or another version): silently recomputed
+        table = parquet.read()
     except (OSError, pa.ArrowException):
-        return {}  # unreadable: recomputed and rewritten
+        _note(file, "unreadable (damaged)")
+        return {}
     expected = {"index": pa.string(), "settlement_date": pa.date32(), FINGERPRINT: pa.string()}
     expected |= {c: _arrow_type(t) for c, t in LEVEL_DTYPES.items()}
     if any(
         table.schema.get_field_index(c) < 0 or table.schema.field(c).type != t for c, t in expected.items()
     ):
-        return {}  # another layout (an older version): recomputed and rewritten
+        _note(file, "an unexpected layout")
+        return {}
     settled = arrays.days(table.column("settlement_date"))
     ok = np.array(
         [
@@ -126,10 +181,11 @@ def save(store_root: Path, levels: dict[str, Levels], wanted: dict[date, str]) -
     tmp = folder / f".{uuid.uuid4().hex}.tmp"
     try:
         if folder.is_symlink():
-            return
+            folder.unlink()  # the link only, never what it points to: the cache is rebuilt in the store
         folder.mkdir(exist_ok=True)
-        pq.write_table(pa.table(columns), tmp)
-        os.replace(tmp, path(store_root))
+        table = pa.table(columns).replace_schema_metadata({MARKER: definitions_digest().encode()})
+        pq.write_table(table, tmp)
+        os.replace(tmp, path(store_root))  # replaces a link or a damaged file, never writes through it
     except (OSError, pa.ArrowException):
         with contextlib.suppress(OSError):
             tmp.unlink()

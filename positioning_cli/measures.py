@@ -23,6 +23,14 @@ import numpy as np
 PRICE_STALE_DAYS = 7
 # A semi-monthly series misses the exact start of a window by up to ~16 days without being short.
 WINDOW_TOLERANCE_DAYS = 16
+# A window percentile needs at least half of the observations a full window holds at the series'
+# cadence (README "Choices"). The percentile of the latest of n values can only take n values and
+# is 100 whenever the latest is the highest so far: from 1 or 2 reports it says "100th percentile"
+# about nothing. Half a window bounds the step at 100/n <= 8.3 points for a 1Y SI percentile and
+# spans at least half the seasons of a year. Below it the percentile is null with a reason.
+MIN_WINDOW_SHARE = 0.5
+SI_REPORTS_PER_YEAR = 24  # FINRA: two settlement dates a month
+PRICE_CLOSES_PER_YEAR = 252  # NYSE trading days
 
 QUADRANT_KEYS: dict[str, str] = {
     "shorts pressing into strength": "pressing_into_strength",
@@ -51,6 +59,21 @@ class Percentile:
     first_obs: Day | None  # earliest observation inside the window
     window_complete: bool  # False: the store holds less than W, say so instead of a full-window figure
     covered_days: int  # d − first_obs
+    min_obs: int = 0  # fewer observations in the window than this: value is NaN (``missing`` says why)
+
+    @property
+    def missing(self) -> str | None:
+        """Why ``value`` is NaN for lack of observations; None otherwise."""
+        if self.n_obs >= self.min_obs:
+            return None
+        return f"{self.n_obs} observations in the window, fewer than the {self.min_obs} required"
+
+
+def min_observations(window_days: int | None, per_year: int) -> int:
+    """Fewest observations a window percentile is computed from: ``MIN_WINDOW_SHARE`` of a full
+    window at ``per_year`` observations a year ("all history" counts as one year)."""
+    years = 1.0 if window_days is None else window_days / 365
+    return math.ceil(MIN_WINDOW_SHARE * per_year * years)
 
 
 # --------------------------------------------------------------------------------------------- dates
@@ -161,7 +184,13 @@ def change(days_: Any, values: Any, d: Any, kind: str) -> Change:
 
 
 def _percentile(
-    t: np.ndarray, v: np.ndarray, d: Day, x: float, window_days: int | None, tolerance_days: int
+    t: np.ndarray,
+    v: np.ndarray,
+    d: Day,
+    x: float,
+    window_days: int | None,
+    tolerance_days: int,
+    per_year: int,
 ) -> Percentile:
     held = ~np.isnan(v) & (t <= d)  # point in time: nothing after d exists yet
     t, v = t[held], v[held]
@@ -176,22 +205,29 @@ def _percentile(
     n = len(win_v)
     first = win_t.min() if n else None
     covered = int((d - first).astype(int)) if first is not None else 0
-    value = math.nan if math.isnan(x) or n == 0 else 100.0 * float((win_v <= x).sum()) / n
-    return Percentile(value, n, first, bool(complete), covered)
+    need = max(1, min_observations(window_days, per_year))
+    value = math.nan if math.isnan(x) or n < need else 100.0 * float((win_v <= x).sum()) / n
+    return Percentile(value, n, first, bool(complete), covered, need)
 
 
 def percentile(
-    days_: Any, values: Any, d: Any, window_days: int | None, tolerance_days: int = WINDOW_TOLERANCE_DAYS
+    days_: Any,
+    values: Any,
+    d: Any,
+    window_days: int | None,
+    tolerance_days: int = WINDOW_TOLERANCE_DAYS,
+    per_year: int = SI_REPORTS_PER_YEAR,
 ) -> Percentile:
     """Percentile of x(d) in its trailing window (d − W, d]: 100 × share of observations <= x(d).
 
     Ties count as <=, so 100 = highest in the window. ``window_days=None`` uses all history up to d.
     ``window_complete`` is False when the series' first observation is later than d − W + tolerance
     (a semi-monthly series misses the exact window start by up to ~16 days without being short).
+    NaN with fewer than ``min_observations(window_days, per_year)`` observations in the window.
     """
     t, v = _series(days_, values)
     dd = day(d)
-    return _percentile(t, v, dd, _value_at(t, v, dd), window_days, tolerance_days)
+    return _percentile(t, v, dd, _value_at(t, v, dd), window_days, tolerance_days, per_year)
 
 
 def _closes(days_: Any, closes: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -238,7 +274,7 @@ def price_percentile(days_: Any, closes: Any, d: Any, window_days: int | None) -
     px, at = _close_on_or_before(t, v, dd)
     if _stale(at, dd):
         px = math.nan
-    return _percentile(t, v, dd, px, window_days, PRICE_STALE_DAYS)
+    return _percentile(t, v, dd, px, window_days, PRICE_STALE_DAYS, PRICE_CLOSES_PER_YEAR)
 
 
 # ------------------------------------------------------------------------------------------ divergence
@@ -268,3 +304,26 @@ def divergence_score(si_pct: float, price_pct: float) -> float:
         if not 0.0 <= v <= 100.0:
             raise ValueError(f"percentile {v} outside 0-100")
     return math.sqrt(si_pct * price_pct)
+
+
+def score_missing(
+    si_pct: float | None, price_pct: float | None, si_why: str | None = None, price_why: str | None = None
+) -> str | None:
+    """Why ``divergence_score`` is null, in words for the row; None when the score exists.
+
+    ``si_why`` / ``price_why`` say why that percentile is missing when the caller knows more (no
+    price series for the proxy, too few reports in the window...).
+    """
+    parts = []
+    if si_pct is None or math.isnan(si_pct):
+        parts.append(si_why or "no 1Y short-interest percentile")
+    if price_pct is None or math.isnan(price_pct):
+        parts.append(price_why or "no 1Y price percentile")
+    return "; ".join(parts) or None
+
+
+def rank_key(score: float | None, name: str) -> tuple[bool, float, str]:
+    """The order of every ranking: highest score first, rows without a score (null/NaN) last, ties
+    (and the unscored among themselves) by name ascending, so a rank never depends on input order."""
+    missing = score is None or math.isnan(score)
+    return (missing, 0.0 if missing or score is None else -score, name)

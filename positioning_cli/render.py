@@ -130,6 +130,7 @@ def scan_table(result: Any) -> Table:
             "Score = √(SI percentile 1Y × price percentile 1Y), 0–100: 100 = short interest and price both "
             "at their 1Y highs (shorts expanding into strength). Quadrant = signs of the SI and price "
             "changes since the last report. * = window not fully covered by the store."
+            + _no_score_notes(rows, "index")
         ),
         caption_justify="left",
     )
@@ -183,6 +184,12 @@ def scan_table(result: Any) -> Table:
     return table
 
 
+def _no_score_notes(rows: Sequence[dict[str, Any]], name: str) -> str:
+    """Caption text saying why each unscored row (ranked last) has no score; empty when all have one."""
+    notes = [f"{r[name]}: no score ({r['score_missing']})." for r in rows if r.get("score_missing")]
+    return "".join(f"\n{n}" for n in notes)
+
+
 def _table(title: str | None, **options: Any) -> Table:
     """The house style of every table view: a rule under the header, no outer edges, tight padding."""
     from rich import box
@@ -229,6 +236,9 @@ def stock_view(result: Any) -> Group:
         for r in excluded["rows"]:
             ex.add_row(r["symbol"], r["gate"], r["reason"])
         parts.append(ex)
+    notes = _no_score_notes(result.rows, "symbol")
+    if notes:
+        parts.append(Text(notes.strip("\n")))
     parts.append(
         Text(
             f"{result.extra.get('ranked', len(result.rows))} ranked, {excluded.get('count', 0)} excluded. SI Δ and Px Δ "
@@ -238,13 +248,26 @@ def stock_view(result: Any) -> Group:
     return Group(*parts)
 
 
-def sector_view(result: Any) -> Table:
+def sector_view(result: Any) -> Group:
+    """One table per index (sectors are ranked within their index), titled with it."""
+    from rich.console import Group
+
+    by_index: dict[str, list[dict[str, Any]]] = {}
+    for r in result.rows:
+        by_index.setdefault(r["index"], []).append(r)
+    return Group(*(_sector_table(idx, rows, result.as_of) for idx, rows in by_index.items()))
+
+
+def _sector_table(index: str, rows: list[dict[str, Any]], as_of: date) -> Table:
+    notes = _no_score_notes(rows, "sector")
     table = _table(
-        f"Sectors — {result.as_of.isoformat()}, ranked by median SI % percentile (previous rank in brackets)"
+        f"{index} sectors — {as_of.isoformat()}, ranked by median SI % percentile (previous rank in brackets)",
+        caption=notes.strip("\n") or None,
+        caption_justify="left",
     )
     for name in ("#", "Sector", "N", "Med SI%", "SI Δ", "Δ YTD", "1Y", "5Y", "Px Δ", "Score"):
         table.add_column(name, justify="left" if name == "Sector" else "right", no_wrap=name != "Sector")
-    for r in result.rows:
+    for r in rows:
         table.add_row(
             _rank_cell(r),
             r["sector"],

@@ -99,6 +99,7 @@ STOCK_TABLE_COLUMNS = [
     "quadrant",
     "quadrant_key",
     "divergence_score",
+    "score_missing",
     "short_interest_prev",
     "close_prev",
     "si_dollar_change_last",
@@ -145,6 +146,7 @@ SECTOR_TABLE_COLUMNS = [
     "quadrant",
     "quadrant_key",
     "divergence_score",
+    "score_missing",
 ]
 
 
@@ -260,6 +262,7 @@ def _pct_in_window(
     d: pd.Timestamp,
     window_days: int,
     tolerance_days: int,
+    min_obs: int,
     since: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """metrics._percentile for many symbols at once: (pct, obs, complete) per code.
@@ -278,7 +281,7 @@ def _pct_in_window(
     cnt = np.bincount(c, minlength=n)
     le_cnt = np.bincount(c, weights=le, minlength=n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        pct = np.where((cnt > 0) & ~np.isnan(x), 100.0 * le_cnt / cnt, np.nan)
+        pct = np.where((cnt >= max(1, min_obs)) & ~np.isnan(x), 100.0 * le_cnt / cnt, np.nan)
     complete = first <= _ns(start + pd.Timedelta(days=tolerance_days))
     return pct, cnt.astype("int64"), complete
 
@@ -288,7 +291,8 @@ def _rank(frame: pd.DataFrame, score: str, tie: str) -> np.ndarray:
     if frame.empty:
         return np.array([], dtype="int64")
     s = pd.to_numeric(frame[score], errors="coerce").to_numpy(dtype="float64")
-    order = np.lexsort((frame[tie].astype(str).to_numpy(), np.where(np.isnan(s), 0.0, -s), np.isnan(s)))
+    names = frame[tie].astype(str).to_numpy()
+    order = sorted(range(len(frame)), key=lambda i: ms.rank_key(float(s[i]), str(names[i])))
     ranks = np.empty(len(frame), dtype="int64")
     ranks[order] = np.arange(1, len(frame) + 1)
     return ranks
@@ -520,11 +524,15 @@ def stock_table(
     start_1y = d - pd.Timedelta(days=ONE_YEAR_DAYS)
     cut = _last_flag_after(h, n, start_1y) if gates.exclude_split_flagged else np.full(n, _NO_DATE)
     truncated = cut != _NO_DATE
-    pct, obs, complete = _pct_in_window(h, n, si_now, d, ONE_YEAR_DAYS, SI_PCT_TOLERANCE_DAYS, since=cut)
+    si_min = ms.min_observations(ONE_YEAR_DAYS, ms.SI_REPORTS_PER_YEAR)
+    pct, obs, complete = _pct_in_window(
+        h, n, si_now, d, ONE_YEAR_DAYS, SI_PCT_TOLERANCE_DAYS, si_min, since=cut
+    )
     rows["si_pct_1y"] = pct
     rows["si_pct_1y_obs"] = obs
     rows["si_pct_1y_complete"] = complete & ~truncated
-    pct, obs, complete = _pct_in_window(p, n, close_now, d, ONE_YEAR_DAYS, PRICE_PCT_TOLERANCE_DAYS)
+    px_min = ms.min_observations(ONE_YEAR_DAYS, ms.PRICE_CLOSES_PER_YEAR)
+    pct, obs, complete = _pct_in_window(p, n, close_now, d, ONE_YEAR_DAYS, PRICE_PCT_TOLERANCE_DAYS, px_min)
     rows["price_pct_1y"] = pct
     rows["price_pct_1y_obs"] = obs
     rows["price_pct_1y_complete"] = complete
@@ -538,6 +546,33 @@ def stock_table(
     rows["divergence_score"] = [
         ms.divergence_score(a, b) for a, b in zip(rows["si_pct_1y"], rows["price_pct_1y"], strict=True)
     ]
+    rows["score_missing"] = pd.Series(
+        [
+            ms.score_missing(
+                a,
+                b,
+                f"1Y SI percentile: {so} reports in the window, fewer than the {si_min} required"
+                if so < si_min
+                else None,
+                f"no close on or before {_iso(d)}"
+                if c != c
+                else (
+                    f"1Y price percentile: {po} closes in the window, fewer than the {px_min} required"
+                    if po < px_min
+                    else None
+                ),
+            )
+            for a, b, c, so, po in zip(
+                rows["si_pct_1y"],
+                rows["price_pct_1y"],
+                rows["close"],
+                rows["si_pct_1y_obs"],
+                rows["price_pct_1y_obs"],
+                strict=True,
+            )
+        ],
+        dtype=object,
+    )
 
     verb = "nulled" if gates.exclude_split_flagged else "computed across it"
     note: list[str | None] = []
@@ -746,6 +781,10 @@ def sector_table(
     out["quadrant_key"] = [ms.QUADRANT_KEYS.get(q) if q else None for q in quads]
     out["divergence_score"] = [
         ms.divergence_score(a, b) for a, b in zip(out["si_pct_1y"], out["price_pct_1y"], strict=True)
+    ]
+    out["score_missing"] = [
+        ms.score_missing(a, b, None, None if s in levels else "no member prices for the sector")
+        for a, b, s in zip(out["si_pct_1y"], out["price_pct_1y"], sectors, strict=True)
     ]
     out = out.reset_index(drop=True)
     out["rank"] = _rank(out, "si_pct_1y", "sector")

@@ -8,8 +8,10 @@ import shutil
 import stat
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import ROOT, SAMPLE, run_cli
@@ -96,3 +98,61 @@ def test_readme_crontab_line_alerts_only_when_the_threshold_is_crossed(tmp_path:
 def test_readme_opens_with_the_two_commands() -> None:
     assert README.startswith("# positioning\n\n```\nmake demo")
     assert "\nmake test" in README.split("```")[1]
+
+
+def test_readme_states_the_choices_as_the_code_makes_them() -> None:
+    """README "Choices": each stated number is the one the code uses, and the z-score's standard
+    deviation is the sample one (checked against statistics.stdev, an independent computation)."""
+    import math
+    import statistics
+
+    from positioning_cli import futures, metrics, stocks
+    from positioning_cli import measures as ms
+    from positioning_cli.indices import WINDOWS_DAYS
+
+    section = README.split("### Choices", 1)[1].split("\n### ", 1)[0]
+    for topic in (
+        "Minimum observations",
+        "Window lengths",
+        "Completeness rule",
+        "Tie-breaking",
+        "Standard deviation",
+    ):
+        assert f"**{topic}" in section, topic
+    assert WINDOWS_DAYS == {"1y": 365, "5y": 5 * 365} and stocks.FIVE_YEAR_DAYS == 5 * 365
+    assert "(*d* − 365 days, *d*]" in section and "5 × 365 = 1,825 days" in section
+    assert f"{ms.WINDOW_TOLERANCE_DAYS} days for short interest" in section
+    assert f"{ms.PRICE_STALE_DAYS} days for daily closes" in section
+    assert f"no gap over {futures._MAX_REPORT_GAP_DAYS} days" in section
+    assert f"within {metrics.CLOSE_TOLERANCE_DAYS} days" in section
+    per_window = {
+        "12 reports for a 1Y": ms.min_observations(365, ms.SI_REPORTS_PER_YEAR),
+        "60 for 5Y": ms.min_observations(5 * 365, ms.SI_REPORTS_PER_YEAR),
+        "126 daily closes": ms.min_observations(365, ms.PRICE_CLOSES_PER_YEAR),
+        "26 weekly CFTC reports": ms.min_observations(365, futures.COT_REPORTS_PER_YEAR),
+        "78 for 3Y": ms.min_observations(3 * 365, futures.COT_REPORTS_PER_YEAR),
+    }
+    for text, n in per_window.items():
+        assert text in section and text.split()[0] == str(n), (text, n)
+    assert f"last {futures.INDEX_REPORTS} weekly reports" in section
+    # Sample standard deviation: 53 weekly nets, the z-score over the last 52 by hand.
+    nets = [float((i * 37) % 41 - 20) for i in range(53)]
+    days = np.arange(53, dtype=np.int64) * 7
+    import pyarrow as pa
+
+    table = pa.table(
+        {
+            "report_date": pa.array([date(2020, 1, 7) + timedelta(days=int(d)) for d in days], pa.date32()),
+            "contract_code": ["13874A"] * 53,
+            "futures_only": [True] * 53,
+            "open_interest": [1000.0] * 53,
+            "lev_money_long": [max(x, 0.0) for x in nets],
+            "lev_money_short": [max(-x, 0.0) for x in nets],
+            "asset_mgr_long": [0.0] * 53,
+            "asset_mgr_short": [0.0] * 53,
+        }
+    )
+    read = futures.read(futures.series(table, "ES"), date(2021, 1, 5), "lev")
+    recent = nets[-52:]
+    expected = (recent[-1] - statistics.fmean(recent)) / statistics.stdev(recent)
+    assert math.isclose(read.zscore_52w, expected, rel_tol=1e-12)

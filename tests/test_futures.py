@@ -19,9 +19,18 @@ import pyarrow as pa
 import pytest
 
 from positioning_cli import futures
+from positioning_cli import measures as ms
 from positioning_cli.errors import InputError
 from positioning_cli.ingest import parse_file
 from positioning_cli.schema import COT
+
+
+@pytest.fixture(autouse=True)
+def _no_minimum_observations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hand cases here check percentile arithmetic on a few reports; the minimum number of
+    observations that nulls such short windows is tested in test_min_observations.py."""
+    monkeypatch.setattr(ms, "MIN_WINDOW_SHARE", 0.0)
+
 
 TUE = datetime.date(2020, 1, 7)  # a Tuesday
 _VALUE_COLUMNS = ("open_interest", "lev_money_long", "lev_money_short", "asset_mgr_long", "asset_mgr_short")
@@ -483,6 +492,7 @@ import datetime, sys
 import numpy as np
 import pyarrow as pa
 from positioning_cli import arrays, futures
+
 
 days = np.array([17379, 17386, 17393, 17400, 17407], dtype=np.int32)  # Tuesdays from 2017-08-01
 table = pa.table(

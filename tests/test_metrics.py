@@ -19,6 +19,14 @@ from positioning_cli import metrics as m
 from positioning_cli.indices import SplitTotals
 from positioning_cli.levels import Levels
 
+
+@pytest.fixture(autouse=True)
+def _no_minimum_observations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hand cases here check percentile arithmetic on a few reports; the minimum number of
+    observations that nulls such short windows is tested in test_min_observations.py."""
+    monkeypatch.setattr(ms, "MIN_WINDOW_SHARE", 0.0)
+
+
 D = date(2024, 1, 15)  # a Monday settlement date
 
 

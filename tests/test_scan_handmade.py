@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pytest
@@ -75,23 +74,30 @@ def test_every_scan_number_matches_the_hand_computation(store: Path) -> None:
     assert row["si_change_last"] == pytest.approx(900 / 800 - 1)
     assert (row["si_base_ytd"], row["si_change_ytd"]) == ("2025-12-31", pytest.approx(0.5))
     assert (row["si_base_12m"], row["si_change_12m"]) == ("2025-06-30", pytest.approx(0.5))
-    # 1Y window (2025-06-30, 2026-06-30] holds 600, 800, 900: 900 is the highest -> 100
-    assert (row["si_pct_1y"], row["si_pct_1y_obs"], row["si_pct_1y_complete"]) == (100.0, 3, True)
-    # 5Y window: only one year held -> a value, flagged as not covering the window
-    assert (row["si_pct_5y"], row["si_pct_5y_obs"], row["si_pct_5y_complete"]) == (100.0, 4, False)
+    # 1Y window (2025-06-30, 2026-06-30] holds 600, 800, 900: 3 reports, fewer than the 12 a 1Y
+    # percentile needs (README "Choices") -> null, with the count kept; 5Y: 4 of the 60 needed.
+    assert (row["si_pct_1y"], row["si_pct_1y_obs"], row["si_pct_1y_complete"]) == (None, 3, True)
+    assert (row["si_pct_5y"], row["si_pct_5y_obs"], row["si_pct_5y_complete"]) == (None, 4, False)
     assert row["price_symbol"] == "IWM" and row["price_close"] == 115.0
     assert row["price_return_last"] == pytest.approx(115 / 110 - 1)
     assert row["price_return_ytd"] == pytest.approx(115 / 120 - 1)
     assert row["price_return_12m"] == pytest.approx(115 / 100 - 1)
-    # closes in the 1Y window: 120, 110, 115 -> two of three are <= 115
-    assert row["price_pct_1y"] == pytest.approx(200 / 3)
+    # closes in the 1Y window: 120, 110, 115 -> 3 closes, fewer than the 126 needed -> null
+    assert row["price_pct_1y"] is None
     assert row["quadrant"] == "shorts pressing into strength"
-    assert row["divergence_score"] == pytest.approx(math.sqrt(100 * 200 / 3))
+    assert row["divergence_score"] is None
+    assert row["score_missing"] == (
+        "1Y SI percentile: 3 observations in the window, fewer than the 12 required; "
+        "1Y price percentile: 3 observations in the window, fewer than the 126 required"
+    )
 
 
 def test_a_partial_window_is_said_not_hidden(store: Path) -> None:
     doc = json.loads(run_cli("scan", "--index", "RUT", "-f", "json", store=store).out)
-    assert any("5Y percentile" in w and "not the full window" in w for w in doc["warnings"])
+    assert (
+        "RUT: 5Y SI percentile null: 4 observations in the window, fewer than the 60 required"
+        in doc["warnings"]
+    )
 
 
 def test_scan_as_of_between_reports_uses_the_report_before(store: Path) -> None:
@@ -110,7 +116,8 @@ def test_summary_levels_percentiles_and_changes_by_hand(store: Path) -> None:
     rows = {r["metric"]: r for r in doc["rows"]}
     total = rows["total_si_shares"]
     assert total["value"] == 900
-    assert (total["pct_1y"], total["pct_all"], total["obs_all"]) == (100.0, 100.0, 4)
+    # 3 reports in 1Y and 4 in all (12 needed for either): no percentile, the count kept
+    assert (total["pct_1y"], total["pct_all"], total["obs_all"]) == (None, None, 4)
     assert total["change_ytd"] == pytest.approx(0.5) and total["base_ytd"] == "2025-12-31"
     # medians of SI % of shares out per date: 2025-06-30: 10, 2, 6 -> 6; 2025-12-31: 15, 2, 5 -> 5;
     # 2026-06-15: 20, 3, 6 -> 6; 2026-06-30: 22, 3.3, 7 -> 7
@@ -118,7 +125,7 @@ def test_summary_levels_percentiles_and_changes_by_hand(store: Path) -> None:
     assert med["value"] == pytest.approx(7.0)
     assert med["change_last"] == pytest.approx(7 / 6 - 1)
     assert med["change_ytd"] == pytest.approx(7 / 5 - 1)
-    assert med["pct_1y"] == 100.0
+    assert med["pct_1y"] is None
     dtc = rows["agg_days_to_cover"]  # Σ SI / Σ ADV over stocks with volume: 550/210 vs 800/250
     assert dtc["value"] == pytest.approx(550 / 210)
     assert dtc["change_last"] == pytest.approx((550 / 210) / (800 / 250) - 1)
@@ -128,7 +135,8 @@ def test_summary_levels_percentiles_and_changes_by_hand(store: Path) -> None:
     assert rows["total_si_value"]["value"] is None  # no stock closes in this store
     assert "x(2026-06-30) / x(2025-12-31) − 1" in total["explain"]
     text = " ".join(doc["text"]["RUT"])
-    assert "100th percentile" in text and "+50.0% YTD" in text and "+12.5% since the last report" in text
+    assert "too short a history for a percentile (4 reports held)" in text
+    assert "+50.0% YTD" in text and "+12.5% since the last report" in text
     assert "expanding into strength" in text
 
 
@@ -146,7 +154,12 @@ def test_history_is_the_series_behind_the_percentiles(store: Path) -> None:
 
 @pytest.mark.parametrize(
     ("expr", "code"),
-    [("divergence_score>=80", 7), ("divergence_score>90", 0), ("si_pct_1y==100", 7), ("price_pct_1y<10", 0)],
+    [
+        ("total_si_shares>=900", 7),
+        ("total_si_shares>900", 0),
+        ("si_change_last>0.1", 7),
+        ("price_return_last<0", 0),
+    ],
 )
 def test_fail_on_sets_the_exit_code_after_the_output(store: Path, expr: str, code: int) -> None:
     r = run_cli("scan", "--index", "RUT", "--fail-on", expr, "-f", "json", store=store)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -11,8 +12,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from positioning_cli import measures as ms
 from positioning_cli import stocks as st
 from positioning_cli.stocks import GateConfig
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_minimum_observations() -> Iterator[None]:
+    """The hand cases here check percentile arithmetic on a few reports; the minimum number of
+    observations that nulls such short windows is tested in test_min_observations.py. Module scope:
+    the hand tables are module fixtures, computed before any function-scoped patch."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ms, "MIN_WINDOW_SHARE", 0.0)
+        yield
+
 
 D1, D2, D3, D4 = date(2024, 2, 15), date(2024, 2, 29), date(2024, 3, 15), date(2024, 3, 28)
 DATES = (D1, D2, D3, D4)

@@ -27,6 +27,10 @@ def staged_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, s
     first, second = SI_FILES[:-6], SI_FILES[-6:]
     assert run_cli("ingest", "short-interest", *map(str, first), store=store).code == 0
     before = run_cli("scan", "-f", "json", store=store).out
+    for by in ("stock", "sector"):
+        (store.parent / f"before_{by}.json").write_text(
+            run_cli("scan", "--by", by, "-f", "json", store=store).out
+        )
     time.sleep(1.1)  # ingest times are whole seconds
     between = datetime.now(UTC).replace(microsecond=0).isoformat()
     time.sleep(1.1)
@@ -43,10 +47,44 @@ def test_known_at_reproduces_what_the_store_knew_then(staged_store: tuple[Path, 
     assert json.loads(then.out)["as_of"] < now["as_of"]
 
 
-def test_known_at_before_anything_was_ingested_is_no_data(staged_store: tuple[Path, str, str]) -> None:
+@pytest.mark.parametrize("by", ["stock", "sector"])
+def test_known_at_scan_by_stock_and_sector(staged_store: tuple[Path, str, str], by: str) -> None:
+    """`scan --by stock|sector --known-at T` is the answer the store gave at T (the CLI passed no
+    --known-at to the stock ranking), not today's."""
+    store, _, between = staged_store
+    before = (store.parent / f"before_{by}.json").read_text()
+    now = run_cli("scan", "--by", by, "-f", "json", store=store)
+    then = run_cli("scan", "--by", by, "--known-at", between, "-f", "json", store=store)
+    assert then.code == 0, then.err
+    assert then.out == before
+    assert json.loads(then.out)["as_of"] < json.loads(now.out)["as_of"]
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        ["scan"],
+        ["scan", "--by", "stock"],
+        ["scan", "--by", "sector"],
+        ["summary"],
+        ["history", "--index", "RUT"],
+        ["cot"],
+        ["chart", "history", "--out", "{tmp}/c.svg"],
+        ["report", "--out", "{tmp}/r.html", "--no-charts"],
+    ],
+    ids=lambda v: " ".join(v[:3]),
+)
+def test_known_at_before_anything_was_ingested_is_no_data(
+    staged_store: tuple[Path, str, str], view: list[str], tmp_path: Path
+) -> None:
+    """Every view with --known-at before the first ingest: exit 4, one error line, nothing written."""
     store, _, _ = staged_store
-    r = run_cli("summary", "--known-at", "2001-01-01", store=store)
-    assert r.code == ExitCode.NO_DATA and "as known at" in r.err
+    args = [a.replace("{tmp}", str(tmp_path)) for a in view]
+    r = run_cli(*args, "--known-at", "2001-01-01", store=store)
+    assert r.code == ExitCode.NO_DATA, (r.code, r.err)
+    assert r.out == "" and "Traceback" not in r.err
+    assert r.err.startswith("error: ") and len(r.err.splitlines()) == 1, r.err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_known_at_must_be_a_date_or_time(staged_store: tuple[Path, str, str]) -> None:
