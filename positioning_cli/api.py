@@ -18,13 +18,14 @@ from typing import Any
 
 from positioning_cli.errors import NoDataError, UsageError
 from positioning_cli.indices import FUTURES_KEYS, LEVEL_METRICS
-from positioning_cli.schema import COT, INDICES, MEMBERS, PRICES, SHORT_INTEREST, TableSpec
+from positioning_cli.schema import COT, INDICES, MEMBERS, PRICES, SHORT_INTEREST, SHORT_VOLUME, TableSpec
 
 KIND_TABLE: dict[str, TableSpec] = {
     "short-interest": SHORT_INTEREST,
     "prices": PRICES,
     "members": MEMBERS,
     "cot": COT,
+    "short-volume": SHORT_VOLUME,
 }
 
 # Price proxy per index, first one present in the store wins; overridable with --proxy.

@@ -246,6 +246,36 @@ def ingest_cot_cmd(paths: PathsArg, fmt: InputFormatOpt = None, wait: WaitOpt = 
     _run_ingest("cot", paths, ParseOptions(format=fmt), wait)
 
 
+@ingest_app.command("short-volume")
+def ingest_short_volume_cmd(
+    paths: PathsArg,
+    facility: Annotated[
+        str | None,
+        typer.Option(
+            "--facility",
+            help="Venue of the files: CNMS, FNQC, FNRA, FNSQ, FNYX, FORF, NYSE, ARCA, AMEX... "
+            "(default: from the file name, e.g. CNMSshvol20210604.txt).",
+        ),
+    ] = None,
+    fmt: InputFormatOpt = None,
+    wait: WaitOpt = 30.0,
+) -> None:
+    """Ingest daily short-sale volume: FINRA Reg SHO files (CNMSshvolYYYYMMDD.txt and the facility files) and NYSE group files.
+
+    Short-sale volume is not short interest: a short sold and covered the same day adds volume and
+    no position.
+
+    Examples:
+
+      positioning ingest short-volume CNMSshvol20260814.txt
+
+      positioning ingest short-volume regsho/ nyse_short_volume/
+    """
+    from positioning_cli.ingest import ParseOptions
+
+    _run_ingest("short-volume", paths, ParseOptions(format=fmt, facility=facility), wait)
+
+
 store_app = typer.Typer(rich_markup_mode=None, help="Inspect and check the store.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
 
