@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(POS) ingest short-interest sample_data/short_interest
 	$(POS) ingest prices sample_data/prices
 	$(POS) ingest cot sample_data/cot
+	$(POS) ingest short-volume sample_data/short_volume
 	$(POS) scan --format table
 	$(POS) summary --format table
 

@@ -28,6 +28,19 @@ KIND_TABLE: dict[str, TableSpec] = {
     "short-volume": SHORT_VOLUME,
 }
 
+# The short-sale volume column group of scan rows (index and stock), README "Short-sale volume".
+SHORT_VOLUME_KEYS = (
+    "sv_date",
+    "sv_ratio",
+    "sv_ratio_avg_5d",
+    "sv_ratio_avg_20d",
+    "sv_ratio_pct_1y",
+    "sv_ratio_pct_1y_obs",
+    "sv_ratio_pct_1y_complete",
+    "sv_ratio_z_1y",
+    "sv_members_with_volume",
+)
+
 # Price proxy per index, first one present in the store wins; overridable with --proxy.
 DEFAULT_PROXIES: dict[str, tuple[str, ...]] = {
     "SPX": ("SPY", "^GSPC"),
@@ -635,7 +648,46 @@ def scan(
     )
     for r in rows:
         r["prev_rank"] = prev_ranks.get(r["index"])
-    return Result("scan", to_date(d), [_ordered(r) for r in rows], warnings)
+    volume = _short_volume_fields(store_root, as_of, known_at, "index")
+    for r in rows:
+        r.update(volume.get(r["index"], {}))
+    extra = {"short_volume_caveat": _sv_caveat()} if volume else {}
+    return Result("scan", to_date(d), [_ordered(r) for r in rows], warnings, extra=extra)
+
+
+def _sv_caveat() -> str:
+    from positioning_cli.analytics.short_volume import CAVEAT
+
+    return CAVEAT
+
+
+def _short_volume_fields(
+    store_root: Path, as_of: date | None, known_at: datetime | None, kind: str
+) -> dict[str, dict[str, Any]]:
+    """The short-volume column group per index (or per symbol), on the newest day held on or before
+    ``as_of`` (or the newest held): the flow since the last report. Empty when none is held."""
+    from positioning_cli.analytics import short_volume as sv
+    from positioning_cli.store import Store
+
+    store = Store(store_root)
+    with store.reading(known_at=known_at) as manifest:
+        volume, members, newest = sv.read_store(store, manifest, as_of)
+    if newest is None:
+        return {}
+    return {
+        s.key: {
+            "sv_date": s.date,
+            "sv_ratio": s.ratio,
+            "sv_ratio_avg_5d": s.avg_5d,
+            "sv_ratio_avg_20d": s.avg_20d,
+            "sv_ratio_pct_1y": s.pct_1y,
+            "sv_ratio_pct_1y_obs": s.pct_1y_obs,
+            "sv_ratio_pct_1y_complete": s.pct_1y_complete,
+            "sv_ratio_z_1y": s.z_1y,
+            "sv_members_with_volume": s.members_with_volume,
+        }
+        for s in sv.stats(volume, members, newest, kind=kind)
+    }
 
 
 def _stock_closes(frames: _Frames, proxy_map: Mapping[str, tuple[str, ...]]) -> Any:
@@ -696,6 +748,7 @@ SCAN_KEYS = (
     "bollinger_pct_b",
     "keltner_pos",
     *FUTURES_KEYS,
+    *SHORT_VOLUME_KEYS,
 )
 
 
@@ -752,12 +805,31 @@ def summary(
     rows, text, sparks = summary_rows(view, indices, d, proxy_map, warnings, explain)
     if not rows:
         raise NoDataError(f"no index could be summarised on {iso(d)}: " + "; ".join(warnings))
-    return Result(
-        "summary",
-        to_date(d),
-        [_shape(r, SUMMARY_KEYS) for r in rows],
-        warnings,
-        extra={"text": text, "sparklines": sparks},
+    volume = _short_volume_fields(store_root, as_of, known_at, "index")
+    for idx, fields in volume.items():
+        if idx in text and fields["sv_ratio"] is not None:
+            text[idx].append(short_volume_sentence(idx, fields))
+    extra: dict[str, Any] = {"text": text, "sparklines": sparks}
+    if volume:
+        extra["short_volume_caveat"] = _sv_caveat()
+    return Result("summary", to_date(d), [_shape(r, SUMMARY_KEYS) for r in rows], warnings, extra=extra)
+
+
+def short_volume_sentence(idx: str, fields: Mapping[str, Any]) -> str:
+    """One sentence from a row's short-volume column group, every number taken from it."""
+
+    def pct(x: float | None) -> str:
+        return "–" if x is None else f"{100 * x:.1f}%"
+
+    parts = [f"5-day average {pct(fields['sv_ratio_avg_5d'])}", f"20-day {pct(fields['sv_ratio_avg_20d'])}"]
+    if fields["sv_ratio_pct_1y"] is not None:
+        mark = "" if fields["sv_ratio_pct_1y_complete"] else f" of {fields['sv_ratio_pct_1y_obs']} days held"
+        parts.append(f"1Y percentile {fields['sv_ratio_pct_1y']:.0f}{mark}")
+    if fields["sv_ratio_z_1y"] is not None:
+        parts.append(f"z {fields['sv_ratio_z_1y']:+.1f}")
+    return (
+        f"{idx} short-sale volume was {pct(fields['sv_ratio'])} of volume on {fields['sv_date'].isoformat()} "
+        f"({', '.join(parts)}): a daily flow, not short interest."
     )
 
 
@@ -1005,6 +1077,11 @@ def scan_stocks(
         "ranked": len(rows),
         "excluded": {"count": n_excluded, "by_gate": by_gate, "rows": excl if show_excluded else []},
     }
+    volume = _short_volume_fields(store_root, as_of, known_at, "stock")
+    for r in shown:
+        r.update(volume.get(r["symbol"], {}))
+    if volume:
+        extra["short_volume_caveat"] = _sv_caveat()
     keyed = [_shape(r, stock_keys()) for r in shown]
     return Result("scan", d.date(), keyed, warnings, extra=extra)
 
@@ -1052,7 +1129,7 @@ def stock_keys() -> tuple[str, ...]:
     """JSON row keys of ``scan --by stock`` (stocks.py owns the order; trend last)."""
     from positioning_cli.stocks import STOCK_TABLE_COLUMNS
 
-    return (*STOCK_TABLE_COLUMNS, "trend_label")
+    return (*STOCK_TABLE_COLUMNS, "trend_label", *SHORT_VOLUME_KEYS)
 
 
 def sector_keys() -> tuple[str, ...]:

@@ -180,7 +180,28 @@ def scan_table(result: Any) -> Table:
             lambda r: f"{percentile(r['lev_net_pct_1y'])} / {number(r['lev_net_change'])}",
         )
         line("Futures agree with SI", lambda r: {True: "yes", False: "no", None: "–"}[r["futures_agree"]])
+    if any(r.get("sv_ratio") is not None for r in rows):
+        # A flow, not a position: the caption says so (FINRA's caveat, in full in the JSON).
+        line("Short-sale vol ratio", lambda r: _ratio_pct(r.get("sv_ratio")))
+        line("  on", lambda r: r["sv_date"].isoformat() if r.get("sv_date") else "–")
+        line(
+            "  avg 5d / 20d",
+            lambda r: f"{_ratio_pct(r.get('sv_ratio_avg_5d'))} / {_ratio_pct(r.get('sv_ratio_avg_20d'))}",
+        )
+        line(
+            "  pct 1Y / z",
+            lambda r: (
+                f"{percentile(r.get('sv_ratio_pct_1y'), r.get('sv_ratio_pct_1y_complete'))} / "
+                f"{number(r.get('sv_ratio_z_1y'), 2)}"
+            ),
+        )
+        table.caption = f"{table.caption} Short-sale vol ratio = FINRA daily short-sale volume / total volume: a flow, not short interest."
     return table
+
+
+def _ratio_pct(x: float | None) -> str:
+    """A fraction (0.452) as a level in percent (45.2%)."""
+    return pct_level(None if x is None else 100 * x, 1)
 
 
 def _table(title: str | None, **options: Any) -> Table:
