@@ -18,7 +18,16 @@ from typing import Any
 
 from positioning_cli.errors import NoDataError, UsageError
 from positioning_cli.indices import FUTURES_KEYS, LEVEL_METRICS
-from positioning_cli.schema import COT, INDICES, MEMBERS, PRICES, SHORT_INTEREST, SHORT_VOLUME, TableSpec
+from positioning_cli.schema import (
+    COT,
+    FUNDS,
+    INDICES,
+    MEMBERS,
+    PRICES,
+    SHORT_INTEREST,
+    SHORT_VOLUME,
+    TableSpec,
+)
 
 KIND_TABLE: dict[str, TableSpec] = {
     "short-interest": SHORT_INTEREST,
@@ -26,6 +35,7 @@ KIND_TABLE: dict[str, TableSpec] = {
     "members": MEMBERS,
     "cot": COT,
     "short-volume": SHORT_VOLUME,
+    "funds": FUNDS,
 }
 
 # The short-sale volume column group of scan rows (index and stock), README "Short-sale volume".
@@ -813,6 +823,78 @@ def summary(
     if volume:
         extra["short_volume_caveat"] = _sv_caveat()
     return Result("summary", to_date(d), [_shape(r, SUMMARY_KEYS) for r in rows], warnings, extra=extra)
+
+
+FLOWS_KEYS = (
+    "index",
+    "date",
+    "proxy_symbol",
+    "index_return",
+    "letf_rebalance_usd",
+    "letf_funds",
+    "constituents_adv_usd",
+    "members_with_dollar_volume",
+    "letf_rebalance_pct_adv",
+    "sv_ratio",
+)
+FLOWS_METHOD = (
+    "letf_rebalance_usd: sum over the index's leveraged ETFs of A*L*(L-1)*r/(1+L*r), A = net assets at the "
+    "day's close (reported, else the previous session's times 1+L*r), L = leverage, r = the proxy's return (positive = buying at the close, after up days "
+    "for bull and bear funds alike); constituents_adv_usd: sum of the constituents' mean close*volume "
+    "over 20 sessions"
+)
+
+
+def flows(
+    store_root: Path,
+    *,
+    indices: Sequence[str] = INDICES,
+    days: int = 20,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+    proxies: Mapping[str, str] | None = None,
+) -> Result:
+    """Per index and session: return, leveraged-ETF rebalance, its share of dollar volume, and the
+    short-sale volume ratio, for the last ``days`` sessions of the index proxy (on or before as_of)."""
+    import pyarrow.compute as pc
+
+    from positioning_cli.analytics import flows as fl
+    from positioning_cli.analytics import short_volume as sv
+    from positioning_cli.store import Store
+
+    _check_indices(indices)
+    if days < 1:
+        raise UsageError(f"--days must be at least 1, got {days}")
+    proxy_map = _parse_proxies(proxies)
+    store = Store(store_root)
+    with store.reading(known_at=known_at) as manifest:
+        prices = store.read("prices", ["symbol", "date", "close", "volume"], manifest)
+        funds = store.read("funds", ["fund", "date", "aum", "leverage", "index"], manifest)
+        volume, members, _ = sv.read_store(store, manifest, as_of, days_wanted=2 * days + 10)
+    if as_of is not None:
+        prices = prices.filter(pc.less_equal(prices.column("date"), sv.pa_date(as_of)))
+    warnings: list[str] = []
+    closes: dict[str, tuple[str, list[date], list[float]]] = {}
+    for idx in indices:
+        for symbol in proxy_map[idx]:
+            rows = prices.filter(pc.equal(prices.column("symbol"), symbol)).sort_by("date")
+            if rows.num_rows >= 2:
+                tail = rows.slice(max(rows.num_rows - days - 1, 0))
+                closes[idx] = (symbol, tail.column("date").to_pylist(), tail.column("close").to_pylist())
+                break
+        else:
+            warnings.append(f"{idx}: no prices for its proxy ({', '.join(proxy_map[idx])}); no flows")
+    if not closes:
+        raise NoDataError(
+            f"{store_root}: no index proxy prices held; run `positioning ingest prices FILE...`"
+        )
+    if funds.num_rows == 0:
+        warnings.append("no leveraged-ETF assets held; run `positioning ingest funds FILE` for the rebalance")
+    out = fl.flow_days(closes, prices, members, funds, volume)
+    rows = [_shape({**vars(r)}, FLOWS_KEYS) for r in out]
+    last = max(r.date for r in out) if out else None
+    extra = {"method": FLOWS_METHOD, "short_volume_caveat": _sv_caveat()}
+    return Result("flows", last, rows, warnings, extra=extra)
 
 
 def short_volume_sentence(idx: str, fields: Mapping[str, Any]) -> str:

@@ -276,6 +276,22 @@ def ingest_short_volume_cmd(
     _run_ingest("short-volume", paths, ParseOptions(format=fmt, facility=facility), wait)
 
 
+@ingest_app.command("funds")
+def ingest_funds_cmd(paths: PathsArg, fmt: InputFormatOpt = None, wait: WaitOpt = 30.0) -> None:
+    """Ingest leveraged-ETF net assets for `positioning flows`: a CSV with fund,date,aum.
+
+    The shipped list knows TQQQ/SQQQ/QLD/QID (NDX), UPRO/SPXU/SPXL/SPXS/SSO/SDS (SPX) and
+    TNA/TZA/UWM/TWM (RUT); another fund needs leverage and index columns.
+
+    Examples:
+
+      positioning ingest funds letf_assets.csv
+    """
+    from positioning_cli.ingest import ParseOptions
+
+    _run_ingest("funds", paths, ParseOptions(format=fmt), wait)
+
+
 store_app = typer.Typer(rich_markup_mode=None, help="Inspect and check the store.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
 
@@ -559,6 +575,45 @@ def history_cmd(
         known_at=api.resolve_known_at(known_at),
     )
     _emit(result, fmt, api.HISTORY_KEYS, render.history_view)
+
+
+@app.command("flows")
+def flows_cmd(
+    index: IndexOpt = "RUT,NDX,SPX",
+    days: Annotated[int, typer.Option("--days", help="Sessions to show, newest last.")] = 20,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Show the sessions up to YYYY-MM-DD (default: the newest held)."),
+    ] = None,
+    known_at: KnownAtOpt = None,
+    proxy: ProxyOpt = None,
+    fmt: FormatOpt = "auto",
+) -> None:
+    """Flows per index and session: index return, leveraged-ETF rebalance ($ and % of the constituents'
+    dollar volume) and the short-sale volume ratio, with a sparkline per column on a terminal.
+
+    The rebalance of a fund with leverage L and net assets A after an index return r is
+    A·L·(L−1)·r/(1+L·r): buying after up days for bull and bear funds alike. Short-sale volume is
+    a flow, not short interest.
+
+    Examples:
+
+      positioning flows
+
+      positioning flows --index NDX --days 60 -f csv > ndx_flows.csv
+    """
+    from positioning_cli import api, render
+
+    fmt = _check_format(fmt)
+    result = api.flows(
+        _store_path(),
+        indices=_indices(index),
+        days=days,
+        as_of=api.resolve_as_of(as_of),
+        known_at=api.resolve_known_at(known_at),
+        proxies=dict(_mapping_pairs(proxy or [], "--proxy", "INDEX=SYMBOL")),
+    )
+    _emit(result, fmt, api.FLOWS_KEYS, render.flows_view)
 
 
 @app.command("cot")

@@ -502,6 +502,51 @@ def history_view(result: Any) -> Group:
     return Group(*lines, table)
 
 
+def _usd(x: float | None) -> str:
+    """Signed dollars in millions or billions: +$1.23B, -$450M."""
+    if x is None:
+        return "–"
+    sign = "+" if x >= 0 else "-"
+    v = abs(x)
+    return f"{sign}${v / 1e9:.2f}B" if v >= 1e9 else f"{sign}${v / 1e6:.0f}M"
+
+
+def flows_view(result: Any) -> Group:
+    """Per index: a row per session, then a sparkline per column."""
+    from rich.console import Group
+    from rich.text import Text
+
+    parts: list[Any] = []
+    by_index: dict[str, list[dict[str, Any]]] = {}
+    for r in result.rows:
+        by_index.setdefault(r["index"], []).append(r)
+    for idx, rows in by_index.items():
+        table = _table(f"{idx} flows ({rows[0]['proxy_symbol']})", title_justify="left")
+        for name in ("Date", "Return", "LETF rebalance", "% of ADV$", "Short-vol ratio"):
+            table.add_column(name, justify="left" if name == "Date" else "right", no_wrap=True)
+        for r in rows:
+            table.add_row(
+                str(r["date"]),
+                pct_change(r["index_return"]),
+                _usd(r["letf_rebalance_usd"]),
+                number(r["letf_rebalance_pct_adv"], 2),
+                _ratio_pct(r["sv_ratio"]),
+            )
+        parts.append(table)
+        for label, key in (
+            ("Return", "index_return"),
+            ("LETF rebalance", "letf_rebalance_usd"),
+            ("Short-vol ratio", "sv_ratio"),
+        ):
+            spark = sparkline([r[key] for r in rows], width=len(rows))
+            if spark:
+                parts.append(Text(f"{label:<16}{spark}"))
+        parts.append(Text(""))
+    parts.append(Text(f"Rebalance: {result.extra.get('method', '')}."))
+    parts.append(Text(f"Short-vol ratio: {result.extra.get('short_volume_caveat', '')}."))
+    return Group(*parts)
+
+
 def plain_rows_view(result: Any) -> Table:
     """A plain table of the rows' keys in order (``calendar``, ``config show``): no computed cells."""
     table = _table(None)

@@ -168,6 +168,28 @@ SHORT_VOLUME = TableSpec(
     plain_encoded=("symbol",),
 )
 
-TABLES: dict[str, TableSpec] = {t.name: t for t in (SHORT_INTEREST, PRICES, MEMBERS, COT, SHORT_VOLUME)}
+FUNDS = TableSpec(
+    name="funds",
+    schema=pa.schema(
+        [
+            pa.field("fund", pa.string(), nullable=False),  # ticker, normalised (TQQQ)
+            pa.field("date", pa.date32(), nullable=False),
+            pa.field("aum", pa.float64(), nullable=False),  # net assets at that day's close, dollars
+            # For a fund outside the shipped list (letf.py): its leverage and index. Null: the list's.
+            pa.field("leverage", pa.float64()),
+            pa.field("index", pa.string()),
+            pa.field("source_format", pa.string(), nullable=False),
+            *LINEAGE_FIELDS,
+        ]
+    ),
+    key=("fund", "date"),
+    date_column="date",
+    file_per_date=False,
+    required=("fund", "date", "aum", "source_format"),
+)
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t for t in (SHORT_INTEREST, PRICES, MEMBERS, COT, SHORT_VOLUME, FUNDS)
+}
 
 INDICES = ("RUT", "NDX", "SPX")

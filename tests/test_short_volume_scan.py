@@ -53,7 +53,9 @@ def test_scan_rows_carry_the_ratio(demo_store: Path) -> None:
 
 def test_stock_rows_and_summary_sentence(demo_store: Path) -> None:
     raw = _raw_day(_last_day())
-    run = run_cli("scan", "--by", "stock", "--index", "NDX", "--top", "5", "--format", "json", store=demo_store)
+    run = run_cli(
+        "scan", "--by", "stock", "--index", "NDX", "--top", "5", "--format", "json", store=demo_store
+    )
     assert run.code == 0, run.err
     for row in json.loads(run.out)["rows"]:
         short, total = raw[row["symbol"]]

@@ -56,8 +56,8 @@ class RatioDay:
     avg_20d: float | None
 
 
-def query_text() -> str:
-    return resources.files("positioning_cli.analytics").joinpath("sql/short_volume.sql").read_text()
+def query_text(name: str = "short_volume") -> str:
+    return resources.files("positioning_cli.analytics").joinpath(f"sql/{name}.sql").read_text()
 
 
 def _connect(volume: pa.Table, members: pa.Table, since: date, as_of: date) -> duckdb.DuckDBPyConnection:
@@ -68,6 +68,7 @@ def _connect(volume: pa.Table, members: pa.Table, since: date, as_of: date) -> d
     con.register("members", members)
     con.execute("SET VARIABLE sv_from = ?::DATE", [since])
     con.execute("SET VARIABLE as_of = ?::DATE", [as_of])
+    con.execute(query_text("membership"))
     con.execute(query_text())
     return con
 

@@ -1,6 +1,6 @@
 -- Daily short-sale volume ratio (README "Short-sale volume"), per index and per stock.
 -- Reads `short_volume("date", symbol, facility, short_volume, total_volume)` and
--- `members("index", as_of, symbol)`; variables: `sv_from` (first date wanted; windows look back from
+-- `members("index", as_of, symbol)` with membership.sql run first; variables: `sv_from` (first date wanted; windows look back from
 -- it), `as_of` (the day the statistics are for: the latest day held on or before it).
 --
 -- Which files count (FINRA's off-exchange volume, each trade once):
@@ -30,11 +30,9 @@ WHERE v.facility = 'FORF'
    OR (NOT days.has_consolidated AND v.facility IN ('FNQC', 'FNRA', 'FNSQ', 'FNYX'))
 GROUP BY v."date", v.symbol;
 
-CREATE OR REPLACE TEMP VIEW sv_day_snapshot AS
-SELECT s."index", days.d,
-  coalesce(max(s.as_of) FILTER (s.as_of <= days.d), min(s.as_of)) AS as_of
-FROM (SELECT DISTINCT "index", as_of FROM members) AS s CROSS JOIN sv_days AS days
-GROUP BY s."index", days.d;
+CREATE OR REPLACE TEMP VIEW sv_day_snapshot AS  -- membership.sql's rule
+SELECT s."index", days.d, s.as_of
+FROM member_spans AS s JOIN sv_days AS days ON days.d >= s.valid_from AND days.d < s.valid_to;
 
 CREATE OR REPLACE TEMP VIEW sv_index_daily AS
 SELECT ds."index" AS key, ds.d, ds.as_of AS membership_as_of,
