@@ -781,6 +781,41 @@ def fetch_cot_cmd(
     _fetch_and_report(["cftc-tff"], mirror, quiet, wait, since=start, combined=combined)
 
 
+@fetch_app.command("short-volume")
+def fetch_short_volume_cmd(
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", help="First session YYYY-MM-DD (default: from the newest held, else 60 sessions back)."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Last session YYYY-MM-DD (default: today).")
+    ] = None,
+    mirror: MirrorOpt = None,
+    quiet: QuietOpt = False,
+    wait: WaitOpt = 30.0,
+) -> None:
+    """FINRA's consolidated daily short-sale volume files (CNMSshvolYYYYMMDD.txt on FINRA's CDN), one per session.
+
+    Posted by 18:00 ET each session. Once the store holds short volume, `update` keeps it current
+    (re-fetching the last 5 sessions, which FINRA may correct). Short-sale volume is not short interest.
+
+    Examples:
+
+      positioning fetch short-volume
+
+      positioning fetch short-volume --since 2025-11-01
+    """
+    start = _date_opt(since, "--since")
+    end = _date_opt(until, "--until")
+    if start is None:
+        from positioning_cli.fetch.sources import FinraShortVolume
+
+        start = FinraShortVolume.first_since(_store_path())
+    _fetch_and_report(["finra-shvol"], mirror, quiet, wait, since=start, until=end)
+
+
 @app.command("update")
 def update_cmd(mirror: MirrorOpt = None, quiet: QuietOpt = False, wait: WaitOpt = 30.0) -> None:
     """Fetch everything that is due (FINRA short interest, CFTC TFF) and ingest it: what cron runs.
