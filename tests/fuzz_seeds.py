@@ -232,6 +232,7 @@ REGSHO_NYSE = (
     "Date|Symbol|Short Exempt Volume|Short Volume|Total Volume|Market\r\n"
     "20260814|A|814|191066|558941|N\r\n20260814|ABR PRA|0|12|40|N\r\n"
 )
+FUND_ASSETS = "fund,date,aum,leverage,index\nTQQQ,2026-11-19,22000000000,,\nXYZU,2026-11-19,5e8,3,NDX\n"
 REGSHO_NYSE_OLD = "Date|Symbol|Short Volume|Total Volume|Market\r\n20090731|ZZ|218400|391800|A\r\n"
 
 
@@ -278,6 +279,7 @@ def _hand_seeds() -> list[Seed]:
         Seed("short-volume", "finra-regsho", "CNMSshvol20260814.txt", REGSHO_FINRA.encode(), "hand", "|"),
         Seed("short-volume", "nyse-regsho", "NYSEshvol20260814.txt", REGSHO_NYSE.encode(), "hand", "|"),
         Seed("short-volume", "nyse-regsho", "Amexshvol20090730.txt", REGSHO_NYSE_OLD.encode(), "hand", "|"),
+        Seed("funds", "fund-assets", "letf_assets.csv", FUND_ASSETS.encode(), "hand"),
     ]
 
 

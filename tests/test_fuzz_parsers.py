@@ -404,6 +404,7 @@ def noise(kind: str) -> st.SearchStrategy[bytes]:
 # Columns a parser promises never to hold a negative (values.ints is non-negative by default; prices
 # and days to cover are read with nonnegative=True). Members' weight may be negative (short legs).
 NONNEGATIVE = {
+    "funds": ("aum",),
     "short-volume": ("short_volume", "short_exempt_volume", "total_volume"),
     "short-interest": (
         "short_interest",
