@@ -835,13 +835,16 @@ FLOWS_KEYS = (
     "constituents_adv_usd",
     "members_with_dollar_volume",
     "letf_rebalance_pct_adv",
+    "short_interest_usd",
+    "covering_days",
     "sv_ratio",
 )
 FLOWS_METHOD = (
     "letf_rebalance_usd: sum over the index's leveraged ETFs of A*L*(L-1)*r/(1+L*r), A = net assets at the "
     "day's close (reported, else the previous session's times 1+L*r), L = leverage, r = the proxy's return (positive = buying at the close, after up days "
     "for bull and bear funds alike); constituents_adv_usd: sum of the constituents' mean close*volume "
-    "over 20 sessions"
+    "over 20 sessions; covering_days: sum of short interest (latest settlement on or before the day) "
+    "x close over the same constituents' ADV$"
 )
 
 
@@ -871,6 +874,9 @@ def flows(
         prices = store.read("prices", ["symbol", "date", "close", "volume"], manifest)
         funds = store.read("funds", ["fund", "date", "aum", "leverage", "index"], manifest)
         volume, members, _ = sv.read_store(store, manifest, as_of, days_wanted=2 * days + 10)
+        short_interest = store.read(
+            "short_interest", ["settlement_date", "symbol", "short_interest"], manifest
+        )
     if as_of is not None:
         prices = prices.filter(pc.less_equal(prices.column("date"), sv.pa_date(as_of)))
     warnings: list[str] = []
@@ -890,7 +896,7 @@ def flows(
         )
     if funds.num_rows == 0:
         warnings.append("no leveraged-ETF assets held; run `positioning ingest funds FILE` for the rebalance")
-    out = fl.flow_days(closes, prices, members, funds, volume)
+    out = fl.flow_days(closes, prices, members, funds, volume, short_interest)
     rows = [_shape({**vars(r)}, FLOWS_KEYS) for r in out]
     last = max(r.date for r in out) if out else None
     extra = {"method": FLOWS_METHOD, "short_volume_caveat": _sv_caveat()}

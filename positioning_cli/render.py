@@ -522,7 +522,7 @@ def flows_view(result: Any) -> Group:
         by_index.setdefault(r["index"], []).append(r)
     for idx, rows in by_index.items():
         table = _table(f"{idx} flows ({rows[0]['proxy_symbol']})", title_justify="left")
-        for name in ("Date", "Return", "LETF rebalance", "% of ADV$", "Short-vol ratio"):
+        for name in ("Date", "Return", "LETF rebalance", "% of ADV$", "Cover days", "Short-vol ratio"):
             table.add_column(name, justify="left" if name == "Date" else "right", no_wrap=True)
         for r in rows:
             table.add_row(
@@ -530,12 +530,14 @@ def flows_view(result: Any) -> Group:
                 pct_change(r["index_return"]),
                 _usd(r["letf_rebalance_usd"]),
                 number(r["letf_rebalance_pct_adv"], 2),
+                number(r["covering_days"], 2),
                 _ratio_pct(r["sv_ratio"]),
             )
         parts.append(table)
         for label, key in (
             ("Return", "index_return"),
             ("LETF rebalance", "letf_rebalance_usd"),
+            ("Cover days", "covering_days"),
             ("Short-vol ratio", "sv_ratio"),
         ):
             spark = sparkline([r[key] for r in rows], width=len(rows))

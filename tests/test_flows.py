@@ -101,7 +101,11 @@ def test_flows_against_plain_python(tmp_path: Path) -> None:
         f"Date|Symbol|ShortVolume|ShortExemptVolume|TotalVolume|Market\r\n{last}|AAA|30|0|100|Q\r\n"
         f"{last}|BBB|10|0|300|Q\r\n{last}|QQQ|999|0|1000|Q\r\n3\r\n"
     )
+    # short interest: AAA on two settlements (the later one inside the window), BBB on the first
+    si_header = "symbolCode|settlementDate|currentShortPositionQuantity"
+    (src / "si.csv").write_text(f"{si_header}\nAAA|{days[5]}|1000\nBBB|{days[5]}|300\nAAA|{days[-2]}|2000\n")
     store = tmp_path / "store"
+    api.ingest("short-interest", [src / "si.csv"], store)
     api.ingest("prices", [src / "prices"], store)
     api.ingest("members", [src / "members.csv"], store)
     api.ingest("funds", [src / "funds.csv"], store)
@@ -127,6 +131,10 @@ def test_flows_against_plain_python(tmp_path: Path) -> None:
         assert r["letf_funds"] == 2
         assert r["constituents_adv_usd"] == pytest.approx(adv, rel=1e-12)
         assert r["letf_rebalance_pct_adv"] == pytest.approx(100 * expected / adv, rel=1e-9)
+        aaa_si = 2000 if k >= 23 else 1000  # the latest settlement on or before the day
+        si_usd = aaa_si * stock["AAA"][0][k] + 300 * stock["BBB"][0][k]
+        assert r["short_interest_usd"] == pytest.approx(si_usd, rel=1e-12)
+        assert r["covering_days"] == pytest.approx(si_usd / adv, rel=1e-12)
     assert rows[-1]["sv_ratio"] == pytest.approx(40 / 400) and rows[0]["sv_ratio"] is None
     assert "not short interest" in doc["short_volume_caveat"]
     # a bad funds file: exit 3, one line, the store unchanged

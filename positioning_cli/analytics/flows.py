@@ -28,6 +28,8 @@ class FlowDay:
     constituents_adv_usd: float | None  # Σ constituents' 20-session average daily dollar volume
     members_with_dollar_volume: int
     letf_rebalance_pct_adv: float | None  # 100 x rebalance / constituents' ADV$
+    short_interest_usd: float | None  # Σ latest short interest x close, constituents with an ADV$
+    covering_days: float | None  # short_interest_usd / their ADV$: days of dollar volume to cover
     sv_ratio: float | None  # short-sale volume ratio that day (a flow, not short interest)
 
 
@@ -76,10 +78,18 @@ def rebalance_on(
     return (total if n else None), n
 
 
+@dataclass(frozen=True)
+class _DollarVolume:
+    adv_usd: float | None
+    members_with_dollar_volume: int
+    si_usd: float | None
+    cover_days: float | None
+
+
 def dollar_volume(
-    prices: pa.Table, members: pa.Table, days: Sequence[date]
-) -> dict[tuple[str, date], tuple[float | None, int]]:
-    """(index, day) -> (constituents' ADV$, how many constituents have one), sql/dollar_volume.sql."""
+    prices: pa.Table, members: pa.Table, short_interest: pa.Table, days: Sequence[date]
+) -> dict[tuple[str, date], _DollarVolume]:
+    """(index, day) -> the constituents' ADV$ and dollar short interest, sql/dollar_volume.sql."""
     import duckdb
     import pyarrow as pa
 
@@ -87,13 +97,16 @@ def dollar_volume(
     try:
         con.register("prices", prices)
         con.register("members", members)
+        con.register("short_interest", short_interest)
         con.register("flow_days", pa.table({"d": pa.array(sorted(set(days)), pa.date32())}))
         con.execute(sv.query_text("membership"))
         con.execute(sv.query_text("dollar_volume"))
-        rows = con.execute('SELECT "index", d, adv_usd, members_with_dollar_volume FROM dv_index').fetchall()
+        rows = con.execute(
+            'SELECT "index", d, adv_usd, members_with_dollar_volume, si_usd, cover_days FROM dv_index'
+        ).fetchall()
     finally:
         con.close()
-    return {(idx, d): (adv, int(n)) for idx, d, adv, n in rows}
+    return {(idx, d): _DollarVolume(adv, int(n), si, cover) for idx, d, adv, n, si, cover in rows}
 
 
 def flow_days(
@@ -102,6 +115,7 @@ def flow_days(
     members: pa.Table,
     funds: pa.Table,
     volume: pa.Table,
+    short_interest: pa.Table,
 ) -> list[FlowDay]:
     """One row per index and proxy session in ``closes`` (index -> (proxy, days, closes), the first
     close being the day before the first row)."""
@@ -109,7 +123,7 @@ def flow_days(
     wanted = [d for _, days, _ in closes.values() for d in days[1:]]
     if not wanted:
         return []
-    adv = dollar_volume(prices, members, wanted)
+    adv = dollar_volume(prices, members, short_interest, wanted)
     ratios = {
         (r.key, r.date): r.ratio for r in sv.series(volume, members, min(wanted), max(wanted), kind="index")
     }
@@ -118,9 +132,22 @@ def flow_days(
         for k in range(1, len(days)):
             r = close[k] / close[k - 1] - 1.0
             usd, n_funds = rebalance_on(assets, idx, days[k], days[k - 1], r)
-            adv_usd, n_dv = adv.get((idx, days[k]), (None, 0))
-            pct = 100.0 * usd / adv_usd if usd is not None and adv_usd else None
+            dv = adv.get((idx, days[k]), _DollarVolume(None, 0, None, None))
+            pct = 100.0 * usd / dv.adv_usd if usd is not None and dv.adv_usd else None
             out.append(
-                FlowDay(idx, days[k], proxy, r, usd, n_funds, adv_usd, n_dv, pct, ratios.get((idx, days[k])))
+                FlowDay(
+                    idx,
+                    days[k],
+                    proxy,
+                    r,
+                    usd,
+                    n_funds,
+                    dv.adv_usd,
+                    dv.members_with_dollar_volume,
+                    pct,
+                    dv.si_usd,
+                    dv.cover_days,
+                    ratios.get((idx, days[k])),
+                )
             )
     return out
