@@ -143,3 +143,15 @@ def test_flows_against_plain_python(tmp_path: Path) -> None:
     bad = run_cli("ingest", "funds", str(src / "bad.csv"), store=store)
     assert bad.code == 3 and "bad.csv:2:" in bad.err and len(bad.err.strip().splitlines()) == 1
     assert store_bytes(store) == before
+
+
+def test_flows_needs_a_positive_day_count_and_proxy_prices(tmp_path: Path) -> None:
+    from positioning_cli.errors import NoDataError, UsageError
+
+    with pytest.raises(UsageError, match="--days"):
+        api.flows(tmp_path / "store", days=0)
+    members = tmp_path / "members.csv"
+    members.write_text("index,as_of,symbol\nNDX,2026-01-02,AAA\n")
+    api.ingest("members", [members], tmp_path / "store")
+    with pytest.raises(NoDataError, match="no index proxy prices"):
+        api.flows(tmp_path / "store", indices=["NDX"])
