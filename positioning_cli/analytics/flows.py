@@ -90,10 +90,9 @@ def dollar_volume(
     prices: pa.Table, members: pa.Table, short_interest: pa.Table, days: Sequence[date]
 ) -> dict[tuple[str, date], _DollarVolume]:
     """(index, day) -> the constituents' ADV$ and dollar short interest, sql/dollar_volume.sql."""
-    import duckdb
     import pyarrow as pa
 
-    con = duckdb.connect()
+    con = sv.deterministic_connection()
     try:
         con.register("prices", prices)
         con.register("members", members)

@@ -60,10 +60,17 @@ def query_text(name: str = "short_volume") -> str:
     return resources.files("positioning_cli.analytics").joinpath(f"sql/{name}.sql").read_text()
 
 
-def _connect(volume: pa.Table, members: pa.Table, since: date, as_of: date) -> duckdb.DuckDBPyConnection:
+def deterministic_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB on one thread: parallel float sums add in a varying order, and the same
+    store must give the same numbers to the last bit on every run (goldens, ndjson = json)."""
     import duckdb
 
-    con = duckdb.connect()
+    return duckdb.connect(config={"threads": 1})
+
+
+def _connect(volume: pa.Table, members: pa.Table, since: date, as_of: date) -> duckdb.DuckDBPyConnection:
+
+    con = deterministic_connection()
     con.register("short_volume", volume)
     con.register("members", members)
     con.execute("SET VARIABLE sv_from = ?::DATE", [since])
