@@ -21,8 +21,11 @@ demo: $(STAMP)
 	$(POS) ingest short-interest sample_data/short_interest
 	$(POS) ingest prices sample_data/prices
 	$(POS) ingest cot sample_data/cot
+	$(POS) ingest short-volume sample_data/short_volume
+	$(POS) ingest funds sample_data/funds
 	$(POS) scan --format table
 	$(POS) summary --format table
+	$(POS) flows --days 10 --format table
 
 ## test: install and run the test suite
 # pytest exits 5 when it collects no test: say so, and fail (an empty suite is not a pass).

@@ -34,6 +34,7 @@ TEXT = (
     "  scan      Rank the indices (or sectors, or stocks) by short-interest vs...\n"
     "  summary   Percentile summary per index: each headline level vs its 1Y,...\n"
     "  history   The series behind the percentiles: one value per settlement...\n"
+    "  flows     Flows per index and session: index return, leveraged-ETF...\n"
     "  cot       Futures positioning from the CFTC Traders in Financial...\n"
     "  update    Fetch everything that is due (FINRA short interest, CFTC TFF)...\n"
     "  calendar  Per source: the newest report held, the next expected report...\n"

@@ -18,14 +18,38 @@ from typing import Any
 
 from positioning_cli.errors import NoDataError, UsageError
 from positioning_cli.indices import FUTURES_KEYS, LEVEL_METRICS, PRICE_CONTEXT_KEYS
-from positioning_cli.schema import COT, INDICES, MEMBERS, PRICES, SHORT_INTEREST, TableSpec
+from positioning_cli.schema import (
+    COT,
+    FUNDS,
+    INDICES,
+    MEMBERS,
+    PRICES,
+    SHORT_INTEREST,
+    SHORT_VOLUME,
+    TableSpec,
+)
 
 KIND_TABLE: dict[str, TableSpec] = {
     "short-interest": SHORT_INTEREST,
     "prices": PRICES,
     "members": MEMBERS,
     "cot": COT,
+    "short-volume": SHORT_VOLUME,
+    "funds": FUNDS,
 }
+
+# The short-sale volume column group of scan rows (index and stock), README "Short-sale volume".
+SHORT_VOLUME_KEYS = (
+    "sv_date",
+    "sv_ratio",
+    "sv_ratio_avg_5d",
+    "sv_ratio_avg_20d",
+    "sv_ratio_pct_1y",
+    "sv_ratio_pct_1y_obs",
+    "sv_ratio_pct_1y_complete",
+    "sv_ratio_z_1y",
+    "sv_members_with_volume",
+)
 
 # Price proxy per index, first one present in the store wins; overridable with --proxy.
 DEFAULT_PROXIES: dict[str, tuple[str, ...]] = {
@@ -636,7 +660,46 @@ def scan(
     for r in rows:
         r["prev_rank"] = prev_ranks.get(r["index"])
         r.update(context[r["index"]])
-    return Result("scan", to_date(d), [_ordered(r) for r in rows], warnings)
+    volume = _short_volume_fields(store_root, as_of, known_at, "index")
+    for r in rows:
+        r.update(volume.get(r["index"], {}))
+    extra = {"short_volume_caveat": _sv_caveat()} if volume else {}
+    return Result("scan", to_date(d), [_ordered(r) for r in rows], warnings, extra=extra)
+
+
+def _sv_caveat() -> str:
+    from positioning_cli.analytics.short_volume import CAVEAT
+
+    return CAVEAT
+
+
+def _short_volume_fields(
+    store_root: Path, as_of: date | None, known_at: datetime | None, kind: str
+) -> dict[str, dict[str, Any]]:
+    """The short-volume column group per index (or per symbol), on the newest day held on or before
+    ``as_of`` (or the newest held): the flow since the last report. Empty when none is held."""
+    from positioning_cli.analytics import short_volume as sv
+    from positioning_cli.store import Store
+
+    store = Store(store_root)
+    with store.reading(known_at=known_at) as manifest:
+        volume, members, newest = sv.read_store(store, manifest, as_of)
+    if newest is None:
+        return {}
+    return {
+        s.key: {
+            "sv_date": s.date,
+            "sv_ratio": s.ratio,
+            "sv_ratio_avg_5d": s.avg_5d,
+            "sv_ratio_avg_20d": s.avg_20d,
+            "sv_ratio_pct_1y": s.pct_1y,
+            "sv_ratio_pct_1y_obs": s.pct_1y_obs,
+            "sv_ratio_pct_1y_complete": s.pct_1y_complete,
+            "sv_ratio_z_1y": s.z_1y,
+            "sv_members_with_volume": s.members_with_volume,
+        }
+        for s in sv.stats(volume, members, newest, kind=kind)
+    }
 
 
 def _stock_closes(frames: _Frames, proxy_map: Mapping[str, tuple[str, ...]]) -> Any:
@@ -699,6 +762,7 @@ SCAN_KEYS = (
     "bollinger_pct_b",
     "keltner_pos",
     *FUTURES_KEYS,
+    *SHORT_VOLUME_KEYS,
 )
 
 
@@ -761,12 +825,109 @@ def summary(
         said = price_context_sentence(symbol, context[idx]) if symbol else None
         if said:
             sentences.append(said)
-    return Result(
-        "summary",
-        to_date(d),
-        [_shape(r, SUMMARY_KEYS) for r in rows],
-        warnings,
-        extra={"text": text, "sparklines": sparks, "price_context": context},
+    volume = _short_volume_fields(store_root, as_of, known_at, "index")
+    for idx, fields in volume.items():
+        if idx in text and fields["sv_ratio"] is not None:
+            text[idx].append(short_volume_sentence(idx, fields))
+    extra: dict[str, Any] = {"text": text, "sparklines": sparks, "price_context": context}
+    if volume:
+        extra["short_volume_caveat"] = _sv_caveat()
+    return Result("summary", to_date(d), [_shape(r, SUMMARY_KEYS) for r in rows], warnings, extra=extra)
+
+
+FLOWS_KEYS = (
+    "index",
+    "date",
+    "proxy_symbol",
+    "index_return",
+    "letf_rebalance_usd",
+    "letf_funds",
+    "constituents_adv_usd",
+    "members_with_dollar_volume",
+    "letf_rebalance_pct_adv",
+    "short_interest_usd",
+    "covering_days",
+    "sv_ratio",
+)
+FLOWS_METHOD = (
+    "letf_rebalance_usd: sum over the index's leveraged ETFs of A*L*(L-1)*r/(1+L*r), A = net assets at the "
+    "day's close (reported, else the previous session's times 1+L*r), L = leverage, r = the proxy's return (positive = buying at the close, after up days "
+    "for bull and bear funds alike); constituents_adv_usd: sum of the constituents' mean close*volume "
+    "over 20 sessions; covering_days: sum of short interest (latest settlement on or before the day) "
+    "x close over the same constituents' ADV$"
+)
+
+
+def flows(
+    store_root: Path,
+    *,
+    indices: Sequence[str] = INDICES,
+    days: int = 20,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+    proxies: Mapping[str, str] | None = None,
+) -> Result:
+    """Per index and session: return, leveraged-ETF rebalance, its share of dollar volume, and the
+    short-sale volume ratio, for the last ``days`` sessions of the index proxy (on or before as_of)."""
+    import pyarrow.compute as pc
+
+    from positioning_cli.analytics import flows as fl
+    from positioning_cli.analytics import short_volume as sv
+    from positioning_cli.store import Store
+
+    _check_indices(indices)
+    if days < 1:
+        raise UsageError(f"--days must be at least 1, got {days}")
+    proxy_map = _parse_proxies(proxies)
+    store = Store(store_root)
+    with store.reading(known_at=known_at) as manifest:
+        prices = store.read("prices", ["symbol", "date", "close", "volume"], manifest)
+        funds = store.read("funds", ["fund", "date", "aum", "leverage", "index"], manifest)
+        volume, members, _ = sv.read_store(store, manifest, as_of, days_wanted=2 * days + 10)
+        short_interest = store.read(
+            "short_interest", ["settlement_date", "symbol", "short_interest"], manifest
+        )
+    if as_of is not None:
+        prices = prices.filter(pc.less_equal(prices.column("date"), sv.pa_date(as_of)))
+    warnings: list[str] = []
+    closes: dict[str, tuple[str, list[date], list[float]]] = {}
+    for idx in indices:
+        for symbol in proxy_map[idx]:
+            rows = prices.filter(pc.equal(prices.column("symbol"), symbol)).sort_by("date")
+            if rows.num_rows >= 2:
+                tail = rows.slice(max(rows.num_rows - days - 1, 0))
+                closes[idx] = (symbol, tail.column("date").to_pylist(), tail.column("close").to_pylist())
+                break
+        else:
+            warnings.append(f"{idx}: no prices for its proxy ({', '.join(proxy_map[idx])}); no flows")
+    if not closes:
+        raise NoDataError(
+            f"{store_root}: no index proxy prices held; run `positioning ingest prices FILE...`"
+        )
+    if funds.num_rows == 0:
+        warnings.append("no leveraged-ETF assets held; run `positioning ingest funds FILE` for the rebalance")
+    out = fl.flow_days(closes, prices, members, funds, volume, short_interest)
+    rows = [_shape({**vars(r)}, FLOWS_KEYS) for r in out]
+    last = max(r.date for r in out) if out else None
+    extra = {"method": FLOWS_METHOD, "short_volume_caveat": _sv_caveat()}
+    return Result("flows", last, rows, warnings, extra=extra)
+
+
+def short_volume_sentence(idx: str, fields: Mapping[str, Any]) -> str:
+    """One sentence from a row's short-volume column group, every number taken from it."""
+
+    def pct(x: float | None) -> str:
+        return "–" if x is None else f"{100 * x:.1f}%"
+
+    parts = [f"5-day average {pct(fields['sv_ratio_avg_5d'])}", f"20-day {pct(fields['sv_ratio_avg_20d'])}"]
+    if fields["sv_ratio_pct_1y"] is not None:
+        mark = "" if fields["sv_ratio_pct_1y_complete"] else f" of {fields['sv_ratio_pct_1y_obs']} days held"
+        parts.append(f"1Y percentile {fields['sv_ratio_pct_1y']:.0f}{mark}")
+    if fields["sv_ratio_z_1y"] is not None:
+        parts.append(f"z {fields['sv_ratio_z_1y']:+.1f}")
+    return (
+        f"{idx} short-sale volume was {pct(fields['sv_ratio'])} of volume on {fields['sv_date'].isoformat()} "
+        f"({', '.join(parts)}): a daily flow, not short interest."
     )
 
 
@@ -1014,6 +1175,11 @@ def scan_stocks(
         "ranked": len(rows),
         "excluded": {"count": n_excluded, "by_gate": by_gate, "rows": excl if show_excluded else []},
     }
+    volume = _short_volume_fields(store_root, as_of, known_at, "stock")
+    for r in shown:
+        r.update(volume.get(r["symbol"], {}))
+    if volume:
+        extra["short_volume_caveat"] = _sv_caveat()
     keyed = [_shape(r, stock_keys()) for r in shown]
     return Result("scan", d.date(), keyed, warnings, extra=extra)
 
@@ -1060,7 +1226,7 @@ def stock_keys() -> tuple[str, ...]:
     """JSON row keys of ``scan --by stock`` (stocks.py owns the order; trend last)."""
     from positioning_cli.stocks import STOCK_TABLE_COLUMNS
 
-    return (*STOCK_TABLE_COLUMNS, "trend_label")
+    return (*STOCK_TABLE_COLUMNS, "trend_label", *SHORT_VOLUME_KEYS)
 
 
 def sector_keys() -> tuple[str, ...]:

@@ -246,6 +246,52 @@ def ingest_cot_cmd(paths: PathsArg, fmt: InputFormatOpt = None, wait: WaitOpt = 
     _run_ingest("cot", paths, ParseOptions(format=fmt), wait)
 
 
+@ingest_app.command("short-volume")
+def ingest_short_volume_cmd(
+    paths: PathsArg,
+    facility: Annotated[
+        str | None,
+        typer.Option(
+            "--facility",
+            help="Venue of the files: CNMS, FNQC, FNRA, FNSQ, FNYX, FORF, NYSE, ARCA, AMEX... "
+            "(default: from the file name, e.g. CNMSshvol20210604.txt).",
+        ),
+    ] = None,
+    fmt: InputFormatOpt = None,
+    wait: WaitOpt = 30.0,
+) -> None:
+    """Ingest daily short-sale volume: FINRA Reg SHO files (CNMSshvolYYYYMMDD.txt and the facility files) and NYSE group files.
+
+    Short-sale volume is not short interest: a short sold and covered the same day adds volume and
+    no position.
+
+    Examples:
+
+      positioning ingest short-volume CNMSshvol20260814.txt
+
+      positioning ingest short-volume regsho/ nyse_short_volume/
+    """
+    from positioning_cli.ingest import ParseOptions
+
+    _run_ingest("short-volume", paths, ParseOptions(format=fmt, facility=facility), wait)
+
+
+@ingest_app.command("funds")
+def ingest_funds_cmd(paths: PathsArg, fmt: InputFormatOpt = None, wait: WaitOpt = 30.0) -> None:
+    """Ingest leveraged-ETF net assets for `positioning flows`: a CSV with fund,date,aum.
+
+    The shipped list knows TQQQ/SQQQ/QLD/QID (NDX), UPRO/SPXU/SPXL/SPXS/SSO/SDS (SPX) and
+    TNA/TZA/UWM/TWM (RUT); another fund needs leverage and index columns.
+
+    Examples:
+
+      positioning ingest funds letf_assets.csv
+    """
+    from positioning_cli.ingest import ParseOptions
+
+    _run_ingest("funds", paths, ParseOptions(format=fmt), wait)
+
+
 store_app = typer.Typer(rich_markup_mode=None, help="Inspect and check the store.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
 
@@ -532,6 +578,45 @@ def history_cmd(
     _emit(result, fmt, api.HISTORY_KEYS, render.history_view)
 
 
+@app.command("flows")
+def flows_cmd(
+    index: IndexOpt = "RUT,NDX,SPX",
+    days: Annotated[int, typer.Option("--days", help="Sessions to show, newest last.")] = 20,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Show the sessions up to YYYY-MM-DD (default: the newest held)."),
+    ] = None,
+    known_at: KnownAtOpt = None,
+    proxy: ProxyOpt = None,
+    fmt: FormatOpt = "auto",
+) -> None:
+    """Flows per index and session: index return, leveraged-ETF rebalance ($ and % of the constituents'
+    dollar volume) and the short-sale volume ratio, with a sparkline per column on a terminal.
+
+    The rebalance of a fund with leverage L and net assets A after an index return r is
+    A·L·(L−1)·r/(1+L·r): buying after up days for bull and bear funds alike. Short-sale volume is
+    a flow, not short interest.
+
+    Examples:
+
+      positioning flows
+
+      positioning flows --index NDX --days 60 -f csv > ndx_flows.csv
+    """
+    from positioning_cli import api, render
+
+    fmt = _check_format(fmt)
+    result = api.flows(
+        _store_path(),
+        indices=_indices(index),
+        days=days,
+        as_of=api.resolve_as_of(as_of),
+        known_at=api.resolve_known_at(known_at),
+        proxies=dict(_mapping_pairs(proxy or [], "--proxy", "INDEX=SYMBOL")),
+    )
+    _emit(result, fmt, api.FLOWS_KEYS, render.flows_view)
+
+
 @app.command("cot")
 def cot_cmd(
     contract: Annotated[
@@ -695,6 +780,41 @@ def fetch_cot_cmd(
 
     start = date(since, 1, 1) if since else None
     _fetch_and_report(["cftc-tff"], mirror, quiet, wait, since=start, combined=combined)
+
+
+@fetch_app.command("short-volume")
+def fetch_short_volume_cmd(
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", help="First session YYYY-MM-DD (default: from the newest held, else 60 sessions back)."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Last session YYYY-MM-DD (default: today).")
+    ] = None,
+    mirror: MirrorOpt = None,
+    quiet: QuietOpt = False,
+    wait: WaitOpt = 30.0,
+) -> None:
+    """FINRA's consolidated daily short-sale volume files (CNMSshvolYYYYMMDD.txt on FINRA's CDN), one per session.
+
+    Posted by 18:00 ET each session. Once the store holds short volume, `update` keeps it current
+    (re-fetching the last 5 sessions, which FINRA may correct). Short-sale volume is not short interest.
+
+    Examples:
+
+      positioning fetch short-volume
+
+      positioning fetch short-volume --since 2025-11-01
+    """
+    start = _date_opt(since, "--since")
+    end = _date_opt(until, "--until")
+    if start is None:
+        from positioning_cli.fetch.sources import FinraShortVolume
+
+        start = FinraShortVolume.first_since(_store_path())
+    _fetch_and_report(["finra-shvol"], mirror, quiet, wait, since=start, until=end)
 
 
 @app.command("update")

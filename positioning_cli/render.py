@@ -181,6 +181,22 @@ def scan_table(result: Any) -> Table:
             lambda r: f"{percentile(r['lev_net_pct_1y'])} / {number(r['lev_net_change'])}",
         )
         line("Futures agree with SI", lambda r: {True: "yes", False: "no", None: "–"}[r["futures_agree"]])
+    if any(r.get("sv_ratio") is not None for r in rows):
+        # A flow, not a position: the caption says so (FINRA's caveat, in full in the JSON).
+        line("Short-sale vol ratio", lambda r: _ratio_pct(r.get("sv_ratio")))
+        line("  on", lambda r: r["sv_date"].isoformat() if r.get("sv_date") else "–")
+        line(
+            "  avg 5d / 20d",
+            lambda r: f"{_ratio_pct(r.get('sv_ratio_avg_5d'))} / {_ratio_pct(r.get('sv_ratio_avg_20d'))}",
+        )
+        line(
+            "  pct 1Y / z",
+            lambda r: (
+                f"{percentile(r.get('sv_ratio_pct_1y'), r.get('sv_ratio_pct_1y_complete'))} / "
+                f"{number(r.get('sv_ratio_z_1y'), 2)}"
+            ),
+        )
+        table.caption = f"{table.caption} Short-sale vol ratio = FINRA daily short-sale volume / total volume: a flow, not short interest."
     return table
 
 
@@ -188,6 +204,11 @@ def _no_score_notes(rows: Sequence[dict[str, Any]], name: str) -> str:
     """Caption text saying why each unscored row (ranked last) has no score; empty when all have one."""
     notes = [f"{r[name]}: no score ({r['score_missing']})." for r in rows if r.get("score_missing")]
     return "".join(f"\n{n}" for n in notes)
+
+
+def _ratio_pct(x: float | None) -> str:
+    """A fraction (0.452) as a level in percent (45.2%)."""
+    return pct_level(None if x is None else 100 * x, 1)
 
 
 def _table(title: str | None, **options: Any) -> Table:
@@ -502,6 +523,53 @@ def history_view(result: Any) -> Group:
     if nums:
         lines.append(Text(f"min {_level(min(nums))}  max {_level(max(nums))}  reports {len(values)}"))
     return Group(*lines, table)
+
+
+def _usd(x: float | None) -> str:
+    """Signed dollars in millions or billions: +$1.23B, -$450M."""
+    if x is None:
+        return "–"
+    sign = "+" if x >= 0 else "-"
+    v = abs(x)
+    return f"{sign}${v / 1e9:.2f}B" if v >= 1e9 else f"{sign}${v / 1e6:.0f}M"
+
+
+def flows_view(result: Any) -> Group:
+    """Per index: a row per session, then a sparkline per column."""
+    from rich.console import Group
+    from rich.text import Text
+
+    parts: list[Any] = []
+    by_index: dict[str, list[dict[str, Any]]] = {}
+    for r in result.rows:
+        by_index.setdefault(r["index"], []).append(r)
+    for idx, rows in by_index.items():
+        table = _table(f"{idx} flows ({rows[0]['proxy_symbol']})", title_justify="left")
+        for name in ("Date", "Return", "LETF rebalance", "% of ADV$", "Cover days", "Short-vol ratio"):
+            table.add_column(name, justify="left" if name == "Date" else "right", no_wrap=True)
+        for r in rows:
+            table.add_row(
+                str(r["date"]),
+                pct_change(r["index_return"]),
+                _usd(r["letf_rebalance_usd"]),
+                number(r["letf_rebalance_pct_adv"], 2),
+                number(r["covering_days"], 2),
+                _ratio_pct(r["sv_ratio"]),
+            )
+        parts.append(table)
+        for label, key in (
+            ("Return", "index_return"),
+            ("LETF rebalance", "letf_rebalance_usd"),
+            ("Cover days", "covering_days"),
+            ("Short-vol ratio", "sv_ratio"),
+        ):
+            spark = sparkline([r[key] for r in rows], width=len(rows))
+            if spark:
+                parts.append(Text(f"{label:<16}{spark}"))
+        parts.append(Text(""))
+    parts.append(Text(f"Rebalance: {result.extra.get('method', '')}."))
+    parts.append(Text(f"Short-vol ratio: {result.extra.get('short_volume_caveat', '')}."))
+    return Group(*parts)
 
 
 def plain_rows_view(result: Any) -> Table:

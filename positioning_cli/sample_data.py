@@ -1463,7 +1463,104 @@ def generate(
                 illiquid=illiquid,
                 log_cap_hint=log_cap_hint,
             )
+        # Flows between the reports: the last SHORT_VOLUME_DAYS sessions of the price files. Their own
+        # random streams, so adding them changed none of the bytes above.
+        flow_days = price_days[-SHORT_VOLUME_DAYS:]
+        last = grid[t_end]
+        held = sorted({i for index in ("SPX", "NDX", "RUT") for i in members_at(index, last).tolist()})
+        written += _write_short_volume(
+            out_dir / "short_volume",
+            np.random.default_rng([seed, 15, 1]),
+            flow_days,
+            [uni.member_symbol[i].replace(".", "/") for i in held],  # Reg SHO spells classes BRK/B
+            adv_i[t_end, held].astype(np.float64),
+        )
+        written += _write_fund_assets(
+            out_dir / "funds", np.random.default_rng([seed, 15, 2]), price_days, etf_close, flow_days
+        )
     return sorted(written)
+
+
+SHORT_VOLUME_DAYS = 45
+_FACILITY_SHARE = {"FNQC": 0.08, "FNSQ": 0.57, "FNYX": 0.35}  # of a day's off-exchange volume
+_FUND_ASSETS = {  # net assets on the first flow day, dollars (orders of magnitude of 2025)
+    "TQQQ": 22e9, "SQQQ": 3.2e9, "QLD": 6.5e9, "QID": 0.3e9, "UPRO": 3.6e9, "SPXU": 0.6e9,
+    "SPXL": 5.2e9, "SPXS": 0.5e9, "SSO": 5.4e9, "SDS": 0.5e9, "TNA": 2.1e9, "TZA": 0.6e9,
+    "UWM": 0.3e9, "TWM": 0.05e9,
+}  # fmt: skip
+
+
+def _regsho_file(path: Path, rows: list[str]) -> tuple[Path, bytes]:
+    """FINRA's layout: the header, the rows, the record count; CRLF line ends."""
+    lines = ["Date|Symbol|ShortVolume|ShortExemptVolume|TotalVolume|Market", *rows, str(len(rows))]
+    return path, ("\r\n".join(lines) + "\r\n").encode("ascii")
+
+
+def _write_short_volume(
+    out: Path, rng: np.random.Generator, days: list[date], symbols: list[str], adv: np.ndarray
+) -> list[Path]:
+    """FINRA Reg SHO daily files for ``symbols``: the consolidated CNMS file each day, except the
+    first day, which has the facility files (FNQC, FNSQ, FNYX, and an empty FNRA) instead.
+
+    Off-exchange volume is ~45% of a stock's volume; the short share of it sits near 45% and
+    climbs over the last two weeks (short pressure building after the last report)."""
+    n = len(symbols)
+    base = rng.uniform(0.36, 0.52, n)
+    markets = np.array(["B,Q,N", "Q,N", "B,Q,N", "Q"])[rng.integers(0, 4, n)]
+    files: list[tuple[Path, bytes]] = []
+    for k, day in enumerate(days):
+        ramp = 0.06 * max(0.0, (k - (len(days) - 15)) / 14)
+        ratio = np.clip(base + ramp + rng.normal(0.0, 0.035, n), 0.12, 0.88)
+        total = np.rint(np.maximum(adv, 1000.0) * 0.45 * rng.lognormal(0.0, 0.3, n))
+        short = np.rint(total * ratio)
+        exempt = np.rint(short * rng.uniform(0.0, 0.02, n))
+        stamp = day.strftime("%Y%m%d")
+        if k > 0:
+            rows = [
+                f"{stamp}|{sym}|{s:.0f}|{e:.0f}|{t:.0f}|{m}"
+                for sym, s, e, t, m in zip(symbols, short, exempt, total, markets, strict=True)
+            ]
+            files.append(_regsho_file(out / f"CNMSshvol{stamp}.txt.gz", rows))
+            continue
+        for facility, share in _FACILITY_SHARE.items():
+            f_total = np.rint(total * share)
+            f_short = np.minimum(np.rint(short * share), f_total)
+            rows = [
+                f"{stamp}|{sym}|{s:.0f}|0|{t:.0f}|{facility[2]}"
+                for sym, s, t in zip(symbols, f_short, f_total, strict=True)
+                if t > 0
+            ]
+            files.append(_regsho_file(out / f"{facility}shvol{stamp}.txt.gz", rows))
+        files.append(_regsho_file(out / f"FNRAshvol{stamp}.txt.gz", []))
+    _remove_stale(out, "*shvol*", r"[A-Z]{4}shvol\d{8}\.txt(\.gz)?", {p.name for p, _ in files})
+    for path, raw in files:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(_gzip(raw))
+    return [p for p, _ in files]
+
+
+def _write_fund_assets(
+    out: Path,
+    rng: np.random.Generator,
+    price_days: list[date],
+    etf_close: dict[str, np.ndarray],
+    days: list[date],
+) -> list[Path]:
+    """Net assets per leveraged fund and day (``fund,date,aum``): each fund's assets move with
+    L times its index ETF's return, plus small creations and redemptions."""
+    from positioning_cli.letf import DEFAULT_FUNDS
+
+    at = {d: i for i, d in enumerate(price_days)}
+    lines = ["fund,date,aum"]
+    for fund in DEFAULT_FUNDS:
+        close = etf_close[_INDEX_ETF[fund.index]]
+        assets = _FUND_ASSETS[fund.fund]
+        for k, day in enumerate(days):
+            if k:
+                r = close[at[day]] / close[at[days[k - 1]]] - 1.0
+                assets *= (1.0 + fund.leverage * r) * (1.0 + rng.normal(0.0, 0.004))
+            lines.append(f"{fund.fund},{day.isoformat()},{assets:.0f}")
+    return _write_gzip_many([(out / "letf_assets.csv.gz", lines)])
 
 
 def _parse_date(text: str) -> date:

@@ -142,6 +142,54 @@ COT = TableSpec(
     required=("report_date", "contract_code", "futures_only", "open_interest", "source_format"),
 )
 
-TABLES: dict[str, TableSpec] = {t.name: t for t in (SHORT_INTEREST, PRICES, MEMBERS, COT)}
+SHORT_VOLUME = TableSpec(
+    name="short_volume",
+    schema=pa.schema(
+        [
+            pa.field("date", pa.date32(), nullable=False),  # trade date as the file's rows give it
+            pa.field("symbol", pa.string(), nullable=False),  # normalised, see symbols.py
+            # The file's venue: FINRA CNMS (consolidated) or one facility (FNQC, FNRA, FNSQ, FNYX,
+            # FORF), or an exchange's own file (NYSE, ARCA, AMEX, ...). Part of the key: one symbol
+            # has a row per venue file, and readers pick which to add up (short_volume.sql).
+            pa.field("facility", pa.string(), nullable=False),
+            # Shares; float because FINRA writes volumes with decimals (fractional-share trades).
+            pa.field("short_volume", pa.float64(), nullable=False),
+            pa.field("short_exempt_volume", pa.float64()),  # null in NYSE's pre-2017-07-24 layout
+            pa.field("total_volume", pa.float64(), nullable=False),
+            pa.field("market", pa.string()),  # the Market column as given ("B,Q,N", "N", "P")
+            pa.field("source_format", pa.string(), nullable=False),
+            *LINEAGE_FIELDS,
+        ]
+    ),
+    key=("date", "symbol", "facility"),
+    date_column="date",
+    file_per_date=True,
+    required=("date", "symbol", "facility", "short_volume", "total_volume", "source_format"),
+    plain_encoded=("symbol",),
+)
+
+FUNDS = TableSpec(
+    name="funds",
+    schema=pa.schema(
+        [
+            pa.field("fund", pa.string(), nullable=False),  # ticker, normalised (TQQQ)
+            pa.field("date", pa.date32(), nullable=False),
+            pa.field("aum", pa.float64(), nullable=False),  # net assets at that day's close, dollars
+            # For a fund outside the shipped list (letf.py): its leverage and index. Null: the list's.
+            pa.field("leverage", pa.float64()),
+            pa.field("index", pa.string()),
+            pa.field("source_format", pa.string(), nullable=False),
+            *LINEAGE_FIELDS,
+        ]
+    ),
+    key=("fund", "date"),
+    date_column="date",
+    file_per_date=False,
+    required=("fund", "date", "aum", "source_format"),
+)
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t for t in (SHORT_INTEREST, PRICES, MEMBERS, COT, SHORT_VOLUME, FUNDS)
+}
 
 INDICES = ("RUT", "NDX", "SPX")

@@ -63,6 +63,8 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("short-interest", "short_interest"),
         ("prices", "prices"),
         ("cot", "cot"),
+        ("short-volume", "short_volume"),
+        ("funds", "funds"),
     ):
         r = run_cli("ingest", kind, str(SAMPLE / sub), store=store)
         assert r.code == 0, r.err

@@ -224,6 +224,18 @@ GENERIC_MAPPED = 'Ticker,Company,Shares Out\nAAA,A Inc,"1,000"\nBBB,B Inc,\n'
 AS_OF = datetime.date(2026, 8, 8)
 
 
+REGSHO_FINRA = (
+    "Date|Symbol|ShortVolume|ShortExemptVolume|TotalVolume|Market\r\n"
+    "20260814|AAPL|97434.5|494|188426|B,Q,N\r\n20260814|BRK/B|7|0|20|Q\r\n20260814|ABRpA|1|0|3|N\r\n3\r\n"
+)
+REGSHO_NYSE = (
+    "Date|Symbol|Short Exempt Volume|Short Volume|Total Volume|Market\r\n"
+    "20260814|A|814|191066|558941|N\r\n20260814|ABR PRA|0|12|40|N\r\n"
+)
+FUND_ASSETS = "fund,date,aum,leverage,index\nTQQQ,2026-11-19,22000000000,,\nXYZU,2026-11-19,5e8,3,NDX\n"
+REGSHO_NYSE_OLD = "Date|Symbol|Short Volume|Total Volume|Market\r\n20090731|ZZ|218400|391800|A\r\n"
+
+
 def _hand_seeds() -> list[Seed]:
     return [
         Seed(
@@ -264,6 +276,10 @@ def _hand_seeds() -> list[Seed]:
             index="RUT",
             as_of=AS_OF,
         ),
+        Seed("short-volume", "finra-regsho", "CNMSshvol20260814.txt", REGSHO_FINRA.encode(), "hand", "|"),
+        Seed("short-volume", "nyse-regsho", "NYSEshvol20260814.txt", REGSHO_NYSE.encode(), "hand", "|"),
+        Seed("short-volume", "nyse-regsho", "Amexshvol20090730.txt", REGSHO_NYSE_OLD.encode(), "hand", "|"),
+        Seed("funds", "fund-assets", "letf_assets.csv", FUND_ASSETS.encode(), "hand"),
     ]
 
 
@@ -342,6 +358,9 @@ _REAL_FILES: list[tuple[str, str, str, dict, int]] = [
     ),
     ("cot", "cftc-tff", "cftc_tff/2024_FinComYY__wyne1.txt", {}, 0),
     ("cot", "cftc-tff", "cftc_tff/2019_FinFut19__storrealba09.txt", {}, 0),
+    ("short-volume", "finra-regsho", "finra_short_volume/CNMSshvol20210604.txt", {}, 0),
+    ("short-volume", "nyse-regsho", "nyse_short_volume/ARCAshvol20210603.txt", {}, 0),
+    ("short-volume", "nyse-regsho", "nyse_short_volume/NYSEshvol20170721.txt", {}, 0),
 ]
 
 

@@ -23,6 +23,8 @@ CASES = {
     "scan.csv": ["scan", "--format", "csv"],
     "scan_rut_2024-06-28.json": ["scan", "--index", "RUT", "--as-of", "2024-06-28", "--format", "json"],
     "summary.txt": ["summary", "--format", "table"],
+    "flows.txt": ["flows", "--days", "10", "--format", "table"],
+    "flows.json": ["flows", "--days", "10", "--format", "json"],
     "summary.json": ["summary", "--format", "json"],
     "summary.csv": ["summary", "--format", "csv"],
     "history_rut.txt": ["history", "--index", "RUT", "--format", "table"],
@@ -92,3 +94,4 @@ def test_readme_shows_the_demo_output_as_it_is() -> None:
     readme = (ROOT / "README.md").read_text()
     demo = (GOLDEN / "scan.txt").read_text() + (GOLDEN / "summary.txt").read_text()
     assert f"```\n{demo}```" in readme
+    assert f"```\n{(GOLDEN / 'flows.txt').read_text()}```" in readme

@@ -37,7 +37,7 @@ def by_symbol(table) -> dict:
 
 
 def test_public_constants() -> None:
-    assert KINDS == ("short-interest", "prices", "members", "cot")
+    assert KINDS == ("short-interest", "prices", "members", "cot", "short-volume", "funds")
     assert FORMATS["short-interest"] == (
         "finra-pipe",
         "finra-api-json",
@@ -48,6 +48,8 @@ def test_public_constants() -> None:
     assert FORMATS["prices"] == ("yahoo", "yfinance", "stooq")
     assert FORMATS["members"] == ("ishares", "invesco", "sp500-list", "generic")
     assert FORMATS["cot"] == ("cftc-tff",)
+    assert FORMATS["short-volume"] == ("finra-regsho", "nyse-regsho")
+    assert FORMATS["funds"] == ("fund-assets",)
 
 
 @pytest.mark.parametrize(

@@ -463,3 +463,31 @@ def test_stock_levels_and_market_caps(members, stock_files) -> None:
     assert len([c for c in rut if 0.15e9 <= c <= 8e9]) >= 0.9 * len(rut)
     for index in ("SPX", "NDX"):
         assert all(8e9 <= c <= 3e12 for c in caps[index]), index
+
+
+def test_short_volume_files_in_finra_layout() -> None:
+    files = sorted((SAMPLE / "short_volume").glob("*shvol*.txt.gz"))
+    assert len([f for f in files if f.name.startswith("CNMS")]) == sd.SHORT_VOLUME_DAYS - 1
+    for path in files:
+        lines = _gunzip(path.read_bytes()).decode("ascii").split("\r\n")
+        assert lines[0] == "Date|Symbol|ShortVolume|ShortExemptVolume|TotalVolume|Market"
+        assert lines[-1] == ""  # CRLF after the record count
+        body, count = lines[1:-2], int(lines[-2])
+        assert count == len(body)
+        for line in body:
+            day, _symbol, short, exempt, total, _market = line.split("|")
+            assert day == path.name[9:17] and 0 <= int(exempt) <= int(short) <= int(total)
+    # the first day has the facility files instead of the consolidated one: CNMS = their sum
+    first = min(f.name[9:17] for f in files)
+    assert not (SAMPLE / "short_volume" / f"CNMSshvol{first}.txt.gz").exists()
+    assert {f.name[:4] for f in files if f.name[9:17] == first} == {"FNQC", "FNRA", "FNSQ", "FNYX"}
+
+
+def test_fund_assets_cover_the_default_funds() -> None:
+    from positioning_cli.letf import DEFAULT_FUNDS
+
+    text = _gunzip((SAMPLE / "funds" / "letf_assets.csv.gz").read_bytes()).decode("ascii")
+    rows = [line.split(",") for line in text.splitlines()[1:]]
+    assert {r[0] for r in rows} == {f.fund for f in DEFAULT_FUNDS}
+    assert len(rows) == len(DEFAULT_FUNDS) * sd.SHORT_VOLUME_DAYS
+    assert all(float(r[2]) > 0 for r in rows)

@@ -150,6 +150,24 @@ def finra_expected(settlement: date) -> Expected:
     return Expected(settlement, _at(pub, 16), _at(add_sessions(pub, 1), 16), _at(add_sessions(pub, 5), 16))
 
 
+# ------------------------------------------------------------------ FINRA Reg SHO daily short volume
+def regsho_expected(session: date) -> Expected:
+    """FINRA posts a session's short-sale volume files by 18:00 ET the same day; late from the next
+    session's 18:00, missing five sessions on."""
+    return Expected(
+        session, _at(session, 18), _at(add_sessions(session, 1), 18), _at(add_sessions(session, 5), 18)
+    )
+
+
+def sessions_between(start: date, end: date) -> list[date]:
+    """NYSE sessions in [start, end]."""
+    out, d = [], session_on_or_before(end)
+    while d >= start:
+        out.append(d)
+        d = session_on_or_before(d - timedelta(days=1))
+    return out[::-1]
+
+
 # ------------------------------------------------------------------ CFTC TFF
 @functools.cache
 def _federal_holidays() -> frozenset[date]:

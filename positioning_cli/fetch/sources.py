@@ -20,6 +20,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from positioning_cli.errors import FetchError
@@ -95,6 +96,17 @@ def _ingests(manifest: Mapping[str, Any], table: str) -> list[Mapping[str, Any]]
     return [i for i in manifest.get("ingests", []) if isinstance(i, dict) and i.get("table") == table]
 
 
+def _partition_days(manifest: Mapping[str, Any], table: str) -> set[date]:
+    """The days of a table stored one file per day (``year=2026/part-20260115.parquet``)."""
+    files = manifest.get("tables", {}).get(table, {}).get("files", {})
+    out = set()
+    for rel in files:
+        stem = rel.rsplit("part-", 1)[-1].split(".", 1)[0]
+        if len(stem) == 8 and stem.isdigit():
+            out.add(date(int(stem[:4]), int(stem[4:6]), int(stem[6:])))
+    return out
+
+
 # ------------------------------------------------------------------ FINRA short interest (CDN)
 FINRA_URL = "https://cdn.finra.org/equity/otcmarket/biweekly/shrt{d:%Y%m%d}.csv"
 FINRA_HEADER = (
@@ -123,13 +135,7 @@ class FinraShortInterest(Source):
         return [cal.finra_expected(d) for d in window]
 
     def held(self, manifest: Mapping[str, Any]) -> set[date]:
-        files = manifest.get("tables", {}).get("short_interest", {}).get("files", {})
-        out = set()
-        for rel in files:  # year=2026/part-20260115.parquet: one file per settlement date
-            stem = rel.rsplit("part-", 1)[-1].split(".", 1)[0]
-            if len(stem) == 8 and stem.isdigit():
-                out.add(date(int(stem[:4]), int(stem[4:6]), int(stem[6:])))
-        return out
+        return _partition_days(manifest, "short_interest")
 
     def items(self, ctx: Context, since: date | None, until: date | None) -> list[Item]:
         today = ctx.now.date()
@@ -379,4 +385,90 @@ class FinraQueryApi(Source):
                 raise _bad(self, reply, f"record {n}: settlement date {got!r}, requested {want}")
 
 
-SOURCES: dict[str, Source] = {s.name: s for s in (FinraShortInterest(), FinraQueryApi(), CftcTff())}
+# ------------------------------------------------------------------ FINRA Reg SHO daily short volume
+REGSHO_URL = "https://cdn.finra.org/equity/regsho/daily/CNMSshvol{d:%Y%m%d}.txt"
+REGSHO_HEADER = "Date|Symbol|ShortVolume|ShortExemptVolume|TotalVolume|Market"
+REGSHO_FIRST = date(2018, 8, 1)  # the first consolidated (CNMS) file
+
+
+class FinraShortVolume(Source):
+    """FINRA's consolidated daily short-sale volume file (CNMS), one per NYSE session.
+
+    Fetched on request (``fetch short-volume``); once the store holds short volume, ``update`` keeps
+    it current. Each run re-fetches the last ``refetch_sessions`` (FINRA posts rare corrections; the
+    conditional request makes an unchanged file cost a 304).
+    """
+
+    name = "finra-shvol"
+    label = "FINRA short-sale volume"
+    kind = "short-volume"
+    min_interval = {"cdn.finra.org": 1.0}
+    in_calendar = False  # daily; `calendar` lists the twice-monthly and weekly reports
+    refetch_sessions = 5
+    first_fetch_sessions = 60  # on a store without short volume: about three months (20-day averages)
+
+    @classmethod
+    def first_since(cls, store_root: Path) -> date | None:
+        """``fetch short-volume`` without --since on a store holding none: the last
+        ``first_fetch_sessions`` sessions (None once some is held: ``items`` carries on from it)."""
+        from positioning_cli.fetch.run import now_et
+        from positioning_cli.store import Store
+
+        if _partition_days(Store(store_root).manifest(), "short_volume"):
+            return None
+        return cal.add_sessions(now_et().date(), -cls.first_fetch_sessions)
+
+    def expected(self, now: datetime) -> list[cal.Expected]:
+        today = now.date()
+        return [
+            cal.regsho_expected(d)
+            for d in cal.sessions_between(today - timedelta(days=14), today + timedelta(days=7))
+        ]
+
+    def held(self, manifest: Mapping[str, Any]) -> set[date]:
+        return _partition_days(manifest, "short_volume")
+
+    def items(self, ctx: Context, since: date | None, until: date | None) -> list[Item]:
+        today = ctx.now.date()
+        end = min(until or today, today)
+        held = sorted(self.held(ctx.manifest))
+        if since is None:
+            if not held:
+                return []  # not asked for, and not held: update leaves it alone
+            since = min(held[-1], cal.add_sessions(end, -self.refetch_sessions))
+        since = max(since, REGSHO_FIRST)
+        out = []
+        for d in cal.sessions_between(since, end):
+            e = cal.regsho_expected(d)
+            if e.release <= ctx.now:
+                out.append(Item(d, REGSHO_URL.format(d=d), f"CNMSshvol{d:%Y%m%d}.txt", e))
+        return out
+
+    def unpublished(self, reply: Reply) -> bool:
+        return reply.status in (403, 404)  # S3 behind CloudFront: 403 for a key not there yet
+
+    def validate(self, item: Item, reply: Reply) -> None:
+        super().validate(item, reply)
+        try:
+            text = reply.body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise _bad(self, reply, "not UTF-8 text") from None
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        if not lines or lines[0].strip() != REGSHO_HEADER:
+            raise _bad(self, reply, f"unexpected header line {lines[0][:80]!r}" if lines else "no lines")
+        count = lines[-1].strip()
+        if len(lines) < 2 or not count.isdigit():
+            raise _bad(self, reply, "no record-count line at the end (truncated body?)")
+        rows = lines[1:-1]
+        if int(count) != len(rows):
+            raise _bad(self, reply, f"the record-count line says {count} rows, the body holds {len(rows)}")
+        want = f"{item.key:%Y%m%d}"
+        for n, ln in enumerate(rows, 2):
+            got = ln.split("|", 1)[0].strip()
+            if got != want:
+                raise _bad(self, reply, f"line {n}: date {got!r}, requested {want}")
+
+
+SOURCES: dict[str, Source] = {
+    s.name: s for s in (FinraShortInterest(), FinraQueryApi(), CftcTff(), FinraShortVolume())
+}

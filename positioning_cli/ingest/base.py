@@ -27,6 +27,7 @@ class ParseOptions:
     symbol: str | None = None  # prices: symbol for the file (else from the file name)
     index: str | None = None  # members: RUT|NDX|SPX (else from the file)
     as_of: datetime.date | None = None  # members: as-of date when the file has none
+    facility: str | None = None  # short volume: CNMS, FNSQ, NYSE, ... (else from the file name)
 
 
 @dataclass(frozen=True)
