@@ -27,11 +27,19 @@ KIND_TABLE: dict[str, TableSpec] = {
     "cot": COT,
 }
 
+
+def proxy_chain(*symbols: str) -> tuple[str, ...]:
+    """The symbols in order, each index level followed by its other spellings (``^GSPC``, ``^SPX``)."""
+    from positioning_cli.symbols import index_level_spellings
+
+    return tuple(dict.fromkeys(s for sym in symbols for s in index_level_spellings(sym)))
+
+
 # Price proxy per index, first one present in the store wins; overridable with --proxy.
 DEFAULT_PROXIES: dict[str, tuple[str, ...]] = {
-    "SPX": ("SPY", "^GSPC"),
-    "NDX": ("QQQ", "^NDX"),
-    "RUT": ("IWM", "^RUT"),
+    "SPX": proxy_chain("SPY", "^GSPC"),
+    "NDX": proxy_chain("QQQ", "^NDX"),
+    "RUT": proxy_chain("IWM", "^RUT"),
 }
 
 
@@ -273,7 +281,7 @@ def _parse_proxies(proxies: Mapping[str, str] | None) -> dict[str, tuple[str, ..
     for idx, sym in (proxies or {}).items():
         if idx not in INDICES:
             raise UsageError(f"--proxy {idx}={sym}: unknown index; expected one of {', '.join(INDICES)}")
-        out[idx] = (normalise_symbol(sym),)
+        out[idx] = proxy_chain(normalise_symbol(sym))
     return out
 
 
