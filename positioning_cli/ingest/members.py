@@ -21,6 +21,8 @@ from .text import RawTable, Source, canonical, guess_delimiter, read_csv, shorte
 ISO = "%Y-%m-%d"
 # Fund names in an iShares preamble -> the index the fund tracks.
 FUND_INDEX = (("russell 2000", "RUT"), ("nasdaq-100", "NDX"), ("nasdaq 100", "NDX"), ("s&p 500", "SPX"))
+# Fund tickers in a holdings file's own column -> the index the fund tracks.
+FUND_TICKER_INDEX = {"QQQ": "NDX", "QQQM": "NDX", "IWM": "RUT", "IVV": "SPX", "SPY": "SPX", "VOO": "SPX"}
 GENERIC_FIELDS = (
     "index",
     "as_of",
@@ -73,6 +75,21 @@ def _index_from_options(source: Source, options: ParseOptions) -> str | None:
     if index not in INDICES:
         raise source.error(f"unknown index {options.index!r}; expected one of {', '.join(INDICES)}")
     return index
+
+
+def _index_named_or_given(
+    source: Source, options: ParseOptions, named: str | None, fund: str, line: int
+) -> str | None:
+    """The index the file's fund tracks, or --index; both, when they disagree, is refused: a holdings
+    file filed under another index would be stored silently wrong (as a conflicting date would)."""
+    given = _index_from_options(source, options)
+    if given and named and given != named:
+        raise source.error(
+            f"the file holds {shorten(fund, 40)}, which tracks {named}, not --index {given}; "
+            "drop --index or ingest the right file",
+            line=line,
+        )
+    return given or named
 
 
 def _const(value: object, n: int, type_: pa.DataType) -> pa.Array:
@@ -169,15 +186,15 @@ def parse_ishares(source: Source, options: ParseOptions) -> Parsed:
     raw.require("Ticker", "Asset Class")
     warnings: list[str] = []
 
-    index = _index_from_options(source, options)
+    named = next((code for text, code in FUND_INDEX if text in fund.lower()), None)
+    fund_line = 1 + next((i for i, line in enumerate(source.head_lines()) if fund and fund in line), 0)
+    index = _index_named_or_given(source, options, named, repr(fund), fund_line)
     if index is None:
-        index = next((code for text, code in FUND_INDEX if text in fund.lower()), None)
-        if index is None:
-            raise source.error(
-                f"cannot tell the index from the fund name {shorten(fund, 40)!r}; pass --index"
-                if fund
-                else "no fund name in file to tell the index; pass --index"
-            )
+        raise source.error(
+            f"cannot tell the index from the fund name {shorten(fund, 40)!r}; pass --index"
+            if fund
+            else "no fund name in file to tell the index; pass --index"
+        )
     as_of = file_as_of or _need_as_of(source, options)
     if file_as_of and options.as_of and options.as_of != file_as_of:
         # The export's own date describes the holdings; a different --as-of is most likely a slip.
@@ -215,12 +232,14 @@ def parse_invesco(source: Source, options: ParseOptions) -> Parsed:
     raw = _drop(
         raw, v.blank(raw, "Holding Ticker", v.SYMBOL_NULLS), "rows without a holding ticker", warnings
     )
-    index = _index_from_options(source, options)
+    funds = set(v.stripped(raw, "Fund Ticker").str.upper()) if raw.find("Fund Ticker") else set()
+    tracked = {FUND_TICKER_INDEX.get(f) for f in funds}
+    named = tracked.pop() if len(tracked) == 1 else None
+    index = _index_named_or_given(
+        source, options, named, f"fund {', '.join(sorted(funds))}", int(raw.lines[0])
+    )
     if index is None:
-        funds = set(v.stripped(raw, "Fund Ticker").str.upper()) if raw.find("Fund Ticker") else set()
-        if funds != {"QQQ"}:
-            raise source.error(f"cannot tell the index from fund ticker(s) {sorted(funds)}; pass --index")
-        index = "NDX"
+        raise source.error(f"cannot tell the index from fund ticker(s) {sorted(funds)}; pass --index")
     out: dict = {"_symbol_column": raw.find("Holding Ticker")}
     out["symbol"] = v.symbols(raw, "Holding Ticker")  # padded "AAPL " is stripped by the rule
     out["index"] = _const(index, raw.n, pa.string())
