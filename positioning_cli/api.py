@@ -50,10 +50,11 @@ class FileReport:
     format: str
     rows: int
     changed: int
-    skipped: bool  # identical bytes were ingested before
+    skipped: bool  # identical bytes were ingested before, with the same options
     first_date: date | None
     last_date: date | None
     warnings: tuple[str, ...]
+    replaced: bool = False  # the same bytes were ingested before with other options: their rows gave way
 
 
 ProgressFn = Callable[[str, int, int], None]  # (message, done, total)
@@ -92,8 +93,14 @@ def ingest(
     if not files:
         raise UsageError("no input files found")
     store = Store(store_root)
-    # cron can point at a whole folder of history every day and pay only for the new file.
-    seen = {i["sha256"]: i for i in store.manifest()["ingests"] if i.get("table") == spec.name}
+    identity = row_options(opts)
+    # cron can point at a whole folder of history every day and pay only for the new file. The
+    # options that shape the rows are part of a file's identity: other options re-read it.
+    live = [
+        i for i in store.manifest()["ingests"] if i.get("table") == spec.name and not i.get("forgotten_at")
+    ]
+    seen = {i["sha256"]: i for i in live if i.get("options", {}) == identity}
+    read_otherwise = {i["sha256"] for i in live}
     digests = _digests(files)
     reports: dict[int, FileReport] = {
         i: _already_ingested(path.name, seen[d])
@@ -109,12 +116,19 @@ def ingest(
 
     def parse(i: int) -> tuple[int, SourceBatch, tuple[str, ...]]:
         parsed = parse_file(kind, files[i], opts)
-        return i, SourceBatch(parsed.table, files[i].name, digests[i], parsed.format), parsed.warnings
+        batch = SourceBatch(parsed.table, files[i].name, digests[i], parsed.format, options=identity)
+        return i, batch, parsed.warnings
 
-    with store.writing(wait) as writer:
+    replacing = {i for i in todo if digests[i] in read_otherwise}
+    forgotten_names = {i["source_file"] for i in store.manifest()["ingests"] if i.get("forgotten_at")}
+    distinct = bool(replacing) or any(files[i].name in forgotten_names for i in todo)
+    with store.writing(wait, distinct_time=distinct) as writer:
         step: list[tuple[int, SourceBatch, tuple[str, ...]]] = []
 
         def merge_step() -> None:
+            for i, batch, _ in step:
+                if i in replacing:  # what the earlier reading of these bytes gave goes first
+                    writer.forget(spec, batch.sha256)
             merged = writer.merge_many(spec, [b for _, b, _ in step])
             for (i, batch, warnings), r in zip(step, merged, strict=True):
                 reports[i] = FileReport(
@@ -126,6 +140,7 @@ def ingest(
                     r.first_date,
                     r.last_date,
                     warnings,
+                    replaced=i in replacing,
                 )
             step.clear()
             writer.spill()
@@ -143,6 +158,51 @@ def ingest(
         if progress:
             progress("committing", len(todo), len(todo))
     return [reports[i] for i in range(len(files))]
+
+
+def row_options(options: Any) -> dict[str, str]:
+    """The options that shape the rows read from a file, as text (those set only): with the
+    file's bytes, the identity of an ingest."""
+    out: dict[str, str] = {}
+    for name in ("format", "date_format", "symbol", "index", "as_of"):
+        value = getattr(options, name, None)
+        if value is not None:
+            out[name] = str(value)
+    mapping = getattr(options, "mapping", None) or {}
+    if mapping:
+        out["mapping"] = ",".join(f"{k}={v}" for k, v in sorted(mapping.items()))
+    return out
+
+
+def forget(store_root: Path, source_file: Path | str, *, wait: float = 30.0) -> list[dict[str, Any]]:
+    """Remove what one ingested file contributed (by its bytes when the path exists, else by the
+    name it was ingested under), as a new commit: each of its rows gives way to the value an
+    earlier ingest gave, or goes. ``--known-at`` before this commit still sees them.
+    Returns the ingest log entries forgotten; a file never ingested is a UsageError."""
+    from positioning_cli.store import Store
+
+    store = Store(store_root)
+    path = Path(source_file)
+    digest = _digests([path])[0] if path.is_file() else ""
+    live = [i for i in store.manifest()["ingests"] if not i.get("forgotten_at")]
+    named = [
+        i
+        for i in live
+        if (digest and i["sha256"] == digest) or (not digest and i["source_file"] == path.name)
+    ]
+    if not named:
+        raise UsageError(
+            f"{path.name}: no ingest of this file in the store (see `positioning store info --last 50`)"
+        )
+    gone: list[dict[str, Any]] = []
+    with store.writing(wait, distinct_time=True) as writer:
+        for table, sha in sorted({(i["table"], i["sha256"]) for i in named}):
+            gone += writer.forget(KIND_TABLE[_kind_of(table)], sha)
+    return gone
+
+
+def _kind_of(table: str) -> str:
+    return next(k for k, spec in KIND_TABLE.items() if spec.name == table)
 
 
 def _digests(files: Sequence[Path]) -> list[str]:

@@ -270,6 +270,37 @@ def store_info_cmd(
     _emit(api.store_info(_store_path(), last=last), fmt, api.STORE_INFO_KEYS, render.store_info_view)
 
 
+@store_app.command("forget")
+def store_forget_cmd(
+    source_file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="SOURCE_FILE",
+            help="The ingested file (matched by its bytes), or the name it was ingested under.",
+        ),
+    ],
+    wait: WaitOpt = 30.0,
+) -> None:
+    """Remove what one ingested file contributed, as a new commit.
+
+    Each of its rows gives way to the value an earlier ingest gave that key, or goes. The past
+    stays readable: --known-at before this commit still shows the file's rows.
+
+    Examples:
+
+      positioning store forget holdings.csv
+
+      positioning scan --known-at 2026-08-20T12:00:00
+    """
+    from positioning_cli import api
+
+    for entry in api.forget(_store_path(), source_file, wait=wait):
+        sys.stderr.write(
+            f"{entry['source_file']}: forgot its {entry['table']} ingest of {entry['ingested_at']}"
+            f" ({int(entry.get('rows', 0)):,} rows)\n"
+        )
+
+
 @store_app.command("verify")
 def store_verify_cmd(
     wait: WaitOpt = 60.0,
