@@ -139,7 +139,7 @@ def ingest(
                     r.skipped,
                     r.first_date,
                     r.last_date,
-                    warnings,
+                    warnings + r.warnings,
                     replaced=i in replacing,
                 )
             step.clear()
@@ -431,11 +431,31 @@ def _reference_frames(store: Any, manifest: dict[str, Any], members_table: Any) 
     return _Frames(None, members, _prices(store, manifest), None, cot)
 
 
+def read_prices(
+    store: Any,
+    manifest: dict[str, Any],
+    row_filter: Callable[[Any], Any] | None = None,
+    *,
+    ranges: bool = True,
+) -> Any:
+    """Daily prices (Arrow: symbol, date, close, and high, low with ``ranges``) as the read commands
+    use them: the quoted close, or the adjusted close on a day only an adjusted-prices file
+    (yfinance) gave — the store keeps both as they are, this is the one place they meet."""
+    import pyarrow.compute as pc
+
+    extra = ["high", "low"] if ranges else []
+    t = store.read(
+        "prices", ["symbol", "date", "close", "adj_close", *extra], manifest, row_filter=row_filter
+    )
+    close = pc.coalesce(t.column("close"), t.column("adj_close"))
+    return t.set_column(t.schema.get_field_index("close"), "close", close).drop_columns(["adj_close"])
+
+
 def _prices(store: Any, manifest: dict[str, Any]) -> Any:
     """Daily prices as pandas."""
     import pandas as pd
 
-    prices = store.read("prices", ["symbol", "date", "close", "high", "low"], manifest).to_pandas()
+    prices = read_prices(store, manifest).to_pandas()
     prices["date"] = pd.to_datetime(prices["date"])
     return prices
 
@@ -660,7 +680,7 @@ def _proxy_prices(store: Any, manifest: dict[str, Any], symbols: set[str]) -> di
     def row_filter(t: pa.Table) -> pa.Table:
         return t.filter(pc.is_in(t.column("symbol"), value_set=wanted))
 
-    table = store.read("prices", ["symbol", "date", "close", "high", "low"], manifest, row_filter=row_filter)
+    table = read_prices(store, manifest, row_filter)
     out = {}
     for i, sym in enumerate(sorted(symbols)):
         rows = table.filter(pc.equal(table.column("symbol"), wanted[i]))

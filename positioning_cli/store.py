@@ -113,6 +113,9 @@ __all__ = ["FORMAT_VERSION", "JOURNAL", "MANIFEST", "MARKER", "READ_LOCK", "SNAP
 __all__ += ["VERSIONS", "WRITE_LOCK", "SourceBatch", "MergeResult", "Store", "Writer", "os_error_text"]
 
 PUBLISHED = "published"
+# A price file that moves a close already held by more than this (relative) is said: float noise
+# between sources stays below it; a split, a different dialect or a wrong --symbol does not.
+CLOSE_CHANGE_TOLERANCE = 0.001
 SEQ = "seq"
 COMPRESSION = "zstd"
 # Lock files a reader cannot open on a read-only store (mount, or permissions): it reads unlocked.
@@ -143,6 +146,7 @@ class MergeResult:
     skipped: bool  # the same bytes were ingested before: nothing to do
     first_date: date | None
     last_date: date | None
+    warnings: tuple[str, ...] = ()  # e.g. existing closes this file moved (CLOSE_CHANGE_TOLERANCE)
 
 
 def versions_schema(spec: TableSpec) -> pa.Schema:
@@ -755,6 +759,7 @@ class Writer:
         """
         results: list[MergeResult | None] = [None] * len(batches)
         parts: dict[str, list[tuple[int, pa.Table]]] = {}  # partition -> (batch position, its rows)
+        moved: dict[int, list[tuple[str, date, float, float]]] = {}  # batch -> closes it moved
         entries: dict[int, dict[str, Any]] = {}
         seqs: dict[int, int] = {}
         for i, batch in enumerate(batches):
@@ -792,7 +797,12 @@ class Writer:
             # One contiguous table per partition: take/filter on many small chunks is slow.
             rows = pa.concat_tables([p for _, p in parts[rel]]).combine_chunks()
             origin = np.repeat([i for i, _ in parts[rel]], [p.num_rows for _, p in parts[rel]])
-            merged, winners, recorded = _resolve(spec, self._current(spec, rel), rows)
+            current = self._current(spec, rel)
+            if spec.keep_held:
+                rows, moves = _keep_held(spec, current, rows)
+                for j, move in moves:
+                    moved.setdefault(int(origin[j]), []).append(move)
+            merged, winners, recorded = _resolve(spec, current, rows)
             if len(winners):
                 self._staged[f"{spec.name}/{rel}"] = _Staged(spec, merged)
                 for i, n in zip(*np.unique(origin[winners], return_counts=True), strict=True):
@@ -811,6 +821,13 @@ class Writer:
             r = results[i]
             assert r is not None
             results[i] = MergeResult(r.source_file, r.table, r.rows, n, False, r.first_date, r.last_date)
+        for i, closes_moved in moved.items():
+            r = results[i]
+            assert r is not None
+            said = (_moved_closes(closes_moved),)
+            results[i] = MergeResult(
+                r.source_file, r.table, r.rows, r.changed, r.skipped, r.first_date, r.last_date, said
+            )
         return [r for r in results if r is not None]
 
     def _record_versions(
@@ -1234,6 +1251,81 @@ def _strictly_increasing(table: pa.Table, key: Sequence[str]) -> bool:
         before = lt if before is None or tied is None else pc.or_(before, pc.and_(tied, lt))
         tied = eq if tied is None else pc.and_(tied, eq)
     return bool(pc.all(before).as_py())
+
+
+def _keep_held(
+    spec: TableSpec, current: pa.Table | None, rows: pa.Table
+) -> tuple[pa.Table, list[tuple[int, tuple[str, date, float, float]]]]:
+    """``rows`` (one partition's incoming rows, in merge order) with their nulls in
+    ``spec.keep_held`` columns filled from the value prevailing for their key: the partition as
+    held, then the earlier incoming rows. Also the closes an incoming row moves by more than
+    CLOSE_CHANGE_TOLERANCE: (row position, (symbol, date, old, new)).
+
+    One sort per partition: per key, the held row then the incoming ones in order; a column is
+    forward-filled within each key by carrying the index of its last non-null value.
+    """
+    n_cur = 0 if current is None else current.num_rows
+    key = list(spec.key)
+    if n_cur == 0 and _strictly_increasing(rows, key):
+        return rows, []  # a new partition with one row per key: nothing prevails
+    cols = list(spec.keep_held)
+    parts = (
+        [rows.select(key + cols)]
+        if current is None or n_cur == 0
+        else [current.select(key + cols), rows.select(key + cols)]
+    )
+    both = pa.concat_tables(parts).combine_chunks()
+    n = both.num_rows
+    positions = np.arange(n, dtype=np.int64)
+    order = arrays.to_numpy(
+        pc.sort_indices(
+            both.append_column("_pos", arrays.from_numpy(positions)),
+            [(k, "ascending") for k in key] + [("_pos", "ascending")],
+        ).cast(pa.int64())
+    )
+    ordered = both.take(arrays.from_numpy(order))
+    start = np.zeros(n, dtype=bool)  # the first row of its key, in sorted order
+    start[0] = True
+    for k in key:
+        col = ordered.column(k)
+        differs = pc.fill_null(pc.not_equal(col.slice(1), col.slice(0, n - 1)), True)
+        start[1:] |= arrays.to_numpy(differs).astype(bool)
+    where = np.empty(n, dtype=np.int64)
+    where[order] = positions  # sorted position of each row of ``both``
+    incoming = where[n_cur:]
+    out = rows
+    filled: dict[str, pa.Array] = {}
+    for c in cols:
+        valid = ~arrays.to_numpy(ordered.column(c).is_null()).astype(bool)
+        last_valid = np.maximum.accumulate(np.where(valid | start, positions, 0))
+        filled[c] = ordered.column(c).take(arrays.from_numpy(last_valid))
+        out = out.set_column(out.schema.get_field_index(c), c, filled[c].take(arrays.from_numpy(incoming)))
+    moves: list[tuple[int, tuple[str, date, float, float]]] = []
+    if "close" in filled:
+        close = arrays.floats(filled["close"])
+        before = np.where(start, np.nan, np.roll(close, 1))  # the value prevailing before each row
+        with np.errstate(divide="ignore", invalid="ignore"):
+            far = np.abs(close / before - 1) > CLOSE_CHANGE_TOLERANCE
+        far_in = np.flatnonzero(far[incoming])
+        if len(far_in):
+            symbols = rows.column("symbol")
+            days = rows.column(spec.date_column)
+            for j in far_in.tolist():
+                sp = incoming[j]
+                moves.append((j, (symbols[j].as_py(), days[j].as_py(), float(before[sp]), float(close[sp]))))
+    return out, moves
+
+
+def _moved_closes(moved: list[tuple[str, date, float, float]]) -> str:
+    symbols = sorted({m[0] for m in moved})
+    sym, day, old, new = max(moved, key=lambda m: abs(m[3] / m[2] - 1))
+    whose = symbols[0] if len(symbols) == 1 else f"{len(symbols)} symbols"
+    n = len(moved)
+    return (
+        f"{n:,} existing close{'s' if n > 1 else ''} of {whose} changed by more than"
+        f" {CLOSE_CHANGE_TOLERANCE:.1%} (largest: {sym} {day.isoformat()} {old:.6g} -> {new:.6g});"
+        " the newer file's closes are kept"
+    )
 
 
 def forgotten_ingests(
