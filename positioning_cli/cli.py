@@ -527,6 +527,46 @@ def summary_cmd(
     _emit(result, fmt, api.SUMMARY_KEYS, render.summary_view)
 
 
+@app.command("stock")
+def stock_cmd(
+    symbol: Annotated[
+        str, typer.Argument(metavar="SYMBOL", help="The stock, e.g. GME (any class spelling: BRK.B).")
+    ],
+    as_of: AsOfOpt = None,
+    known_at: KnownAtOpt = None,
+    last: Annotated[
+        int, typer.Option("--last", help="How many settlement dates to show (0: every one held).")
+    ] = 24,
+    fmt: FormatOpt = "auto",
+) -> None:
+    """One stock's story: a row per settlement date, with sparklines.
+
+    Short interest, SI % of shares outstanding and of float, days to cover, close, changes since
+    the last report, 1Y percentiles and quadrant (the numbers `scan --by stock` ranks by, without
+    its volume and price gates), its index memberships and sector, FINRA revisions (R) and splits (S)
+    flagged.
+
+    Examples:
+
+      positioning stock GME
+
+      positioning stock GME --last 0 -f csv > gme.csv
+    """
+    from positioning_cli import render, stock_story
+
+    fmt = _check_format(fmt)  # a bad --format is a usage error before any work
+    from positioning_cli import api
+
+    result = stock_story.story(
+        _store_path(),
+        symbol,
+        as_of=api.resolve_as_of(as_of),
+        known_at=api.resolve_known_at(known_at),
+        last=last,
+    )
+    _emit(result, fmt, stock_story.STORY_KEYS, render.stock_story_view)
+
+
 @app.command("history")
 def history_cmd(
     index: Annotated[str, typer.Option("--index", help="RUT, NDX or SPX.")],

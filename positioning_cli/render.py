@@ -490,3 +490,67 @@ def plain_rows_view(result: Any) -> Table:
     for r in result.rows:
         table.add_row(*("–" if r.get(k) is None else str(r[k]) for k in keys), end_section=False)
     return table
+
+
+def stock_story_view(result: Any) -> Group:
+    """One stock over time: memberships, sparklines, then a row per settlement date."""
+    from rich.console import Group
+    from rich.text import Text
+
+    rows = result.rows
+    head = rows[-1] if rows else {}
+    parts: list[Any] = []
+    title = f"{head.get('symbol', '')}"
+    if head.get("name"):
+        title += f" — {head['name']}"
+    if head.get("sector"):
+        title += f", {head['sector']}"
+    parts.append(Text(title))
+    for ms in result.extra.get("memberships", []):
+        span = (
+            ms["first_as_of"]
+            if ms["first_as_of"] == ms["last_as_of"]
+            else f"{ms['first_as_of']}…{ms['last_as_of']}"
+        )
+        latest = "" if ms.get("in_latest", True) else f" (not in the latest, {ms['index_latest_as_of']})"
+        parts.append(Text(f"{ms['index']}: in {ms['snapshots']} membership snapshot(s), {span}{latest}"))
+    sparks = result.extra.get("sparklines", {})
+    for key, label in (
+        ("short_interest", "Short interest"),
+        ("si_pct_so", "SI % shares out"),
+        ("days_to_cover", "Days to cover"),
+        ("close", "Close"),
+    ):
+        line = sparkline(sparks.get(key, []))
+        if line:
+            parts.append(Text(f"{label:<16} {line}"))
+    table = _table(None)
+    for name in ("Date", "SI", "SI %SO", "DTC", "Close", "SI pct", "Px pct", "Quadrant", "Flags"):
+        table.add_column(
+            name, justify="left" if name in ("Date", "Quadrant", "Flags") else "right", no_wrap=True
+        )
+    for r in rows:
+        flags = (
+            ("R" if r["revision_flag"] else "")
+            + ("S" if r["split_flag"] else "")
+            + ("Q" if r["quarantined"] else "")
+        )
+        table.add_row(
+            r["settlement_date"],
+            _compact(r["short_interest"]),
+            pct_level(r["si_pct_so"], 1),
+            number(r["days_to_cover"], 1),
+            number(r["close"], 2),
+            percentile(r["si_pct_1y"], r["si_pct_1y_complete"]),
+            percentile(r["price_pct_1y"], r["price_pct_1y_complete"]),
+            QUADRANT_SHORT.get(r["quadrant_key"] or "", "–"),
+            flags or "",
+        )
+    parts.append(table)
+    parts.append(
+        Text(
+            "pct = percentile in the stock's 1Y window (* = window not fully covered). Flags: R = FINRA "
+            "revision, S = split in the cycle (changes across it are not computed), Q = quarantined."
+        )
+    )
+    return Group(*parts)
