@@ -582,7 +582,9 @@ def _cached_index_view(
         members_table = store.read("members", MEMBER_COLUMNS, manifest)
         proxies = {s for syms in proxy_map.values() for s in syms}
         files = {
-            levels_cache.partition_date(rel): rel for rel in manifest["tables"]["short_interest"]["files"]
+            levels_cache.partition_date(rel): rel
+            for rel, entry in manifest["tables"]["short_interest"]["files"].items()
+            if int(entry["rows"])  # a date whose every row was forgotten (store forget) is not held
         }
         if not files:
             _no_short_interest(store_root, None)

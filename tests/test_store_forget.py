@@ -149,3 +149,27 @@ def test_store_forget_cli_and_the_already_ingested_line(tmp_path: Path) -> None:
     assert run_cli("store", "forget", "list.csv", store=store).code == 2
     with pytest.raises(UsageError):
         api.forget(store, tmp_path / "never.csv")
+
+
+def test_forgetting_the_only_file_of_a_date_leaves_that_date_unheld(tmp_path: Path) -> None:
+    header = (
+        "accountingYearMonthNumber|symbolCode|issueName|issuerServicesGroupExchangeCode|marketClassCode|"
+        "currentShortPositionQuantity|previousShortPositionQuantity|stockSplitFlag|averageDailyVolumeQuantity|"
+        "daysToCoverQuantity|revisionFlag|changePercent|changePreviousNumber|settlementDate"
+    )
+    members = tmp_path / "RUT.csv"
+    members.write_text("index,as_of,symbol,shares_outstanding\nRUT,2026-01-02,AAA,1000\n")
+    files = []
+    for d, si in (("2026-06-15", 100), ("2026-06-30", 150)):
+        path = tmp_path / f"shrt{d.replace('-', '')}.csv"
+        path.write_text(f"{header}\n{d.replace('-', '')}|AAA|AAA|A|NNM|{si}|0||50|2.00||0|0|{d}\n")
+        files.append(path)
+    store = tmp_path / "store"
+    for args in (("members", str(members)), ("short-interest", *map(str, files))):
+        assert run_cli("ingest", *args, store=store).code == 0
+    assert run_cli("store", "forget", str(files[1]), store=store).code == 0
+    r = run_cli("scan", "--index", "RUT", "-f", "json", store=store)
+    assert r.code == 0, r.err
+    row = json.loads(r.out)["rows"][0]
+    assert (row["settlement_date"], row["total_si_shares"]) == ("2026-06-15", 100)
+    assert verify(store).ok
