@@ -1054,8 +1054,14 @@ def scan_stocks(
     top: int = 20,
     gates: Any = None,
     show_excluded: bool = False,
+    symbols: Sequence[str] | None = None,
+    sort: str | None = None,
 ) -> Result:
-    """Rank the constituents by divergence; excluded stocks are counted and, on request, listed."""
+    """Rank the constituents by divergence; excluded stocks are counted and, on request, listed.
+
+    ``symbols`` keeps those stocks only (their rank stays the rank among all); ``sort`` orders the
+    rows by another key (``sort_rows``) before ``top`` applies.
+    """
     from positioning_cli import stocks
     from positioning_cli.indices import Prices, trend_fields
 
@@ -1073,6 +1079,11 @@ def scan_stocks(
     excl = [r for r in stocks.to_records(excluded) if _in_indices(r, indices)]
     if not rows and not excl:
         raise NoDataError(f"no constituent of {', '.join(indices)} has short interest on {d.date()}")
+    n_ranked = len(rows)
+    if symbols:
+        rows = _only_symbols(rows, excl, symbols, d, warnings)
+    if sort:
+        rows = sort_rows(rows, sort, stocks.STOCK_TABLE_COLUMNS)
     shown = rows if top <= 0 else rows[:top]
     by_symbol = frames.prices.groupby("symbol")
     for r in shown:
@@ -1091,11 +1102,51 @@ def scan_stocks(
     for r in excl:
         by_gate[r["gate"]] = by_gate.get(r["gate"], 0) + 1
     extra = {
-        "ranked": len(rows),
+        "ranked": n_ranked,
         "excluded": {"count": n_excluded, "by_gate": by_gate, "rows": excl if show_excluded else []},
     }
     keyed = [_shape(r, stock_keys()) for r in shown]
     return Result("scan", d.date(), keyed, warnings, extra=extra)
+
+
+def _only_symbols(
+    rows: list[dict[str, Any]],
+    excl: list[dict[str, Any]],
+    symbols: Sequence[str],
+    d: Any,
+    warnings: list[str],
+) -> list[dict[str, Any]]:
+    """The ranked rows of ``symbols`` (any class spelling); a warning for each one not ranked."""
+    from positioning_cli.symbols import normalise_symbol
+
+    wanted = list(dict.fromkeys(s for s in (normalise_symbol(x) for x in symbols) if s))
+    ranked = {r["symbol"] for r in rows}
+    why: dict[str, str] = {}
+    for r in excl:
+        why.setdefault(r["symbol"], r["reason"])
+    for sym in wanted:
+        if sym not in ranked:
+            reason = why.get(sym, "not a constituent with short interest")
+            warnings.append(f"{sym}: not ranked on {d.date()}: {reason}")
+    keep = set(wanted)
+    return [r for r in rows if r["symbol"] in keep]
+
+
+def sort_rows(rows: list[dict[str, Any]], spec: str, keys: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows ordered by ``KEY``, ``KEY:desc`` or ``KEY:asc``: numbers largest first and text A to Z
+    unless told, rows without a value last, ties in their previous order (the rank)."""
+    key, _, direction = spec.partition(":")
+    key, direction = key.strip(), direction.strip().lower()
+    if key not in keys:
+        raise UsageError(f"--sort {spec!r}: unknown key; one of {', '.join(keys)}")
+    if direction not in ("", "asc", "desc"):
+        raise UsageError(f"--sort {spec!r}: expected KEY, KEY:asc or KEY:desc")
+    present = [r for r in rows if r.get(key) is not None]
+    missing = [r for r in rows if r.get(key) is None]
+    text = any(isinstance(r[key], str) for r in present)
+    descending = direction == "desc" or (direction == "" and not text)
+    present.sort(key=lambda r: r[key], reverse=descending)  # stable: ties keep the rank order
+    return present + missing
 
 
 def scan_sectors(

@@ -425,6 +425,23 @@ def scan_cmd(
             "--include-split-flagged", help="Compute changes across FINRA split-flagged cycles (not advised)."
         ),
     ] = False,
+    symbols: Annotated[
+        str | None,
+        typer.Option(
+            "--symbols", help="With --by stock: only these stocks, e.g. GME,AMC (ranks stay overall)."
+        ),
+    ] = None,
+    watchlist: Annotated[
+        bool,
+        typer.Option("--watchlist", help="With --by stock: only the stocks of the `watchlist` setting."),
+    ] = False,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            "--sort",
+            help="With --by stock: order by KEY (numbers largest first, text A-Z), KEY:asc or KEY:desc.",
+        ),
+    ] = None,
     proxy: ProxyOpt = None,
     fail_on: FailOnOpt = None,
     fmt: FormatOpt = "auto",
@@ -444,6 +461,10 @@ def scan_cmd(
       positioning scan --index RUT --as-of 2026-06-30
 
       positioning scan --by stock --index RUT --top 10
+
+      positioning scan --by stock --symbols GME,AMC
+
+      positioning scan --by stock --watchlist --sort si_pct_so
 
       positioning scan --by sector --index SPX
 
@@ -466,6 +487,9 @@ def scan_cmd(
         return
     if by not in ("sector", "stock"):
         raise UsageError(f"--by {by!r}: expected index, sector or stock")
+    chosen = _chosen_symbols(symbols, watchlist)
+    if by != "stock" and (chosen or sort):
+        raise UsageError("--symbols, --watchlist and --sort go with --by stock")
     from positioning_cli.stocks import GateConfig
 
     gates = GateConfig(min_adv, min_price, min_dollar_volume, max_si_pct, not include_split_flagged)
@@ -474,9 +498,12 @@ def scan_cmd(
             _store_path(),
             as_of=as_of_date,
             indices=indices,
+            known_at=known,
             top=top,
             gates=gates,
             show_excluded=show_excluded,
+            symbols=chosen,
+            sort=sort,
         )
         _emit(result, fmt, api.stock_keys(), render.stock_view, fail_on, label="symbol")
     else:
@@ -484,6 +511,21 @@ def scan_cmd(
             _store_path(), as_of=as_of_date, known_at=known, indices=indices, gates=gates
         )
         _emit(result, fmt, api.sector_keys(), render.sector_view, fail_on, label="sector")
+
+
+def _chosen_symbols(symbols: str | None, watchlist: bool) -> list[str]:
+    """--symbols, and with --watchlist the `watchlist` setting (flag, POSITIONING_WATCHLIST, config file)."""
+    chosen = [s.strip() for s in (symbols or "").split(",") if s.strip()]
+    if watchlist:
+        from positioning_cli.fetch.config import Config
+
+        listed = Config().get("watchlist")
+        if not listed:
+            raise UsageError(
+                "--watchlist: no watchlist set; `positioning config set watchlist GME,AMC` (or POSITIONING_WATCHLIST)"
+            )
+        chosen += [s.strip() for s in listed.split(",") if s.strip()]
+    return chosen
 
 
 @app.command("summary")

@@ -198,27 +198,74 @@ def _rank_cell(r: dict[str, Any]) -> str:
     return f"{r['rank']}" + ("" if prev is None else f" ({prev})")
 
 
+# Columns of the stock table shown only when the terminal has room, dropped in this order.
+STOCK_OPTIONAL_COLUMNS = ("Name", "Sector", "Index")
+
+
+class _Fitted:
+    """A table built for the width it is drawn in: optional columns dropped, first listed first,
+    until it fits (a Rich renderable, so the console's width decides, whatever the output)."""
+
+    def __init__(self, build: Callable[[set[str]], Table], optional: Sequence[str]) -> None:
+        self.build = build
+        self.optional = optional
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.measure import Measurement
+
+        dropped: set[str] = set()
+        table = self.build(dropped)
+        unbounded = options.update(width=100_000)  # the natural width, not clamped to the terminal's
+        for name in self.optional:
+            if Measurement.get(console, unbounded, table).maximum <= options.max_width:
+                break
+            dropped.add(name)
+            table = self.build(dropped)
+        yield table
+
+
 def stock_view(result: Any) -> Group:
-    """Ranked stocks: rank (previous), SI level and change, percentiles, quadrant, score."""
+    """Ranked stocks: rank (previous), SI level and change, percentiles, quadrant, score; name,
+    sector and index when the terminal is wide enough."""
     from rich.console import Group
     from rich.text import Text
 
-    table = _table(f"Stocks — {result.as_of.isoformat()}, ranked by divergence (previous rank in brackets)")
-    for name in ("#", "Symbol", "SI %SO", "DTC", "SI Δ", "SI pct", "Px Δ", "Px pct", "Quadrant", "Score"):
-        table.add_column(name, justify="left" if name in ("Symbol", "Quadrant") else "right", no_wrap=True)
-    for r in result.rows:
-        table.add_row(
-            _rank_cell(r),
-            r["symbol"],
-            pct_level(r["si_pct_so"], 1),
-            number(r["days_to_cover"], 1),
-            pct_change(r["si_change_last"]),
-            percentile(r["si_pct_1y"], r["si_pct_1y_complete"]),
-            pct_change(r["price_return_last"]),
-            percentile(r["price_pct_1y"], r["price_pct_1y_complete"]),
-            QUADRANT_SHORT.get(r["quadrant_key"] or "", "–"),
-            number(r["divergence_score"], 1),
+    def build(dropped: set[str]) -> Table:
+        table = _table(
+            f"Stocks — {result.as_of.isoformat()}, ranked by divergence (previous rank in brackets)"
         )
+        names = ("#", "Symbol", "SI %SO", "DTC", "SI Δ", "SI pct", "Px Δ", "Px pct", "Quadrant", "Score")
+        for name in names:
+            table.add_column(
+                name, justify="left" if name in ("Symbol", "Quadrant") else "right", no_wrap=True
+            )
+        extra = [c for c in STOCK_OPTIONAL_COLUMNS[::-1] if c not in dropped]  # Index, Sector, Name
+        for name in extra:
+            table.add_column(
+                name, no_wrap=True, max_width=None if name == "Index" else 22, overflow="ellipsis"
+            )
+        for r in result.rows:
+            cells = {
+                "Index": r.get("indices") or "–",
+                "Sector": r.get("sector") or "–",
+                "Name": r.get("name") or "–",
+            }
+            table.add_row(
+                _rank_cell(r),
+                r["symbol"],
+                pct_level(r["si_pct_so"], 1),
+                number(r["days_to_cover"], 1),
+                pct_change(r["si_change_last"]),
+                percentile(r["si_pct_1y"], r["si_pct_1y_complete"]),
+                pct_change(r["price_return_last"]),
+                percentile(r["price_pct_1y"], r["price_pct_1y_complete"]),
+                QUADRANT_SHORT.get(r["quadrant_key"] or "", "–"),
+                number(r["divergence_score"], 1),
+                *(cells[name] for name in extra),
+            )
+        return table
+
+    table = _Fitted(build, STOCK_OPTIONAL_COLUMNS)
     parts: list[Any] = [table]
     excluded = result.extra.get("excluded", {})
     if excluded.get("rows"):
