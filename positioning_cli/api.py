@@ -175,9 +175,9 @@ def row_options(options: Any) -> dict[str, str]:
 
 
 def forget(store_root: Path, source_file: Path | str, *, wait: float = 30.0) -> list[dict[str, Any]]:
-    """Remove what one ingested file contributed (by its bytes when the path exists, else by the
-    name it was ingested under), as a new commit: each of its rows gives way to the value an
-    earlier ingest gave, or goes. ``--known-at`` before this commit still sees them.
+    """Remove what one ingested file contributed (by its bytes when the path holds an ingested
+    file, else by the name it was ingested under), as a new commit: each of its rows gives way to
+    the value an earlier ingest gave, or goes. ``--known-at`` before this commit still sees them.
     Returns the ingest log entries forgotten; a file never ingested is a UsageError."""
     from positioning_cli.store import Store
 
@@ -185,11 +185,9 @@ def forget(store_root: Path, source_file: Path | str, *, wait: float = 30.0) -> 
     path = Path(source_file)
     digest = _digests([path])[0] if path.is_file() else ""
     live = [i for i in store.manifest()["ingests"] if not i.get("forgotten_at")]
-    named = [
-        i
-        for i in live
-        if (digest and i["sha256"] == digest) or (not digest and i["source_file"] == path.name)
-    ]
+    # by its bytes; a file edited since (or gone) by the name it was ingested under
+    named = [i for i in live if digest and i["sha256"] == digest]
+    named = named or [i for i in live if i["source_file"] == path.name]
     if not named:
         raise UsageError(
             f"{path.name}: no ingest of this file in the store (see `positioning store info --last 50`)"

@@ -145,7 +145,12 @@ def test_store_forget_cli_and_the_already_ingested_line(tmp_path: Path) -> None:
     r = run_cli("store", "forget", str(path), store=store)
     assert r.code == 0 and "list.csv: forgot its members ingest" in r.err, r.err
     assert Store(store).read("members").num_rows == 0
-    # by name, once the file itself is gone; nothing left to forget is a usage error
+    # by name once the file was edited since (its bytes match no ingest); nothing left is a usage error
+    assert run_cli(*args, store=store).code == 0
+    path.write_text("symbol,name,sector\nAAA,Aaa Inc,Health Care\n")
+    edited = run_cli("store", "forget", str(path), store=store)
+    assert edited.code == 0 and "list.csv: forgot its members ingest" in edited.err, edited.err
+    assert Store(store).read("members").num_rows == 0
     assert run_cli("store", "forget", "list.csv", store=store).code == 2
     with pytest.raises(UsageError):
         api.forget(store, tmp_path / "never.csv")
