@@ -33,6 +33,7 @@ TEXT = (
     "Commands:\n"
     "  scan      Rank the indices (or sectors, or stocks) by short-interest vs...\n"
     "  summary   Percentile summary per index: each headline level vs its 1Y,...\n"
+    "  stock     One stock's story: a row per settlement date, with sparklines.\n"
     "  history   The series behind the percentiles: one value per settlement...\n"
     "  flows     Flows per index and session: index return, leveraged-ETF...\n"
     "  cot       Futures positioning from the CFTC Traders in Financial...\n"

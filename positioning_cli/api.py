@@ -38,6 +38,14 @@ KIND_TABLE: dict[str, TableSpec] = {
     "funds": FUNDS,
 }
 
+
+def proxy_chain(*symbols: str) -> tuple[str, ...]:
+    """The symbols in order, each index level followed by its other spellings (``^GSPC``, ``^SPX``)."""
+    from positioning_cli.symbols import index_level_spellings
+
+    return tuple(dict.fromkeys(s for sym in symbols for s in index_level_spellings(sym)))
+
+
 # The short-sale volume column group of scan rows (index and stock), README "Short-sale volume".
 SHORT_VOLUME_KEYS = (
     "sv_date",
@@ -53,9 +61,9 @@ SHORT_VOLUME_KEYS = (
 
 # Price proxy per index, first one present in the store wins; overridable with --proxy.
 DEFAULT_PROXIES: dict[str, tuple[str, ...]] = {
-    "SPX": ("SPY", "^GSPC"),
-    "NDX": ("QQQ", "^NDX"),
-    "RUT": ("IWM", "^RUT"),
+    "SPX": proxy_chain("SPY", "^GSPC"),
+    "NDX": proxy_chain("QQQ", "^NDX"),
+    "RUT": proxy_chain("IWM", "^RUT"),
 }
 
 
@@ -66,10 +74,11 @@ class FileReport:
     format: str
     rows: int
     changed: int
-    skipped: bool  # identical bytes were ingested before
+    skipped: bool  # identical bytes were ingested before, with the same options
     first_date: date | None
     last_date: date | None
     warnings: tuple[str, ...]
+    replaced: bool = False  # the same bytes were ingested before with other options: their rows gave way
 
 
 ProgressFn = Callable[[str, int, int], None]  # (message, done, total)
@@ -108,8 +117,14 @@ def ingest(
     if not files:
         raise UsageError("no input files found")
     store = Store(store_root)
-    # cron can point at a whole folder of history every day and pay only for the new file.
-    seen = {i["sha256"]: i for i in store.manifest()["ingests"] if i.get("table") == spec.name}
+    identity = row_options(opts)
+    # cron can point at a whole folder of history every day and pay only for the new file. The
+    # options that shape the rows are part of a file's identity: other options re-read it.
+    live = [
+        i for i in store.manifest()["ingests"] if i.get("table") == spec.name and not i.get("forgotten_at")
+    ]
+    seen = {i["sha256"]: i for i in live if i.get("options", {}) == identity}
+    read_otherwise = {i["sha256"] for i in live}
     digests = _digests(files)
     reports: dict[int, FileReport] = {
         i: _already_ingested(path.name, seen[d])
@@ -125,12 +140,19 @@ def ingest(
 
     def parse(i: int) -> tuple[int, SourceBatch, tuple[str, ...]]:
         parsed = parse_file(kind, files[i], opts)
-        return i, SourceBatch(parsed.table, files[i].name, digests[i], parsed.format), parsed.warnings
+        batch = SourceBatch(parsed.table, files[i].name, digests[i], parsed.format, options=identity)
+        return i, batch, parsed.warnings
 
-    with store.writing(wait) as writer:
+    replacing = {i for i in todo if digests[i] in read_otherwise}
+    forgotten_names = {i["source_file"] for i in store.manifest()["ingests"] if i.get("forgotten_at")}
+    distinct = bool(replacing) or any(files[i].name in forgotten_names for i in todo)
+    with store.writing(wait, distinct_time=distinct) as writer:
         step: list[tuple[int, SourceBatch, tuple[str, ...]]] = []
 
         def merge_step() -> None:
+            for i, batch, _ in step:
+                if i in replacing:  # what the earlier reading of these bytes gave goes first
+                    writer.forget(spec, batch.sha256)
             merged = writer.merge_many(spec, [b for _, b, _ in step])
             for (i, batch, warnings), r in zip(step, merged, strict=True):
                 reports[i] = FileReport(
@@ -141,7 +163,8 @@ def ingest(
                     r.skipped,
                     r.first_date,
                     r.last_date,
-                    warnings,
+                    warnings + r.warnings,
+                    replaced=i in replacing,
                 )
             step.clear()
             writer.spill()
@@ -159,6 +182,49 @@ def ingest(
         if progress:
             progress("committing", len(todo), len(todo))
     return [reports[i] for i in range(len(files))]
+
+
+def row_options(options: Any) -> dict[str, str]:
+    """The options that shape the rows read from a file, as text (those set only): with the
+    file's bytes, the identity of an ingest."""
+    out: dict[str, str] = {}
+    for name in ("format", "date_format", "symbol", "index", "as_of"):
+        value = getattr(options, name, None)
+        if value is not None:
+            out[name] = str(value)
+    mapping = getattr(options, "mapping", None) or {}
+    if mapping:
+        out["mapping"] = ",".join(f"{k}={v}" for k, v in sorted(mapping.items()))
+    return out
+
+
+def forget(store_root: Path, source_file: Path | str, *, wait: float = 30.0) -> list[dict[str, Any]]:
+    """Remove what one ingested file contributed (by its bytes when the path holds an ingested
+    file, else by the name it was ingested under), as a new commit: each of its rows gives way to
+    the value an earlier ingest gave, or goes. ``--known-at`` before this commit still sees them.
+    Returns the ingest log entries forgotten; a file never ingested is a UsageError."""
+    from positioning_cli.store import Store
+
+    store = Store(store_root)
+    path = Path(source_file)
+    digest = _digests([path])[0] if path.is_file() else ""
+    live = [i for i in store.manifest()["ingests"] if not i.get("forgotten_at")]
+    # by its bytes; a file edited since (or gone) by the name it was ingested under
+    named = [i for i in live if digest and i["sha256"] == digest]
+    named = named or [i for i in live if i["source_file"] == path.name]
+    if not named:
+        raise UsageError(
+            f"{path.name}: no ingest of this file in the store (see `positioning store info --last 50`)"
+        )
+    gone: list[dict[str, Any]] = []
+    with store.writing(wait, distinct_time=True) as writer:
+        for table, sha in sorted({(i["table"], i["sha256"]) for i in named}):
+            gone += writer.forget(KIND_TABLE[_kind_of(table)], sha)
+    return gone
+
+
+def _kind_of(table: str) -> str:
+    return next(k for k, spec in KIND_TABLE.items() if spec.name == table)
 
 
 def _digests(files: Sequence[Path]) -> list[str]:
@@ -297,7 +363,7 @@ def _parse_proxies(proxies: Mapping[str, str] | None) -> dict[str, tuple[str, ..
     for idx, sym in (proxies or {}).items():
         if idx not in INDICES:
             raise UsageError(f"--proxy {idx}={sym}: unknown index; expected one of {', '.join(INDICES)}")
-        out[idx] = (normalise_symbol(sym),)
+        out[idx] = proxy_chain(normalise_symbol(sym))
     return out
 
 
@@ -387,11 +453,31 @@ def _reference_frames(store: Any, manifest: dict[str, Any], members_table: Any) 
     return _Frames(None, members, _prices(store, manifest), None, cot)
 
 
+def read_prices(
+    store: Any,
+    manifest: dict[str, Any],
+    row_filter: Callable[[Any], Any] | None = None,
+    *,
+    ranges: bool = True,
+) -> Any:
+    """Daily prices (Arrow: symbol, date, close, and high, low with ``ranges``) as the read commands
+    use them: the quoted close, or the adjusted close on a day only an adjusted-prices file
+    (yfinance) gave — the store keeps both as they are, this is the one place they meet."""
+    import pyarrow.compute as pc
+
+    extra = ["high", "low"] if ranges else []
+    t = store.read(
+        "prices", ["symbol", "date", "close", "adj_close", *extra], manifest, row_filter=row_filter
+    )
+    close = pc.coalesce(t.column("close"), t.column("adj_close"))
+    return t.set_column(t.schema.get_field_index("close"), "close", close).drop_columns(["adj_close"])
+
+
 def _prices(store: Any, manifest: dict[str, Any]) -> Any:
     """Daily prices as pandas."""
     import pandas as pd
 
-    prices = store.read("prices", ["symbol", "date", "close", "high", "low"], manifest).to_pandas()
+    prices = read_prices(store, manifest).to_pandas()
     prices["date"] = pd.to_datetime(prices["date"])
     return prices
 
@@ -518,7 +604,9 @@ def _cached_index_view(
         members_table = store.read("members", MEMBER_COLUMNS, manifest)
         proxies = {s for syms in proxy_map.values() for s in syms}
         files = {
-            levels_cache.partition_date(rel): rel for rel in manifest["tables"]["short_interest"]["files"]
+            levels_cache.partition_date(rel): rel
+            for rel, entry in manifest["tables"]["short_interest"]["files"].items()
+            if int(entry["rows"])  # a date whose every row was forgotten (store forget) is not held
         }
         if not files:
             _no_short_interest(store_root, None)
@@ -616,7 +704,7 @@ def _proxy_prices(store: Any, manifest: dict[str, Any], symbols: set[str]) -> di
     def row_filter(t: pa.Table) -> pa.Table:
         return t.filter(pc.is_in(t.column("symbol"), value_set=wanted))
 
-    table = store.read("prices", ["symbol", "date", "close", "high", "low"], manifest, row_filter=row_filter)
+    table = read_prices(store, manifest, row_filter)
     out = {}
     for i, sym in enumerate(sorted(symbols)):
         rows = table.filter(pc.equal(table.column("symbol"), wanted[i]))
@@ -1135,8 +1223,14 @@ def scan_stocks(
     top: int = 20,
     gates: Any = None,
     show_excluded: bool = False,
+    symbols: Sequence[str] | None = None,
+    sort: str | None = None,
 ) -> Result:
-    """Rank the constituents by divergence; excluded stocks are counted and, on request, listed."""
+    """Rank the constituents by divergence; excluded stocks are counted and, on request, listed.
+
+    ``symbols`` keeps those stocks only (their rank stays the rank among all); ``sort`` orders the
+    rows by another key (``sort_rows``) before ``top`` applies.
+    """
     from positioning_cli import stocks
     from positioning_cli.indices import Prices, trend_fields
 
@@ -1154,6 +1248,11 @@ def scan_stocks(
     excl = [r for r in stocks.to_records(excluded) if _in_indices(r, indices)]
     if not rows and not excl:
         raise NoDataError(f"no constituent of {', '.join(indices)} has short interest on {d.date()}")
+    n_ranked = len(rows)
+    if symbols:
+        rows = _only_symbols(rows, excl, symbols, d, warnings)
+    if sort:
+        rows = sort_rows(rows, sort, stocks.STOCK_TABLE_COLUMNS)
     shown = rows if top <= 0 else rows[:top]
     by_symbol = frames.prices.groupby("symbol")
     for r in shown:
@@ -1172,7 +1271,7 @@ def scan_stocks(
     for r in excl:
         by_gate[r["gate"]] = by_gate.get(r["gate"], 0) + 1
     extra = {
-        "ranked": len(rows),
+        "ranked": n_ranked,
         "excluded": {"count": n_excluded, "by_gate": by_gate, "rows": excl if show_excluded else []},
     }
     volume = _short_volume_fields(store_root, as_of, known_at, "stock")
@@ -1182,6 +1281,46 @@ def scan_stocks(
         extra["short_volume_caveat"] = _sv_caveat()
     keyed = [_shape(r, stock_keys()) for r in shown]
     return Result("scan", d.date(), keyed, warnings, extra=extra)
+
+
+def _only_symbols(
+    rows: list[dict[str, Any]],
+    excl: list[dict[str, Any]],
+    symbols: Sequence[str],
+    d: Any,
+    warnings: list[str],
+) -> list[dict[str, Any]]:
+    """The ranked rows of ``symbols`` (any class spelling); a warning for each one not ranked."""
+    from positioning_cli.symbols import normalise_symbol
+
+    wanted = list(dict.fromkeys(s for s in (normalise_symbol(x) for x in symbols) if s))
+    ranked = {r["symbol"] for r in rows}
+    why: dict[str, str] = {}
+    for r in excl:
+        why.setdefault(r["symbol"], r["reason"])
+    for sym in wanted:
+        if sym not in ranked:
+            reason = why.get(sym, "not a constituent with short interest")
+            warnings.append(f"{sym}: not ranked on {d.date()}: {reason}")
+    keep = set(wanted)
+    return [r for r in rows if r["symbol"] in keep]
+
+
+def sort_rows(rows: list[dict[str, Any]], spec: str, keys: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows ordered by ``KEY``, ``KEY:desc`` or ``KEY:asc``: numbers largest first and text A to Z
+    unless told, rows without a value last, ties in their previous order (the rank)."""
+    key, _, direction = spec.partition(":")
+    key, direction = key.strip(), direction.strip().lower()
+    if key not in keys:
+        raise UsageError(f"--sort {spec!r}: unknown key; one of {', '.join(keys)}")
+    if direction not in ("", "asc", "desc"):
+        raise UsageError(f"--sort {spec!r}: expected KEY, KEY:asc or KEY:desc")
+    present = [r for r in rows if r.get(key) is not None]
+    missing = [r for r in rows if r.get(key) is None]
+    text = any(isinstance(r[key], str) for r in present)
+    descending = direction == "desc" or (direction == "" and not text)
+    present.sort(key=lambda r: r[key], reverse=descending)  # stable: ties keep the rank order
+    return present + missing
 
 
 def scan_sectors(

@@ -316,6 +316,37 @@ def store_info_cmd(
     _emit(api.store_info(_store_path(), last=last), fmt, api.STORE_INFO_KEYS, render.store_info_view)
 
 
+@store_app.command("forget")
+def store_forget_cmd(
+    source_file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="SOURCE_FILE",
+            help="The ingested file (matched by its bytes), or the name it was ingested under.",
+        ),
+    ],
+    wait: WaitOpt = 30.0,
+) -> None:
+    """Remove what one ingested file contributed, as a new commit.
+
+    Each of its rows gives way to the value an earlier ingest gave that key, or goes. The past
+    stays readable: --known-at before this commit still shows the file's rows.
+
+    Examples:
+
+      positioning store forget holdings.csv
+
+      positioning scan --known-at 2026-08-20T12:00:00
+    """
+    from positioning_cli import api
+
+    for entry in api.forget(_store_path(), source_file, wait=wait):
+        sys.stderr.write(
+            f"{entry['source_file']}: forgot its {entry['table']} ingest of {entry['ingested_at']}"
+            f" ({int(entry.get('rows', 0)):,} rows)\n"
+        )
+
+
 @store_app.command("verify")
 def store_verify_cmd(
     wait: WaitOpt = 60.0,
@@ -440,6 +471,23 @@ def scan_cmd(
             "--include-split-flagged", help="Compute changes across FINRA split-flagged cycles (not advised)."
         ),
     ] = False,
+    symbols: Annotated[
+        str | None,
+        typer.Option(
+            "--symbols", help="With --by stock: only these stocks, e.g. GME,AMC (ranks stay overall)."
+        ),
+    ] = None,
+    watchlist: Annotated[
+        bool,
+        typer.Option("--watchlist", help="With --by stock: only the stocks of the `watchlist` setting."),
+    ] = False,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            "--sort",
+            help="With --by stock: order by KEY (numbers largest first, text A-Z), KEY:asc or KEY:desc.",
+        ),
+    ] = None,
     proxy: ProxyOpt = None,
     fail_on: FailOnOpt = None,
     fmt: FormatOpt = "auto",
@@ -459,6 +507,10 @@ def scan_cmd(
       positioning scan --index RUT --as-of 2026-06-30
 
       positioning scan --by stock --index RUT --top 10
+
+      positioning scan --by stock --symbols GME,AMC
+
+      positioning scan --by stock --watchlist --sort si_pct_so
 
       positioning scan --by sector --index SPX
 
@@ -481,6 +533,9 @@ def scan_cmd(
         return
     if by not in ("sector", "stock"):
         raise UsageError(f"--by {by!r}: expected index, sector or stock")
+    chosen = _chosen_symbols(symbols, watchlist)
+    if by != "stock" and (chosen or sort):
+        raise UsageError("--symbols, --watchlist and --sort go with --by stock")
     from positioning_cli.stocks import GateConfig
 
     gates = GateConfig(min_adv, min_price, min_dollar_volume, max_si_pct, not include_split_flagged)
@@ -493,6 +548,8 @@ def scan_cmd(
             top=top,
             gates=gates,
             show_excluded=show_excluded,
+            symbols=chosen,
+            sort=sort,
         )
         _emit(result, fmt, api.stock_keys(), render.stock_view, fail_on, label="symbol")
     else:
@@ -500,6 +557,21 @@ def scan_cmd(
             _store_path(), as_of=as_of_date, known_at=known, indices=indices, gates=gates
         )
         _emit(result, fmt, api.sector_keys(), render.sector_view, fail_on, label="sector")
+
+
+def _chosen_symbols(symbols: str | None, watchlist: bool) -> list[str]:
+    """--symbols, and with --watchlist the `watchlist` setting (flag, POSITIONING_WATCHLIST, config file)."""
+    chosen = [s.strip() for s in (symbols or "").split(",") if s.strip()]
+    if watchlist:
+        from positioning_cli.fetch.config import Config
+
+        listed = Config().get("watchlist")
+        if not listed:
+            raise UsageError(
+                "--watchlist: no watchlist set; `positioning config set watchlist GME,AMC` (or POSITIONING_WATCHLIST)"
+            )
+        chosen += [s.strip() for s in listed.split(",") if s.strip()]
+    return chosen
 
 
 @app.command("summary")
@@ -541,6 +613,46 @@ def summary_cmd(
         explain=explain,
     )
     _emit(result, fmt, api.SUMMARY_KEYS, render.summary_view)
+
+
+@app.command("stock")
+def stock_cmd(
+    symbol: Annotated[
+        str, typer.Argument(metavar="SYMBOL", help="The stock, e.g. GME (any class spelling: BRK.B).")
+    ],
+    as_of: AsOfOpt = None,
+    known_at: KnownAtOpt = None,
+    last: Annotated[
+        int, typer.Option("--last", help="How many settlement dates to show (0: every one held).")
+    ] = 24,
+    fmt: FormatOpt = "auto",
+) -> None:
+    """One stock's story: a row per settlement date, with sparklines.
+
+    Short interest, SI % of shares outstanding and of float, days to cover, close, changes since
+    the last report, 1Y percentiles and quadrant (the numbers `scan --by stock` ranks by, without
+    its volume and price gates), its index memberships and sector, FINRA revisions (R) and splits (S)
+    flagged.
+
+    Examples:
+
+      positioning stock GME
+
+      positioning stock GME --last 0 -f csv > gme.csv
+    """
+    from positioning_cli import render, stock_story
+
+    fmt = _check_format(fmt)  # a bad --format is a usage error before any work
+    from positioning_cli import api
+
+    result = stock_story.story(
+        _store_path(),
+        symbol,
+        as_of=api.resolve_as_of(as_of),
+        known_at=api.resolve_known_at(known_at),
+        last=last,
+    )
+    _emit(result, fmt, stock_story.STORY_KEYS, render.stock_story_view)
 
 
 @app.command("history")

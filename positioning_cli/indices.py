@@ -154,6 +154,15 @@ def proxy(view: IndexView, candidates: Sequence[str]) -> Prices | None:
     return None
 
 
+def no_proxy_warning(idx: str, candidates: Sequence[str]) -> str:
+    """Names every spelling looked for, so it never advises ingesting a series the store holds."""
+    names = ", ".join(candidates[:-1]) + f" or {candidates[-1]}" if len(candidates) > 1 else candidates[0]
+    return (
+        f"{idx}: no price series for {names}; ingest one (`positioning ingest prices FILE --symbol "
+        f"{candidates[0]}`) or name a symbol held with `--proxy {idx}=SYMBOL`"
+    )
+
+
 def no_members(idx: str) -> str:
     return f"{idx}: no membership in the store; run `positioning ingest members FILE --index {idx}`"
 
@@ -276,9 +285,7 @@ def _index_row(
     row["price_symbol"] = None if px is None else px.symbol
     row.update(trend_fields(px, d))
     if px is None:
-        warnings.append(
-            f"{idx}: no price series for {' or '.join(proxy_candidates)}; run `positioning ingest prices FILE`"
-        )
+        warnings.append(no_proxy_warning(idx, proxy_candidates))
         for kind in CHANGE_KINDS:
             row[f"price_return_{kind}"] = None
         row["price_pct_1y"] = None
@@ -427,7 +434,7 @@ def summary_rows(
             idx_rows.append(row)
         px = proxy(view, proxy_map[idx])
         if px is None:
-            warnings.append(f"{idx}: no price series for {' or '.join(proxy_map[idx])}")
+            warnings.append(no_proxy_warning(idx, proxy_map[idx]))
         else:
             idx_rows.append(_price_row(idx, px, levels, d, explain))
         for r in idx_rows:

@@ -42,7 +42,13 @@ def file_summary(report: Any) -> str:
         if report.last_date != report.first_date:
             dates += f"…{report.last_date.isoformat()}"
     if report.skipped:
-        tail = "already ingested, unchanged"
+        # Only the same bytes with the same options are skipped: say how to change either.
+        tail = (
+            "already ingested with these options, unchanged (other options re-read it and replace its rows;"
+            f" `positioning store forget {report.path}` removes them)"
+        )
     else:
         tail = f"{report.changed:,} new or changed"
+        if getattr(report, "replaced", False):
+            tail += ", replacing the rows its earlier ingest with other options gave"
     return f"{report.path}: {report.rows:,} rows, {dates}, {report.format}, {tail}"

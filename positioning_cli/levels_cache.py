@@ -97,6 +97,7 @@ def fingerprints(manifest: dict[str, Any], proxies: Iterable[str]) -> dict[date,
     return {
         partition_date(rel): hashlib.sha256(f"{shared}|{e['sha256']}".encode()).hexdigest()[:32]
         for rel, e in tables["short_interest"]["files"].items()
+        if int(e["rows"])  # emptied by `store forget`: no date held
     }
 
 

@@ -52,7 +52,7 @@ def proxy_closes(
     store = Store(store_root)
     chain = api.DEFAULT_PROXIES[index]
     with store.reading(known_at=known_at) as manifest:
-        table = store.read("prices", ["symbol", "date", "close"], manifest)
+        table = api.read_prices(store, manifest, ranges=False)
     for symbol in chain:
         rows = table.filter(pc.equal(table.column("symbol"), symbol)).sort_by("date")
         if rows.num_rows:

@@ -226,27 +226,74 @@ def _rank_cell(r: dict[str, Any]) -> str:
     return f"{r['rank']}" + ("" if prev is None else f" ({prev})")
 
 
+# Columns of the stock table shown only when the terminal has room, dropped in this order.
+STOCK_OPTIONAL_COLUMNS = ("Name", "Sector", "Index")
+
+
+class _Fitted:
+    """A table built for the width it is drawn in: optional columns dropped, first listed first,
+    until it fits (a Rich renderable, so the console's width decides, whatever the output)."""
+
+    def __init__(self, build: Callable[[set[str]], Table], optional: Sequence[str]) -> None:
+        self.build = build
+        self.optional = optional
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.measure import Measurement
+
+        dropped: set[str] = set()
+        table = self.build(dropped)
+        unbounded = options.update(width=100_000)  # the natural width, not clamped to the terminal's
+        for name in self.optional:
+            if Measurement.get(console, unbounded, table).maximum <= options.max_width:
+                break
+            dropped.add(name)
+            table = self.build(dropped)
+        yield table
+
+
 def stock_view(result: Any) -> Group:
-    """Ranked stocks: rank (previous), SI level and change, percentiles, quadrant, score."""
+    """Ranked stocks: rank (previous), SI level and change, percentiles, quadrant, score; name,
+    sector and index when the terminal is wide enough."""
     from rich.console import Group
     from rich.text import Text
 
-    table = _table(f"Stocks — {result.as_of.isoformat()}, ranked by divergence (previous rank in brackets)")
-    for name in ("#", "Symbol", "SI %SO", "DTC", "SI Δ", "SI pct", "Px Δ", "Px pct", "Quadrant", "Score"):
-        table.add_column(name, justify="left" if name in ("Symbol", "Quadrant") else "right", no_wrap=True)
-    for r in result.rows:
-        table.add_row(
-            _rank_cell(r),
-            r["symbol"],
-            pct_level(r["si_pct_so"], 1),
-            number(r["days_to_cover"], 1),
-            pct_change(r["si_change_last"]),
-            percentile(r["si_pct_1y"], r["si_pct_1y_complete"]),
-            pct_change(r["price_return_last"]),
-            percentile(r["price_pct_1y"], r["price_pct_1y_complete"]),
-            QUADRANT_SHORT.get(r["quadrant_key"] or "", "–"),
-            number(r["divergence_score"], 1),
+    def build(dropped: set[str]) -> Table:
+        table = _table(
+            f"Stocks — {result.as_of.isoformat()}, ranked by divergence (previous rank in brackets)"
         )
+        names = ("#", "Symbol", "SI %SO", "DTC", "SI Δ", "SI pct", "Px Δ", "Px pct", "Quadrant", "Score")
+        for name in names:
+            table.add_column(
+                name, justify="left" if name in ("Symbol", "Quadrant") else "right", no_wrap=True
+            )
+        extra = [c for c in STOCK_OPTIONAL_COLUMNS[::-1] if c not in dropped]  # Index, Sector, Name
+        for name in extra:
+            table.add_column(
+                name, no_wrap=True, max_width=None if name == "Index" else 22, overflow="ellipsis"
+            )
+        for r in result.rows:
+            cells = {
+                "Index": r.get("indices") or "–",
+                "Sector": r.get("sector") or "–",
+                "Name": r.get("name") or "–",
+            }
+            table.add_row(
+                _rank_cell(r),
+                r["symbol"],
+                pct_level(r["si_pct_so"], 1),
+                number(r["days_to_cover"], 1),
+                pct_change(r["si_change_last"]),
+                percentile(r["si_pct_1y"], r["si_pct_1y_complete"]),
+                pct_change(r["price_return_last"]),
+                percentile(r["price_pct_1y"], r["price_pct_1y_complete"]),
+                QUADRANT_SHORT.get(r["quadrant_key"] or "", "–"),
+                number(r["divergence_score"], 1),
+                *(cells[name] for name in extra),
+            )
+        return table
+
+    table = _Fitted(build, STOCK_OPTIONAL_COLUMNS)
     parts: list[Any] = [table]
     excluded = result.extra.get("excluded", {})
     if excluded.get("rows"):
@@ -581,3 +628,67 @@ def plain_rows_view(result: Any) -> Table:
     for r in result.rows:
         table.add_row(*("–" if r.get(k) is None else str(r[k]) for k in keys), end_section=False)
     return table
+
+
+def stock_story_view(result: Any) -> Group:
+    """One stock over time: memberships, sparklines, then a row per settlement date."""
+    from rich.console import Group
+    from rich.text import Text
+
+    rows = result.rows
+    head = rows[-1] if rows else {}
+    parts: list[Any] = []
+    title = f"{head.get('symbol', '')}"
+    if head.get("name"):
+        title += f" — {head['name']}"
+    if head.get("sector"):
+        title += f", {head['sector']}"
+    parts.append(Text(title))
+    for ms in result.extra.get("memberships", []):
+        span = (
+            ms["first_as_of"]
+            if ms["first_as_of"] == ms["last_as_of"]
+            else f"{ms['first_as_of']}…{ms['last_as_of']}"
+        )
+        latest = "" if ms.get("in_latest", True) else f" (not in the latest, {ms['index_latest_as_of']})"
+        parts.append(Text(f"{ms['index']}: in {ms['snapshots']} membership snapshot(s), {span}{latest}"))
+    sparks = result.extra.get("sparklines", {})
+    for key, label in (
+        ("short_interest", "Short interest"),
+        ("si_pct_so", "SI % shares out"),
+        ("days_to_cover", "Days to cover"),
+        ("close", "Close"),
+    ):
+        line = sparkline(sparks.get(key, []))
+        if line:
+            parts.append(Text(f"{label:<16} {line}"))
+    table = _table(None)
+    for name in ("Date", "SI", "SI %SO", "DTC", "Close", "SI pct", "Px pct", "Quadrant", "Flags"):
+        table.add_column(
+            name, justify="left" if name in ("Date", "Quadrant", "Flags") else "right", no_wrap=True
+        )
+    for r in rows:
+        flags = (
+            ("R" if r["revision_flag"] else "")
+            + ("S" if r["split_flag"] else "")
+            + ("Q" if r["quarantined"] else "")
+        )
+        table.add_row(
+            r["settlement_date"],
+            _compact(r["short_interest"]),
+            pct_level(r["si_pct_so"], 1),
+            number(r["days_to_cover"], 1),
+            number(r["close"], 2),
+            percentile(r["si_pct_1y"], r["si_pct_1y_complete"]),
+            percentile(r["price_pct_1y"], r["price_pct_1y_complete"]),
+            QUADRANT_SHORT.get(r["quadrant_key"] or "", "–"),
+            flags or "",
+        )
+    parts.append(table)
+    parts.append(
+        Text(
+            "pct = percentile in the stock's 1Y window (* = window not fully covered). Flags: R = FINRA "
+            "revision, S = split in the cycle (changes across it are not computed), Q = quarantined."
+        )
+    )
+    return Group(*parts)

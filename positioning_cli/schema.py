@@ -32,6 +32,9 @@ class TableSpec:
     # Columns with (nearly) one distinct value per row in a partition file: Parquet dictionary
     # encoding only costs time there (it falls back to plain anyway), so they are written plain.
     plain_encoded: tuple[str, ...] = ()
+    # Columns some sources do not carry (a file of adjusted prices has no quoted close): a null
+    # in an incoming row keeps the value held for its key instead of erasing it.
+    keep_held: tuple[str, ...] = ()
 
     @property
     def parsed_schema(self) -> pa.Schema:
@@ -76,8 +79,11 @@ PRICES = TableSpec(
             pa.field("open", pa.float64()),
             pa.field("high", pa.float64()),
             pa.field("low", pa.float64()),
-            pa.field("close", pa.float64(), nullable=False),
-            pa.field("adj_close", pa.float64()),  # null when the source has none
+            # The close as quoted (adjusted for splits only: Yahoo's Close, Stooq's). Null when the
+            # source gives adjusted prices only (yfinance auto_adjust): never an adjusted value.
+            pa.field("close", pa.float64()),
+            # Adjusted also for dividends (Yahoo's Adj Close, yfinance's Close); null when none.
+            pa.field("adj_close", pa.float64()),
             pa.field("volume", pa.int64()),  # null when the source row has none
             pa.field("source_format", pa.string(), nullable=False),
             *LINEAGE_FIELDS,
@@ -86,7 +92,8 @@ PRICES = TableSpec(
     key=("symbol", "date"),
     date_column="date",
     file_per_date=False,
-    required=("symbol", "date", "close", "source_format"),
+    required=("symbol", "date", "source_format"),  # and close or adj_close (ingest/prices.py)
+    keep_held=("open", "high", "low", "close", "adj_close", "volume"),
 )
 
 MEMBERS = TableSpec(

@@ -113,6 +113,9 @@ __all__ = ["FORMAT_VERSION", "JOURNAL", "MANIFEST", "MARKER", "READ_LOCK", "SNAP
 __all__ += ["VERSIONS", "WRITE_LOCK", "SourceBatch", "MergeResult", "Store", "Writer", "os_error_text"]
 
 PUBLISHED = "published"
+# A price file that moves a close already held by more than this (relative) is said: float noise
+# between sources stays below it; a split, a different dialect or a wrong --symbol does not.
+CLOSE_CHANGE_TOLERANCE = 0.001
 SEQ = "seq"
 COMPRESSION = "zstd"
 # Lock files a reader cannot open on a read-only store (mount, or permissions): it reads unlocked.
@@ -129,6 +132,9 @@ class SourceBatch:
     sha256: str  # of the raw bytes, for idempotent re-ingest
     format: str
     published: date | None = None  # publication date when the source gives one (kept in _versions)
+    # The options that shaped the rows (--as-of, --index, --map, ...): with the bytes, the
+    # ingest's identity; the same bytes read with other options replace what they gave before.
+    options: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,7 @@ class MergeResult:
     skipped: bool  # the same bytes were ingested before: nothing to do
     first_date: date | None
     last_date: date | None
+    warnings: tuple[str, ...] = ()  # e.g. existing closes this file moved (CLOSE_CHANGE_TOLERANCE)
 
 
 def versions_schema(spec: TableSpec) -> pa.Schema:
@@ -474,31 +481,26 @@ class Store:
     def _read_known_at(
         self, spec: TableSpec, columns: Sequence[str] | None, m: dict[str, Any], known_at: datetime
     ) -> pa.Table:
-        import pandas as pd
-
         schema = spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns])
         vschema = versions_schema(spec)
         key = list(spec.key)
-        need = list(dict.fromkeys([*key, spec.date_column, "revision_flag", SEQ, INGESTED_AT, *schema.names]))
+        need = list(
+            dict.fromkeys(
+                [*key, spec.date_column, "revision_flag", SEQ, INGESTED_AT, SOURCE_FILE, *schema.names]
+            )
+        )
         need = [c for c in need if c in vschema.names]
         allv = self.versions(spec.name, need, m, known_at)
         if allv.num_rows == 0:
             return schema.empty_table()
         at = pa.scalar(_as_utc(known_at), pa.timestamp("us", tz="UTC"))
         allv = allv.filter(pc.less_equal(allv.column(INGESTED_AT), at))
-        # file order = commit order, rows in merge order: a row position breaks ties within a merge
-        df = allv.to_pandas(types_mapper=pd.ArrowDtype).assign(_pos=range(allv.num_rows))
-        order = key + (["revision_flag"] if "revision_flag" in df.columns else []) + [SEQ, "_pos"]
-        winners = df.sort_values(order, kind="stable").drop_duplicates(key, keep="last")
-        # the live table's order: partition file (date or year), then key within the file
-        dates = winners[spec.date_column]
-        winners = winners.assign(_part=dates if spec.file_per_date else dates.dt.year)
-        winners = winners.sort_values(["_part", *key], kind="stable")
-        return pa.Table.from_pandas(winners[list(schema.names)], schema=schema, preserve_index=False)
+        allv = allv.filter(pc.invert(_from_ingests(allv, forgotten_ingests(m, spec.name, known_at))))
+        return newest_versions(spec, allv, schema)
 
     # ----------------------------------------------------------------- writes
     @contextlib.contextmanager
-    def writing(self, wait: float) -> Iterator[Writer]:
+    def writing(self, wait: float, distinct_time: bool = False) -> Iterator[Writer]:
         """Exclusive writer session. Changes become visible only when the block exits cleanly.
 
         ``wait`` bounds each wait: for the write lock, and for readers to finish before the commit
@@ -508,7 +510,7 @@ class Store:
         with self._flock(WRITE_LOCK, fcntl.LOCK_EX, wait):
             self._mark()
             self._recover()
-            writer = Writer(self, wait)
+            writer = Writer(self, wait, distinct_time)
             try:
                 yield writer
             except BaseException:
@@ -667,7 +669,7 @@ class Writer:
     what is left. A partition touched again later in the same commit is read back from staging.
     """
 
-    def __init__(self, store: Store, wait: float = 30.0) -> None:
+    def __init__(self, store: Store, wait: float = 30.0, distinct_time: bool = False) -> None:
         self.store = store
         self.wait = wait  # how long the commit waits for readers before it is applied
         self.root = store.root
@@ -687,10 +689,62 @@ class Writer:
         if last and self.ingested_at <= last[0]:
             # a clock step back (or two commits in one second) must not reorder commits in time
             self.ingested_at = last[0]
+            if distinct_time:
+                # Rows are traced to (source file, ingested_at): a commit that forgets an ingest
+                # and may bring the same file name back needs a time of its own.
+                self.ingested_at = last[0] + timedelta(seconds=1)
         self._seq = 0
 
-    def already_ingested(self, table: str, sha256: str) -> bool:
-        return any(i["table"] == table and i["sha256"] == sha256 for i in self.next_manifest["ingests"])
+    def already_ingested(self, table: str, sha256: str, options: dict[str, str] | None = None) -> bool:
+        """The same bytes, read with the same options, were ingested and not forgotten since."""
+        return any(
+            i["table"] == table
+            and i["sha256"] == sha256
+            and not i.get("forgotten_at")
+            and i.get("options", {}) == (options or {})
+            for i in self.next_manifest["ingests"]
+        )
+
+    def forget(self, spec: TableSpec, sha256: str) -> list[dict[str, Any]]:
+        """Remove what the ingests of the file with these bytes contributed to ``spec``'s table.
+
+        Their rows leave the live table; each such key falls back to the newest version another
+        ingest (not forgotten) gave it, or disappears when none did. The entries stay in the log,
+        marked ``forgotten_at``: ``read(known_at=...)`` before this commit still sees their rows.
+        Returns the entries forgotten (none: nothing to do).
+        """
+        gone = [
+            e
+            for e in self.next_manifest["ingests"]
+            if e["table"] == spec.name and e["sha256"] == sha256 and not e.get("forgotten_at")
+        ]
+        if not gone:
+            return []
+        for e in gone:
+            e["forgotten_at"] = self.ingested_at.isoformat()
+        rels = set(self.base["tables"][spec.name]["files"])
+        rels |= {f.split("/", 1)[1] for f in self._staged if f.split("/", 1)[0] == spec.name}
+        fallback: pa.Table | None = None
+        for rel in sorted(rels):
+            current = self._current(spec, rel)
+            if current is None:
+                continue
+            mine = _from_ingests(current, gone)
+            if not pc.any(mine).as_py():
+                continue
+            if fallback is None:
+                allv = self.store.versions(spec.name, None, self.base)
+                allv = allv.filter(
+                    pc.invert(_from_ingests(allv, forgotten_ingests(self.next_manifest, spec.name)))
+                )
+                fallback = newest_versions(spec, allv, spec.schema)
+            kept = current.filter(pc.invert(mine))
+            removed = current.filter(mine).select(list(spec.key))
+            back = fallback.join(removed, list(spec.key), join_type="inner").select(spec.schema.names)
+            merged = pa.concat_tables([kept, back.cast(spec.schema)])
+            merged = merged.take(pc.sort_indices(merged, [(k, "ascending") for k in spec.key]))
+            self._staged[f"{spec.name}/{rel}"] = _Staged(spec, merged)
+        return gone
 
     def merge(self, spec: TableSpec, batch: SourceBatch) -> MergeResult:
         """Stage one batch; see ``merge_many``."""
@@ -705,6 +759,7 @@ class Writer:
         """
         results: list[MergeResult | None] = [None] * len(batches)
         parts: dict[str, list[tuple[int, pa.Table]]] = {}  # partition -> (batch position, its rows)
+        moved: dict[int, list[tuple[str, date, float, float]]] = {}  # batch -> closes it moved
         entries: dict[int, dict[str, Any]] = {}
         seqs: dict[int, int] = {}
         for i, batch in enumerate(batches):
@@ -712,7 +767,7 @@ class Writer:
             dates = t.column(spec.date_column)
             first = pc.min(dates).as_py() if len(t) else None
             last = pc.max(dates).as_py() if len(t) else None
-            if self.already_ingested(spec.name, batch.sha256):
+            if self.already_ingested(spec.name, batch.sha256, batch.options):
                 results[i] = MergeResult(batch.source_file, spec.name, len(t), 0, True, first, last)
                 continue
             self._seq += 1
@@ -733,6 +788,8 @@ class Writer:
                 "published": batch.published.isoformat() if batch.published else None,
                 "ingested_at": self.ingested_at.isoformat(),
             }
+            if batch.options:
+                entries[i]["options"] = dict(batch.options)
             self.next_manifest["ingests"].append(entries[i])
             results[i] = MergeResult(batch.source_file, spec.name, len(t), 0, False, first, last)
         changed: dict[int, int] = {}
@@ -740,7 +797,12 @@ class Writer:
             # One contiguous table per partition: take/filter on many small chunks is slow.
             rows = pa.concat_tables([p for _, p in parts[rel]]).combine_chunks()
             origin = np.repeat([i for i, _ in parts[rel]], [p.num_rows for _, p in parts[rel]])
-            merged, winners, recorded = _resolve(spec, self._current(spec, rel), rows)
+            current = self._current(spec, rel)
+            if spec.keep_held:
+                rows, moves = _keep_held(spec, current, rows)
+                for j, move in moves:
+                    moved.setdefault(int(origin[j]), []).append(move)
+            merged, winners, recorded = _resolve(spec, current, rows)
             if len(winners):
                 self._staged[f"{spec.name}/{rel}"] = _Staged(spec, merged)
                 for i, n in zip(*np.unique(origin[winners], return_counts=True), strict=True):
@@ -759,6 +821,13 @@ class Writer:
             r = results[i]
             assert r is not None
             results[i] = MergeResult(r.source_file, r.table, r.rows, n, False, r.first_date, r.last_date)
+        for i, closes_moved in moved.items():
+            r = results[i]
+            assert r is not None
+            said = (_moved_closes(closes_moved),)
+            results[i] = MergeResult(
+                r.source_file, r.table, r.rows, r.changed, r.skipped, r.first_date, r.last_date, said
+            )
         return [r for r in results if r is not None]
 
     def _record_versions(
@@ -1182,6 +1251,124 @@ def _strictly_increasing(table: pa.Table, key: Sequence[str]) -> bool:
         before = lt if before is None or tied is None else pc.or_(before, pc.and_(tied, lt))
         tied = eq if tied is None else pc.and_(tied, eq)
     return bool(pc.all(before).as_py())
+
+
+def _keep_held(
+    spec: TableSpec, current: pa.Table | None, rows: pa.Table
+) -> tuple[pa.Table, list[tuple[int, tuple[str, date, float, float]]]]:
+    """``rows`` (one partition's incoming rows, in merge order) with their nulls in
+    ``spec.keep_held`` columns filled from the value prevailing for their key: the partition as
+    held, then the earlier incoming rows. Also the closes an incoming row moves by more than
+    CLOSE_CHANGE_TOLERANCE: (row position, (symbol, date, old, new)).
+
+    One sort per partition: per key, the held row then the incoming ones in order; a column is
+    forward-filled within each key by carrying the index of its last non-null value.
+    """
+    n_cur = 0 if current is None else current.num_rows
+    key = list(spec.key)
+    if n_cur == 0 and _strictly_increasing(rows, key):
+        return rows, []  # a new partition with one row per key: nothing prevails
+    cols = list(spec.keep_held)
+    parts = (
+        [rows.select(key + cols)]
+        if current is None or n_cur == 0
+        else [current.select(key + cols), rows.select(key + cols)]
+    )
+    both = pa.concat_tables(parts).combine_chunks()
+    n = both.num_rows
+    positions = np.arange(n, dtype=np.int64)
+    order = arrays.to_numpy(
+        pc.sort_indices(
+            both.append_column("_pos", arrays.from_numpy(positions)),
+            [(k, "ascending") for k in key] + [("_pos", "ascending")],
+        ).cast(pa.int64())
+    )
+    ordered = both.take(arrays.from_numpy(order))
+    start = np.zeros(n, dtype=bool)  # the first row of its key, in sorted order
+    start[0] = True
+    for k in key:
+        col = ordered.column(k)
+        differs = pc.fill_null(pc.not_equal(col.slice(1), col.slice(0, n - 1)), True)
+        start[1:] |= arrays.to_numpy(differs).astype(bool)
+    where = np.empty(n, dtype=np.int64)
+    where[order] = positions  # sorted position of each row of ``both``
+    incoming = where[n_cur:]
+    out = rows
+    filled: dict[str, pa.Array] = {}
+    for c in cols:
+        valid = ~arrays.to_numpy(ordered.column(c).is_null()).astype(bool)
+        last_valid = np.maximum.accumulate(np.where(valid | start, positions, 0))
+        filled[c] = ordered.column(c).take(arrays.from_numpy(last_valid))
+        out = out.set_column(out.schema.get_field_index(c), c, filled[c].take(arrays.from_numpy(incoming)))
+    moves: list[tuple[int, tuple[str, date, float, float]]] = []
+    if "close" in filled:
+        close = arrays.floats(filled["close"])
+        before = np.where(start, np.nan, np.roll(close, 1))  # the value prevailing before each row
+        with np.errstate(divide="ignore", invalid="ignore"):
+            far = np.abs(close / before - 1) > CLOSE_CHANGE_TOLERANCE
+        far_in = np.flatnonzero(far[incoming])
+        if len(far_in):
+            symbols = rows.column("symbol")
+            days = rows.column(spec.date_column)
+            for j in far_in.tolist():
+                sp = incoming[j]
+                moves.append((j, (symbols[j].as_py(), days[j].as_py(), float(before[sp]), float(close[sp]))))
+    return out, moves
+
+
+def _moved_closes(moved: list[tuple[str, date, float, float]]) -> str:
+    symbols = sorted({m[0] for m in moved})
+    sym, day, old, new = max(moved, key=lambda m: abs(m[3] / m[2] - 1))
+    whose = symbols[0] if len(symbols) == 1 else f"{len(symbols)} symbols"
+    n = len(moved)
+    return (
+        f"{n:,} existing close{'s' if n > 1 else ''} of {whose} changed by more than"
+        f" {CLOSE_CHANGE_TOLERANCE:.1%} (largest: {sym} {day.isoformat()} {old:.6g} -> {new:.6g});"
+        " the newer file's closes are kept"
+    )
+
+
+def forgotten_ingests(
+    manifest: dict[str, Any], table: str, known_at: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The ingest log entries of ``table`` forgotten (``store forget``, or replaced by the same file
+    ingested with other options) at or before ``known_at`` (None: ever)."""
+    return [
+        e
+        for e in manifest["ingests"]
+        if e["table"] == table
+        and e.get("forgotten_at")
+        and (known_at is None or _parse_time(e["forgotten_at"]) <= _as_utc(known_at))
+    ]
+
+
+def _from_ingests(rows: pa.Table, entries: Iterable[dict[str, Any]]) -> pa.Array:
+    """Mask of the rows whose lineage (source file, ingested_at) is one of these ingests'."""
+    mask = pa.array(np.zeros(rows.num_rows, dtype=bool))
+    for name, at in sorted({(e["source_file"], e["ingested_at"]) for e in entries}):
+        stamp = pa.scalar(_parse_time(at), pa.timestamp("us", tz="UTC"))
+        same = pc.and_(pc.equal(rows.column(SOURCE_FILE), name), pc.equal(rows.column(INGESTED_AT), stamp))
+        mask = pc.or_(mask, pc.fill_null(same, False))
+    return mask
+
+
+def newest_versions(spec: TableSpec, versions: pa.Table, schema: pa.Schema) -> pa.Table:
+    """The live rows ``versions`` (in commit order, with ``seq``) resolve to: per key the newest,
+    a revision beating an unflagged row (the rule of ``_resolve``), in the live table's order."""
+    import pandas as pd
+
+    key = list(spec.key)
+    if versions.num_rows == 0:
+        return schema.empty_table()
+    # file order = commit order, rows in merge order: a row position breaks ties within a merge
+    df = versions.to_pandas(types_mapper=pd.ArrowDtype).assign(_pos=range(versions.num_rows))
+    order = key + (["revision_flag"] if "revision_flag" in df.columns else []) + [SEQ, "_pos"]
+    winners = df.sort_values(order, kind="stable").drop_duplicates(key, keep="last")
+    # the live table's order: partition file (date or year), then key within the file
+    dates = winners[spec.date_column]
+    winners = winners.assign(_part=dates if spec.file_per_date else dates.dt.year)
+    winners = winners.sort_values(["_part", *key], kind="stable")
+    return pa.Table.from_pandas(winners[list(schema.names)], schema=schema, preserve_index=False)
 
 
 def _resolve(

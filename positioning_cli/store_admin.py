@@ -255,7 +255,7 @@ def _check_file(
             )
             return None
         got = pq.read_schema(full)
-        if not got.equals(schema, check_metadata=False):
+        if not _compatible(got, schema):
             add(Problem("schema", path, f"schema differs from schema.py: {_schema_diff(got, schema)}"))
             return None
         t = pq.read_table(full, schema=schema)
@@ -266,6 +266,16 @@ def _check_file(
     if t.num_rows != int(entry.get("rows", -1)):
         add(Problem("rows", path, f"{t.num_rows} rows, the manifest says {entry.get('rows')}"))
     return t
+
+
+def _compatible(got: pa.Schema, want: pa.Schema) -> bool:
+    """The schema of schema.py, except that a column schema.py has since allowed nulls in (prices'
+    close: a file of adjusted closes only has none) may be declared non-null by older files."""
+    if got.equals(want, check_metadata=False):
+        return True
+    return got.names == want.names and all(
+        g.type == w.type and (g.nullable == w.nullable or w.nullable) for g, w in zip(got, want, strict=True)
+    )
 
 
 def _schema_diff(got: pa.Schema, want: pa.Schema) -> str:

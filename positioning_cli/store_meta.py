@@ -282,9 +282,13 @@ def _ingest_ok(e: object) -> bool:
             v = g(key)
             if v is not None:
                 date.fromisoformat(v)
+        forgotten = g("forgotten_at")
+        if forgotten is not None:
+            datetime.fromisoformat(forgotten)
     except (TypeError, ValueError):
         return False
-    return True
+    options = g("options", {})
+    return type(options) is dict and all(type(k) is str and type(v) is str for k, v in options.items())
 
 
 def _check_ingest(s: _Shape, entry: object, field: str) -> None:
@@ -298,6 +302,10 @@ def _check_ingest(s: _Shape, entry: object, field: str) -> None:
     for key in ("rows", "changed"):
         if key in e:
             s.count(e, key, field)
+    s.when(e, "forgotten_at", field, datetime, optional=True)
+    options = e.get("options", {})
+    if not (isinstance(options, dict) and all(isinstance(v, str) for v in options.values())):
+        raise s.fail(f"{field}.options", "is not a mapping of option names to text")
 
 
 def load_journal(path: Path) -> list[tuple[str, str]]:

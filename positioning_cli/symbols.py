@@ -17,3 +17,20 @@ _SEPARATORS = re.compile(r"[./\- ]+")
 def normalise_symbol(raw: str) -> str:
     """``" brk.b "`` -> ``"BRKB"``. Returns ``""`` for a blank input (callers reject it)."""
     return _SEPARATORS.sub("", raw.strip().upper())
+
+
+# One index level, several spellings: Yahoo writes ^GSPC, Stooq's ^spx_d.csv is stored as ^SPX.
+# A proxy chain that names one spelling looks for all of them (api.proxy_chain).
+INDEX_LEVEL_SPELLINGS: tuple[tuple[str, ...], ...] = (
+    ("^GSPC", "^SPX"),
+    ("^NDX",),
+    ("^RUT",),
+)
+
+
+def index_level_spellings(symbol: str) -> tuple[str, ...]:
+    """``^SPX`` -> ``("^GSPC", "^SPX")``; a symbol that is not an index level -> ``(symbol,)``."""
+    for spellings in INDEX_LEVEL_SPELLINGS:
+        if symbol in spellings:
+            return spellings
+    return (symbol,)

@@ -237,7 +237,9 @@ def test_yfinance_timestamps_and_stooq_name(tmp_path: Path) -> None:
     parsed = parse_file("prices", write(tmp_path, "QQQ.csv.gz", gzip.compress(text.encode())))
     assert parsed.format == "yfinance"
     row = parsed.table.to_pylist()[0]
-    assert row["date"] == D(2024, 1, 2) and row["symbol"] == "QQQ" and row["open"] == 10.5
+    assert row["date"] == D(2024, 1, 2) and row["symbol"] == "QQQ"
+    # yfinance's prices are adjusted: its Close is the adjusted close, no quoted price is stored
+    assert (row["adj_close"], row["close"], row["open"]) == (10.0, None, None)
     stooq = "Data,Otwarcie,Najwyzszy,Najnizszy,Zamkniecie,Wolumen\r\n1789-05-01,0.51,0.51,0.51,0.51\r\n"
     parsed = parse_file("prices", write(tmp_path, "^spx_d.csv", stooq))
     assert parsed.format == "stooq"

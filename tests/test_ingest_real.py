@@ -161,9 +161,12 @@ def test_prices_match_raw_text(path: Path) -> None:
         date_key = "Data" if "Data" in f else "Date"
         row = by_date[datetime.date.fromisoformat(f[date_key])]
         close = f.get("Close", f.get("Zamkniecie"))
-        assert row["close"] == float(close)
         volume = f.get("Volume", f.get("Wolumen"))
         assert row["volume"] == (int(float(volume)) if volume else None)
+        if parsed.format == "yfinance":  # adjusted prices only: its Close is an adjusted close
+            assert (row["adj_close"], row["close"], row["open"]) == (float(close), None, None)
+            continue
+        assert row["close"] == float(close)
         assert row["adj_close"] == (float(f["Adj Close"]) if "Adj Close" in f else None)
         if "Open" in f:
             assert row["open"] == float(f["Open"])
@@ -184,8 +187,9 @@ def test_price_format_and_symbol_from_name(relative: str, fmt: str, symbol: str)
     parsed = parse_file("prices", REAL / "prices" / relative)
     assert parsed.format == fmt
     assert set(parsed.table.column("symbol").to_pylist()) == {symbol}
-    if fmt == "yfinance":
-        assert parsed.table.column("adj_close").null_count == parsed.table.num_rows
+    if fmt == "yfinance":  # adjusted prices only: stored as the adjusted close, never as the quoted one
+        assert parsed.table.column("close").null_count == parsed.table.num_rows
+        assert parsed.table.column("adj_close").null_count == 0
 
 
 def test_stooq_polish_header_ragged_rows() -> None:

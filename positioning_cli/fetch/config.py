@@ -62,6 +62,9 @@ KEYS: dict[str, Key] = {
         ),
         Key("min-adv", "POSITIONING_MIN_ADV", "gate: minimum average daily volume", "100000", kind="float"),
         Key("min-price", "POSITIONING_MIN_PRICE", "gate: minimum close", "5", kind="float"),
+        Key(
+            "watchlist", "POSITIONING_WATCHLIST", "symbols `scan --by stock --watchlist` shows, e.g. GME,AMC"
+        ),
     )
 }
 # FINRA's own documentation and other tools use these names; accepted as well.

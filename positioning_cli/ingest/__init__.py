@@ -44,7 +44,7 @@ def _formats(kind: str) -> tuple[FormatDef, ...]:
 
 
 def detect(kind: str, source: Source, options: ParseOptions = ParseOptions()) -> FormatDef:
-    """The format to parse ``source`` with: forced by options, implied by a mapping, or sniffed."""
+    """The format to parse ``source`` with: forced by options, sniffed, or implied by a mapping."""
     defs = _formats(kind)
     by_name = {f.name: f for f in defs}
     if options.format is not None:
@@ -53,13 +53,14 @@ def detect(kind: str, source: Source, options: ParseOptions = ParseOptions()) ->
                 f"unknown {kind} format {options.format!r}; choose one of {', '.join(by_name)}"
             )
         return by_name[options.format]
-    if options.mapping:
-        if kind not in _MAPPED:
-            raise source.error(f"column mappings are not supported for {kind} files")
-        return by_name[_MAPPED[kind]]
+    if options.mapping and kind not in _MAPPED:
+        raise source.error(f"column mappings are not supported for {kind} files")
+    # A recognised layout with --map keeps reading the fields the mapping does not name.
     for fmt in defs:
         if fmt.sniff is not None and fmt.sniff(source):
             return fmt
+    if options.mapping:
+        return by_name[_MAPPED[kind]]
     raise _unrecognised(kind, source, defs)
 
 

@@ -21,6 +21,8 @@ from .text import RawTable, Source, canonical, guess_delimiter, read_csv, shorte
 ISO = "%Y-%m-%d"
 # Fund names in an iShares preamble -> the index the fund tracks.
 FUND_INDEX = (("russell 2000", "RUT"), ("nasdaq-100", "NDX"), ("nasdaq 100", "NDX"), ("s&p 500", "SPX"))
+# Fund tickers in a holdings file's own column -> the index the fund tracks.
+FUND_TICKER_INDEX = {"QQQ": "NDX", "QQQM": "NDX", "IWM": "RUT", "IVV": "SPX", "SPY": "SPX", "VOO": "SPX"}
 GENERIC_FIELDS = (
     "index",
     "as_of",
@@ -75,6 +77,21 @@ def _index_from_options(source: Source, options: ParseOptions) -> str | None:
     return index
 
 
+def _index_named_or_given(
+    source: Source, options: ParseOptions, named: str | None, fund: str, line: int
+) -> str | None:
+    """The index the file's fund tracks, or --index; both, when they disagree, is refused: a holdings
+    file filed under another index would be stored silently wrong (as a conflicting date would)."""
+    given = _index_from_options(source, options)
+    if given and named and given != named:
+        raise source.error(
+            f"the file holds {shorten(fund, 40)}, which tracks {named}, not --index {given}; "
+            "drop --index or ingest the right file",
+            line=line,
+        )
+    return given or named
+
+
 def _const(value: object, n: int, type_: pa.DataType) -> pa.Array:
     return pa.array([value] * n, type=type_)
 
@@ -110,12 +127,13 @@ def _need_as_of(source: Source, options: ParseOptions) -> datetime.date:
 def parse_sp500(source: Source, options: ParseOptions) -> Parsed:
     raw = read_csv(source, ",")
     raw.require("Symbol")
-    as_of = _need_as_of(source, options)
+    mapped = _mapped_fields(source, raw, options)
     index = _index_from_options(source, options) or "SPX"
     out: dict = {"_symbol_column": raw.find("Symbol")}
     out["symbol"] = v.symbols(raw, "Symbol")
     out["index"] = _const(index, raw.n, pa.string())
-    out["as_of"] = _const(as_of, raw.n, pa.date32())
+    if "as_of" not in mapped:
+        out["as_of"] = _const(_need_as_of(source, options), raw.n, pa.date32())
     if (name := raw.find("Security", "Name")) is not None:
         out["name"] = v.strings(raw, name)
     if (sector := raw.find("GICS Sector", "Sector")) is not None:
@@ -131,7 +149,7 @@ def parse_sp500(source: Source, options: ParseOptions) -> Parsed:
         out["shares_outstanding"] = pa.array(
             np.where(missing, 0, shares).astype(np.int64), mask=missing, type=pa.int64()
         )
-    return _finish(raw, "sp500-list", out, [])
+    return _finish(raw, "sp500-list", {**out, **mapped}, [])
 
 
 # --------------------------------------------------------------------------------------- iShares
@@ -169,15 +187,15 @@ def parse_ishares(source: Source, options: ParseOptions) -> Parsed:
     raw.require("Ticker", "Asset Class")
     warnings: list[str] = []
 
-    index = _index_from_options(source, options)
+    named = next((code for text, code in FUND_INDEX if text in fund.lower()), None)
+    fund_line = 1 + next((i for i, line in enumerate(source.head_lines()) if fund and fund in line), 0)
+    index = _index_named_or_given(source, options, named, repr(fund), fund_line)
     if index is None:
-        index = next((code for text, code in FUND_INDEX if text in fund.lower()), None)
-        if index is None:
-            raise source.error(
-                f"cannot tell the index from the fund name {shorten(fund, 40)!r}; pass --index"
-                if fund
-                else "no fund name in file to tell the index; pass --index"
-            )
+        raise source.error(
+            f"cannot tell the index from the fund name {shorten(fund, 40)!r}; pass --index"
+            if fund
+            else "no fund name in file to tell the index; pass --index"
+        )
     as_of = file_as_of or _need_as_of(source, options)
     if file_as_of and options.as_of and options.as_of != file_as_of:
         # The export's own date describes the holdings; a different --as-of is most likely a slip.
@@ -204,7 +222,7 @@ def parse_ishares(source: Source, options: ParseOptions) -> Parsed:
     # Quantity/Shares is the fund's holding, not the company's shares outstanding: not used.
     if (weight := raw.find("Weight (%)", "Weight")) is not None:
         out["weight"] = v.floats(raw, weight, thousands=True)
-    return _finish(raw, "ishares", out, warnings)
+    return _finish(raw, "ishares", {**out, **_mapped_fields(source, raw, options)}, warnings)
 
 
 # --------------------------------------------------------------------------------------- Invesco
@@ -215,12 +233,14 @@ def parse_invesco(source: Source, options: ParseOptions) -> Parsed:
     raw = _drop(
         raw, v.blank(raw, "Holding Ticker", v.SYMBOL_NULLS), "rows without a holding ticker", warnings
     )
-    index = _index_from_options(source, options)
+    funds = set(v.stripped(raw, "Fund Ticker").str.upper()) if raw.find("Fund Ticker") else set()
+    tracked = {FUND_TICKER_INDEX.get(f) for f in funds}
+    named = tracked.pop() if len(tracked) == 1 else None
+    index = _index_named_or_given(
+        source, options, named, f"fund {', '.join(sorted(funds))}", int(raw.lines[0])
+    )
     if index is None:
-        funds = set(v.stripped(raw, "Fund Ticker").str.upper()) if raw.find("Fund Ticker") else set()
-        if funds != {"QQQ"}:
-            raise source.error(f"cannot tell the index from fund ticker(s) {sorted(funds)}; pass --index")
-        index = "NDX"
+        raise source.error(f"cannot tell the index from fund ticker(s) {sorted(funds)}; pass --index")
     out: dict = {"_symbol_column": raw.find("Holding Ticker")}
     out["symbol"] = v.symbols(raw, "Holding Ticker")  # padded "AAPL " is stripped by the rule
     out["index"] = _const(index, raw.n, pa.string())
@@ -232,54 +252,74 @@ def parse_invesco(source: Source, options: ParseOptions) -> Parsed:
         out["sector"] = v.strings(raw, "Sector")
     if raw.find("Weight"):
         out["weight"] = v.floats(raw, "Weight", thousands=True)
-    return _finish(raw, "invesco", out, warnings)
+    return _finish(raw, "invesco", {**out, **_mapped_fields(source, raw, options)}, warnings)
 
 
 # --------------------------------------------------------------------------------------- generic
-def parse_generic(source: Source, options: ParseOptions) -> Parsed:
-    """Header names matched case/space-insensitively; ``options.mapping`` renames FIELD=COLUMN."""
+def _read_field(raw: RawTable, field: str, column: str, options: ParseOptions) -> dict:
+    """One store field from one column, converted as the generic format converts it."""
+    if field == "symbol":
+        return {"symbol": v.symbols(raw, column), "_symbol_column": column}
+    if field == "index":
+        idx = v.stripped(raw, column).str.upper()
+        bad = ~idx.isin(INDICES).to_numpy(dtype=bool)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise raw.error(
+                row,
+                column,
+                f"unknown index {raw.col(column).iloc[row]!r}; expected one of {', '.join(INDICES)}",
+            )
+        return {"index": pa.array(idx.tolist(), type=pa.string())}
+    if field == "as_of":
+        as_of = v.dates(raw, column, options.date_format or ISO)
+        v.require_values(raw, column, as_of, "blank date")
+        return {"as_of": as_of}
+    if field in ("name", "sector"):
+        return {field: v.strings(raw, column)}
+    if field in ("shares_outstanding", "float_shares"):
+        return {field: v.ints(raw, column, thousands=True)}
+    return {field: v.floats(raw, column, thousands=True)}  # weight
+
+
+def _check_mapping(source: Source, options: ParseOptions) -> None:
     unknown = sorted(set(options.mapping) - set(GENERIC_FIELDS))
     if unknown:
         raise source.error(
             f"unknown mapping field(s) {', '.join(unknown)}; known: {', '.join(GENERIC_FIELDS)}"
         )
+
+
+def _mapped_fields(source: Source, raw: RawTable, options: ParseOptions) -> dict:
+    """--map FIELD=COLUMN on a recognised layout: the named fields, to put over what the layout
+    read; the fields it does not name stay as the layout reads them."""
+    _check_mapping(source, options)
+    raw.require(*options.mapping.values())
+    out: dict = {}
+    for field_name, column in options.mapping.items():
+        out.update(_read_field(raw, field_name, raw.find(column) or column, options))
+    return out
+
+
+def parse_generic(source: Source, options: ParseOptions) -> Parsed:
+    """Header names matched case/space-insensitively; ``options.mapping`` renames FIELD=COLUMN."""
+    _check_mapping(source, options)
     raw = read_csv(source, guess_delimiter(source.first_line()))
     raw.require(*options.mapping.values())
     cols = {f: hit for f in GENERIC_FIELDS if (hit := raw.find(options.mapping.get(f, f))) is not None}
     if "symbol" not in cols:
         raise raw.missing([options.mapping.get("symbol", "symbol")])
 
-    out: dict = {"_symbol_column": cols["symbol"]}
-    out["symbol"] = v.symbols(raw, cols["symbol"])
-    if "index" in cols:
-        idx = v.stripped(raw, cols["index"]).str.upper()
-        bad = ~idx.isin(INDICES).to_numpy(dtype=bool)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise raw.error(
-                row,
-                cols["index"],
-                f"unknown index {raw.col(cols['index']).iloc[row]!r}; expected one of {', '.join(INDICES)}",
-            )
-        out["index"] = pa.array(idx.tolist(), type=pa.string())
-    else:
+    out: dict = {}
+    for field_name, column in cols.items():
+        out.update(_read_field(raw, field_name, column, options))
+    if "index" not in cols:
         index = _index_from_options(source, options)
         if index is None:
             raise source.error("no index column in file; pass --index")
         out["index"] = _const(index, raw.n, pa.string())
-    if "as_of" in cols:
-        out["as_of"] = v.dates(raw, cols["as_of"], options.date_format or ISO)
-        v.require_values(raw, cols["as_of"], out["as_of"], "blank date")
-    else:
+    if "as_of" not in cols:
         out["as_of"] = _const(_need_as_of(source, options), raw.n, pa.date32())
-    for f in ("name", "sector"):
-        if f in cols:
-            out[f] = v.strings(raw, cols[f])
-    for f in ("shares_outstanding", "float_shares"):
-        if f in cols:
-            out[f] = v.ints(raw, cols[f], thousands=True)
-    if "weight" in cols:
-        out["weight"] = v.floats(raw, cols["weight"], thousands=True)
     return _finish(raw, "generic", out, [])
 
 

@@ -1,7 +1,11 @@
 """Daily OHLCV parsers: Yahoo, yfinance and Stooq (English and Polish headers).
 
-The three dialects differ only in column names, order and the presence of Adj Close, so one parser
-reads them all by header name; the format name records which dialect the header showed.
+The three dialects differ in column names, order and the presence of Adj Close, so one parser
+reads them all by header name; the format name records which dialect the header showed. They also
+differ in what their prices are, and the store keeps each as what it is (schema.py PRICES):
+Yahoo's Close is the quoted close (adjusted for splits only) and Adj Close the close adjusted also
+for dividends; yfinance (auto_adjust) writes adjusted prices only, so its Close is an adjusted
+close and its Open/High/Low are not the quoted ones; Stooq's Close is the quoted close.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ COLUMNS = {
     "volume": ("Volume", "Wolumen"),
 }
 PRICE_FIELDS = ("open", "high", "low", "close", "adj_close")
+# Dialects whose every price is adjusted for dividends: their Close is stored as adj_close.
+ADJUSTED_ONLY = frozenset({"yfinance"})
 # yfinance can write timestamps ("2024-01-02 00:00:00-05:00"); the trading day is the date part.
 _DATE_PREFIX = r"^(\d{4}-\d{2}-\d{2})[ T].*$"
 _SUFFIXES = (".gz", ".csv", ".txt")
@@ -118,6 +124,9 @@ def _parse(source: Source, options: ParseOptions, fmt: str) -> Parsed:
     if not_positive.any():
         row = int(np.flatnonzero(not_positive)[0])
         raise raw.error(row, cols["close"], f"close must be > 0: {raw.col(cols['close']).iloc[row]!r}")
+    if fmt in ADJUSTED_ONLY:
+        out["adj_close"] = close
+        out["close"] = out["open"] = out["high"] = out["low"] = None
     if "volume" in cols:
         out["volume"] = v.ints(raw, cols["volume"], round_fractions=True)
     out["symbol"] = pa.array([symbol] * raw.n, type=pa.string())

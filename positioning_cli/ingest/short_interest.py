@@ -74,6 +74,24 @@ def _resolve(raw: RawTable, fields: dict[str, str]) -> dict[str, str]:
     return {f: hit for f, col in fields.items() if (hit := raw.find(col)) is not None}
 
 
+def _check_mapping(source: Source, options: ParseOptions) -> dict[str, str]:
+    mapping = dict(options.mapping)
+    unknown = sorted(set(mapping) - set(MAPPABLE))
+    if unknown:
+        raise source.error(f"unknown mapping field(s) {', '.join(unknown)}; known: {', '.join(MAPPABLE)}")
+    return mapping
+
+
+def _mapped_over(
+    source: Source, raw: RawTable, cols: dict[str, str], options: ParseOptions
+) -> dict[str, str]:
+    """A recognised layout's columns with --map FIELD=COLUMN put over the fields it names; the
+    other fields stay as the layout reads them."""
+    mapping = _check_mapping(source, options)
+    raw.require(*mapping.values())
+    return {**cols, **{f: raw.find(c) or c for f, c in mapping.items()}}
+
+
 def _assemble(
     raw: RawTable,
     fmt: str,
@@ -157,14 +175,28 @@ def _days_to_cover(dtc: np.ndarray, si: pa.Array, adv: pa.Array | None) -> pa.Ar
 
 
 def parse_finra_pipe(source: Source, options: ParseOptions) -> Parsed:
-    fast = fast_finra_pipe(source)
-    return fast if fast is not None else slow_finra_pipe(source)
+    fast = None if options.mapping else fast_finra_pipe(source)
+    return fast if fast is not None else slow_finra_pipe(source, options)
 
 
-def slow_finra_pipe(source: Source) -> Parsed:
+def slow_finra_pipe(source: Source, options: ParseOptions | None = None) -> Parsed:
     """Any FINRA pipe file, through the general reader and converters (with their exact errors)."""
-    raw = read_csv(source, "|")
-    return _assemble(raw, "finra-pipe", _resolve(raw, FINRA_FIELDS), date_format=ISO)
+    return _parse_layout(source, read_csv(source, "|"), "finra-pipe", FINRA_FIELDS, ISO, options)
+
+
+def _parse_layout(
+    source: Source,
+    raw: RawTable,
+    fmt: str,
+    fields: dict[str, str],
+    date_format: str,
+    options: ParseOptions | None,
+) -> Parsed:
+    cols = _resolve(raw, fields)
+    if options is not None and options.mapping:
+        cols = _mapped_over(source, raw, cols, options)
+        date_format = options.date_format or date_format
+    return _assemble(raw, fmt, cols, date_format=date_format)
 
 
 _COUNT_LIMIT = 2**53  # above it the general path's float64 route rounds; exact int64 would differ
@@ -270,26 +302,20 @@ def _plain_counts(text: pa.Array) -> pa.Array | None:
 
 
 def parse_finra_api_csv(source: Source, options: ParseOptions) -> Parsed:
-    raw = read_csv(source, ",")
-    return _assemble(raw, "finra-api-csv", _resolve(raw, FINRA_FIELDS), date_format=ISO)
+    return _parse_layout(source, read_csv(source, ","), "finra-api-csv", FINRA_FIELDS, ISO, options)
 
 
 def parse_finra_api_json(source: Source, options: ParseOptions) -> Parsed:
-    raw = read_json_records(source)
-    return _assemble(raw, "finra-api-json", _resolve(raw, FINRA_FIELDS), date_format=ISO)
+    return _parse_layout(source, read_json_records(source), "finra-api-json", FINRA_FIELDS, ISO, options)
 
 
 def parse_finra_web(source: Source, options: ParseOptions) -> Parsed:
-    raw = read_csv(source, ",")
-    return _assemble(raw, "finra-web", _resolve(raw, WEB_FIELDS), date_format="%d-%m-%Y")
+    return _parse_layout(source, read_csv(source, ","), "finra-web", WEB_FIELDS, "%d-%m-%Y", options)
 
 
 def parse_mapped(source: Source, options: ParseOptions) -> Parsed:
     """Any delimited file through --map FIELD=COLUMN; incomplete rows are skipped with a count."""
-    mapping = dict(options.mapping)
-    unknown = sorted(set(mapping) - set(MAPPABLE))
-    if unknown:
-        raise source.error(f"unknown mapping field(s) {', '.join(unknown)}; known: {', '.join(MAPPABLE)}")
+    mapping = _check_mapping(source, options)
     absent = [f for f in REQUIRED if f not in mapping]
     if absent:
         raise source.error(
