@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from positioning_cli import __version__
 from positioning_cli.errors import ExitCode, PositioningError, UsageError
@@ -39,6 +40,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every subcommand
 )
 ingest_app = typer.Typer(
     rich_markup_mode=None,
@@ -48,12 +50,13 @@ ingest_app = typer.Typer(
 app.add_typer(ingest_app, name="ingest")
 
 # ---------------------------------------------------------------- shared options
+_STORE_HELP = "Store folder (default: the user data dir, e.g. ~/.local/share/positioning/store)."
 StoreOpt = Annotated[
     Path | None,
     typer.Option(
         "--store",
         envvar="POSITIONING_STORE",
-        help="Store folder (default: the user data dir, e.g. ~/.local/share/positioning/store).",
+        help=_STORE_HELP,
         show_default=False,
     ),
 ]
@@ -98,7 +101,8 @@ def _root(
     store: StoreOpt = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = False,
 ) -> None:
     STATE.store = store
@@ -319,10 +323,14 @@ FailOnOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--fail-on",
-        help="KEY OP NUMBER on the JSON row keys (repeatable), e.g. 'divergence_score>=80': exit 7 when any "
-        "row matches, after printing the output.",
+        help="KEY OP VALUE on the JSON row keys (repeatable), e.g. 'divergence_score>=80' or "
+        "'quadrant_key==pressing_into_strength': exit 7 when any row matches, after printing the output. "
+        "Every row is checked, also those --top leaves out.",
     ),
 ]
+
+
+TABLE_TOP = 20  # stocks a table shows when --top is not given
 
 
 def _indices(text: str) -> list[str]:
@@ -330,15 +338,27 @@ def _indices(text: str) -> list[str]:
 
 
 def _emit(
-    result: Any, fmt: str, keys: Any, view: Any, fail_on: list[str] | None = None, label: str = "index"
+    result: Any,
+    fmt: str,
+    keys: Any,
+    view: Any,
+    fail_on: list[str] | None = None,
+    label: str | tuple[str, ...] = "index",
+    top: int | None = None,
 ) -> None:
-    """Output for every read command, then --fail-on: the exit code follows the result."""
+    """Output for every read command, then --fail-on: the exit code follows the result.
+
+    ``top`` cuts the rows written (0 = all); --fail-on always sees every row of ``result``.
+    """
+    import dataclasses
+
     from positioning_cli import render, thresholds
     from positioning_cli.errors import ThresholdCrossed
 
     checks = thresholds.parse(fail_on or [], keys)  # a bad expression fails before any output
+    shown = result if not top else dataclasses.replace(result, rows=result.rows[:top])
     try:
-        _write(render, result, fmt, keys, view)
+        _write(render, shown, fmt, keys, view)
     except BrokenPipeError:
         # The reader went away (`| head`): not a failure. Handled here because click would turn it
         # into a silent exit 1.
@@ -346,7 +366,7 @@ def _emit(
         return
     hits = thresholds.matches(checks, result.rows, label)
     if hits:
-        raise ThresholdCrossed("--fail-on: " + "; ".join(hits))
+        raise ThresholdCrossed(thresholds.message(hits))
 
 
 def _write(render: Any, result: Any, fmt: str, keys: Any, view: Any) -> None:
@@ -371,7 +391,15 @@ def scan_cmd(
     by: Annotated[
         str, typer.Option("--by", help="Rank indices, sectors or stocks: index, sector, stock.")
     ] = "index",
-    top: Annotated[int, typer.Option("--top", help="With --by stock: rows to show (0 = all).")] = 20,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            "--top",
+            help=f"With --by stock: rows to show (0 = all; default {TABLE_TOP} in a table, all in JSON/CSV). "
+            "--fail-on checks every ranked row either way.",
+            show_default=False,
+        ),
+    ] = None,
     show_excluded: Annotated[
         bool,
         typer.Option("--show-excluded", help="With --by stock: list the stocks the quality gates excluded."),
@@ -443,11 +471,13 @@ def scan_cmd(
             _store_path(),
             as_of=as_of_date,
             indices=indices,
-            top=top,
+            top=0,  # every ranked row: --fail-on checks them all, machine formats carry them all
             gates=gates,
             show_excluded=show_excluded,
         )
-        _emit(result, fmt, api.stock_keys(), render.stock_view, fail_on, label="symbol")
+        if top is None:
+            top = TABLE_TOP if render.resolve_format(fmt, sys.stdout.isatty()) == "table" else 0
+        _emit(result, fmt, api.stock_keys(), render.stock_view, fail_on, label="symbol", top=top)
     else:
         result = api.scan_sectors(
             _store_path(), as_of=as_of_date, known_at=known, indices=indices, gates=gates
@@ -464,6 +494,7 @@ def summary_cmd(
     explain: Annotated[
         bool, typer.Option("--explain", help="Show the dates, row counts and formula behind each number.")
     ] = False,
+    fail_on: FailOnOpt = None,
     fmt: FormatOpt = "auto",
 ) -> None:
     """Percentile summary per index: each headline level vs its 1Y, 5Y and full history, with the price.
@@ -493,7 +524,7 @@ def summary_cmd(
         proxies=proxies,
         explain=explain,
     )
-    _emit(result, fmt, api.SUMMARY_KEYS, render.summary_view)
+    _emit(result, fmt, api.SUMMARY_KEYS, render.summary_view, fail_on, label=("index", "metric"))
 
 
 @app.command("history")
@@ -546,6 +577,7 @@ def cot_cmd(
         ),
     ] = False,
     known_at: KnownAtOpt = None,
+    fail_on: FailOnOpt = None,
     fmt: FormatOpt = "auto",
 ) -> None:
     """Futures positioning from the CFTC Traders in Financial Futures report.
@@ -574,7 +606,7 @@ def cot_cmd(
         known_at=api.resolve_known_at(known_at),
         combined=combined,
     )
-    _emit(result, fmt, api.COT_KEYS, render.cot_view, label="contract")
+    _emit(result, fmt, api.COT_KEYS, render.cot_view, fail_on, label=("contract", "group"))
 
 
 # ---------------------------------------------------------------- fetch, update, calendar, config
@@ -921,6 +953,58 @@ def _mapping_pairs(items: list[str], option: str, shape: str) -> list[tuple[str,
 def _terminal_width() -> int | None:
     cols = os.environ.get("COLUMNS")
     return int(cols) if cols and cols.isdigit() else None
+
+
+# ---------------------------------------------------------------- global options after the command
+_global_options_app = typer.Typer(add_completion=False)
+
+
+@_global_options_app.command()
+def _global_options(
+    global_store: Annotated[
+        Path | None, typer.Option("--store", help=_STORE_HELP, show_default=False)
+    ] = None,
+    global_debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    global_version: Annotated[
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Never run: its options are added to every command by ``_Command``."""
+
+
+class _Command(TyperCommand):
+    """A command that also takes the top-level --store, --debug and -V/--version after its name.
+
+    `positioning scan --debug --store X` is what people type (and what the error advice suggests),
+    so every command accepts them; given there, they override the ones before the command.
+    ``main`` looks for ``--debug`` anywhere in the arguments.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(typer.main.get_command(_global_options_app).params)
+
+    def invoke(self, ctx: Any) -> Any:
+        store = ctx.params.pop("global_store", None)
+        debug = ctx.params.pop("global_debug", False)
+        ctx.params.pop("global_version", None)
+        if store is not None:
+            STATE.store = Path(store)
+        STATE.debug = STATE.debug or debug
+        return super().invoke(ctx)
+
+
+def _use_command_class(typer_app: typer.Typer) -> None:
+    for command in typer_app.registered_commands:
+        if command.cls in (None, TyperCommand):  # typer fills in its default class
+            command.cls = _Command
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _use_command_class(group.typer_instance)
+
+
+_use_command_class(app)
 
 
 # ---------------------------------------------------------------- entry point

@@ -49,6 +49,13 @@ def envelope(
     return doc
 
 
+def resolve_format(fmt: str, is_tty: bool) -> str:
+    """``auto`` is a table on a terminal and JSON elsewhere; any other format is itself."""
+    if fmt == "auto":
+        return "table" if is_tty else "json"
+    return fmt
+
+
 def emit(
     result: Any,
     fmt: str,
@@ -61,8 +68,7 @@ def emit(
     width: int | None = None,
 ) -> None:
     """Write ``result`` (command, as_of, rows, warnings) to ``out`` in ``fmt``."""
-    if fmt == "auto":
-        fmt = "table" if is_tty else "json"
+    fmt = resolve_format(fmt, is_tty)
     doc = envelope(result.command, result.as_of, result.rows, result.warnings, getattr(result, "extra", None))
     if fmt == "json":
         out.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
