@@ -2,7 +2,8 @@
 
 Machine formats never go through rich (it wraps lines and eats ``[...]`` as markup): they are
 written with ``TextIO.write``, NaN/inf become null, and JSON is dumped with ``allow_nan=False``.
-The JSON envelope ``{"schema_version", "command", "as_of", "rows", "warnings"}`` is stable.
+The JSON envelope ``{"schema_version", "command", "as_of", "rows", "warnings"}`` is stable. Warnings
+also go to stderr in every format, so a cron job that keeps stdout as data still logs them.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def emit(
     doc = envelope(result.command, result.as_of, result.rows, result.warnings, getattr(result, "extra", None))
     if fmt == "json":
         out.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        _warn(err, result.warnings)  # in the document for programs, on stderr for the log
     elif fmt == "ndjson":
         for row in doc["rows"]:
             out.write(json.dumps(row, allow_nan=False) + "\n")

@@ -318,3 +318,16 @@ def test_fail_on_on_cot_and_summary(demo_store: Path) -> None:
     assert r.code == ExitCode.THRESHOLD and _match_count(r.err) == len(high)
     assert f"matched {high[0]['index']} {high[0]['metric']}" in r.err
     assert run_cli("cot", "--fail-on", "nope>1", store=demo_store).code == ExitCode.USAGE
+
+
+# ---------------------------------------------------------------- warnings reach stderr in every format
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "csv", "table"])
+def test_warnings_go_to_stderr_in_every_format(demo_store: Path, fmt: str) -> None:
+    doc = json.loads(run_cli("scan", "--by", "stock", "--top", "3", "-f", "json", store=demo_store).out)
+    assert doc["warnings"] and doc["excluded"]["count"] > 0  # the gates exclude some sample stocks
+    r = run_cli("scan", "--by", "stock", "--top", "3", "-f", fmt, store=demo_store)
+    assert r.code == 0
+    logged = [ln.removeprefix("warning: ") for ln in r.err.splitlines() if ln.startswith("warning: ")]
+    assert logged == doc["warnings"]
+    if fmt == "json":
+        assert json.loads(r.out)["warnings"] == doc["warnings"]  # and still inside the document
