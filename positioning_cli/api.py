@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from positioning_cli.errors import NoDataError, UsageError
+from positioning_cli.errors import InputError, NoDataError, UsageError
 from positioning_cli.indices import FUTURES_KEYS, LEVEL_METRICS
 from positioning_cli.schema import COT, INDICES, MEMBERS, PRICES, SHORT_INTEREST, TableSpec
 
@@ -46,6 +46,12 @@ class FileReport:
     first_date: date | None
     last_date: date | None
     warnings: tuple[str, ...]
+    error: str | None = None  # with keep_going: why this file was left out (nothing of it stored)
+
+    @property
+    def status(self) -> str:
+        """``failed``, ``unchanged`` (these bytes were ingested before) or ``ingested``."""
+        return "failed" if self.error else "unchanged" if self.skipped else "ingested"
 
 
 ProgressFn = Callable[[str, int, int], None]  # (message, done, total)
@@ -66,12 +72,15 @@ def ingest(
     *,
     wait: float = 30.0,
     progress: ProgressFn | None = None,
+    keep_going: bool = False,
 ) -> list[FileReport]:
     """Parse the files (several at once) and merge them all in one atomic commit.
 
     Merged steps are staged as parsing goes on, so memory does not grow with the history; any bad
     file aborts the commit before it happens, so a failed run leaves the store byte for byte as it
-    was. Files whose exact bytes were ingested before are not parsed again.
+    was. Files whose exact bytes were ingested before are not parsed again. With ``keep_going`` a
+    file that fails to parse is left out instead (its report carries the ``error``) and the good
+    files are committed: a cron job over a folder is not held up by one stray or half-downloaded file.
     """
     from positioning_cli.ingest import ParseOptions, expand_paths, parse_file
     from positioning_cli.store import SourceBatch, Store
@@ -99,8 +108,13 @@ def ingest(
                 pass
         return [reports[i] for i in range(len(files))]
 
-    def parse(i: int) -> tuple[int, SourceBatch, tuple[str, ...]]:
-        parsed = parse_file(kind, files[i], opts)
+    def parse(i: int) -> tuple[int, SourceBatch | InputError, tuple[str, ...]]:
+        try:
+            parsed = parse_file(kind, files[i], opts)
+        except InputError as exc:
+            if not keep_going:
+                raise
+            return i, exc, ()
         return i, SourceBatch(parsed.table, files[i].name, digests[i], parsed.format), parsed.warnings
 
     with store.writing(wait) as writer:
@@ -122,10 +136,13 @@ def ingest(
             step.clear()
             writer.spill()
 
-        for done, parsed in enumerate(_in_parallel(parse, todo)):
+        for done, (i, batch, warnings) in enumerate(_in_parallel(parse, todo)):
             if progress:
-                progress(f"parsed {files[parsed[0]].name}", done + 1, len(todo))
-            step.append(parsed)
+                progress(f"parsed {files[i].name}", done + 1, len(todo))
+            if isinstance(batch, InputError):
+                reports[i] = FileReport(files[i].name, "?", 0, 0, False, None, None, (), error=batch.message)
+                continue
+            step.append((i, batch, warnings))
             if sum(b.table.num_rows for _, b, _ in step) >= (
                 MERGE_STEP_ROWS if spec.file_per_date else MERGE_STEP_ROWS_YEARLY
             ):

@@ -87,6 +87,39 @@ DateFormatOpt = Annotated[
 InputFormatOpt = Annotated[
     str | None, typer.Option("--format", help="Input format; auto-detected from the header when omitted.")
 ]
+KeepGoingOpt = Annotated[
+    bool,
+    typer.Option(
+        "--keep-going",
+        help="Commit the good files when some are bad; each bad file is one error line, and the exit code is 3.",
+    ),
+]
+IngestQuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="Print only problems: warnings and errors (no lines per file, no total)."
+    ),
+]
+SummaryFormatOpt = Annotated[
+    str,
+    typer.Option(
+        "-f",
+        "--summary-format",
+        help="text (a line per file and a total, on stderr) or json (one object on stdout).",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class IngestFlags:
+    """The options every ingest command shares: how long to wait, what to do with bad files, what to say."""
+
+    wait: float
+    keep_going: bool
+    quiet: bool
+    output: str
+
+
 PathsArg = Annotated[list[Path], typer.Argument(help="Files or folders (gzip allowed).", show_default=False)]
 
 
@@ -132,16 +165,45 @@ def _mapping(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _run_ingest(kind: str, paths: list[Path], options: Any, wait: float) -> None:
+def _run_ingest(kind: str, paths: list[Path], options: Any, flags: IngestFlags) -> None:
+    """Ingest, then report: a line per file and a total (or only problems with --quiet, or JSON)."""
     from positioning_cli import api, ingest_report
+    from positioning_cli.errors import FilesLeftOut
 
+    output = flags.output.lower()
+    if output not in ("text", "json"):
+        raise UsageError(f"-f {flags.output!r}: expected text or json")
     err = sys.stderr
-    with ingest_report.progress_bar(err, enabled=err.isatty()) as progress:
-        reports = api.ingest(kind, paths, _store_path(), options, wait=wait, progress=progress)
+    with ingest_report.progress_bar(err, enabled=err.isatty() and not flags.quiet) as progress:
+        reports = api.ingest(
+            kind,
+            paths,
+            _store_path(),
+            options,
+            wait=flags.wait,
+            progress=progress,
+            keep_going=flags.keep_going,
+        )
+    if output == "json":
+        import json
+
+        sys.stdout.write(json.dumps(ingest_report.document(kind, reports), indent=2) + "\n")
     for r in reports:
-        err.write(ingest_report.file_summary(r) + "\n")
+        if r.error:
+            err.write(f"error: {r.error}\n")
+            continue
+        if output == "text" and not flags.quiet:
+            err.write(ingest_report.file_summary(r) + "\n")
         for w in r.warnings:
             err.write(f"warning: {r.path}: {w}\n")
+    if output == "text" and not flags.quiet:
+        err.write(ingest_report.total_line(reports) + "\n")
+    failed = sum(1 for r in reports if r.error)
+    if failed:
+        rest = "nothing was committed" if failed == len(reports) else "the others were committed"
+        raise FilesLeftOut(
+            f"{failed} of {len(reports)} file(s) could not be ingested (each reported above); {rest}"
+        )
 
 
 # ---------------------------------------------------------------- ingest
@@ -152,6 +214,9 @@ def ingest_short_interest_cmd(
     mapping: MapOpt = None,
     date_format: DateFormatOpt = None,
     wait: WaitOpt = 30.0,
+    keep_going: KeepGoingOpt = False,
+    quiet: IngestQuietOpt = False,
+    output: SummaryFormatOpt = "text",
 ) -> None:
     """Ingest short-interest files: FINRA pipe (shrtYYYYMMDD.csv), FINRA API JSON/CSV, FINRA web export, or any CSV with --map.
 
@@ -167,7 +232,7 @@ def ingest_short_interest_cmd(
     from positioning_cli.ingest import ParseOptions
 
     opts = ParseOptions(format=fmt, mapping=_mapping(mapping), date_format=date_format)
-    _run_ingest("short-interest", paths, opts, wait)
+    _run_ingest("short-interest", paths, opts, IngestFlags(wait, keep_going, quiet, output))
 
 
 @ingest_app.command("prices")
@@ -179,6 +244,9 @@ def ingest_prices_cmd(
     ] = None,
     fmt: InputFormatOpt = None,
     wait: WaitOpt = 30.0,
+    keep_going: KeepGoingOpt = False,
+    quiet: IngestQuietOpt = False,
+    output: SummaryFormatOpt = "text",
 ) -> None:
     """Ingest daily OHLCV prices: Yahoo, yfinance or Stooq CSV.
 
@@ -190,7 +258,9 @@ def ingest_prices_cmd(
     """
     from positioning_cli.ingest import ParseOptions
 
-    _run_ingest("prices", paths, ParseOptions(format=fmt, symbol=symbol), wait)
+    _run_ingest(
+        "prices", paths, ParseOptions(format=fmt, symbol=symbol), IngestFlags(wait, keep_going, quiet, output)
+    )
 
 
 @ingest_app.command("members")
@@ -206,6 +276,9 @@ def ingest_members_cmd(
     mapping: MapOpt = None,
     date_format: DateFormatOpt = None,
     wait: WaitOpt = 30.0,
+    keep_going: KeepGoingOpt = False,
+    quiet: IngestQuietOpt = False,
+    output: SummaryFormatOpt = "text",
 ) -> None:
     """Ingest index membership: S&P 500 lists, iShares holdings, Invesco QQQ holdings, or any CSV with --map.
 
@@ -230,11 +303,18 @@ def ingest_members_cmd(
         index=index,
         as_of=api.resolve_as_of(as_of),
     )
-    _run_ingest("members", paths, opts, wait)
+    _run_ingest("members", paths, opts, IngestFlags(wait, keep_going, quiet, output))
 
 
 @ingest_app.command("cot")
-def ingest_cot_cmd(paths: PathsArg, fmt: InputFormatOpt = None, wait: WaitOpt = 30.0) -> None:
+def ingest_cot_cmd(
+    paths: PathsArg,
+    fmt: InputFormatOpt = None,
+    wait: WaitOpt = 30.0,
+    keep_going: KeepGoingOpt = False,
+    quiet: IngestQuietOpt = False,
+    output: SummaryFormatOpt = "text",
+) -> None:
     """Ingest CFTC Traders in Financial Futures reports: FinFutYY.txt, FinComYY.txt or CFTC's zip of one.
 
     Every market in the file is kept, keyed on CFTC_Contract_Market_Code.
@@ -247,7 +327,7 @@ def ingest_cot_cmd(paths: PathsArg, fmt: InputFormatOpt = None, wait: WaitOpt = 
     """
     from positioning_cli.ingest import ParseOptions
 
-    _run_ingest("cot", paths, ParseOptions(format=fmt), wait)
+    _run_ingest("cot", paths, ParseOptions(format=fmt), IngestFlags(wait, keep_going, quiet, output))
 
 
 store_app = typer.Typer(rich_markup_mode=None, help="Inspect and check the store.", no_args_is_help=True)

@@ -1,4 +1,4 @@
-"""What ``ingest`` writes to stderr: a progress bar on a terminal, one summary line per file.
+"""What ``ingest`` reports: a progress bar on a terminal, a line per file and a total, or one JSON object.
 
 Apart from render.py so an ingest (a cron job, usually not on a terminal) does not import rich.
 """
@@ -6,7 +6,7 @@ Apart from render.py so an ingest (a cron job, usually not on a terminal) does n
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 
@@ -35,6 +35,9 @@ def progress_bar(err: TextIO, enabled: bool) -> Iterator[Callable[[str, int, int
         yield update
 
 
+SCHEMA_VERSION = "1"
+
+
 def file_summary(report: Any) -> str:
     dates = "no rows"
     if report.first_date is not None:
@@ -46,3 +49,49 @@ def file_summary(report: Any) -> str:
     else:
         tail = f"{report.changed:,} new or changed"
     return f"{report.path}: {report.rows:,} rows, {dates}, {report.format}, {tail}"
+
+
+def totals(reports: Sequence[Any]) -> dict[str, int]:
+    """Files by status, and rows read and new or changed over the files ingested now."""
+    ingested = [r for r in reports if r.status == "ingested"]
+    return {
+        "files": len(reports),
+        "ingested": len(ingested),
+        "unchanged": sum(r.status == "unchanged" for r in reports),
+        "failed": sum(r.status == "failed" for r in reports),
+        "rows": sum(r.rows for r in ingested),
+        "changed": sum(r.changed for r in ingested),
+    }
+
+
+def total_line(reports: Sequence[Any]) -> str:
+    t = totals(reports)
+    line = (
+        f"total: {t['files']:,} file(s), {t['ingested']:,} ingested ({t['changed']:,} rows new or changed), "
+        f"{t['unchanged']:,} already ingested"
+    )
+    return line + (f", {t['failed']:,} failed" if t["failed"] else "")
+
+
+def document(kind: str, reports: Sequence[Any]) -> dict[str, Any]:
+    """``ingest -f json``: one object, a stable schema (README "Ingest summary as JSON")."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": "ingest",
+        "kind": kind,
+        "files": [
+            {
+                "path": r.path,
+                "status": r.status,
+                "format": None if r.error else r.format,
+                "rows": r.rows,
+                "changed": r.changed,
+                "first_date": r.first_date.isoformat() if r.first_date else None,
+                "last_date": r.last_date.isoformat() if r.last_date else None,
+                "warnings": list(r.warnings),
+                "error": r.error,
+            }
+            for r in reports
+        ],
+        "totals": totals(reports),
+    }
