@@ -92,7 +92,7 @@ def ingest(
     files = expand_paths(list(paths))
     if not files:
         raise UsageError("no input files found")
-    store = Store(store_root)
+    store = Store(store_root, on_wait=(lambda message: progress(message, 0, 0)) if progress else None)
     # cron can point at a whole folder of history every day and pay only for the new file.
     seen = {i["sha256"]: i for i in store.manifest()["ingests"] if i.get("table") == spec.name}
     digests = _digests(files)
@@ -784,13 +784,20 @@ def history(
     metric: str = "total_si_shares",
     as_of: date | None = None,
     known_at: datetime | None = None,
+    since: date | None = None,
+    last: int | None = None,
 ) -> Result:
-    """The series behind the percentiles: one row per settlement date held, up to ``as_of``."""
+    """The series behind the percentiles: one row per settlement date held, up to ``as_of``.
+
+    ``since`` keeps the reports on or after that date, then ``last`` the newest N of those.
+    """
     from positioning_cli import metrics as m
 
     _check_indices([index])
     if metric not in LEVEL_METRICS:
         raise UsageError(f"--metric {metric!r}: expected one of {', '.join(LEVEL_METRICS)}")
+    if last is not None and last < 1:
+        raise UsageError(f"--last {last}: expected a number of reports, 1 or more")
     frames = _load(store_root, known_at)
     warnings: list[str] = []
     d = _scan_date(frames, as_of, warnings)
@@ -809,6 +816,14 @@ def history(
         }
         for ts, lv in levels.iterrows()
     ]
+    if since is not None:
+        rows = [r for r in rows if r["settlement_date"] >= since.isoformat()]
+        if not rows:
+            raise NoDataError(
+                f"{index}: no report on or after {since.isoformat()} (the newest is {d.date()})"
+            )
+    if last is not None:
+        rows = rows[-last:]
     return Result("history", d.date(), rows, warnings, extra={"metric_definition": LEVEL_METRICS[metric]})
 
 

@@ -338,6 +338,8 @@ app.add_typer(store_app, name="store")
 def store_info_cmd(
     last: Annotated[int, typer.Option("--last", help="How many recent ingests to list.")] = 10,
     fmt: FormatOpt = "auto",
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Tables, rows, date ranges, sizes on disk and the last ingests.
 
@@ -351,7 +353,14 @@ def store_info_cmd(
 
     fmt = _check_format(fmt)  # a bad --format is a usage error before any work
 
-    _emit(api.store_info(_store_path(), last=last), fmt, api.STORE_INFO_KEYS, render.store_info_view)
+    choice = TableChoice.of(columns, wide)
+    _emit(
+        api.store_info(_store_path(), last=last),
+        fmt,
+        api.STORE_INFO_KEYS,
+        render.store_info_view,
+        choice=choice,
+    )
 
 
 @store_app.command("verify")
@@ -411,6 +420,36 @@ FailOnOpt = Annotated[
 
 
 TABLE_TOP = 20  # stocks a table shows when --top is not given
+ColumnsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        help="Table columns to show, by their JSON key, in this order, e.g. symbol,si_pct_so,divergence_score.",
+        show_default=False,
+    ),
+]
+WideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wide",
+        help="Show every table column, even wider than the terminal (default: drop the least important to fit).",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class TableChoice:
+    """--columns and --wide: which table columns to show (tables only; JSON and CSV carry every key)."""
+
+    columns: tuple[str, ...] = ()
+    wide: bool = False
+
+    @classmethod
+    def of(cls, columns: str | None, wide: bool) -> TableChoice:
+        names = tuple(c.strip() for c in (columns or "").split(",") if c.strip())
+        if names and wide:
+            raise UsageError("--columns and --wide: give one of them")
+        return cls(names, wide)
 
 
 def _indices(text: str) -> list[str]:
@@ -425,6 +464,7 @@ def _emit(
     fail_on: list[str] | None = None,
     label: str | tuple[str, ...] = "index",
     top: int | None = None,
+    choice: TableChoice = TableChoice(),
 ) -> None:
     """Output for every read command, then --fail-on: the exit code follows the result.
 
@@ -438,7 +478,7 @@ def _emit(
     checks = thresholds.parse(fail_on or [], keys)  # a bad expression fails before any output
     shown = result if not top else dataclasses.replace(result, rows=result.rows[:top])
     try:
-        _write(render, shown, fmt, keys, view)
+        _write(render, shown, fmt, keys, view, choice)
     except BrokenPipeError:
         # The reader went away (`| head`): not a failure. Handled here because click would turn it
         # into a silent exit 1.
@@ -449,7 +489,9 @@ def _emit(
         raise ThresholdCrossed(thresholds.message(hits))
 
 
-def _write(render: Any, result: Any, fmt: str, keys: Any, view: Any) -> None:
+def _write(
+    render: Any, result: Any, fmt: str, keys: Any, view: Any, choice: TableChoice = TableChoice()
+) -> None:
     render.emit(
         result,
         _check_format(fmt),
@@ -459,6 +501,8 @@ def _write(render: Any, result: Any, fmt: str, keys: Any, view: Any) -> None:
         keys=keys,
         table_renderer=view,
         width=_terminal_width(),
+        columns=choice.columns,
+        wide=choice.wide,
     )
     sys.stdout.flush()
 
@@ -505,6 +549,8 @@ def scan_cmd(
     proxy: ProxyOpt = None,
     fail_on: FailOnOpt = None,
     fmt: FormatOpt = "auto",
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Rank the indices (or sectors, or stocks) by short-interest vs price divergence.
 
@@ -532,6 +578,7 @@ def scan_cmd(
 
     fmt = _check_format(fmt)  # a bad --format is a usage error before any work
 
+    choice = TableChoice.of(columns, wide)
     indices = _indices(index)
     as_of_date = api.resolve_as_of(as_of)
     known = api.resolve_known_at(known_at)
@@ -539,7 +586,7 @@ def scan_cmd(
     if by == "index":
         proxies = dict(_mapping_pairs(proxy or [], "--proxy", "INDEX=SYMBOL"))
         result = api.scan(_store_path(), as_of=as_of_date, known_at=known, indices=indices, proxies=proxies)
-        _emit(result, fmt, api.SCAN_KEYS, render.scan_table, fail_on)
+        _emit(result, fmt, api.SCAN_KEYS, render.scan_table, fail_on, choice=choice)
         return
     if by not in ("sector", "stock"):
         raise UsageError(f"--by {by!r}: expected index, sector or stock")
@@ -557,12 +604,14 @@ def scan_cmd(
         )
         if top is None:
             top = TABLE_TOP if render.resolve_format(fmt, sys.stdout.isatty()) == "table" else 0
-        _emit(result, fmt, api.stock_keys(), render.stock_view, fail_on, label="symbol", top=top)
+        _emit(
+            result, fmt, api.stock_keys(), render.stock_view, fail_on, label="symbol", top=top, choice=choice
+        )
     else:
         result = api.scan_sectors(
             _store_path(), as_of=as_of_date, known_at=known, indices=indices, gates=gates
         )
-        _emit(result, fmt, api.sector_keys(), render.sector_view, fail_on, label="sector")
+        _emit(result, fmt, api.sector_keys(), render.sector_view, fail_on, label="sector", choice=choice)
 
 
 @app.command("summary")
@@ -576,6 +625,8 @@ def summary_cmd(
     ] = False,
     fail_on: FailOnOpt = None,
     fmt: FormatOpt = "auto",
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Percentile summary per index: each headline level vs its 1Y, 5Y and full history, with the price.
 
@@ -604,7 +655,15 @@ def summary_cmd(
         proxies=proxies,
         explain=explain,
     )
-    _emit(result, fmt, api.SUMMARY_KEYS, render.summary_view, fail_on, label=("index", "metric"))
+    _emit(
+        result,
+        fmt,
+        api.SUMMARY_KEYS,
+        render.summary_view,
+        fail_on,
+        label=("index", "metric"),
+        choice=TableChoice.of(columns, wide),
+    )
 
 
 @app.command("history")
@@ -615,7 +674,15 @@ def history_cmd(
     ] = "total_si_shares",
     as_of: AsOfOpt = None,
     known_at: KnownAtOpt = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only the reports settled on or after YYYY-MM-DD.")
+    ] = None,
+    last: Annotated[
+        int | None, typer.Option("--last", help="Only the newest N reports (after --since).")
+    ] = None,
     fmt: FormatOpt = "auto",
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """The series behind the percentiles: one value per settlement date, with a sparkline.
 
@@ -627,6 +694,10 @@ def history_cmd(
       positioning history --index RUT
 
       positioning history --index SPX --metric median_si_pct_so -f csv > spx_median.csv
+
+      positioning history --index RUT --last 12
+
+      positioning history --index RUT --since 2025-01-01
     """
     from positioning_cli import api, render
 
@@ -638,8 +709,10 @@ def history_cmd(
         metric=metric,
         as_of=api.resolve_as_of(as_of),
         known_at=api.resolve_known_at(known_at),
+        since=_date_opt(since, "--since"),
+        last=last,
     )
-    _emit(result, fmt, api.HISTORY_KEYS, render.history_view)
+    _emit(result, fmt, api.HISTORY_KEYS, render.history_view, choice=TableChoice.of(columns, wide))
 
 
 @app.command("cot")
@@ -659,6 +732,8 @@ def cot_cmd(
     known_at: KnownAtOpt = None,
     fail_on: FailOnOpt = None,
     fmt: FormatOpt = "auto",
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Futures positioning from the CFTC Traders in Financial Futures report.
 
@@ -686,7 +761,15 @@ def cot_cmd(
         known_at=api.resolve_known_at(known_at),
         combined=combined,
     )
-    _emit(result, fmt, api.COT_KEYS, render.cot_view, fail_on, label=("contract", "group"))
+    _emit(
+        result,
+        fmt,
+        api.COT_KEYS,
+        render.cot_view,
+        fail_on,
+        label=("contract", "group"),
+        choice=TableChoice.of(columns, wide),
+    )
 
 
 # ---------------------------------------------------------------- fetch, update, calendar, config
@@ -946,17 +1029,11 @@ def chart_cmd(
     from positioning_cli.charts.terminal import draw
 
     drawn = pictures.chart(_store_path(), query)
-    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    ascii_only = not _encodes(sys.stdout, "█⣿─")
+    from positioning_cli import terminal
+
+    color = terminal.color_allowed(sys.stdout)
+    ascii_only = not terminal.can_encode(sys.stdout, "█⣿─")
     sys.stdout.write(draw(drawn, _terminal_width() or 80, color=color, ascii_only=ascii_only))
-
-
-def _encodes(stream: Any, sample: str) -> bool:
-    try:
-        sample.encode(getattr(stream, "encoding", None) or "ascii")
-    except (UnicodeEncodeError, LookupError):
-        return False
-    return True
 
 
 @app.command("report")
@@ -1096,9 +1173,11 @@ def main(argv: list[str] | None = None) -> None:
     SIGINT/SIGTERM stop the command (cleanups run as it unwinds) with one line and 130/143; once
     the outcome is decided they are ignored, so a late one never turns a finished run into a kill.
     """
-    from positioning_cli import signals
+    from positioning_cli import signals, terminal
 
     signals.install()
+    terminal.ascii_fallback(sys.stdout)  # a latin-1 or ASCII terminal gets "-" for "—", never a crash
+    terminal.ascii_fallback(sys.stderr)
     args = sys.argv[1:] if argv is None else argv
     try:
         try:

@@ -12,27 +12,43 @@ from typing import Any, TextIO
 
 @contextlib.contextmanager
 def progress_bar(err: TextIO, enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
-    """A progress callback; draws a bar on a terminal only, silent otherwise."""
+    """A progress callback; draws a bar on a terminal only, silent otherwise.
+
+    The callback takes (message, done, total); a total of 0 means "not counting" (e.g. waiting
+    for another writer's lock): the message is shown without a count.
+    """
     if not enabled:
         yield lambda message, done, total: None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, Task, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    from positioning_cli.terminal import no_color_requested
+
+    class Count(TextColumn):
+        def render(self, task: Task) -> Text:
+            return Text(count_text(task.completed, task.total))
 
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        Count(""),
         TimeElapsedColumn(),
-        console=Console(file=err),
+        console=Console(file=err, color_system=None if no_color_requested() else "auto"),
         transient=True,
     ) as bar:
-        task = bar.add_task("ingest", total=None)
+        task = bar.add_task("starting", total=None)
 
         def update(message: str, done: int, total: int) -> None:
-            bar.update(task, description=message, completed=done, total=total)
+            bar.update(task, description=message, completed=done, total=total or None)
 
         yield update
+
+
+def count_text(done: float, total: float | None) -> str:
+    """``done/total`` once there is something to count; nothing before (never "0/None")."""
+    return f"{done:g}/{total:g}" if total else ""
 
 
 SCHEMA_VERSION = "1"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
 import subprocess
@@ -331,3 +332,31 @@ def test_warnings_go_to_stderr_in_every_format(demo_store: Path, fmt: str) -> No
     assert logged == doc["warnings"]
     if fmt == "json":
         assert json.loads(r.out)["warnings"] == doc["warnings"]  # and still inside the document
+
+
+# ---------------------------------------------------------------- history --since / --last
+def test_history_since_and_last(demo_store: Path) -> None:
+    every = json.loads(run_cli("history", "--index", "RUT", "-f", "json", store=demo_store).out)["rows"]
+    dates = [r["settlement_date"] for r in every]
+    assert len(dates) > 24 and dates == sorted(dates)
+    since = dates[-10]  # a settlement date held: the report on it is kept
+    day_after = (datetime.date.fromisoformat(dates[-10]) + datetime.timedelta(days=1)).isoformat()
+
+    def got(*args: str) -> list[dict[str, object]]:
+        r = run_cli("history", "--index", "RUT", *args, "-f", "json", store=demo_store)
+        assert r.code == 0, r.err
+        return json.loads(r.out)["rows"]
+
+    assert got("--since", since) == every[-10:]
+    assert got("--since", day_after) == every[-9:]
+    assert got("--last", "3") == every[-3:]
+    assert got("--since", since, "--last", "4") == every[-4:]
+    assert got("--since", since, "--last", "400") == every[-10:]
+    table = run_cli("history", "--index", "RUT", "--last", "2", "-f", "table", store=demo_store).out
+    assert dates[-1] in table and dates[-2] in table and dates[-3] not in table
+    assert run_cli("history", "--index", "RUT", "--last", "0", store=demo_store).code == ExitCode.USAGE
+    assert (
+        run_cli("history", "--index", "RUT", "--since", "2026-13-01", store=demo_store).code == ExitCode.USAGE
+    )
+    late = run_cli("history", "--index", "RUT", "--since", "2099-01-01", store=demo_store)
+    assert late.code == ExitCode.NO_DATA and "2099-01-01" in late.err
