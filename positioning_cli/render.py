@@ -110,6 +110,8 @@ def emit(
         )
         layout = Layout(console.width, tuple(columns), wide, ascii_only=not can_encode(out))
         renderable = table_renderer(result, layout)
+        if layout.ascii_only:
+            renderable = _ascii_texts(renderable)
         needed = _needed_width(renderable)
         if needed > console.width:  # only a too-narrow terminal or --wide: never cut a number
             console.width = needed
@@ -286,6 +288,18 @@ def _fitted(
         dropped.insert(0, lowest.key)
 
 
+def _ascii_texts(renderable: Any) -> Any:
+    """The Text parts of a view (notes, sentences) in ASCII stand-ins, before rich wraps them."""
+    from rich.console import Group
+    from rich.text import Text
+
+    if isinstance(renderable, Group):
+        return Group(*(_ascii_texts(r) for r in renderable.renderables))
+    if isinstance(renderable, Text):
+        return Text(to_ascii(renderable.plain), style=renderable.style)
+    return renderable
+
+
 def _plain_if(ascii_only: bool, cell: Any) -> Any:
     """``cell`` in ASCII stand-ins (style kept) when the output cannot encode it: done before the
     layout, so a multi-character stand-in such as "chg" for "Δ" keeps the columns aligned."""
@@ -412,6 +426,10 @@ def _table(title: str | None, ascii_only: bool = False, **options: Any) -> Table
     from rich import box
     from rich.table import Table
 
+    if ascii_only:  # rich lays out the text before the stream's stand-ins could lengthen it
+        title = to_ascii(title) if title else title
+        if options.get("caption"):
+            options["caption"] = to_ascii(options["caption"])
     style = (
         box.Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)
         if ascii_only
@@ -428,7 +446,7 @@ def _rank_cell(r: dict[str, Any]) -> str:
 STOCK_COLUMNS = (
     Col("rank", "#", lambda r: _rank_cell(r), 1),
     Col("symbol", "Symbol", lambda r: r["symbol"], 0, justify="left"),
-    Col("si_pct_so", "SI %SO", lambda r: pct_level(r["si_pct_so"], 1), 3),
+    Col("si_pct_so", "SI%SO", lambda r: pct_level(r["si_pct_so"], 1), 3),
     Col("days_to_cover", "DTC", lambda r: number(r["days_to_cover"], 1), 7),
     Col("si_change_last", "SI Δ", lambda r: change_cell(r["si_change_last"]), 4),
     Col("si_pct_1y", "SI 1Y", lambda r: percentile_cell(r["si_pct_1y"], r["si_pct_1y_complete"]), 5),
