@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from positioning_cli.errors import NoDataError, UsageError
+from positioning_cli.errors import InputError, NoDataError, UsageError
 from positioning_cli.indices import FUTURES_KEYS, LEVEL_METRICS, PRICE_CONTEXT_KEYS
 from positioning_cli.schema import (
     COT,
@@ -79,6 +79,12 @@ class FileReport:
     last_date: date | None
     warnings: tuple[str, ...]
     replaced: bool = False  # the same bytes were ingested before with other options: their rows gave way
+    error: str | None = None  # with keep_going: why this file was left out (nothing of it stored)
+
+    @property
+    def status(self) -> str:
+        """``failed``, ``unchanged`` (these bytes were ingested before) or ``ingested``."""
+        return "failed" if self.error else "unchanged" if self.skipped else "ingested"
 
 
 ProgressFn = Callable[[str, int, int], None]  # (message, done, total)
@@ -99,12 +105,15 @@ def ingest(
     *,
     wait: float = 30.0,
     progress: ProgressFn | None = None,
+    keep_going: bool = False,
 ) -> list[FileReport]:
     """Parse the files (several at once) and merge them all in one atomic commit.
 
     Merged steps are staged as parsing goes on, so memory does not grow with the history; any bad
     file aborts the commit before it happens, so a failed run leaves the store byte for byte as it
-    was. Files whose exact bytes were ingested before are not parsed again.
+    was. Files whose exact bytes were ingested before are not parsed again. With ``keep_going`` a
+    file that fails to parse is left out instead (its report carries the ``error``) and the good
+    files are committed: a cron job over a folder is not held up by one stray or half-downloaded file.
     """
     from positioning_cli.ingest import ParseOptions, expand_paths, parse_file
     from positioning_cli.store import SourceBatch, Store
@@ -116,7 +125,7 @@ def ingest(
     files = expand_paths(list(paths))
     if not files:
         raise UsageError("no input files found")
-    store = Store(store_root)
+    store = Store(store_root, on_wait=(lambda message: progress(message, 0, 0)) if progress else None)
     identity = row_options(opts)
     # cron can point at a whole folder of history every day and pay only for the new file. The
     # options that shape the rows are part of a file's identity: other options re-read it.
@@ -138,8 +147,13 @@ def ingest(
                 pass
         return [reports[i] for i in range(len(files))]
 
-    def parse(i: int) -> tuple[int, SourceBatch, tuple[str, ...]]:
-        parsed = parse_file(kind, files[i], opts)
+    def parse(i: int) -> tuple[int, SourceBatch | InputError, tuple[str, ...]]:
+        try:
+            parsed = parse_file(kind, files[i], opts)
+        except InputError as exc:
+            if not keep_going:
+                raise
+            return i, exc, ()
         batch = SourceBatch(parsed.table, files[i].name, digests[i], parsed.format, options=identity)
         return i, batch, parsed.warnings
 
@@ -169,10 +183,13 @@ def ingest(
             step.clear()
             writer.spill()
 
-        for done, parsed in enumerate(_in_parallel(parse, todo)):
+        for done, (i, batch, warnings) in enumerate(_in_parallel(parse, todo)):
             if progress:
-                progress(f"parsed {files[parsed[0]].name}", done + 1, len(todo))
-            step.append(parsed)
+                progress(f"parsed {files[i].name}", done + 1, len(todo))
+            if isinstance(batch, InputError):
+                reports[i] = FileReport(files[i].name, "?", 0, 0, False, None, None, (), error=batch.message)
+                continue
+            step.append((i, batch, warnings))
             if sum(b.table.num_rows for _, b, _ in step) >= (
                 MERGE_STEP_ROWS if spec.file_per_date else MERGE_STEP_ROWS_YEARLY
             ):
@@ -1026,13 +1043,20 @@ def history(
     metric: str = "total_si_shares",
     as_of: date | None = None,
     known_at: datetime | None = None,
+    since: date | None = None,
+    last: int | None = None,
 ) -> Result:
-    """The series behind the percentiles: one row per settlement date held, up to ``as_of``."""
+    """The series behind the percentiles: one row per settlement date held, up to ``as_of``.
+
+    ``since`` keeps the reports on or after that date, then ``last`` the newest N of those.
+    """
     from positioning_cli import metrics as m
 
     _check_indices([index])
     if metric not in LEVEL_METRICS:
         raise UsageError(f"--metric {metric!r}: expected one of {', '.join(LEVEL_METRICS)}")
+    if last is not None and last < 1:
+        raise UsageError(f"--last {last}: expected a number of reports, 1 or more")
     frames = _load(store_root, known_at)
     warnings: list[str] = []
     d = _scan_date(frames, as_of, warnings)
@@ -1051,6 +1075,14 @@ def history(
         }
         for ts, lv in levels.iterrows()
     ]
+    if since is not None:
+        rows = [r for r in rows if r["settlement_date"] >= since.isoformat()]
+        if not rows:
+            raise NoDataError(
+                f"{index}: no report on or after {since.isoformat()} (the newest is {d.date()})"
+            )
+    if last is not None:
+        rows = rows[-last:]
     return Result("history", d.date(), rows, warnings, extra={"metric_definition": LEVEL_METRICS[metric]})
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from positioning_cli import __version__
 from positioning_cli.errors import ExitCode, PositioningError, UsageError
@@ -39,6 +40,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every subcommand
 )
 ingest_app = typer.Typer(
     rich_markup_mode=None,
@@ -48,12 +50,13 @@ ingest_app = typer.Typer(
 app.add_typer(ingest_app, name="ingest")
 
 # ---------------------------------------------------------------- shared options
+_STORE_HELP = "Store folder (default: the user data dir, e.g. ~/.local/share/positioning/store)."
 StoreOpt = Annotated[
     Path | None,
     typer.Option(
         "--store",
         envvar="POSITIONING_STORE",
-        help="Store folder (default: the user data dir, e.g. ~/.local/share/positioning/store).",
+        help=_STORE_HELP,
         show_default=False,
     ),
 ]
@@ -84,6 +87,39 @@ DateFormatOpt = Annotated[
 InputFormatOpt = Annotated[
     str | None, typer.Option("--format", help="Input format; auto-detected from the header when omitted.")
 ]
+KeepGoingOpt = Annotated[
+    bool,
+    typer.Option(
+        "--keep-going",
+        help="Commit the good files when some are bad; each bad file is one error line, and the exit code is 3.",
+    ),
+]
+IngestQuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="Print only problems: warnings and errors (no lines per file, no total)."
+    ),
+]
+SummaryFormatOpt = Annotated[
+    str,
+    typer.Option(
+        "-f",
+        "--summary-format",
+        help="text (a line per file and a total, on stderr) or json (one object on stdout).",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class IngestFlags:
+    """The options every ingest command shares: how long to wait, what to do with bad files, what to say."""
+
+    wait: float
+    keep_going: bool
+    quiet: bool
+    output: str
+
+
 PathsArg = Annotated[list[Path], typer.Argument(help="Files or folders (gzip allowed).", show_default=False)]
 
 
@@ -98,7 +134,8 @@ def _root(
     store: StoreOpt = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = False,
 ) -> None:
     STATE.store = store
@@ -128,16 +165,45 @@ def _mapping(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _run_ingest(kind: str, paths: list[Path], options: Any, wait: float) -> None:
+def _run_ingest(kind: str, paths: list[Path], options: Any, flags: IngestFlags) -> None:
+    """Ingest, then report: a line per file and a total (or only problems with --quiet, or JSON)."""
     from positioning_cli import api, ingest_report
+    from positioning_cli.errors import FilesLeftOut
 
+    output = flags.output.lower()
+    if output not in ("text", "json"):
+        raise UsageError(f"-f {flags.output!r}: expected text or json")
     err = sys.stderr
-    with ingest_report.progress_bar(err, enabled=err.isatty()) as progress:
-        reports = api.ingest(kind, paths, _store_path(), options, wait=wait, progress=progress)
+    with ingest_report.progress_bar(err, enabled=err.isatty() and not flags.quiet) as progress:
+        reports = api.ingest(
+            kind,
+            paths,
+            _store_path(),
+            options,
+            wait=flags.wait,
+            progress=progress,
+            keep_going=flags.keep_going,
+        )
+    if output == "json":
+        import json
+
+        sys.stdout.write(json.dumps(ingest_report.document(kind, reports), indent=2) + "\n")
     for r in reports:
-        err.write(ingest_report.file_summary(r) + "\n")
+        if r.error:
+            err.write(f"error: {r.error}\n")
+            continue
+        if output == "text" and not flags.quiet:
+            err.write(ingest_report.file_summary(r) + "\n")
         for w in r.warnings:
             err.write(f"warning: {r.path}: {w}\n")
+    if output == "text" and not flags.quiet:
+        err.write(ingest_report.total_line(reports) + "\n")
+    failed = sum(1 for r in reports if r.error)
+    if failed:
+        rest = "nothing was committed" if failed == len(reports) else "the others were committed"
+        raise FilesLeftOut(
+            f"{failed} of {len(reports)} file(s) could not be ingested (each reported above); {rest}"
+        )
 
 
 # ---------------------------------------------------------------- ingest
@@ -148,6 +214,9 @@ def ingest_short_interest_cmd(
     mapping: MapOpt = None,
     date_format: DateFormatOpt = None,
     wait: WaitOpt = 30.0,
+    keep_going: KeepGoingOpt = False,
+    quiet: IngestQuietOpt = False,
+    output: SummaryFormatOpt = "text",
 ) -> None:
     """Ingest short-interest files: FINRA pipe (shrtYYYYMMDD.csv), FINRA API JSON/CSV, FINRA web export, or any CSV with --map.
 
@@ -163,7 +232,7 @@ def ingest_short_interest_cmd(
     from positioning_cli.ingest import ParseOptions
 
     opts = ParseOptions(format=fmt, mapping=_mapping(mapping), date_format=date_format)
-    _run_ingest("short-interest", paths, opts, wait)
+    _run_ingest("short-interest", paths, opts, IngestFlags(wait, keep_going, quiet, output))
 
 
 @ingest_app.command("prices")
@@ -175,6 +244,9 @@ def ingest_prices_cmd(
     ] = None,
     fmt: InputFormatOpt = None,
     wait: WaitOpt = 30.0,
+    keep_going: KeepGoingOpt = False,
+    quiet: IngestQuietOpt = False,
+    output: SummaryFormatOpt = "text",
 ) -> None:
     """Ingest daily OHLCV prices: Yahoo, yfinance or Stooq CSV.
 
@@ -186,7 +258,9 @@ def ingest_prices_cmd(
     """
     from positioning_cli.ingest import ParseOptions
 
-    _run_ingest("prices", paths, ParseOptions(format=fmt, symbol=symbol), wait)
+    _run_ingest(
+        "prices", paths, ParseOptions(format=fmt, symbol=symbol), IngestFlags(wait, keep_going, quiet, output)
+    )
 
 
 @ingest_app.command("members")
@@ -202,6 +276,9 @@ def ingest_members_cmd(
     mapping: MapOpt = None,
     date_format: DateFormatOpt = None,
     wait: WaitOpt = 30.0,
+    keep_going: KeepGoingOpt = False,
+    quiet: IngestQuietOpt = False,
+    output: SummaryFormatOpt = "text",
 ) -> None:
     """Ingest index membership: S&P 500 lists, iShares holdings, Invesco QQQ holdings, or any CSV with --map.
 
@@ -226,11 +303,18 @@ def ingest_members_cmd(
         index=index,
         as_of=api.resolve_as_of(as_of),
     )
-    _run_ingest("members", paths, opts, wait)
+    _run_ingest("members", paths, opts, IngestFlags(wait, keep_going, quiet, output))
 
 
 @ingest_app.command("cot")
-def ingest_cot_cmd(paths: PathsArg, fmt: InputFormatOpt = None, wait: WaitOpt = 30.0) -> None:
+def ingest_cot_cmd(
+    paths: PathsArg,
+    fmt: InputFormatOpt = None,
+    wait: WaitOpt = 30.0,
+    keep_going: KeepGoingOpt = False,
+    quiet: IngestQuietOpt = False,
+    output: SummaryFormatOpt = "text",
+) -> None:
     """Ingest CFTC Traders in Financial Futures reports: FinFutYY.txt, FinComYY.txt or CFTC's zip of one.
 
     Every market in the file is kept, keyed on CFTC_Contract_Market_Code.
@@ -243,7 +327,7 @@ def ingest_cot_cmd(paths: PathsArg, fmt: InputFormatOpt = None, wait: WaitOpt = 
     """
     from positioning_cli.ingest import ParseOptions
 
-    _run_ingest("cot", paths, ParseOptions(format=fmt), wait)
+    _run_ingest("cot", paths, ParseOptions(format=fmt), IngestFlags(wait, keep_going, quiet, output))
 
 
 @ingest_app.command("short-volume")
@@ -259,6 +343,9 @@ def ingest_short_volume_cmd(
     ] = None,
     fmt: InputFormatOpt = None,
     wait: WaitOpt = 30.0,
+    keep_going: KeepGoingOpt = False,
+    quiet: IngestQuietOpt = False,
+    output: SummaryFormatOpt = "text",
 ) -> None:
     """Ingest daily short-sale volume: FINRA Reg SHO files (CNMSshvolYYYYMMDD.txt and the facility files) and NYSE group files.
 
@@ -273,11 +360,19 @@ def ingest_short_volume_cmd(
     """
     from positioning_cli.ingest import ParseOptions
 
-    _run_ingest("short-volume", paths, ParseOptions(format=fmt, facility=facility), wait)
+    opts = ParseOptions(format=fmt, facility=facility)
+    _run_ingest("short-volume", paths, opts, IngestFlags(wait, keep_going, quiet, output))
 
 
 @ingest_app.command("funds")
-def ingest_funds_cmd(paths: PathsArg, fmt: InputFormatOpt = None, wait: WaitOpt = 30.0) -> None:
+def ingest_funds_cmd(
+    paths: PathsArg,
+    fmt: InputFormatOpt = None,
+    wait: WaitOpt = 30.0,
+    keep_going: KeepGoingOpt = False,
+    quiet: IngestQuietOpt = False,
+    output: SummaryFormatOpt = "text",
+) -> None:
     """Ingest leveraged-ETF net assets for `positioning flows`: a CSV with fund,date,aum.
 
     The shipped list knows TQQQ/SQQQ/QLD/QID (NDX), UPRO/SPXU/SPXL/SPXS/SSO/SDS (SPX) and
@@ -289,7 +384,7 @@ def ingest_funds_cmd(paths: PathsArg, fmt: InputFormatOpt = None, wait: WaitOpt 
     """
     from positioning_cli.ingest import ParseOptions
 
-    _run_ingest("funds", paths, ParseOptions(format=fmt), wait)
+    _run_ingest("funds", paths, ParseOptions(format=fmt), IngestFlags(wait, keep_going, quiet, output))
 
 
 store_app = typer.Typer(rich_markup_mode=None, help="Inspect and check the store.", no_args_is_help=True)
@@ -300,6 +395,8 @@ app.add_typer(store_app, name="store")
 def store_info_cmd(
     last: Annotated[int, typer.Option("--last", help="How many recent ingests to list.")] = 10,
     fmt: FormatOpt = "auto",
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Tables, rows, date ranges, sizes on disk and the last ingests.
 
@@ -313,7 +410,14 @@ def store_info_cmd(
 
     fmt = _check_format(fmt)  # a bad --format is a usage error before any work
 
-    _emit(api.store_info(_store_path(), last=last), fmt, api.STORE_INFO_KEYS, render.store_info_view)
+    choice = TableChoice.of(columns, wide)
+    _emit(
+        api.store_info(_store_path(), last=last),
+        fmt,
+        api.STORE_INFO_KEYS,
+        render.store_info_view,
+        choice=choice,
+    )
 
 
 @store_app.command("forget")
@@ -396,10 +500,44 @@ FailOnOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--fail-on",
-        help="KEY OP NUMBER on the JSON row keys (repeatable), e.g. 'divergence_score>=80': exit 7 when any "
-        "row matches, after printing the output.",
+        help="KEY OP VALUE on the JSON row keys (repeatable), e.g. 'divergence_score>=80' or "
+        "'quadrant_key==pressing_into_strength': exit 7 when any row matches, after printing the output. "
+        "Every row is checked, also those --top leaves out.",
     ),
 ]
+
+
+TABLE_TOP = 20  # stocks a table shows when --top is not given
+ColumnsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        help="Table columns to show, by their JSON key, in this order, e.g. symbol,si_pct_so,divergence_score.",
+        show_default=False,
+    ),
+]
+WideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wide",
+        help="Show every table column, even wider than the terminal (default: drop the least important to fit).",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class TableChoice:
+    """--columns and --wide: which table columns to show (tables only; JSON and CSV carry every key)."""
+
+    columns: tuple[str, ...] = ()
+    wide: bool = False
+
+    @classmethod
+    def of(cls, columns: str | None, wide: bool) -> TableChoice:
+        names = tuple(c.strip() for c in (columns or "").split(",") if c.strip())
+        if names and wide:
+            raise UsageError("--columns and --wide: give one of them")
+        return cls(names, wide)
 
 
 def _indices(text: str) -> list[str]:
@@ -407,15 +545,28 @@ def _indices(text: str) -> list[str]:
 
 
 def _emit(
-    result: Any, fmt: str, keys: Any, view: Any, fail_on: list[str] | None = None, label: str = "index"
+    result: Any,
+    fmt: str,
+    keys: Any,
+    view: Any,
+    fail_on: list[str] | None = None,
+    label: str | tuple[str, ...] = "index",
+    top: int | None = None,
+    choice: TableChoice = TableChoice(),
 ) -> None:
-    """Output for every read command, then --fail-on: the exit code follows the result."""
+    """Output for every read command, then --fail-on: the exit code follows the result.
+
+    ``top`` cuts the rows written (0 = all); --fail-on always sees every row of ``result``.
+    """
+    import dataclasses
+
     from positioning_cli import render, thresholds
     from positioning_cli.errors import ThresholdCrossed
 
     checks = thresholds.parse(fail_on or [], keys)  # a bad expression fails before any output
+    shown = result if not top else dataclasses.replace(result, rows=result.rows[:top])
     try:
-        _write(render, result, fmt, keys, view)
+        _write(render, shown, fmt, keys, view, choice)
     except BrokenPipeError:
         # The reader went away (`| head`): not a failure. Handled here because click would turn it
         # into a silent exit 1.
@@ -423,10 +574,12 @@ def _emit(
         return
     hits = thresholds.matches(checks, result.rows, label)
     if hits:
-        raise ThresholdCrossed("--fail-on: " + "; ".join(hits))
+        raise ThresholdCrossed(thresholds.message(hits))
 
 
-def _write(render: Any, result: Any, fmt: str, keys: Any, view: Any) -> None:
+def _write(
+    render: Any, result: Any, fmt: str, keys: Any, view: Any, choice: TableChoice = TableChoice()
+) -> None:
     render.emit(
         result,
         _check_format(fmt),
@@ -436,6 +589,8 @@ def _write(render: Any, result: Any, fmt: str, keys: Any, view: Any) -> None:
         keys=keys,
         table_renderer=view,
         width=_terminal_width(),
+        columns=choice.columns,
+        wide=choice.wide,
     )
     sys.stdout.flush()
 
@@ -448,7 +603,15 @@ def scan_cmd(
     by: Annotated[
         str, typer.Option("--by", help="Rank indices, sectors or stocks: index, sector, stock.")
     ] = "index",
-    top: Annotated[int, typer.Option("--top", help="With --by stock: rows to show (0 = all).")] = 20,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            "--top",
+            help=f"With --by stock: rows to show (0 = all; default {TABLE_TOP} in a table, all in JSON/CSV). "
+            "--fail-on checks every ranked row either way.",
+            show_default=False,
+        ),
+    ] = None,
     show_excluded: Annotated[
         bool,
         typer.Option("--show-excluded", help="With --by stock: list the stocks the quality gates excluded."),
@@ -491,6 +654,8 @@ def scan_cmd(
     proxy: ProxyOpt = None,
     fail_on: FailOnOpt = None,
     fmt: FormatOpt = "auto",
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Rank the indices (or sectors, or stocks) by short-interest vs price divergence.
 
@@ -522,6 +687,7 @@ def scan_cmd(
 
     fmt = _check_format(fmt)  # a bad --format is a usage error before any work
 
+    choice = TableChoice.of(columns, wide)
     indices = _indices(index)
     as_of_date = api.resolve_as_of(as_of)
     known = api.resolve_known_at(known_at)
@@ -529,7 +695,7 @@ def scan_cmd(
     if by == "index":
         proxies = dict(_mapping_pairs(proxy or [], "--proxy", "INDEX=SYMBOL"))
         result = api.scan(_store_path(), as_of=as_of_date, known_at=known, indices=indices, proxies=proxies)
-        _emit(result, fmt, api.SCAN_KEYS, render.scan_table, fail_on)
+        _emit(result, fmt, api.SCAN_KEYS, render.scan_table, fail_on, choice=choice)
         return
     if by not in ("sector", "stock"):
         raise UsageError(f"--by {by!r}: expected index, sector or stock")
@@ -545,18 +711,22 @@ def scan_cmd(
             as_of=as_of_date,
             known_at=known,
             indices=indices,
-            top=top,
+            top=0,  # every ranked row: --fail-on checks them all, machine formats carry them all
             gates=gates,
             show_excluded=show_excluded,
             symbols=chosen,
             sort=sort,
         )
-        _emit(result, fmt, api.stock_keys(), render.stock_view, fail_on, label="symbol")
+        if top is None:
+            top = TABLE_TOP if render.resolve_format(fmt, sys.stdout.isatty()) == "table" else 0
+        _emit(
+            result, fmt, api.stock_keys(), render.stock_view, fail_on, label="symbol", top=top, choice=choice
+        )
     else:
         result = api.scan_sectors(
             _store_path(), as_of=as_of_date, known_at=known, indices=indices, gates=gates
         )
-        _emit(result, fmt, api.sector_keys(), render.sector_view, fail_on, label="sector")
+        _emit(result, fmt, api.sector_keys(), render.sector_view, fail_on, label="sector", choice=choice)
 
 
 def _chosen_symbols(symbols: str | None, watchlist: bool) -> list[str]:
@@ -583,7 +753,10 @@ def summary_cmd(
     explain: Annotated[
         bool, typer.Option("--explain", help="Show the dates, row counts and formula behind each number.")
     ] = False,
+    fail_on: FailOnOpt = None,
     fmt: FormatOpt = "auto",
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Percentile summary per index: each headline level vs its 1Y, 5Y and full history, with the price.
 
@@ -612,7 +785,15 @@ def summary_cmd(
         proxies=proxies,
         explain=explain,
     )
-    _emit(result, fmt, api.SUMMARY_KEYS, render.summary_view)
+    _emit(
+        result,
+        fmt,
+        api.SUMMARY_KEYS,
+        render.summary_view,
+        fail_on,
+        label=("index", "metric"),
+        choice=TableChoice.of(columns, wide),
+    )
 
 
 @app.command("stock")
@@ -663,7 +844,15 @@ def history_cmd(
     ] = "total_si_shares",
     as_of: AsOfOpt = None,
     known_at: KnownAtOpt = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only the reports settled on or after YYYY-MM-DD.")
+    ] = None,
+    last: Annotated[
+        int | None, typer.Option("--last", help="Only the newest N reports (after --since).")
+    ] = None,
     fmt: FormatOpt = "auto",
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """The series behind the percentiles: one value per settlement date, with a sparkline.
 
@@ -675,6 +864,10 @@ def history_cmd(
       positioning history --index RUT
 
       positioning history --index SPX --metric median_si_pct_so -f csv > spx_median.csv
+
+      positioning history --index RUT --last 12
+
+      positioning history --index RUT --since 2025-01-01
     """
     from positioning_cli import api, render
 
@@ -686,8 +879,10 @@ def history_cmd(
         metric=metric,
         as_of=api.resolve_as_of(as_of),
         known_at=api.resolve_known_at(known_at),
+        since=_date_opt(since, "--since"),
+        last=last,
     )
-    _emit(result, fmt, api.HISTORY_KEYS, render.history_view)
+    _emit(result, fmt, api.HISTORY_KEYS, render.history_view, choice=TableChoice.of(columns, wide))
 
 
 @app.command("flows")
@@ -744,7 +939,10 @@ def cot_cmd(
         ),
     ] = False,
     known_at: KnownAtOpt = None,
+    fail_on: FailOnOpt = None,
     fmt: FormatOpt = "auto",
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Futures positioning from the CFTC Traders in Financial Futures report.
 
@@ -772,7 +970,15 @@ def cot_cmd(
         known_at=api.resolve_known_at(known_at),
         combined=combined,
     )
-    _emit(result, fmt, api.COT_KEYS, render.cot_view, label="contract")
+    _emit(
+        result,
+        fmt,
+        api.COT_KEYS,
+        render.cot_view,
+        fail_on,
+        label=("contract", "group"),
+        choice=TableChoice.of(columns, wide),
+    )
 
 
 # ---------------------------------------------------------------- fetch, update, calendar, config
@@ -1067,17 +1273,11 @@ def chart_cmd(
     from positioning_cli.charts.terminal import draw
 
     drawn = pictures.chart(_store_path(), query)
-    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    ascii_only = not _encodes(sys.stdout, "█⣿─")
+    from positioning_cli import terminal
+
+    color = terminal.color_allowed(sys.stdout)
+    ascii_only = not terminal.can_encode(sys.stdout, "█⣿─")
     sys.stdout.write(draw(drawn, _terminal_width() or 80, color=color, ascii_only=ascii_only))
-
-
-def _encodes(stream: Any, sample: str) -> bool:
-    try:
-        sample.encode(getattr(stream, "encoding", None) or "ascii")
-    except (UnicodeEncodeError, LookupError):
-        return False
-    return True
 
 
 @app.command("report")
@@ -1149,6 +1349,58 @@ def _terminal_width() -> int | None:
     return int(cols) if cols and cols.isdigit() else None
 
 
+# ---------------------------------------------------------------- global options after the command
+_global_options_app = typer.Typer(add_completion=False)
+
+
+@_global_options_app.command()
+def _global_options(
+    global_store: Annotated[
+        Path | None, typer.Option("--store", help=_STORE_HELP, show_default=False)
+    ] = None,
+    global_debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    global_version: Annotated[
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Never run: its options are added to every command by ``_Command``."""
+
+
+class _Command(TyperCommand):
+    """A command that also takes the top-level --store, --debug and -V/--version after its name.
+
+    `positioning scan --debug --store X` is what people type (and what the error advice suggests),
+    so every command accepts them; given there, they override the ones before the command.
+    ``main`` looks for ``--debug`` anywhere in the arguments.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(typer.main.get_command(_global_options_app).params)
+
+    def invoke(self, ctx: Any) -> Any:
+        store = ctx.params.pop("global_store", None)
+        debug = ctx.params.pop("global_debug", False)
+        ctx.params.pop("global_version", None)
+        if store is not None:
+            STATE.store = Path(store)
+        STATE.debug = STATE.debug or debug
+        return super().invoke(ctx)
+
+
+def _use_command_class(typer_app: typer.Typer) -> None:
+    for command in typer_app.registered_commands:
+        if command.cls in (None, TyperCommand):  # typer fills in its default class
+            command.cls = _Command
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _use_command_class(group.typer_instance)
+
+
+_use_command_class(app)
+
+
 # ---------------------------------------------------------------- entry point
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map every outcome to a documented exit code (README "Exit codes").
@@ -1158,9 +1410,11 @@ def main(argv: list[str] | None = None) -> None:
     SIGINT/SIGTERM stop the command (cleanups run as it unwinds) with one line and 130/143; once
     the outcome is decided they are ignored, so a late one never turns a finished run into a kill.
     """
-    from positioning_cli import signals
+    from positioning_cli import signals, terminal
 
     signals.install()
+    terminal.ascii_fallback(sys.stdout)  # a latin-1 or ASCII terminal gets "-" for "—", never a crash
+    terminal.ascii_fallback(sys.stderr)
     args = sys.argv[1:] if argv is None else argv
     try:
         try:

@@ -1,4 +1,4 @@
-"""The console script: answers ``positioning --help`` and ``--version`` without importing typer.
+"""The console script: answers ``positioning --help`` and ``--version`` (``-h``, ``-V``) without importing typer.
 
 Importing typer and building the command tree costs more than the rest of the process, so the
 two commonest questions are answered here from text typer rendered earlier (``_help.py``) and
@@ -46,13 +46,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fast_answer(arg: str) -> str | None:
-    if arg == "--version":
+    if arg in ("--version", "-V"):
         if _COMPLETE_VAR in os.environ:
             return None
         from positioning_cli import __version__
 
         return f"positioning {__version__}\n"
-    if arg == "--help":
+    if arg in ("--help", "-h"):
         if any(var in os.environ for var in _HELP_VARS):
             return None
         from positioning_cli import _help

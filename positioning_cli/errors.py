@@ -39,6 +39,12 @@ class PositioningError(Exception):
         return self.message
 
 
+class FilesLeftOut(PositioningError):
+    """``ingest --keep-going``: some files were bad (each reported), the good ones were committed."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
 class UsageError(PositioningError):
     exit_code = ExitCode.USAGE
 

@@ -1,4 +1,4 @@
-"""What ``ingest`` writes to stderr: a progress bar on a terminal, one summary line per file.
+"""What ``ingest`` reports: a progress bar on a terminal, a line per file and a total, or one JSON object.
 
 Apart from render.py so an ingest (a cron job, usually not on a terminal) does not import rich.
 """
@@ -6,33 +6,52 @@ Apart from render.py so an ingest (a cron job, usually not on a terminal) does n
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 
 @contextlib.contextmanager
 def progress_bar(err: TextIO, enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
-    """A progress callback; draws a bar on a terminal only, silent otherwise."""
+    """A progress callback; draws a bar on a terminal only, silent otherwise.
+
+    The callback takes (message, done, total); a total of 0 means "not counting" (e.g. waiting
+    for another writer's lock): the message is shown without a count.
+    """
     if not enabled:
         yield lambda message, done, total: None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, Task, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    from positioning_cli.terminal import no_color_requested
+
+    class Count(TextColumn):
+        def render(self, task: Task) -> Text:
+            return Text(count_text(task.completed, task.total))
 
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        Count(""),
         TimeElapsedColumn(),
-        console=Console(file=err),
+        console=Console(file=err, color_system=None if no_color_requested() else "auto"),
         transient=True,
     ) as bar:
-        task = bar.add_task("ingest", total=None)
+        task = bar.add_task("starting", total=None)
 
         def update(message: str, done: int, total: int) -> None:
-            bar.update(task, description=message, completed=done, total=total)
+            bar.update(task, description=message, completed=done, total=total or None)
 
         yield update
+
+
+def count_text(done: float, total: float | None) -> str:
+    """``done/total`` once there is something to count; nothing before (never "0/None")."""
+    return f"{done:g}/{total:g}" if total else ""
+
+
+SCHEMA_VERSION = "1"
 
 
 def file_summary(report: Any) -> str:
@@ -52,3 +71,49 @@ def file_summary(report: Any) -> str:
         if getattr(report, "replaced", False):
             tail += ", replacing the rows its earlier ingest with other options gave"
     return f"{report.path}: {report.rows:,} rows, {dates}, {report.format}, {tail}"
+
+
+def totals(reports: Sequence[Any]) -> dict[str, int]:
+    """Files by status, and rows read and new or changed over the files ingested now."""
+    ingested = [r for r in reports if r.status == "ingested"]
+    return {
+        "files": len(reports),
+        "ingested": len(ingested),
+        "unchanged": sum(r.status == "unchanged" for r in reports),
+        "failed": sum(r.status == "failed" for r in reports),
+        "rows": sum(r.rows for r in ingested),
+        "changed": sum(r.changed for r in ingested),
+    }
+
+
+def total_line(reports: Sequence[Any]) -> str:
+    t = totals(reports)
+    line = (
+        f"total: {t['files']:,} file(s), {t['ingested']:,} ingested ({t['changed']:,} rows new or changed), "
+        f"{t['unchanged']:,} already ingested"
+    )
+    return line + (f", {t['failed']:,} failed" if t["failed"] else "")
+
+
+def document(kind: str, reports: Sequence[Any]) -> dict[str, Any]:
+    """``ingest -f json``: one object, a stable schema (README "Ingest summary as JSON")."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": "ingest",
+        "kind": kind,
+        "files": [
+            {
+                "path": r.path,
+                "status": r.status,
+                "format": None if r.error else r.format,
+                "rows": r.rows,
+                "changed": r.changed,
+                "first_date": r.first_date.isoformat() if r.first_date else None,
+                "last_date": r.last_date.isoformat() if r.last_date else None,
+                "warnings": list(r.warnings),
+                "error": r.error,
+            }
+            for r in reports
+        ],
+        "totals": totals(reports),
+    }

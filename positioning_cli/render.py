@@ -2,7 +2,8 @@
 
 Machine formats never go through rich (it wraps lines and eats ``[...]`` as markup): they are
 written with ``TextIO.write``, NaN/inf become null, and JSON is dumped with ``allow_nan=False``.
-The JSON envelope ``{"schema_version", "command", "as_of", "rows", "warnings"}`` is stable.
+The JSON envelope ``{"schema_version", "command", "as_of", "rows", "warnings"}`` is stable. Warnings
+also go to stderr in every format, so a cron job that keeps stdout as data still logs them.
 """
 
 from __future__ import annotations
@@ -11,12 +12,17 @@ import csv
 import json
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, TextIO
 
+from positioning_cli.errors import UsageError
+from positioning_cli.terminal import can_encode, no_color_requested, to_ascii
+
 if TYPE_CHECKING:  # rich is imported where a table is drawn: JSON/CSV output never loads it
-    from rich.console import Group
+    from rich.console import Console, Group
     from rich.table import Table
+    from rich.text import Text
 
 SCHEMA_VERSION = "1"
 FORMATS = ("auto", "table", "json", "ndjson", "csv")
@@ -49,6 +55,13 @@ def envelope(
     return doc
 
 
+def resolve_format(fmt: str, is_tty: bool) -> str:
+    """``auto`` is a table on a terminal and JSON elsewhere; any other format is itself."""
+    if fmt == "auto":
+        return "table" if is_tty else "json"
+    return fmt
+
+
 def emit(
     result: Any,
     fmt: str,
@@ -57,15 +70,22 @@ def emit(
     *,
     is_tty: bool,
     keys: Sequence[str],
-    table_renderer: Callable[[Any], Any],
+    table_renderer: Callable[[Any, Layout], Any],
     width: int | None = None,
+    columns: Sequence[str] = (),
+    wide: bool = False,
 ) -> None:
-    """Write ``result`` (command, as_of, rows, warnings) to ``out`` in ``fmt``."""
-    if fmt == "auto":
-        fmt = "table" if is_tty else "json"
+    """Write ``result`` (command, as_of, rows, warnings) to ``out`` in ``fmt``.
+
+    A table fits ``width`` (default: the terminal's, or 80): columns are dropped, lowest priority
+    first, rather than cut; ``columns`` picks them by name and ``wide`` keeps them all. ANSI
+    styling only on a terminal and never with NO_COLOR.
+    """
+    fmt = resolve_format(fmt, is_tty)
     doc = envelope(result.command, result.as_of, result.rows, result.warnings, getattr(result, "extra", None))
     if fmt == "json":
         out.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        _warn(err, result.warnings)  # in the document for programs, on stderr for the log
     elif fmt == "ndjson":
         for row in doc["rows"]:
             out.write(json.dumps(row, allow_nan=False) + "\n")
@@ -79,8 +99,23 @@ def emit(
     elif fmt == "table":
         from rich.console import Console
 
-        console = Console(file=out, width=width, highlight=False, force_terminal=is_tty, no_color=not is_tty)
-        console.print(table_renderer(result))
+        color = is_tty and not no_color_requested()
+        # color_system=None: rich writes no escape codes at all, bold, italic and dim included.
+        console = Console(
+            file=out,
+            width=width,
+            highlight=False,
+            force_terminal=is_tty,
+            color_system="auto" if color else None,
+        )
+        layout = Layout(console.width, tuple(columns), wide, ascii_only=not can_encode(out))
+        renderable = table_renderer(result, layout)
+        if layout.ascii_only:
+            renderable = _ascii_texts(renderable)
+        needed = _needed_width(renderable)
+        if needed > console.width:  # only a too-narrow terminal or --wide: never cut a number
+            console.width = needed
+        console.print(renderable)
         _warn(err, result.warnings)
     else:  # guarded by the CLI's choices
         raise ValueError(fmt)
@@ -112,6 +147,193 @@ def percentile(x: float | None, complete: bool | None = True) -> str:
     return f"{x:.0f}" + ("" if complete or complete is None else "*")
 
 
+# Colour carries meaning only: the sign of a change, and a percentile at an extreme of its window.
+RISE_STYLE, FALL_STYLE = "green", "red"
+HIGH_PCT_STYLE, LOW_PCT_STYLE = "bold magenta", "bold cyan"
+EXTREME_PCT = 10  # a percentile >= 100 - EXTREME_PCT or <= EXTREME_PCT is highlighted
+
+
+def _styled(text: str, style: str | None) -> Text:
+    from rich.text import Text
+
+    return Text(text, style=style or "")
+
+
+def change_cell(x: float | None) -> Text:
+    """A change as ``pct_change`` writes it, green when up and red when down."""
+    return _styled(pct_change(x), None if not x else RISE_STYLE if x > 0 else FALL_STYLE)
+
+
+def percentile_cell(x: float | None, complete: bool | None = True) -> Text:
+    """A percentile as ``percentile`` writes it, highlighted at >= 90 and <= 10."""
+    style = None
+    if x is not None:
+        style = HIGH_PCT_STYLE if x >= 100 - EXTREME_PCT else LOW_PCT_STYLE if x <= EXTREME_PCT else None
+    return _styled(percentile(x, complete), style)
+
+
+def _joined(*parts: Text, sep: str = " / ") -> Text:
+    from rich.text import Text
+
+    out = Text()
+    for i, part in enumerate(parts):
+        if i:
+            out.append(sep)
+        out.append_text(part)
+    return out
+
+
+# ------------------------------------------------------------------ fitting a table to the terminal
+@dataclass(frozen=True)
+class Layout:
+    """How wide a table may be and which columns the user asked for (--columns, --wide)."""
+
+    width: int = 80
+    columns: tuple[str, ...] = ()
+    wide: bool = False
+    ascii_only: bool = False  # the output cannot encode Unicode: cells are made ASCII before layout
+
+
+@dataclass(frozen=True)
+class Col:
+    key: str  # the name --columns uses: the JSON key the column shows
+    header: str
+    cell: Callable[[dict[str, Any]], Any]
+    priority: int  # 0 is kept longest; the highest number is dropped first
+    justify: str = "right"
+    wrap: bool = False  # text that may wrap; numbers never do
+
+
+def _measuring_console() -> Console:
+    from rich.console import Console
+
+    return Console(width=100_000, color_system=None, highlight=False)
+
+
+def _needed_width(renderable: Any) -> int:
+    """The narrowest width that shows ``renderable`` without cutting anything.
+
+    Text may wrap (its longest word is the limit); a table needs its no-wrap columns at full width
+    and its wrapping columns at their longest word. (Rich's own minimum lets no-wrap columns
+    shrink, which is what ellipsises numbers.)
+    """
+    from rich.console import Group
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    console = _measuring_console()
+    if isinstance(renderable, Group):
+        return max((_needed_width(r) for r in renderable.renderables), default=0)
+    if not isinstance(renderable, Table):
+        return Measurement.get(console, console.options, renderable).minimum
+    saved = [c.max_width for c in renderable.columns]
+    try:
+        for c in renderable.columns:
+            if not c.no_wrap:
+                c.max_width = max(
+                    Measurement.get(console, console.options, x).minimum for x in [c.header, *c.cells]
+                )
+        return Measurement.get(console, console.options, renderable).maximum
+    finally:
+        for c, width in zip(renderable.columns, saved, strict=True):
+            c.max_width = width
+
+
+def _choose(cols: Sequence[Col], layout: Layout, *, primary: bool) -> list[Col]:
+    if not (primary and layout.columns):
+        return list(cols)
+    by_key = {c.key: c for c in cols}
+    unknown = [k for k in layout.columns if k not in by_key]
+    if unknown:
+        raise UsageError(
+            f"--columns {','.join(unknown)}: not in this table; its columns are {','.join(by_key)}"
+        )
+    return [by_key[k] for k in layout.columns]
+
+
+def _fitted(
+    title: str | None,
+    cols: Sequence[Col],
+    rows: Sequence[dict[str, Any]],
+    layout: Layout,
+    *,
+    primary: bool = True,
+    keep: int = 1,
+    **options: Any,
+) -> tuple[Table, list[str]]:
+    """The table of ``cols`` over ``rows`` within ``layout.width``, and the keys of the columns dropped.
+
+    Whole columns go, the highest ``priority`` number first, until the table fits (``keep``
+    columns are always kept). Digits are never cut: a table that still does not fit is printed wider.
+    """
+    chosen = _choose(cols, layout, primary=primary)
+    cells = {c.key: [_plain_if(layout.ascii_only, c.cell(r)) for r in rows] for c in chosen}
+    dropped: list[str] = []
+    while True:
+        table = _table(title, layout.ascii_only, **options)
+        for c in chosen:
+            header = to_ascii(c.header) if layout.ascii_only else c.header
+            table.add_column(header, justify=c.justify, no_wrap=not c.wrap)  # type: ignore[arg-type]
+        for i in range(len(rows)):
+            table.add_row(*(cells[c.key][i] for c in chosen))
+        if (
+            layout.wide
+            or (primary and layout.columns)
+            or len(chosen) <= keep
+            or _needed_width(table) <= layout.width
+        ):
+            return table, dropped
+        lowest = max(chosen, key=lambda c: c.priority)
+        chosen.remove(lowest)
+        dropped.insert(0, lowest.key)
+
+
+def _ascii_texts(renderable: Any) -> Any:
+    """The Text parts of a view (notes, sentences) in ASCII stand-ins, before rich wraps them."""
+    from rich.console import Group
+    from rich.text import Text
+
+    if isinstance(renderable, Group):
+        return Group(*(_ascii_texts(r) for r in renderable.renderables))
+    if isinstance(renderable, Text):
+        return Text(to_ascii(renderable.plain), style=renderable.style)
+    return renderable
+
+
+def _plain_if(ascii_only: bool, cell: Any) -> Any:
+    """``cell`` in ASCII stand-ins (style kept) when the output cannot encode it: done before the
+    layout, so a multi-character stand-in such as "chg" for "Δ" keeps the columns aligned."""
+    if not ascii_only:
+        return cell
+    from rich.text import Text
+
+    if isinstance(cell, Text):
+        return Text(to_ascii(cell.plain), style=cell.style)
+    return to_ascii(str(cell))
+
+
+def _lookup(cells: dict[str, Any], key: str) -> Callable[[dict[str, Any]], Any]:
+    """The cell function of a transposed table: the cell stored under the row's ``key`` value."""
+    return lambda row: cells[row[key]]
+
+
+def _text_of(key: str) -> Callable[[dict[str, Any]], str]:
+    return lambda row: "–" if row.get(key) is None else str(row[key])
+
+
+def _dropped_note(dropped: Sequence[str], layout: Layout) -> list[Text]:
+    from rich.text import Text
+
+    if not dropped:
+        return []
+    return [
+        Text(
+            f"Hidden to fit {layout.width} columns: {', '.join(dropped)} (--wide shows every column, "
+            "--columns chooses)."
+        )
+    ]
+
+
 # Short quadrant names for an 80-column table; JSON carries the full label and a key.
 QUADRANT_SHORT = {
     "pressing_into_strength": "↑↑ pressing",
@@ -121,83 +343,99 @@ QUADRANT_SHORT = {
 }
 
 
-def scan_table(result: Any) -> Table:
+def scan_table(result: Any, layout: Layout = Layout()) -> Group:
     """Indices as columns in rank order, metrics as rows: fits 80 columns for three indices."""
+    from rich.console import Group
+
     rows = result.rows
-    table = _table(
+    labels: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
+        ("Divergence score", lambda r: number(r["divergence_score"], 1)),
+        ("Quadrant SI / price", lambda r: QUADRANT_SHORT.get(r["quadrant_key"] or "", "–")),
+        (
+            "Members / with SI / with SO",
+            lambda r: f"{r['members']}/{r['members_with_si']}/{r['members_with_denominator']}",
+        ),
+        ("Total short interest", lambda r: number(r["total_si_shares"])),
+        ("Median SI % shares out", lambda r: pct_level(r["median_si_pct_so"])),
+        ("Median SI % float", lambda r: pct_level(r["median_si_pct_float"])),
+        ("Days to cover (aggregate)", lambda r: number(r["agg_days_to_cover"], 2)),
+        ("SI Δ last report", lambda r: change_cell(r["si_change_last"])),
+        ("SI Δ YTD", lambda r: change_cell(r["si_change_ytd"])),
+        ("SI Δ 12M", lambda r: change_cell(r["si_change_12m"])),
+        (
+            "SI percentile 1Y / 5Y",
+            lambda r: _joined(
+                percentile_cell(r["si_pct_1y"], r["si_pct_1y_complete"]),
+                percentile_cell(r["si_pct_5y"], r["si_pct_5y_complete"]),
+            ),
+        ),
+        (
+            "Price",
+            lambda r: f"{r['price_symbol']} {number(r['price_close'], 2)}" if r["price_symbol"] else "–",
+        ),
+        ("Price Δ last report", lambda r: change_cell(r["price_return_last"])),
+        ("Price Δ YTD", lambda r: change_cell(r["price_return_ytd"])),
+        ("Price Δ 12M", lambda r: change_cell(r["price_return_12m"])),
+        ("Price percentile 1Y", lambda r: percentile_cell(r["price_pct_1y"])),
+        ("EMA stack 8/21/50", lambda r: r["ema_stack"] or "–"),
+        (
+            "Bollinger %B / Keltner",
+            lambda r: f"{number(r['bollinger_pct_b'], 2)} / {number(r['keltner_pos'], 2)}",
+        ),
+        ("Rank last report", lambda r: "–" if r["prev_rank"] is None else str(r["prev_rank"])),
+    ]
+    if any(r["futures_contract"] for r in rows):
+        labels += [
+            ("Lev funds net (futures)", lambda r: number(r["lev_net"]) if r["futures_contract"] else "–"),
+            (
+                "Lev net pct 1Y / Δ",
+                lambda r: _joined(
+                    percentile_cell(r["lev_net_pct_1y"]), _styled(number(r["lev_net_change"]), None)
+                ),
+            ),
+            ("Futures agree with SI", lambda r: {True: "yes", False: "no", None: "–"}[r["futures_agree"]]),
+        ]
+    sv_caption = ""
+    if any(r.get("sv_ratio") is not None for r in rows):
+        # A flow, not a position: the caption says so (FINRA's caveat, in full in the JSON).
+        labels += [
+            ("Short-sale vol ratio", lambda r: _ratio_pct(r.get("sv_ratio"))),
+            ("  on", lambda r: r["sv_date"].isoformat() if r.get("sv_date") else "–"),
+            (
+                "  avg 5d / 20d",
+                lambda r: f"{_ratio_pct(r.get('sv_ratio_avg_5d'))} / {_ratio_pct(r.get('sv_ratio_avg_20d'))}",
+            ),
+            (
+                "  pct 1Y / z",
+                lambda r: _joined(
+                    percentile_cell(r.get("sv_ratio_pct_1y"), r.get("sv_ratio_pct_1y_complete")),
+                    _styled(number(r.get("sv_ratio_z_1y"), 2), None),
+                ),
+            ),
+        ]
+        sv_caption = " Short-sale vol ratio = FINRA daily short-sale volume / total volume: a flow, not short interest."
+    # The table is transposed: its rows are the labels, its columns the indices (by rank).
+    lines = [{"label": label} for label, _ in labels]
+    cols = [Col("metric", "", lambda line: line["label"], 0, justify="left")]
+    for r in rows:
+        cells = {label: fn(r) for label, fn in labels}
+        cols.append(Col(r["index"], f"#{r['rank']} {r['index']}", _lookup(cells, "label"), r["rank"]))
+    table, dropped = _fitted(
         f"Positioning scan — {result.as_of.isoformat()}, ranked by divergence",
+        cols,
+        lines,
+        layout,
+        keep=2,  # the labels and the top-ranked index
         caption=(
             "Score = √(SI percentile 1Y × price percentile 1Y), 0–100: 100 = short interest and price both "
             "at their 1Y highs (shorts expanding into strength). Quadrant = signs of the SI and price "
             "changes since the last report. * = window not fully covered by the store."
+            + sv_caption
             + _no_score_notes(rows, "index")
         ),
         caption_justify="left",
     )
-    table.add_column("", justify="left", no_wrap=True)
-    for r in rows:
-        table.add_column(f"#{r['rank']} {r['index']}", justify="right", no_wrap=True)
-
-    def line(label: str, fn: Callable[[dict[str, Any]], str]) -> None:
-        table.add_row(label, *[fn(r) for r in rows])
-
-    line("Divergence score", lambda r: number(r["divergence_score"], 1))
-    line("Quadrant SI / price", lambda r: QUADRANT_SHORT.get(r["quadrant_key"] or "", "–"))
-    line(
-        "Members / with SI / with SO",
-        lambda r: f"{r['members']}/{r['members_with_si']}/{r['members_with_denominator']}",
-    )
-    line("Total short interest", lambda r: number(r["total_si_shares"]))
-    line("Median SI % shares out", lambda r: pct_level(r["median_si_pct_so"]))
-    line("Median SI % float", lambda r: pct_level(r["median_si_pct_float"]))
-    line("Days to cover (aggregate)", lambda r: number(r["agg_days_to_cover"], 2))
-    line("SI Δ last report", lambda r: pct_change(r["si_change_last"]))
-    line("SI Δ YTD", lambda r: pct_change(r["si_change_ytd"]))
-    line("SI Δ 12M", lambda r: pct_change(r["si_change_12m"]))
-    line(
-        "SI percentile 1Y / 5Y",
-        lambda r: (
-            f"{percentile(r['si_pct_1y'], r['si_pct_1y_complete'])} / "
-            f"{percentile(r['si_pct_5y'], r['si_pct_5y_complete'])}"
-        ),
-    )
-    line(
-        "Price", lambda r: f"{r['price_symbol']} {number(r['price_close'], 2)}" if r["price_symbol"] else "–"
-    )
-    line("Price Δ last report", lambda r: pct_change(r["price_return_last"]))
-    line("Price Δ YTD", lambda r: pct_change(r["price_return_ytd"]))
-    line("Price Δ 12M", lambda r: pct_change(r["price_return_12m"]))
-    line("Price percentile 1Y", lambda r: percentile(r["price_pct_1y"]))
-    line("EMA stack 8/21/50", lambda r: r["ema_stack"] or "–")
-    line(
-        "Bollinger %B / Keltner",
-        lambda r: f"{number(r['bollinger_pct_b'], 2)} / {number(r['keltner_pos'], 2)}",
-    )
-    line("Rank last report", lambda r: "–" if r["prev_rank"] is None else str(r["prev_rank"]))
-    if any(r["futures_contract"] for r in rows):
-        line("Lev funds net (futures)", lambda r: number(r["lev_net"]) if r["futures_contract"] else "–")
-        line(
-            "Lev net pct 1Y / Δ",
-            lambda r: f"{percentile(r['lev_net_pct_1y'])} / {number(r['lev_net_change'])}",
-        )
-        line("Futures agree with SI", lambda r: {True: "yes", False: "no", None: "–"}[r["futures_agree"]])
-    if any(r.get("sv_ratio") is not None for r in rows):
-        # A flow, not a position: the caption says so (FINRA's caveat, in full in the JSON).
-        line("Short-sale vol ratio", lambda r: _ratio_pct(r.get("sv_ratio")))
-        line("  on", lambda r: r["sv_date"].isoformat() if r.get("sv_date") else "–")
-        line(
-            "  avg 5d / 20d",
-            lambda r: f"{_ratio_pct(r.get('sv_ratio_avg_5d'))} / {_ratio_pct(r.get('sv_ratio_avg_20d'))}",
-        )
-        line(
-            "  pct 1Y / z",
-            lambda r: (
-                f"{percentile(r.get('sv_ratio_pct_1y'), r.get('sv_ratio_pct_1y_complete'))} / "
-                f"{number(r.get('sv_ratio_z_1y'), 2)}"
-            ),
-        )
-        table.caption = f"{table.caption} Short-sale vol ratio = FINRA daily short-sale volume / total volume: a flow, not short interest."
-    return table
+    return Group(table, *_dropped_note(dropped, layout))
 
 
 def _no_score_notes(rows: Sequence[dict[str, Any]], name: str) -> str:
@@ -211,14 +449,25 @@ def _ratio_pct(x: float | None) -> str:
     return pct_level(None if x is None else 100 * x, 1)
 
 
-def _table(title: str | None, **options: Any) -> Table:
-    """The house style of every table view: a rule under the header, no outer edges, tight padding."""
+def _table(title: str | None, ascii_only: bool = False, **options: Any) -> Table:
+    """The house style of every table view: a rule under the header, no outer edges, tight padding.
+
+    ``ascii_only``: the same rule drawn with "-" (rich's own ASCII substitute adds "|" between
+    columns, which would make the table wider than the layout measured).
+    """
     from rich import box
     from rich.table import Table
 
-    return Table(
-        title=title, box=box.SIMPLE_HEAD, collapse_padding=True, show_edge=False, pad_edge=False, **options
+    if ascii_only:  # rich lays out the text before the stream's stand-ins could lengthen it
+        title = to_ascii(title) if title else title
+        if options.get("caption"):
+            options["caption"] = to_ascii(options["caption"])
+    style = (
+        box.Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)
+        if ascii_only
+        else box.SIMPLE_HEAD
     )
+    return Table(title=title, box=style, collapse_padding=True, show_edge=False, pad_edge=False, **options)
 
 
 def _rank_cell(r: dict[str, Any]) -> str:
@@ -226,83 +475,51 @@ def _rank_cell(r: dict[str, Any]) -> str:
     return f"{r['rank']}" + ("" if prev is None else f" ({prev})")
 
 
-# Columns of the stock table shown only when the terminal has room, dropped in this order.
-STOCK_OPTIONAL_COLUMNS = ("Name", "Sector", "Index")
+STOCK_COLUMNS = (
+    Col("rank", "#", lambda r: _rank_cell(r), 1),
+    Col("symbol", "Symbol", lambda r: r["symbol"], 0, justify="left"),
+    Col("si_pct_so", "SI%SO", lambda r: pct_level(r["si_pct_so"], 1), 3),
+    Col("days_to_cover", "DTC", lambda r: number(r["days_to_cover"], 1), 7),
+    Col("si_change_last", "SI Δ", lambda r: change_cell(r["si_change_last"]), 4),
+    Col("si_pct_1y", "SI 1Y", lambda r: percentile_cell(r["si_pct_1y"], r["si_pct_1y_complete"]), 5),
+    Col("price_return_last", "Px Δ", lambda r: change_cell(r["price_return_last"]), 6),
+    Col("price_pct_1y", "Px 1Y", lambda r: percentile_cell(r["price_pct_1y"], r["price_pct_1y_complete"]), 8),
+    Col(
+        "quadrant_key",
+        "Quadrant",
+        lambda r: QUADRANT_SHORT.get(r["quadrant_key"] or "", "–"),
+        9,
+        justify="left",
+    ),
+    Col("divergence_score", "Score", lambda r: number(r["divergence_score"], 1), 2),
+    # Shown when the terminal has room, dropped first and silently (the symbol says who it is).
+    Col("indices", "Index", lambda r: r.get("indices") or "–", 20, justify="left"),
+    Col("sector", "Sector", lambda r: (r.get("sector") or "–")[:22], 21, justify="left"),
+    Col("name", "Name", lambda r: (r.get("name") or "–")[:22], 22, justify="left"),
+)
+STOCK_EXTRA_KEYS = ("indices", "sector", "name")
 
 
-class _Fitted:
-    """A table built for the width it is drawn in: optional columns dropped, first listed first,
-    until it fits (a Rich renderable, so the console's width decides, whatever the output)."""
-
-    def __init__(self, build: Callable[[set[str]], Table], optional: Sequence[str]) -> None:
-        self.build = build
-        self.optional = optional
-
-    def __rich_console__(self, console: Any, options: Any) -> Any:
-        from rich.measure import Measurement
-
-        dropped: set[str] = set()
-        table = self.build(dropped)
-        unbounded = options.update(width=100_000)  # the natural width, not clamped to the terminal's
-        for name in self.optional:
-            if Measurement.get(console, unbounded, table).maximum <= options.max_width:
-                break
-            dropped.add(name)
-            table = self.build(dropped)
-        yield table
-
-
-def stock_view(result: Any) -> Group:
-    """Ranked stocks: rank (previous), SI level and change, percentiles, quadrant, score; name,
-    sector and index when the terminal is wide enough."""
+def stock_view(result: Any, layout: Layout = Layout()) -> Group:
+    """Ranked stocks: rank (previous), SI level and change, percentiles, quadrant, score."""
     from rich.console import Group
     from rich.text import Text
 
-    def build(dropped: set[str]) -> Table:
-        table = _table(
-            f"Stocks — {result.as_of.isoformat()}, ranked by divergence (previous rank in brackets)"
-        )
-        names = ("#", "Symbol", "SI %SO", "DTC", "SI Δ", "SI pct", "Px Δ", "Px pct", "Quadrant", "Score")
-        for name in names:
-            table.add_column(
-                name, justify="left" if name in ("Symbol", "Quadrant") else "right", no_wrap=True
-            )
-        extra = [c for c in STOCK_OPTIONAL_COLUMNS[::-1] if c not in dropped]  # Index, Sector, Name
-        for name in extra:
-            table.add_column(
-                name, no_wrap=True, max_width=None if name == "Index" else 22, overflow="ellipsis"
-            )
-        for r in result.rows:
-            cells = {
-                "Index": r.get("indices") or "–",
-                "Sector": r.get("sector") or "–",
-                "Name": r.get("name") or "–",
-            }
-            table.add_row(
-                _rank_cell(r),
-                r["symbol"],
-                pct_level(r["si_pct_so"], 1),
-                number(r["days_to_cover"], 1),
-                pct_change(r["si_change_last"]),
-                percentile(r["si_pct_1y"], r["si_pct_1y_complete"]),
-                pct_change(r["price_return_last"]),
-                percentile(r["price_pct_1y"], r["price_pct_1y_complete"]),
-                QUADRANT_SHORT.get(r["quadrant_key"] or "", "–"),
-                number(r["divergence_score"], 1),
-                *(cells[name] for name in extra),
-            )
-        return table
-
-    table = _Fitted(build, STOCK_OPTIONAL_COLUMNS)
+    table, dropped = _fitted(
+        f"Stocks — {result.as_of.isoformat()}, ranked by divergence (previous rank in brackets)",
+        STOCK_COLUMNS,
+        result.rows,
+        layout,
+    )
     parts: list[Any] = [table]
     excluded = result.extra.get("excluded", {})
     if excluded.get("rows"):
-        ex = _table("Excluded", title_justify="left")
-        ex.add_column("Symbol", no_wrap=True)
-        ex.add_column("Gate", no_wrap=True)
-        ex.add_column("Reason")
-        for r in excluded["rows"]:
-            ex.add_row(r["symbol"], r["gate"], r["reason"])
+        ex_cols = (
+            Col("symbol", "Symbol", lambda r: r["symbol"], 0, justify="left"),
+            Col("gate", "Gate", lambda r: r["gate"], 1, justify="left"),
+            Col("reason", "Reason", lambda r: r["reason"], 2, justify="left", wrap=True),
+        )
+        ex, _ = _fitted("Excluded", ex_cols, excluded["rows"], layout, primary=False, title_justify="left")
         parts.append(ex)
     notes = _no_score_notes(result.rows, "symbol")
     if notes:
@@ -310,114 +527,132 @@ def stock_view(result: Any) -> Group:
     parts.append(
         Text(
             f"{result.extra.get('ranked', len(result.rows))} ranked, {excluded.get('count', 0)} excluded. SI Δ and Px Δ "
-            "since the last report; pct = percentile in the stock's 1Y window; * = window not fully covered."
+            "since the last report; SI 1Y and Px 1Y = percentiles in the stock's 1Y window; * = window "
+            "not fully covered."
         )
     )
-    return Group(*parts)
+    return Group(*parts, *_dropped_note([d for d in dropped if d not in STOCK_EXTRA_KEYS], layout))
 
 
-def sector_view(result: Any) -> Group:
-    """One table per index (sectors are ranked within their index), titled with it."""
+SECTOR_COLUMNS = (
+    Col("rank", "#", lambda r: _rank_cell(r), 1),
+    Col("sector", "Sector", lambda r: r["sector"], 0, justify="left", wrap=True),
+    Col("members_with_si", "N", lambda r: str(r["members_with_si"]), 8),
+    Col("median_si_pct_so", "Med SI%", lambda r: pct_level(r["median_si_pct_so"]), 3),
+    Col("si_change_last", "SI Δ", lambda r: change_cell(r["si_change_last"]), 4),
+    Col("si_change_ytd", "Δ YTD", lambda r: change_cell(r["si_change_ytd"]), 7),
+    Col("si_pct_1y", "1Y", lambda r: percentile_cell(r["si_pct_1y"], r["si_pct_1y_complete"]), 5),
+    Col("si_pct_5y", "5Y", lambda r: percentile_cell(r["si_pct_5y"], r["si_pct_5y_complete"]), 9),
+    Col("price_return_last", "Px Δ", lambda r: change_cell(r["price_return_last"]), 6),
+    Col("divergence_score", "Score", lambda r: number(r["divergence_score"], 1), 2),
+)
+
+
+def sector_view(result: Any, layout: Layout = Layout()) -> Group:
     from rich.console import Group
 
+    # One table per index: sectors are ranked within their index, and the title says which.
     by_index: dict[str, list[dict[str, Any]]] = {}
     for r in result.rows:
         by_index.setdefault(r["index"], []).append(r)
-    return Group(*(_sector_table(idx, rows, result.as_of) for idx, rows in by_index.items()))
-
-
-def _sector_table(index: str, rows: list[dict[str, Any]], as_of: date) -> Table:
-    notes = _no_score_notes(rows, "sector")
-    table = _table(
-        f"{index} sectors — {as_of.isoformat()}, ranked by median SI % percentile (previous rank in brackets)",
-        caption=notes.strip("\n") or None,
-        caption_justify="left",
-    )
-    for name in ("#", "Sector", "N", "Med SI%", "SI Δ", "Δ YTD", "1Y", "5Y", "Px Δ", "Score"):
-        table.add_column(name, justify="left" if name == "Sector" else "right", no_wrap=name != "Sector")
-    for r in rows:
-        table.add_row(
-            _rank_cell(r),
-            r["sector"],
-            str(r["members_with_si"]),
-            pct_level(r["median_si_pct_so"]),
-            pct_change(r["si_change_last"]),
-            pct_change(r["si_change_ytd"]),
-            percentile(r["si_pct_1y"], r["si_pct_1y_complete"]),
-            percentile(r["si_pct_5y"], r["si_pct_5y_complete"]),
-            pct_change(r["price_return_last"]),
-            number(r["divergence_score"], 1),
+    parts: list[Any] = []
+    dropped: list[str] = []
+    for idx, rows in by_index.items():
+        notes = _no_score_notes(rows, "sector")
+        table, dropped = _fitted(
+            f"{idx} sectors — {result.as_of.isoformat()}, ranked by median SI % percentile (previous rank in brackets)",
+            SECTOR_COLUMNS,
+            rows,
+            layout,
+            caption=notes.strip("\n") or None,
+            caption_justify="left",
         )
-    return table
+        parts.append(table)
+    return Group(*parts, *_dropped_note(dropped, layout))
 
 
-def cot_view(result: Any) -> Group:
+COT_COLUMNS = (
+    Col("contract", "", lambda r: r["contract"], 0, justify="left"),
+    Col(
+        "group",
+        "Group",
+        lambda r: "lev funds" if r["group"] == "lev_money" else "asset mgr",
+        1,
+        justify="left",
+    ),
+    Col("net", "Net", lambda r: _compact(r["net"]), 2),
+    Col("net_pct_oi", "% OI", lambda r: pct_level(r["net_pct_oi"], 1), 7),
+    Col("change_1w", "Δ 1w", lambda r: _signed_compact(r["change_1w"]), 4),
+    Col("change_4w", "Δ 4w", lambda r: _signed_compact(r["change_4w"]), 8),
+    Col("pct_1y", "1Y", lambda r: percentile_cell(r["pct_1y"], r["pct_1y_complete"]), 3),
+    Col("pct_3y", "3Y", lambda r: percentile_cell(r["pct_3y"], r["pct_3y_complete"]), 6),
+    Col("pct_all", "All", lambda r: percentile_cell(r["pct_all"]), 9),
+    Col("cot_index_52w", "COT", lambda r: number(r["cot_index_52w"], 0), 5),
+    Col("zscore_52w", "z", lambda r: number(r["zscore_52w"], 2), 10),
+)
+
+
+def _signed_compact(x: float | None) -> Text:
+    return _styled(_compact(x), None if not x else RISE_STYLE if x > 0 else FALL_STYLE)
+
+
+def cot_view(result: Any, layout: Layout = Layout()) -> Group:
     from rich.console import Group
     from rich.text import Text
 
-    table = _table(f"CFTC Traders in Financial Futures — report {result.as_of.isoformat()}")
-    for name in ("", "Group", "Net", "% OI", "Δ 1w", "Δ 4w", "1Y", "3Y", "All", "COT", "z"):
-        table.add_column(name, justify="left" if name in ("", "Group") else "right", no_wrap=True)
-    for r in result.rows:
-        table.add_row(
-            r["contract"],
-            "lev funds" if r["group"] == "lev_money" else "asset mgr",
-            _compact(r["net"]),
-            pct_level(r["net_pct_oi"], 1),
-            _compact(r["change_1w"]),
-            _compact(r["change_4w"]),
-            percentile(r["pct_1y"], r["pct_1y_complete"]),
-            percentile(r["pct_3y"], r["pct_3y_complete"]),
-            percentile(r["pct_all"]),
-            number(r["cot_index_52w"], 0),
-            number(r["zscore_52w"], 2),
-        )
+    table, dropped = _fitted(
+        f"CFTC Traders in Financial Futures — report {result.as_of.isoformat()}",
+        COT_COLUMNS,
+        result.rows,
+        layout,
+    )
     notes = [
         Text(f"{r['contract']} leveraged funds: {r['largest_net_short']}.")
         for r in result.rows
         if r["largest_net_short"] and r["group"] == "lev_money"
     ]
-    return Group(table, *notes, Text(f"Caveat: {result.extra.get('caveat', '')}"))
+    return Group(
+        table, *notes, Text(f"Caveat: {result.extra.get('caveat', '')}"), *_dropped_note(dropped, layout)
+    )
 
 
-def store_info_view(result: Any) -> Group:
+STORE_COLUMNS = (
+    Col("table", "Table", lambda r: r["table"], 0, justify="left"),
+    Col("rows", "Rows", lambda r: number(r["rows"]), 1),
+    Col("files", "Files", lambda r: number(r["files"]), 5),
+    Col("bytes", "Size", lambda r: f"{_compact(r['bytes'])}B", 4),
+    Col("first_date", "From", lambda r: r["first_date"] or "–", 3, justify="left"),
+    Col("last_date", "To", lambda r: r["last_date"] or "–", 2, justify="left"),
+    Col("version_rows", "Versions", lambda r: number(r["version_rows"]), 6),
+)
+INGEST_COLUMNS = (
+    Col("ingested_at", "When (UTC)", lambda i: str(i.get("ingested_at", ""))[:19], 1, justify="left"),
+    Col("table", "Table", lambda i: i.get("table", ""), 3, justify="left"),
+    Col("source_file", "File", lambda i: i.get("source_file", ""), 0, justify="left", wrap=True),
+    Col("rows", "Rows", lambda i: number(i.get("rows")), 4),
+    Col("changed", "Changed", lambda i: number(i.get("changed")), 2),
+)
+
+
+def store_info_view(result: Any, layout: Layout = Layout()) -> Group:
     from rich.console import Group
     from rich.text import Text
 
     e = result.extra
-    table = _table(f"Store {e['store']} — {e['commits']} commits, {_compact(e['total_bytes'])}B")
-    for name in ("Table", "Rows", "Files", "Size", "From", "To", "Versions"):
-        table.add_column(name, justify="left" if name in ("Table", "From", "To") else "right", no_wrap=True)
-    for r in result.rows:
-        table.add_row(
-            r["table"],
-            number(r["rows"]),
-            number(r["files"]),
-            f"{_compact(r['bytes'])}B",
-            r["first_date"] or "–",
-            r["last_date"] or "–",
-            number(r["version_rows"]),
-        )
-    recent = _table("Last ingests")
-    for name in ("When (UTC)", "Table", "File", "Rows", "Changed"):
-        recent.add_column(
-            name, justify="right" if name in ("Rows", "Changed") else "left", no_wrap=name != "File"
-        )
-    for i in e["last_ingests"]:
-        recent.add_row(
-            str(i.get("ingested_at", ""))[:19],
-            i.get("table", ""),
-            i.get("source_file", ""),
-            number(i.get("rows")),
-            number(i.get("changed")),
-        )
+    table, dropped = _fitted(
+        f"Store {e['store']} — {e['commits']} commits, {_compact(e['total_bytes'])}B",
+        STORE_COLUMNS,
+        result.rows,
+        layout,
+    )
+    recent, dropped_recent = _fitted("Last ingests", INGEST_COLUMNS, e["last_ingests"], layout, primary=False)
     parts: list[Any] = [table, recent]
     if e.get("pending_commit"):
         parts.append(Text("A commit is pending; the next positioning run completes it."))
-    return Group(*parts)
+    return Group(*parts, *_dropped_note(dropped + dropped_recent, layout))
 
 
-def verify_view(result: Any) -> Group:
+def verify_view(result: Any, layout: Layout = Layout()) -> Group:
     from rich.console import Group
     from rich.text import Text
 
@@ -428,12 +663,13 @@ def verify_view(result: Any) -> Group:
     )
     if not result.rows:
         return Group(head)
-    table = _table(None)
-    for name in ("Kind", "Path", "Problem"):
-        table.add_column(name)
-    for r in result.rows:
-        table.add_row(r["kind"], r["path"], r["message"])
-    return Group(head, table)
+    cols = (
+        Col("kind", "Kind", lambda r: r["kind"], 0, justify="left", wrap=True),
+        Col("path", "Path", lambda r: r["path"], 1, justify="left", wrap=True),
+        Col("message", "Problem", lambda r: r["message"], 0, justify="left", wrap=True),
+    )
+    table, dropped = _fitted(None, cols, result.rows, layout)
+    return Group(head, table, *_dropped_note(dropped, layout))
 
 
 SPARK_BARS = "▁▂▃▄▅▆▇█"
@@ -494,43 +730,46 @@ def _summary_value(r: dict[str, Any]) -> str:
     return number(v, 2)
 
 
-def summary_view(result: Any) -> Group:
+SUMMARY_COLUMNS = (
+    Col("metric", "", lambda r: SUMMARY_LABELS.get(r["metric"], r["metric"]), 0, justify="left"),
+    Col("value", "Level", lambda r: _summary_value(r), 1),
+    Col("pct_1y", "1Y", lambda r: percentile_cell(r["pct_1y"], r["pct_1y_complete"]), 2),
+    Col("pct_5y", "5Y", lambda r: percentile_cell(r["pct_5y"], r["pct_5y_complete"]), 4),
+    Col("pct_all", "All", lambda r: percentile_cell(r["pct_all"]), 7),
+    Col("change_last", "Δ last", lambda r: change_cell(r["change_last"]), 3),
+    Col("change_ytd", "Δ YTD", lambda r: change_cell(r["change_ytd"]), 5),
+    Col("change_12m", "Δ 12M", lambda r: change_cell(r["change_12m"]), 6),
+)
+
+
+def _spark_width(layout: Layout, label: str, most: int = 60) -> int:
+    """A sparkline as long as fits on one line after ``label`` (at most ``most`` characters)."""
+    return max(10, min(most, layout.width - len(label)))
+
+
+def summary_view(result: Any, layout: Layout = Layout()) -> Group:
     """Per index: a table of levels vs their history, a 5Y sparkline, and the sentences."""
     from rich.console import Group
     from rich.text import Text
 
     parts: list[Any] = []
+    dropped: list[str] = []
     by_index: dict[str, list[dict[str, Any]]] = {}
     for r in result.rows:
         by_index.setdefault(r["index"], []).append(r)
     for idx, rows in by_index.items():
-        table = _table(f"{idx} — percentile summary, {result.as_of.isoformat()}", title_justify="left")
-        for name, justify in (
-            ("", "left"),
-            ("Level", "right"),
-            ("1Y", "right"),
-            ("5Y", "right"),
-            ("All", "right"),
-            ("Δ last", "right"),
-            ("Δ YTD", "right"),
-            ("Δ 12M", "right"),
-        ):
-            table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-        for r in rows:
-            table.add_row(
-                SUMMARY_LABELS.get(r["metric"], r["metric"]),
-                _summary_value(r),
-                percentile(r["pct_1y"], r["pct_1y_complete"]),
-                percentile(r["pct_5y"], r["pct_5y_complete"]),
-                percentile(r["pct_all"]),
-                pct_change(r["change_last"]),
-                pct_change(r["change_ytd"]),
-                pct_change(r["change_12m"]),
-            )
+        table, dropped = _fitted(
+            f"{idx} — percentile summary, {result.as_of.isoformat()}",
+            SUMMARY_COLUMNS,
+            rows,
+            layout,
+            title_justify="left",
+        )
         parts.append(table)
-        spark = sparkline(result.extra.get("sparklines", {}).get(idx, []))
+        label = "Total SI, last 5Y: "
+        spark = sparkline(result.extra.get("sparklines", {}).get(idx, []), _spark_width(layout, label))
         if spark:
-            parts.append(Text(f"Total SI, last 5Y: {spark}"))
+            parts.append(Text(label + spark))
         for sentence in result.extra.get("text", {}).get(idx, []):
             parts.append(Text(sentence))
         for r in rows:
@@ -538,7 +777,7 @@ def summary_view(result: Any) -> Group:
                 parts.append(Text(f"· {r['explain']}", style="dim"))
         parts.append(Text(""))
     parts.append(Text("Percentiles: 100 = highest in the window. * = window not fully covered by the store."))
-    return Group(*parts)
+    return Group(*parts, *_dropped_note([d for d in dropped if d not in STOCK_EXTRA_KEYS], layout))
 
 
 def _level(v: float | None) -> str:
@@ -546,30 +785,28 @@ def _level(v: float | None) -> str:
     return number(v, 2) if v is not None and abs(v) < 1000 else number(v)
 
 
-def history_view(result: Any) -> Group:
+def history_view(result: Any, layout: Layout = Layout()) -> Group:
     from rich.console import Group
     from rich.text import Text
 
     rows = result.rows
     head = rows[0] if rows else {"index": "", "metric": ""}
     values = [r["value"] for r in rows]
-    table = _table(None)
-    table.add_column("Settlement date")
-    table.add_column(head["metric"], justify="right")
-    table.add_column("Members with SI", justify="right")
-    table.add_column("Membership as of")
-    for r in rows:
-        table.add_row(
-            r["settlement_date"], _level(r["value"]), str(r["members_with_si"]), r["membership_as_of"]
-        )
+    cols = (
+        Col("settlement_date", "Settlement date", lambda r: r["settlement_date"], 0, justify="left"),
+        Col("value", head["metric"], lambda r: _level(r["value"]), 1),
+        Col("members_with_si", "Members with SI", lambda r: str(r["members_with_si"]), 2),
+        Col("membership_as_of", "Membership as of", lambda r: r["membership_as_of"], 3, justify="left"),
+    )
+    table, dropped = _fitted(None, cols, rows, layout)
     nums = [v for v in values if v is not None]
     lines = [
         Text(f"{head['index']} {head['metric']}: {result.extra.get('metric_definition', '')}"),
-        Text(sparkline(values)),
+        Text(sparkline(values, _spark_width(layout, ""))),
     ]
     if nums:
         lines.append(Text(f"min {_level(min(nums))}  max {_level(max(nums))}  reports {len(values)}"))
-    return Group(*lines, table)
+    return Group(*lines, table, *_dropped_note(dropped, layout))
 
 
 def _usd(x: float | None) -> str:
@@ -581,7 +818,7 @@ def _usd(x: float | None) -> str:
     return f"{sign}${v / 1e9:.2f}B" if v >= 1e9 else f"{sign}${v / 1e6:.0f}M"
 
 
-def flows_view(result: Any) -> Group:
+def flows_view(result: Any, layout: Layout = Layout()) -> Group:
     """Per index: a row per session, then a sparkline per column."""
     from rich.console import Group
     from rich.text import Text
@@ -619,18 +856,17 @@ def flows_view(result: Any) -> Group:
     return Group(*parts)
 
 
-def plain_rows_view(result: Any) -> Table:
+def plain_rows_view(result: Any, layout: Layout = Layout()) -> Group:
     """A plain table of the rows' keys in order (``calendar``, ``config show``): no computed cells."""
-    table = _table(None)
+    from rich.console import Group
+
     keys = list(result.rows[0]) if result.rows else []
-    for k in keys:
-        table.add_column(k)
-    for r in result.rows:
-        table.add_row(*("–" if r.get(k) is None else str(r[k]) for k in keys), end_section=False)
-    return table
+    cols = [Col(k, k, _text_of(k), i, justify="left", wrap=True) for i, k in enumerate(keys)]
+    table, dropped = _fitted(None, cols, result.rows, layout)
+    return Group(table, *_dropped_note(dropped, layout))
 
 
-def stock_story_view(result: Any) -> Group:
+def stock_story_view(result: Any, layout: Layout = Layout()) -> Group:
     """One stock over time: memberships, sparklines, then a row per settlement date."""
     from rich.console import Group
     from rich.text import Text

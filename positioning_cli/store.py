@@ -204,8 +204,11 @@ def _as_utc(t: datetime) -> datetime:
 
 
 class Store:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, on_wait: Callable[[str], None] | None = None) -> None:
         self.root = Path(root)
+        # Told once per lock when it has to wait for it, what it waits for (the ingest progress
+        # bar shows it instead of a silent empty bar).
+        self.on_wait = on_wait
 
     # ----------------------------------------------------------------- paths
     def refuse_symlinks(self, path: Path, _seen: set[Path] | None = None) -> None:
@@ -336,6 +339,7 @@ class Store:
             raise StoreError(f"{path}: cannot open the lock file: {os_error_text(exc)}") from None
         try:
             deadline = time.monotonic() + max(wait, 0.0)
+            told = False
             while True:
                 try:
                     fcntl.flock(fd, mode | fcntl.LOCK_NB)
@@ -343,6 +347,10 @@ class Store:
                 except OSError as exc:
                     if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                         raise StoreError(f"{path}: cannot lock: {os_error_text(exc)}") from None
+                    if self.on_wait is not None and not told:
+                        told = True
+                        shown = wait if shown_wait is None else shown_wait
+                        self.on_wait(f"waiting (up to {shown:g}s, --wait): {_holder(fd, name, mode)}")
                     if time.monotonic() >= deadline:
                         raise BusyError(
                             f"{self.root}: the store is busy: {_holder(fd, name, mode)};"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
 import subprocess
@@ -218,3 +219,144 @@ def test_scan_by_something_else_is_a_usage_error(demo_store: Path) -> None:
 def test_a_bad_format_is_a_usage_error_before_any_work(cmd: list[str], tmp_path: Path) -> None:
     r = run_cli(*cmd, "--format", "xml", store=tmp_path / "none")
     assert r.code == ExitCode.USAGE and "--format" in r.err and r.out == ""
+
+
+# ---------------------------------------------------------------- -h, -V, global options after the command
+@pytest.mark.parametrize("args", [["-h"], ["scan", "-h"], ["ingest", "-h"], ["ingest", "prices", "-h"]])
+def test_cli_entry_short_help_is_help(args: list[str]) -> None:
+    short, long = run_cli(*args), run_cli(*args[:-1], "--help")
+    assert short.code == long.code == 0
+    assert short.out == long.out and "-h, --help" in short.out
+
+
+@pytest.mark.parametrize("args", [["-V"], ["scan", "-V"], ["store", "info", "--version"]])
+def test_cli_entry_short_version_is_version(args: list[str]) -> None:
+    from positioning_cli import __version__
+
+    r = run_cli(*args)
+    assert (r.code, r.out, r.err) == (0, f"positioning {__version__}\n", "")
+
+
+def test_cli_entry_store_and_debug_after_the_command(tmp_path: Path) -> None:
+    """`--store` after the command is the store used; `--debug` there is accepted, and shows a traceback."""
+    before = run_cli("scan", "--debug", "--store", str(tmp_path / "empty"))
+    assert before.code == ExitCode.NO_DATA
+    assert "Traceback" in before.err and str(tmp_path / "empty") in before.err.splitlines()[-1]
+    # given after the command it wins over the one before it
+    r = run_cli("store", "info", "--store", str(tmp_path / "second"), "-f", "json", store=tmp_path / "first")
+    assert r.code in (ExitCode.OK, ExitCode.NO_DATA), r.err
+    assert "second" in (r.out + r.err) and "first" not in (r.out + r.err)
+    # and without --debug, a one-line error as before
+    plain = run_cli("scan", "--store", str(tmp_path / "empty"))
+    assert plain.code == ExitCode.NO_DATA and len(plain.err.splitlines()) == 1
+
+
+# ---------------------------------------------------------------- --fail-on sees every ranked row
+def _match_count(err: str) -> int:
+    """N from the one error line ``--fail-on: N match(es): ...``."""
+    (line,) = [ln for ln in err.splitlines() if ln.startswith("error: --fail-on: ")]
+    return int(line.split()[2])
+
+
+def test_fail_on_evaluates_every_ranked_row(demo_store: Path) -> None:
+    everything = run_cli("scan", "--by", "stock", "-f", "json", store=demo_store)
+    assert everything.code == 0, everything.err
+    doc = json.loads(everything.out)
+    assert len(doc["rows"]) == doc["ranked"] > 20  # no --top: JSON carries every ranked row
+    want = sum(1 for row in doc["rows"] if row["si_pct_so"] is not None and row["si_pct_so"] >= 10)
+    assert want > 3
+    csv_rows = list(
+        csv.DictReader(io.StringIO(run_cli("scan", "--by", "stock", "-f", "csv", store=demo_store).out))
+    )
+    assert len(csv_rows) == doc["ranked"]
+    for top in ([], ["--top", "3"]):  # the rows --top leaves out are checked too
+        r = run_cli(
+            "scan", "--by", "stock", *top, "-f", "json", "--fail-on", "si_pct_so>=10", store=demo_store
+        )
+        assert r.code == ExitCode.THRESHOLD
+        assert _match_count(r.err) == want
+        assert len(json.loads(r.out)["rows"]) == (3 if top else doc["ranked"])
+    table = run_cli("scan", "--by", "stock", "-f", "table", store=demo_store)
+    symbols_shown = [row["symbol"] for row in doc["rows"] if f" {row['symbol']} " in table.out]
+    assert symbols_shown == [row["symbol"] for row in doc["rows"][:20]]  # the table keeps its top 20
+
+
+def test_fail_on_string_keys(demo_store: Path) -> None:
+    doc = json.loads(run_cli("scan", "--by", "stock", "-f", "json", store=demo_store).out)
+    pressing = [r["symbol"] for r in doc["rows"] if r["quadrant_key"] == "pressing_into_strength"]
+    others = [r["symbol"] for r in doc["rows"] if r["quadrant_key"] not in (None, "pressing_into_strength")]
+    assert pressing and others
+    for expr, want in (
+        ("quadrant_key==pressing_into_strength", len(pressing)),
+        ("quadrant_key=='pressing_into_strength'", len(pressing)),
+        ("quadrant_key!=pressing_into_strength", len(others)),
+    ):
+        r = run_cli("scan", "--by", "stock", "-f", "json", "--fail-on", expr, store=demo_store)
+        assert r.code == ExitCode.THRESHOLD, r.err
+        assert _match_count(r.err) == want, expr
+        first = pressing[0] if "==" in expr else others[0]  # rows are listed in rank order
+        assert f"matched {first} (" in r.err
+    none = run_cli(
+        "scan", "--by", "stock", "-f", "json", "--fail-on", "quadrant_key==nowhere", store=demo_store
+    )
+    assert none.code == 0 and none.err.count("error") == 0
+    bad = run_cli("scan", "--by", "stock", "--fail-on", "quadrant_key>=pressing", store=demo_store)
+    assert bad.code == ExitCode.USAGE and "== or !=" in bad.err and bad.out == ""
+
+
+def test_fail_on_on_cot_and_summary(demo_store: Path) -> None:
+    cot = json.loads(run_cli("cot", "-f", "json", store=demo_store).out)
+    short = [(r["contract"], r["group"]) for r in cot["rows"] if r["net"] is not None and r["net"] < 0]
+    assert short and len(short) < len(cot["rows"])
+    r = run_cli("cot", "-f", "json", "--fail-on", "net<0", store=demo_store)
+    assert r.code == ExitCode.THRESHOLD
+    assert _match_count(r.err) == len(short) and f"matched {short[0][0]} {short[0][1]}" in r.err
+    assert json.loads(r.out) == cot  # the output is written in full first
+    summary = json.loads(run_cli("summary", "-f", "json", store=demo_store).out)
+    high = [r for r in summary["rows"] if r["pct_1y"] is not None and r["pct_1y"] >= 50]
+    assert high and len(high) < len(summary["rows"])
+    r = run_cli("summary", "-f", "json", "--fail-on", "pct_1y>=50", store=demo_store)
+    assert r.code == ExitCode.THRESHOLD and _match_count(r.err) == len(high)
+    assert f"matched {high[0]['index']} {high[0]['metric']}" in r.err
+    assert run_cli("cot", "--fail-on", "nope>1", store=demo_store).code == ExitCode.USAGE
+
+
+# ---------------------------------------------------------------- warnings reach stderr in every format
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "csv", "table"])
+def test_warnings_go_to_stderr_in_every_format(demo_store: Path, fmt: str) -> None:
+    doc = json.loads(run_cli("scan", "--by", "stock", "--top", "3", "-f", "json", store=demo_store).out)
+    assert doc["warnings"] and doc["excluded"]["count"] > 0  # the gates exclude some sample stocks
+    r = run_cli("scan", "--by", "stock", "--top", "3", "-f", fmt, store=demo_store)
+    assert r.code == 0
+    logged = [ln.removeprefix("warning: ") for ln in r.err.splitlines() if ln.startswith("warning: ")]
+    assert logged == doc["warnings"]
+    if fmt == "json":
+        assert json.loads(r.out)["warnings"] == doc["warnings"]  # and still inside the document
+
+
+# ---------------------------------------------------------------- history --since / --last
+def test_history_since_and_last(demo_store: Path) -> None:
+    every = json.loads(run_cli("history", "--index", "RUT", "-f", "json", store=demo_store).out)["rows"]
+    dates = [r["settlement_date"] for r in every]
+    assert len(dates) > 24 and dates == sorted(dates)
+    since = dates[-10]  # a settlement date held: the report on it is kept
+    day_after = (datetime.date.fromisoformat(dates[-10]) + datetime.timedelta(days=1)).isoformat()
+
+    def got(*args: str) -> list[dict[str, object]]:
+        r = run_cli("history", "--index", "RUT", *args, "-f", "json", store=demo_store)
+        assert r.code == 0, r.err
+        return json.loads(r.out)["rows"]
+
+    assert got("--since", since) == every[-10:]
+    assert got("--since", day_after) == every[-9:]
+    assert got("--last", "3") == every[-3:]
+    assert got("--since", since, "--last", "4") == every[-4:]
+    assert got("--since", since, "--last", "400") == every[-10:]
+    table = run_cli("history", "--index", "RUT", "--last", "2", "-f", "table", store=demo_store).out
+    assert dates[-1] in table and dates[-2] in table and dates[-3] not in table
+    assert run_cli("history", "--index", "RUT", "--last", "0", store=demo_store).code == ExitCode.USAGE
+    assert (
+        run_cli("history", "--index", "RUT", "--since", "2026-13-01", store=demo_store).code == ExitCode.USAGE
+    )
+    late = run_cli("history", "--index", "RUT", "--since", "2099-01-01", store=demo_store)
+    assert late.code == ExitCode.NO_DATA and "2099-01-01" in late.err

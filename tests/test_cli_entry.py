@@ -71,7 +71,7 @@ def test_stored_help_is_what_typer_renders_now() -> None:
 
 
 # ---------------------------------------------------------------- same bytes as typer
-@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["-h"], ["-V"]])
 @pytest.mark.parametrize("columns", [None, "80", "100", "300", "79", "60", "40", "0", "-5", "wide"])
 def test_fast_answers_are_typers_byte_for_byte(args: list[str], columns: str | None) -> None:
     env = _env(COLUMNS=columns)
@@ -94,7 +94,7 @@ def test_fast_answers_are_typers_byte_for_byte(args: list[str], columns: str | N
         {"LINES": "5", "COLUMNS": "120"},
     ],
 )
-@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["-h"], ["-V"]])
 def test_fast_answers_are_typers_in_other_environments(args: list[str], extra: dict[str, str]) -> None:
     env = _env(**extra)
     want = _run(TYPER, args, env)
@@ -103,7 +103,7 @@ def test_fast_answers_are_typers_in_other_environments(args: list[str], extra: d
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
-@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["-h"], ["-V"]])
 @pytest.mark.parametrize("cols", [120, 80, 72, 30])
 def test_fast_answers_on_a_terminal_follow_its_width(args: list[str], cols: int) -> None:
     """No COLUMNS: the width comes from the terminal on stdout, for typer and the entry alike."""
@@ -152,14 +152,14 @@ def _closed_pipe_run(cmd: list[str], args: list[str], env: dict[str, str]) -> tu
 
 
 @pytest.mark.parametrize("unbuffered", [None, "1"])
-@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["-h"], ["-V"]])
 def test_a_reader_that_went_away_is_handled_as_typer_does(args: list[str], unbuffered: str | None) -> None:
     env = _env(PYTHONUNBUFFERED=unbuffered)
     assert _closed_pipe_run(MODULE, args, env) == _closed_pipe_run(TYPER, args, env)
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["-h"], ["-V"]])
 def test_a_full_disk_is_handled_as_typer_does(args: list[str]) -> None:
     def run(cmd: list[str]) -> tuple[int, bytes]:
         with open("/dev/full", "wb") as full:
@@ -172,7 +172,7 @@ def test_a_full_disk_is_handled_as_typer_does(args: list[str]) -> None:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="needs sh")
-@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["-h"], ["-V"]])
 def test_a_closed_stdout_is_handled_as_typer_does(args: list[str]) -> None:
     """No stdout at all (sys.stdout is None): typer's path, whatever it does (frames aside)."""
 
@@ -191,7 +191,7 @@ def test_a_closed_stdout_is_handled_as_typer_does(args: list[str]) -> None:
 
 
 # ---------------------------------------------------------------- what gets imported
-@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["-h"], ["-V"]])
 @pytest.mark.parametrize("cmd", ENTRIES, ids=lambda c: "module" if c is MODULE else "script")
 def test_fast_answers_import_no_typer(args: list[str], cmd: list[str]) -> None:
     names = _imports(args, _env(), cmd)
@@ -209,7 +209,9 @@ def test_fast_answers_import_no_typer(args: list[str], cmd: list[str]) -> None:
         (["--debug", "--version"], {}),
         (["--version", "--help"], {}),
         (["--version", "--version"], {}),
-        (["-h"], {}),  # not an option of the real CLI: typer says so
+        (["-h", "-V"], {}),
+        (["scan", "-h"], {}),
+        (["scan", "-V"], {}),
         (["--hel"], {}),  # no abbreviations on the fast path
     ],
 )

@@ -156,3 +156,26 @@ def test_readme_states_the_choices_as_the_code_makes_them() -> None:
     recent = nets[-52:]
     expected = (recent[-1] - statistics.fmean(recent)) / statistics.stdev(recent)
     assert math.isclose(read.zscore_52w, expected, rel_tol=1e-12)
+
+
+def test_readme_ingest_crontab_line_keeps_going_and_logs_only_problems(tmp_path: Path) -> None:
+    cron = readme_line("15 6 * * 2-6 positioning ingest")
+    command = cron.split(" ", 5)[5]
+    store = tmp_path / "store"
+    env = shim_path(tmp_path, store)
+    incoming = Path(env["HOME"]) / "incoming" / "finra"
+    incoming.mkdir(parents=True)
+    import gzip
+
+    good = gzip.decompress((SAMPLE / "short_interest" / "shrt20200115.csv.gz").read_bytes())
+    (incoming / "shrt20200115.csv").write_bytes(good)
+    (incoming / "shrt20200131.csv").write_bytes(good[: len(good) // 2])  # a download cut short
+    p = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 3, p.stderr
+    log = (Path(env["HOME"]) / "positioning.log").read_text().splitlines()
+    assert len(log) == 2 and all(line.startswith("error: ") for line in log), log
+    assert "shrt20200131.csv" in log[0] and "truncated" in log[0]
+    rows = sum(1 for line in good.decode().splitlines()[1:] if line.strip())
+    assert run_cli("store", "info", "-f", "json", store=store).out.count(f'"rows": {rows}') >= 1
+    again = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 3  # the cut file is not stored, so it is tried (and reported) again

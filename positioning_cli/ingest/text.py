@@ -348,6 +348,8 @@ def _read_general(
     rows: list[list[str]] = []
     lines: list[int] = []
     consumed = 0  # physical lines read so far; the next record starts at consumed + 1
+    widths: list[int] = []  # fields in the last two data records as read (before padding)
+    stopped_at_blank = False
     try:
         for record in reader:
             start, consumed = consumed + 1, reader.line_num
@@ -359,8 +361,10 @@ def _read_general(
                 continue
             if blank:
                 if stop_at_blank and rows:
+                    stopped_at_blank = True
                     break
                 continue
+            widths = [*widths[-1:], len(record)]
             width = len(header)
             if len(record) > width:
                 if any(f.strip() for f in record[width:]):
@@ -380,6 +384,8 @@ def _read_general(
         raise InputError(source.name, "empty file")
     if not rows:
         raise InputError(source.name, "header only, no data rows", line=found_line)
+    if not stopped_at_blank:
+        _refuse_cut_last_row(source, widths, len(header), lines[-1])
     # Build columns in one pass over the row list; names kept as spelt in the file.
     by_column = list(zip(*rows, strict=True))
     columns = {name: string_column(by_column[i]) for i, name in enumerate(header)}
@@ -391,6 +397,26 @@ def _read_general(
         header_line=found_line,
         delimiter=delimiter,
     )
+
+
+def _refuse_cut_last_row(source: Source, widths: list[int], header_width: int, line: int) -> None:
+    """A file cut short mid-row (a half-finished download) says so, not "blank date".
+
+    The sign: the text ends without a line end and its last row has fewer fields than the header
+    and than the row before it (rows that are all short, like old Stooq ones without volume, are a
+    layout, not a cut).
+    """
+    if source.text.endswith(("\n", "\r")):
+        return
+    last = widths[-1]
+    before = widths[0] if len(widths) > 1 else header_width
+    if last < header_width and last < before:
+        raise InputError(
+            source.name,
+            f"truncated: the last line has {last} of {header_width} fields and no line end "
+            "(the file was cut short; download it again)",
+            line=line,
+        )
 
 
 def read_json_records(source: Source) -> RawTable:
