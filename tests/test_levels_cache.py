@@ -45,6 +45,12 @@ def store(template: Path, tmp_path: Path) -> Path:
     return root
 
 
+def _notes(err: str) -> str:
+    """stderr without the scan's data warnings (which go to stderr in every format): what the
+    cache said, if anything."""
+    return "".join(line for line in err.splitlines(keepends=True) if not line.startswith("warning: "))
+
+
 def scan_rows(store: Path, package: Path = ROOT, **env: str) -> tuple[list[dict[str, object]], str]:
     """`positioning scan -f json` run by the package at ``package`` (a real process whose working
     folder is the store's parent, so no other copy of the package shadows it)."""
@@ -54,13 +60,13 @@ def scan_rows(store: Path, package: Path = ROOT, **env: str) -> tuple[list[dict[
     cmd = [sys.executable, "-m", "positioning_cli", "--store", str(store), "scan", "--format", "json"]
     p = subprocess.run(cmd, capture_output=True, text=True, env=full, cwd=store.parent, timeout=300)
     assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout)["rows"], p.stderr
+    return json.loads(p.stdout)["rows"], _notes(p.stderr)
 
 
 def in_process_scan(store: Path) -> tuple[list[dict[str, object]], str]:
     r = cli("scan", "--format", "json", store=store)
     assert r.code == 0, r.err
-    return json.loads(r.out)["rows"], r.err
+    return json.loads(r.out)["rows"], _notes(r.err)
 
 
 def test_stale_definition_edit_recomputes_the_cache(store: Path, tmp_path: Path) -> None:

@@ -59,13 +59,18 @@ def price_context(
 ) -> list[PriceContext]:
     """One row per symbol with a positive close on or before ``as_of`` (the three sequences align)."""
     import duckdb
+    import numpy as np
     import pyarrow as pa
 
+    from positioning_cli import arrays
+
+    # Built from buffers, not Python lists: pa.array on lists imports pandas, which a warm scan avoids.
+    epoch_days = np.array(list(days), dtype="datetime64[D]").astype(np.int32)
     table = pa.table(
         {
-            "symbol": pa.array(list(symbols), pa.string()),
-            "date": pa.array(list(days), pa.date32()),
-            "close": pa.array(list(closes), pa.float64()),
+            "symbol": arrays.strings(list(symbols)),
+            "date": pa.Array.from_buffers(pa.date32(), len(epoch_days), [None, pa.py_buffer(epoch_days)]),
+            "close": arrays.from_numpy(np.asarray(list(closes), dtype=np.float64)),
         }
     )
     con = duckdb.connect()
