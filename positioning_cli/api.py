@@ -46,6 +46,7 @@ class FileReport:
     first_date: date | None
     last_date: date | None
     warnings: tuple[str, ...]
+    removed: int = 0  # live rows this file (a whole snapshot) removed because it lacks them
 
 
 ProgressFn = Callable[[str, int, int], None]  # (message, done, total)
@@ -74,6 +75,7 @@ def ingest(
     was. Files whose exact bytes were ingested before are not parsed again.
     """
     from positioning_cli.ingest import ParseOptions, expand_paths, parse_file
+    from positioning_cli.ingest.text import STDIN, display_name
     from positioning_cli.store import SourceBatch, Store
 
     if kind not in KIND_TABLE:
@@ -101,7 +103,15 @@ def ingest(
 
     def parse(i: int) -> tuple[int, SourceBatch, tuple[str, ...]]:
         parsed = parse_file(kind, files[i], opts)
-        return i, SourceBatch(parsed.table, files[i].name, digests[i], parsed.format), parsed.warnings
+        batch = SourceBatch(
+            parsed.table,
+            display_name(files[i]) if str(files[i]) == STDIN else files[i].name,
+            digests[i] or parsed.sha256,  # a pipe is hashed as it is read, once
+            parsed.format,
+            absent=parsed.absent,
+            snapshot=parsed.snapshot,
+        )
+        return i, batch, parsed.warnings
 
     with store.writing(wait) as writer:
         step: list[tuple[int, SourceBatch, tuple[str, ...]]] = []
@@ -118,6 +128,7 @@ def ingest(
                     r.first_date,
                     r.last_date,
                     warnings,
+                    r.removed,
                 )
             step.clear()
             writer.spill()
@@ -140,12 +151,21 @@ def ingest(
 def _digests(files: Sequence[Path]) -> list[str]:
     """SHA-256 of each file's bytes (hashlib releases the GIL: files are hashed side by side).
 
-    An unreadable file gets "" and is left to the parser, whose error names it.
+    Only regular files within the input limit are hashed here, in chunks: a pipe or standard input
+    can be read only once, so the parser hashes it as it reads it; an unreadable or oversized file
+    gets "" too and is left to the parser, whose error names it.
     """
+    from positioning_cli.ingest.text import MAX_INPUT_BYTES, STDIN
 
     def digest(path: Path) -> str:
         try:
-            return hashlib.sha256(path.read_bytes()).hexdigest()
+            if str(path) == STDIN or not path.is_file() or path.stat().st_size > MAX_INPUT_BYTES:
+                return ""
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+            return h.hexdigest()
         except OSError:
             return ""
 

@@ -84,7 +84,10 @@ DateFormatOpt = Annotated[
 InputFormatOpt = Annotated[
     str | None, typer.Option("--format", help="Input format; auto-detected from the header when omitted.")
 ]
-PathsArg = Annotated[list[Path], typer.Argument(help="Files or folders (gzip allowed).", show_default=False)]
+PathsArg = Annotated[
+    list[Path],
+    typer.Argument(help="Files or folders (gzip allowed; - reads standard input).", show_default=False),
+]
 
 
 def _version(value: bool) -> None:

@@ -45,4 +45,6 @@ def file_summary(report: Any) -> str:
         tail = "already ingested, unchanged"
     else:
         tail = f"{report.changed:,} new or changed"
+        if report.removed:
+            tail += f", {report.removed:,} removed (not in this snapshot)"
     return f"{report.path}: {report.rows:,} rows, {dates}, {report.format}, {tail}"

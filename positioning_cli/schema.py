@@ -32,6 +32,10 @@ class TableSpec:
     # Columns with (nearly) one distinct value per row in a partition file: Parquet dictionary
     # encoding only costs time there (it falls back to plain anyway), so they are written plain.
     plain_encoded: tuple[str, ...] = ()
+    # What one whole-snapshot source file covers (a FINRA file: its settlement date; a members
+    # file: an index on an as-of date). A snapshot replaces every key of the scopes it holds; a
+    # partial source only upserts. Empty: the table has no snapshot sources.
+    snapshot_scope: tuple[str, ...] = ()
 
     @property
     def parsed_schema(self) -> pa.Schema:
@@ -65,6 +69,7 @@ SHORT_INTEREST = TableSpec(
     file_per_date=True,
     required=("settlement_date", "symbol", "short_interest", "revision_flag", "split_flag", "source_format"),
     plain_encoded=("symbol", "issue_name"),
+    snapshot_scope=("settlement_date",),
 )
 
 PRICES = TableSpec(
@@ -110,6 +115,7 @@ MEMBERS = TableSpec(
     file_per_date=True,
     required=("index", "as_of", "symbol", "source_format"),
     plain_encoded=("symbol", "name"),
+    snapshot_scope=("index", "as_of"),
 )
 
 COT = TableSpec(

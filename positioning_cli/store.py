@@ -70,7 +70,7 @@ import stat
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
 from dataclasses import dataclass
@@ -114,6 +114,9 @@ __all__ += ["VERSIONS", "WRITE_LOCK", "SourceBatch", "MergeResult", "Store", "Wr
 
 PUBLISHED = "published"
 SEQ = "seq"
+REMOVED = "removed"  # a _versions row that records the key's removal by a snapshot (a tombstone)
+# Columns a partial source can never leave "not provided": they decide which row wins.
+_ALWAYS_PROVIDED = frozenset({"revision_flag", "source_format"})
 COMPRESSION = "zstd"
 # Lock files a reader cannot open on a read-only store (mount, or permissions): it reads unlocked.
 _READ_ONLY_ERRNOS = frozenset({errno.EACCES, errno.EROFS, errno.EPERM})
@@ -129,6 +132,11 @@ class SourceBatch:
     sha256: str  # of the raw bytes, for idempotent re-ingest
     format: str
     published: date | None = None  # publication date when the source gives one (kept in _versions)
+    # Columns the source does not carry: they keep the value another source gave (never erased).
+    absent: frozenset[str] = frozenset()
+    # The source is the whole of each snapshot scope it holds (``TableSpec.snapshot_scope``): keys of
+    # those scopes it lacks are removed. Otherwise it only adds and updates rows.
+    snapshot: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,10 +148,17 @@ class MergeResult:
     skipped: bool  # the same bytes were ingested before: nothing to do
     first_date: date | None
     last_date: date | None
+    removed: int = 0  # rows of the live table this snapshot source removed
 
 
 def versions_schema(spec: TableSpec) -> pa.Schema:
-    """Schema of ``STORE/_versions/<table>/`` files: the table's columns, ``published``, ``seq``."""
+    """Schema of ``STORE/_versions/<table>/`` files: the table's columns, ``published``, ``seq``,
+    ``removed`` (True: the row records that a snapshot removed the key; null or False otherwise)."""
+    return pa.schema([*legacy_versions_schema(spec), pa.field(REMOVED, pa.bool_())])
+
+
+def legacy_versions_schema(spec: TableSpec) -> pa.Schema:
+    """The ``_versions`` schema before ``removed`` existed: such files are read as never removed."""
     return pa.schema(
         [*spec.schema, pa.field(PUBLISHED, pa.date32()), pa.field(SEQ, pa.int64(), nullable=False)]
     )
@@ -292,7 +307,7 @@ class Store:
             if entry.get("layout") != SNAPSHOT:
                 parts += self._read_files([(path, int(entry["bytes"]))], vschema, names)
                 continue
-            live = [c for c in names if c not in (PUBLISHED, SEQ)]
+            live = [c for c in names if c not in (PUBLISHED, SEQ, REMOVED)]
             need = list(dict.fromkeys([*live, SOURCE_FILE, INGESTED_AT]))
             t = self._read_files([(path, int(entry["bytes"]))], spec.schema, need)[0]
             n = t.num_rows
@@ -300,6 +315,8 @@ class Store:
                 t = t.append_column(PUBLISHED, _published(m, table, t))
             if SEQ in names:
                 t = t.append_column(SEQ, arrays.from_numpy(np.full(n, int(entry["seq"]), dtype=np.int64)))
+            if REMOVED in names:
+                t = t.append_column(REMOVED, pa.nulls(n, pa.bool_()))
             parts.append(t.select(names).cast(pa.schema([vschema.field(c) for c in names])))
         if not parts:
             return pa.schema([vschema.field(c) for c in names]).empty_table()
@@ -479,7 +496,9 @@ class Store:
         schema = spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns])
         vschema = versions_schema(spec)
         key = list(spec.key)
-        need = list(dict.fromkeys([*key, spec.date_column, "revision_flag", SEQ, INGESTED_AT, *schema.names]))
+        need = list(
+            dict.fromkeys([*key, spec.date_column, "revision_flag", SEQ, REMOVED, INGESTED_AT, *schema.names])
+        )
         need = [c for c in need if c in vschema.names]
         allv = self.versions(spec.name, need, m, known_at)
         if allv.num_rows == 0:
@@ -488,6 +507,14 @@ class Store:
         allv = allv.filter(pc.less_equal(allv.column(INGESTED_AT), at))
         # file order = commit order, rows in merge order: a row position breaks ties within a merge
         df = allv.to_pandas(types_mapper=pd.ArrowDtype).assign(_pos=range(allv.num_rows))
+        tomb = df[REMOVED].fillna(False).to_numpy(dtype=bool)
+        if tomb.any():
+            # A removal ends a key's history: only what came after the last one counts.
+            cut = df[tomb].groupby(key, sort=False)[SEQ].max().rename("_cut").reset_index()
+            df = df.merge(cut, on=key, how="left")
+            df = df[df["_cut"].isna().to_numpy() | (df[SEQ] > df["_cut"]).fillna(False).to_numpy(dtype=bool)]
+            if df.empty:
+                return schema.empty_table()
         order = key + (["revision_flag"] if "revision_flag" in df.columns else []) + [SEQ, "_pos"]
         winners = df.sort_values(order, kind="stable").drop_duplicates(key, keep="last")
         # the live table's order: partition file (date or year), then key within the file
@@ -736,29 +763,50 @@ class Writer:
             self.next_manifest["ingests"].append(entries[i])
             results[i] = MergeResult(batch.source_file, spec.name, len(t), 0, False, first, last)
         changed: dict[int, int] = {}
+        removed: dict[int, int] = {}
+        absent = {i: b.absent - set(spec.key) - _ALWAYS_PROVIDED for i, b in enumerate(batches)}
+        snapshots = frozenset(i for i, b in enumerate(batches) if b.snapshot and spec.snapshot_scope)
         for rel in sorted(parts):
             # One contiguous table per partition: take/filter on many small chunks is slow.
             rows = pa.concat_tables([p for _, p in parts[rel]]).combine_chunks()
             origin = np.repeat([i for i, _ in parts[rel]], [p.num_rows for _, p in parts[rel]])
-            merged, winners, recorded = _resolve(spec, self._current(spec, rel), rows)
-            if len(winners):
-                self._staged[f"{spec.name}/{rel}"] = _Staged(spec, merged)
-                for i, n in zip(*np.unique(origin[winners], return_counts=True), strict=True):
+            res = _resolve(spec, self._current(spec, rel), rows, origin, absent, snapshots)
+            if len(res.winners) or len(res.removed_by):
+                self._staged[f"{spec.name}/{rel}"] = _Staged(spec, res.table)
+                for i, n in zip(*np.unique(origin[res.winners], return_counts=True), strict=True):
                     changed[int(i)] = changed.get(int(i), 0) + int(n)
+                for i, n in zip(*np.unique(res.removed_by, return_counts=True), strict=True):
+                    removed[int(i)] = removed.get(int(i), 0) + int(n)
             if rel not in self.base["tables"][spec.name]["files"]:
                 # A partition new in this commit: its live file, as written, records its versions
                 # (rows superseded within the commit were never visible to any reader).
                 self._snapshots.add(f"{spec.name}/{rel}")
-            elif recorded.all():
+                continue
+            rows, recorded = res.incoming, res.recorded
+            if recorded.all():
                 self._record_versions(spec, rel, rows, origin, batches, seqs)
             elif recorded.any():
                 sel = np.flatnonzero(recorded)
                 self._record_versions(spec, rel, rows.take(sel), origin[sel], batches, seqs)
-        for i, n in changed.items():
+            if len(res.removed_by):
+                # Tombstones: the removed rows, stamped with the lineage of the snapshot that removed them.
+                gone = res.removed.drop_columns([SOURCE_FILE, INGESTED_AT])
+                by = res.removed_by
+                names = [batches[int(i)].source_file for i in by]
+                gone = _with_lineage(spec, gone, "", self.ingested_at)
+                gone = gone.set_column(
+                    gone.schema.get_field_index(SOURCE_FILE), SOURCE_FILE, arrays.strings(names)
+                )
+                self._record_versions(spec, rel, gone, by, batches, seqs, removed=True)
+        for i in set(changed) | set(removed):
+            n, gone_n = changed.get(i, 0), removed.get(i, 0)
             entries[i]["changed"] = n
+            entries[i]["removed"] = gone_n
             r = results[i]
             assert r is not None
-            results[i] = MergeResult(r.source_file, r.table, r.rows, n, False, r.first_date, r.last_date)
+            results[i] = MergeResult(
+                r.source_file, r.table, r.rows, n, False, r.first_date, r.last_date, gone_n
+            )
         return [r for r in results if r is not None]
 
     def _record_versions(
@@ -769,15 +817,20 @@ class Writer:
         origin: np.ndarray,
         batches: Sequence[SourceBatch],
         seqs: dict[int, int],
+        *,
+        removed: bool = False,
     ) -> None:
-        """Keep ``rows`` (with their batch's publication date and merge order) in ``_versions``."""
+        """Keep ``rows`` (with their batch's publication date and merge order) in ``_versions``;
+        ``removed``: they are tombstones, the keys a snapshot removed."""
         present = sorted(set(origin.tolist()))
         at = np.searchsorted(present, origin)
         seq = np.asarray([seqs[i] for i in present], dtype=np.int64)[at]
         published = _dates([batches[i].published for i in present])
-        rows = rows.append_column(
-            PUBLISHED, published.take(arrays.from_numpy(at.astype(np.int64)))
-        ).append_column(SEQ, arrays.from_numpy(seq))
+        rows = (
+            rows.append_column(PUBLISHED, published.take(arrays.from_numpy(at.astype(np.int64))))
+            .append_column(SEQ, arrays.from_numpy(seq))
+            .append_column(REMOVED, arrays.from_numpy(np.full(len(rows), removed)))
+        )
         year_dir = rel.split("/", 1)[0]  # year=YYYY, built from a parsed date
         self._versions.setdefault(f"{spec.name}/{year_dir}", []).append(rows.cast(versions_schema(spec)))
 
@@ -879,7 +932,8 @@ class Writer:
                 t = self.store._read_files(files, spec.schema, list(spec.schema.names))[0]
                 n = t.num_rows
                 t = t.append_column(PUBLISHED, pa.array([None] * n, pa.date32()))
-                t = t.append_column(SEQ, pa.array([0] * n, pa.int64())).cast(versions_schema(spec))
+                t = t.append_column(SEQ, pa.array([0] * n, pa.int64()))
+                t = t.append_column(REMOVED, pa.nulls(n, pa.bool_())).cast(versions_schema(spec))
                 self._seed.setdefault(f"{name}/{rel.split('/', 1)[0]}", []).append(t)
 
     def _stage_file(
@@ -1184,9 +1238,24 @@ def _strictly_increasing(table: pa.Table, key: Sequence[str]) -> bool:
     return bool(pc.all(before).as_py())
 
 
+@dataclass(frozen=True)
+class _Resolved:
+    table: pa.Table  # the merged partition, sorted by key
+    winners: np.ndarray  # positions in ``incoming`` of the rows that won (new or changed values)
+    recorded: np.ndarray  # mask over ``incoming``: new versions (all but those equal to the live row)
+    incoming: pa.Table  # ``incoming`` with the columns its source lacks filled from the live row
+    removed: pa.Table  # live rows a snapshot removed (their last value)
+    removed_by: np.ndarray  # per removed row, the batch (``origin`` value) that removed it
+
+
 def _resolve(
-    spec: TableSpec, current: pa.Table | None, incoming: pa.Table
-) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    spec: TableSpec,
+    current: pa.Table | None,
+    incoming: pa.Table,
+    origin: np.ndarray | None = None,
+    absent: Mapping[int, frozenset[str]] | None = None,
+    snapshots: frozenset[int] = frozenset(),
+) -> _Resolved:
     """Merge ``incoming`` into ``current``: one row per key, the newest value wins.
 
     "Newest" is the later ingest (within one run, the later file on the command line, i.e. the later
@@ -1194,20 +1263,30 @@ def _resolve(
     whatever the order, so back-filling an old file never undoes a revision. A row whose values
     equal the current row's is not a change: the current row (and its lineage) stays, which makes
     re-ingesting identical data a no-op.
-    Returns the merged table sorted by key, the positions in ``incoming`` of the rows that won (new
-    or changed values), and a mask of the incoming rows that are new versions (all but those
-    identical to the current row) for ``_versions``.
+
+    ``origin`` gives each incoming row's batch (ascending = later). A column in ``absent[batch]`` is
+    one that batch's source does not carry: its rows take that column from the value prevailing
+    for the key, so a partial source never erases what another gave. A batch in ``snapshots`` is the
+    whole of each ``spec.snapshot_scope`` it holds: a key of such a scope that neither it nor a
+    later batch holds is removed.
     """
     key = list(spec.key)
     n_in = incoming.num_rows
-    if current is None or len(current) == 0:
+    origin = np.zeros(n_in, dtype=np.int64) if origin is None else np.asarray(origin, dtype=np.int64)
+    partial = {i: a for i, a in (absent or {}).items() if a and i in set(origin.tolist())}
+    snapshots = frozenset(i for i in snapshots if i in set(origin.tolist()))
+    nothing_removed = (pa.Table.from_batches([], schema=incoming.schema), np.zeros(0, dtype=np.int64))
+    if (current is None or len(current) == 0) and (
+        (not partial and not snapshots) or len(np.unique(origin)) <= 1
+    ):
         # A new partition (the common case: a new settlement date). When the keys are unique there
         # is nothing to resolve; skip the pandas round trip (and the sort, for a sorted file).
+        everything = (np.arange(n_in), np.ones(n_in, dtype=bool), incoming, *nothing_removed)
         if _strictly_increasing(incoming, key):
-            return incoming, np.arange(n_in), np.ones(n_in, dtype=bool)
+            return _Resolved(incoming, *everything)
         if incoming.group_by(key).aggregate([]).num_rows == n_in:
             order = pc.sort_indices(incoming, [(k, "ascending") for k in key])
-            return incoming.take(order), np.arange(n_in), np.ones(n_in, dtype=bool)
+            return _Resolved(incoming.take(order), *everything)
 
     import pandas as pd
 
@@ -1218,15 +1297,19 @@ def _resolve(
     both = pa.concat_tables([cur, incoming])
     n_cur = cur.num_rows
     pos = np.concatenate([np.full(n_cur, -1, dtype=np.int64), np.arange(n_in, dtype=np.int64)])
+    batch = np.concatenate([np.full(n_cur, -1, dtype=np.int64), origin])
     frame = both.drop_columns([SOURCE_FILE, INGESTED_AT]).to_pandas(types_mapper=pd.ArrowDtype)
     key_id = frame.groupby(key, sort=False).ngroup().to_numpy()
     counts = np.bincount(key_id)
     single = counts[key_id] == 1
     win = single.copy()  # the row each key ends with
     rec = single & (pos >= 0)  # incoming rows that are new versions (a value not prevailing before)
+    fillable = sorted(set().union(*partial.values())) if partial else []
+    filled = {c: both.column(c).to_pylist() for c in fillable}
     multi = np.flatnonzero(~single)
     if len(multi):
-        value_id = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
+        compared = [c for c in frame.columns if c not in fillable]
+        value_id = frame.groupby(compared, sort=False, dropna=False).ngroup().to_numpy()
         revision = (
             frame["revision_flag"].fillna(False).to_numpy(dtype=bool)
             if "revision_flag" in frame.columns
@@ -1242,18 +1325,41 @@ def _resolve(
             if pos[r] < 0:
                 state = r
                 continue
-            if state >= 0 and value_id[r] == value_id[state]:
-                continue  # the value it already has: no change, no version
+            if state >= 0:
+                for c in partial.get(int(batch[r]), ()):
+                    filled[c][r] = filled[c][state]  # not in this source: the prevailing value
+                if value_id[r] == value_id[state] and all(filled[c][r] == filled[c][state] for c in fillable):
+                    continue  # the value it already has: no change, no version
             rec[r] = True
             # the later row wins, except that an unflagged row never replaces a revision
             if state < 0 or not (revision[state] and not revision[r]):
                 state = r
         win[state] = True
+    for c in fillable:
+        both = both.set_column(
+            both.schema.get_field_index(c), c, pa.array(filled[c], type=both.schema.field(c).type)
+        )
+    gone = np.zeros(len(both), dtype=bool)
+    removed_by = nothing_removed[1]
+    if snapshots:
+        # A key goes when the last snapshot of its scope (in batch order) is later than every
+        # batch that holds the key (the current row counts as batch -1).
+        scope_id = frame.groupby(list(spec.snapshot_scope), sort=False).ngroup().to_numpy()
+        in_snapshot = np.isin(batch, list(snapshots))
+        last_snapshot = np.full(scope_id.max() + 1, -1, dtype=np.int64)
+        np.maximum.at(last_snapshot, scope_id[in_snapshot], batch[in_snapshot])
+        last_seen = np.full(key_id.max() + 1, -1, dtype=np.int64)
+        np.maximum.at(last_seen, key_id, batch)
+        gone = win & (last_seen[key_id] < last_snapshot[scope_id])
+        removed_by = last_snapshot[scope_id[gone]]
+        win &= ~gone
     recorded = rec[n_cur:]
     won = pos[win & (pos >= 0)]
-    if len(won) == 0:
+    filled_incoming = both.slice(n_cur)
+    if len(won) == 0 and not gone.any():
         assert current is not None
-        return current, np.zeros(0, dtype=np.int64), recorded
+        return _Resolved(current, np.zeros(0, dtype=np.int64), recorded, filled_incoming, *nothing_removed)
     kept = both.filter(pa.array(win))
     out = kept.take(pc.sort_indices(kept, [(k, "ascending") for k in key]))
-    return out, np.sort(won), recorded
+    removed = both.filter(pa.array(gone))
+    return _Resolved(out, np.sort(won), recorded, filled_incoming, removed, removed_by)

@@ -15,7 +15,7 @@ import pyarrow as pa
 from positioning_cli.schema import INDICES, MEMBERS
 
 from . import values as v
-from .base import FormatDef, Parsed, ParseOptions, build_table, dedupe
+from .base import FormatDef, Parsed, ParseOptions, absent_columns, build_table, dedupe
 from .text import RawTable, Source, canonical, guess_delimiter, read_csv, shorten
 
 ISO = "%Y-%m-%d"
@@ -84,11 +84,13 @@ def _finish(raw: RawTable, fmt: str, out: dict, warnings: list[str]) -> Parsed:
     symbol_col = out.pop("_symbol_column")
     v.require_values(raw, symbol_col, out["symbol"], "blank symbol")
     out["source_format"] = _const(fmt, raw.n, pa.string())
+    absent = absent_columns(MEMBERS, out)
     table = build_table(MEMBERS, out, raw.n)
     table, dropped = dedupe(table, MEMBERS.key)
     if dropped:
         warnings.append(f"{dropped} duplicate (index, as-of, symbol) rows dropped; kept the last")
-    return Parsed(table=table, format=fmt, warnings=tuple(warnings))
+    # A members file lists the whole index on each as-of date it holds.
+    return Parsed(table, fmt, tuple(warnings), absent=absent, snapshot=True)
 
 
 def _drop(raw: RawTable, mask: np.ndarray, why: str, warnings: list[str]) -> RawTable:
@@ -103,6 +105,8 @@ def _drop(raw: RawTable, mask: np.ndarray, why: str, warnings: list[str]) -> Raw
 def _need_as_of(source: Source, options: ParseOptions) -> datetime.date:
     if options.as_of is None:
         raise source.error("no as-of date in file; pass --as-of")
+    if not v.AS_OF_DATES.contains(options.as_of):
+        raise source.error(f"--as-of: {v.AS_OF_DATES.problem(options.as_of.isoformat())}")
     return options.as_of
 
 
@@ -156,6 +160,11 @@ def _ishares_preamble(source: Source, header_line: int) -> tuple[str, datetime.d
                     line=line_no,
                     field="Fund Holdings as of",
                 ) from None
+            if not v.AS_OF_DATES.contains(as_of):
+                line_no = source.head_lines().index(line) + 1
+                raise source.error(
+                    v.AS_OF_DATES.problem(repr(text)), line=line_no, field="Fund Holdings as of"
+                )
     return fund, as_of
 
 
@@ -224,7 +233,7 @@ def parse_invesco(source: Source, options: ParseOptions) -> Parsed:
     out: dict = {"_symbol_column": raw.find("Holding Ticker")}
     out["symbol"] = v.symbols(raw, "Holding Ticker")  # padded "AAPL " is stripped by the rule
     out["index"] = _const(index, raw.n, pa.string())
-    out["as_of"] = v.dates(raw, "Date", "%m/%d/%Y")
+    out["as_of"] = v.dates(raw, "Date", "%m/%d/%Y", v.AS_OF_DATES)
     v.require_values(raw, raw.find("Date") or "Date", out["as_of"], "blank date")
     if raw.find("Name"):
         out["name"] = v.strings(raw, "Name")
@@ -268,7 +277,7 @@ def parse_generic(source: Source, options: ParseOptions) -> Parsed:
             raise source.error("no index column in file; pass --index")
         out["index"] = _const(index, raw.n, pa.string())
     if "as_of" in cols:
-        out["as_of"] = v.dates(raw, cols["as_of"], options.date_format or ISO)
+        out["as_of"] = v.dates(raw, cols["as_of"], options.date_format or ISO, v.AS_OF_DATES)
         v.require_values(raw, cols["as_of"], out["as_of"], "blank date")
     else:
         out["as_of"] = _const(_need_as_of(source, options), raw.n, pa.date32())
