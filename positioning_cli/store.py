@@ -1306,6 +1306,26 @@ def _resolve(
     rec = single & (pos >= 0)  # incoming rows that are new versions (a value not prevailing before)
     fillable = sorted(set().union(*partial.values())) if partial else []
     filled = {c: both.column(c).to_pylist() for c in fillable}
+    # Removals by snapshots: per scope (a settlement date; an index on an as-of date), the batches
+    # that are whole snapshots of it, ascending. A removal resets the key: what comes after starts
+    # afresh, exactly as in separate commits. Each removed row is kept as (row, removing batch).
+    scope_id = np.zeros(len(both), dtype=np.int64)
+    by_scope: dict[int, np.ndarray] = {}
+    if snapshots:
+        scope_id = frame.groupby(list(spec.snapshot_scope), sort=False).ngroup().to_numpy()
+        in_snapshot = np.isin(batch, list(snapshots))
+        for sid in np.unique(scope_id[in_snapshot]).tolist():
+            by_scope[sid] = np.unique(batch[in_snapshot & (scope_id == sid)])
+    tombstones: list[tuple[int, int]] = []
+
+    def removed_between(row: int, after: int, before: int) -> int | None:
+        """The first snapshot of ``row``'s scope later than batch ``after`` and earlier than ``before``."""
+        snaps = by_scope.get(int(scope_id[row]))
+        if snaps is None:
+            return None
+        i = int(np.searchsorted(snaps, after, side="right"))
+        return int(snaps[i]) if i < len(snaps) and snaps[i] < before else None
+
     multi = np.flatnonzero(~single)
     if len(multi):
         compared = [c for c in frame.columns if c not in fillable]
@@ -1325,6 +1345,11 @@ def _resolve(
             if pos[r] < 0:
                 state = r
                 continue
+            if state >= 0 and by_scope:
+                by = removed_between(r, int(batch[state]), int(batch[r]))
+                if by is not None:  # a snapshot between them removed the key
+                    tombstones.append((state, by))
+                    state = -1
             if state >= 0:
                 for c in partial.get(int(batch[r]), ()):
                     filled[c][r] = filled[c][state]  # not in this source: the prevailing value
@@ -1339,27 +1364,27 @@ def _resolve(
         both = both.set_column(
             both.schema.get_field_index(c), c, pa.array(filled[c], type=both.schema.field(c).type)
         )
-    gone = np.zeros(len(both), dtype=bool)
-    removed_by = nothing_removed[1]
-    if snapshots:
-        # A key goes when the last snapshot of its scope (in batch order) is later than every
-        # batch that holds the key (the current row counts as batch -1).
-        scope_id = frame.groupby(list(spec.snapshot_scope), sort=False).ngroup().to_numpy()
-        in_snapshot = np.isin(batch, list(snapshots))
-        last_snapshot = np.full(scope_id.max() + 1, -1, dtype=np.int64)
-        np.maximum.at(last_snapshot, scope_id[in_snapshot], batch[in_snapshot])
+    if by_scope:
+        # The rows left standing that a later snapshot of their scope does not hold go too.
         last_seen = np.full(key_id.max() + 1, -1, dtype=np.int64)
         np.maximum.at(last_seen, key_id, batch)
-        gone = win & (last_seen[key_id] < last_snapshot[scope_id])
-        removed_by = last_snapshot[scope_id[gone]]
-        win &= ~gone
+        last_snapshot = np.full(scope_id.max() + 1, -1, dtype=np.int64)
+        for sid, snaps in by_scope.items():
+            last_snapshot[sid] = snaps[-1]
+        for r in np.flatnonzero(win & (last_snapshot[scope_id] > last_seen[key_id])).tolist():
+            by = removed_between(r, int(last_seen[key_id[r]]), np.iinfo(np.int64).max)
+            if by is not None:
+                tombstones.append((r, by))
+                win[r] = False
+    gone = np.asarray([t[0] for t in tombstones], dtype=np.int64)
+    removed_by = np.asarray([t[1] for t in tombstones], dtype=np.int64)
     recorded = rec[n_cur:]
     won = pos[win & (pos >= 0)]
     filled_incoming = both.slice(n_cur)
-    if len(won) == 0 and not gone.any():
+    if len(won) == 0 and not len(gone):
         assert current is not None
         return _Resolved(current, np.zeros(0, dtype=np.int64), recorded, filled_incoming, *nothing_removed)
     kept = both.filter(pa.array(win))
     out = kept.take(pc.sort_indices(kept, [(k, "ascending") for k in key]))
-    removed = both.filter(pa.array(gone))
+    removed = both.take(arrays.from_numpy(gone))
     return _Resolved(out, np.sort(won), recorded, filled_incoming, removed, removed_by)

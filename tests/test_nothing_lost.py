@@ -6,15 +6,21 @@ Expected rows are written out by hand from the small files below.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from datetime import UTC, datetime
+import os
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from positioning_cli import api
 from positioning_cli.errors import ExitCode
-from positioning_cli.store import Store
+from positioning_cli.schema import SHORT_INTEREST
+from positioning_cli.store import SourceBatch, Store
 from tests.conftest import run_cli
 
 HEADER = (
@@ -180,3 +186,89 @@ def test_nothing_lost_a_corrected_members_file_removes_the_dropped_constituent(t
         ("SPX", "2026-06-26", "AAA"),
     ]
     assert replayed(store, "members", cols) == live(store, "members", cols)
+
+
+# ------------------------------------------------------------------------------------- property
+# Random runs of whole snapshots, full files and partial extracts (no average daily volume), with
+# revision flags, against a plain-Python model of the rule; `make fuzz` runs many more examples.
+FUZZ = os.environ.get("POSITIONING_FUZZ", "").strip() not in ("", "0")
+DATES = [date(2026, 7, 31), date(2026, 8, 14)]
+row_values = st.tuples(st.integers(0, 3), st.booleans(), st.integers(1, 3))  # si, revision, adv
+batch_rows = st.dictionaries(
+    st.tuples(st.sampled_from(DATES), st.sampled_from("ABCD")), row_values, min_size=1, max_size=6
+)
+runs = st.lists(
+    st.tuples(st.sampled_from(["snapshot", "full", "partial"]), batch_rows), min_size=1, max_size=6
+)
+
+
+def model(run: list[tuple[str, dict]]) -> dict[tuple[date, str], tuple[int, bool, int | None]]:
+    """The rule, one file after another: a snapshot first drops the keys of its dates it lacks;
+    each row then replaces the key's row unless that one is a revision and it is not; a partial
+    row takes the average daily volume it lacks from the row it replaces."""
+    state: dict[tuple[date, str], tuple[int, bool, int | None]] = {}
+    for kind, rows in run:
+        if kind == "snapshot":
+            dates = {d for d, _ in rows}
+            state = {k: v for k, v in state.items() if k[0] not in dates or k in rows}
+        for key, (si, flag, adv) in rows.items():
+            old = state.get(key)
+            if old is not None and old[1] and not flag:
+                continue
+            state[key] = (si, flag, (old[2] if old else None) if kind == "partial" else adv)
+    return state
+
+
+def as_batch(i: int, kind: str, rows: dict) -> SourceBatch:
+    n = len(rows)
+    table = pa.table(
+        {
+            "settlement_date": [d for d, _ in rows],
+            "symbol": [s for _, s in rows],
+            "short_interest": [v[0] for v in rows.values()],
+            "previous_short_interest": [None] * n,
+            "avg_daily_volume": [None if kind == "partial" else v[2] for v in rows.values()],
+            "days_to_cover": [None] * n,
+            "revision_flag": [v[1] for v in rows.values()],
+            "split_flag": [False] * n,
+            "issue_name": [None] * n,
+            "market": [None] * n,
+            "shares_outstanding": [None] * n,
+            "float_shares": [None] * n,
+            "source_format": [kind] * n,
+        }
+    ).cast(SHORT_INTEREST.parsed_schema)
+    absent = frozenset({"avg_daily_volume"}) if kind == "partial" else frozenset()
+    digest = hashlib.sha256(repr((i, kind, sorted(rows.items()))).encode()).hexdigest()
+    return SourceBatch(table, f"f{i}", digest, kind, absent=absent, snapshot=kind == "snapshot")
+
+
+def live_model(root: Path, *, known_at: datetime | None = None) -> dict:
+    cols = ["settlement_date", "symbol", "short_interest", "revision_flag", "avg_daily_volume"]
+    rows = Store(root).read("short_interest", cols, known_at=known_at).to_pylist()
+    return {
+        (r["settlement_date"], r["symbol"]): (r["short_interest"], r["revision_flag"], r["avg_daily_volume"])
+        for r in rows
+    }
+
+
+@settings(
+    max_examples=400 if FUZZ else 25,
+    deadline=None,
+    derandomize=not FUZZ,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(run=runs)
+def test_nothing_lost_property_one_run_or_many_commits_match_the_model(tmp_path_factory, run) -> None:
+    batches = [as_batch(i, kind, rows) for i, (kind, rows) in enumerate(run)]
+    root = tmp_path_factory.mktemp("prop")
+    with Store(root / "one").writing(wait=1) as w:
+        w.merge_many(SHORT_INTEREST, batches)
+    for b in batches:
+        with Store(root / "many").writing(wait=1) as w:
+            w.merge(SHORT_INTEREST, b)
+    want = model(run)
+    assert live_model(root / "one") == want
+    assert live_model(root / "many") == want
+    assert live_model(root / "many", known_at=datetime.now(UTC)) == want  # replayed from _versions
