@@ -1336,20 +1336,21 @@ def _resolve(
             else np.zeros(len(frame), dtype=bool)
         )
         multi = multi[np.lexsort((pos[multi], key_id[multi]))]
-        state, state_key = -1, -1
+        state, state_key, held = -1, -1, -1  # held: the last batch holding the key so far
         for r in multi.tolist():
             if key_id[r] != state_key:
                 if state >= 0:
                     win[state] = True
                 state, state_key = -1, key_id[r]
             if pos[r] < 0:
-                state = r
+                state, held = r, -1
                 continue
             if state >= 0 and by_scope:
-                by = removed_between(r, int(batch[state]), int(batch[r]))
-                if by is not None:  # a snapshot between them removed the key
+                by = removed_between(r, held, int(batch[r]))
+                if by is not None:  # a snapshot after the last batch holding the key removed it
                     tombstones.append((state, by))
                     state = -1
+            held = int(batch[r])
             if state >= 0:
                 for c in partial.get(int(batch[r]), ()):
                     filled[c][r] = filled[c][state]  # not in this source: the prevailing value

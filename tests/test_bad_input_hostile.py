@@ -13,10 +13,12 @@ import hashlib
 import json
 import os
 import resource
+import struct
 import subprocess
 import sys
 import threading
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -482,3 +484,39 @@ def test_bad_input_pipe_a_fifo_like_process_substitution(tmp_path: Path) -> None
     finally:
         writer.join(timeout=30)
     one_line_error(r, "no file name to take the symbol from; pass --symbol")
+
+
+STRESS = os.environ.get("POSITIONING_STRESS", "").strip() not in ("", "0")
+
+
+def single_member_gzip(path: Path, unit: bytes, total: int) -> Path:
+    """One gzip member of ``total`` bytes of ``unit``, streamed: after a full flush the deflate
+    output of an identical 16 MiB block is identical, so it is computed twice and written many
+    times; the trailer's CRC-32 is computed over the whole, block by block."""
+    block = unit * ((16 * MIB) // len(unit))
+    c = zlib.compressobj(1, zlib.DEFLATED, 31)
+    first = c.compress(block) + c.flush(zlib.Z_FULL_FLUSH)
+    again = c.compress(block) + c.flush(zlib.Z_FULL_FLUSH)
+    end = c.flush()[:-8]  # the final empty block, without the trailer for just two blocks
+    blocks = total // len(block)
+    crc = 0
+    with open(path, "wb") as f:
+        f.write(first)
+        crc = zlib.crc32(block, crc)
+        for _ in range(blocks - 1):
+            f.write(again)
+            crc = zlib.crc32(block, crc)
+        f.write(end + struct.pack("<II", crc, (blocks * len(block)) & 0xFFFFFFFF))
+    return path
+
+
+@pytest.mark.skipif(not STRESS, reason="long form: make stress (POSITIONING_STRESS=1)")
+@pytest.mark.parametrize(
+    ("unit", "total"), [(b"\0", 10 << 30), (b"a", 3 << 30)], ids=["10-GiB-zeros", "3-GiB-line"]
+)
+def test_bad_input_memory_single_member_gzip_bombs(tmp_path: Path, unit: bytes, total: int) -> None:
+    path = single_member_gzip(tmp_path / "shrt20260814.csv.gz", unit, total)
+    with gzip.open(path) as f:  # a valid gzip file: its first bytes read back
+        assert f.read(1024) == unit * 1024
+    r = run_capped("ingest", "short-interest", str(path), store=tmp_path / "store")
+    one_line_error(r, str(path), "decompresses to more than 64 MiB")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from positioning_cli import api
@@ -260,6 +260,22 @@ def live_model(root: Path, *, known_at: datetime | None = None) -> dict:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(run=runs)
+# found by the long run: a snapshot holding the key (its row losing to a revision) removes nothing
+@example(
+    run=[
+        ("snapshot", {(DATES[1], "B"): (0, True, 1)}),
+        ("snapshot", {(DATES[1], "B"): (0, False, 3)}),
+        ("snapshot", {(DATES[1], "B"): (1, False, 3)}),
+    ]
+)
+# a removal resets the key: a later plain row is not held back by the removed revision
+@example(
+    run=[
+        ("snapshot", {(DATES[1], "D"): (0, True, 1)}),
+        ("snapshot", {(DATES[1], "C"): (0, False, 1)}),
+        ("full", {(DATES[1], "D"): (1, False, 2)}),
+    ]
+)
 def test_nothing_lost_property_one_run_or_many_commits_match_the_model(tmp_path_factory, run) -> None:
     batches = [as_batch(i, kind, rows) for i, (kind, rows) in enumerate(run)]
     root = tmp_path_factory.mktemp("prop")
