@@ -40,7 +40,7 @@ class Parsed:
     # The file is the whole of each snapshot it holds (a FINRA file: its settlement date; a members
     # file: an index on an as-of date): rows the store holds for those and the file lacks are removed.
     snapshot: bool = False
-    sha256: str = ""  # of the input's bytes as read (set by ``parse_file``)
+    sha256: str = ""  # of a pipe's bytes as read (set by ``parse_file``; "" for a regular file)
 
 
 @dataclass(frozen=True)

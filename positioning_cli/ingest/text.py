@@ -79,7 +79,7 @@ class Source:
     text: str  # BOM removed, line endings untouched
     data: bytes = field(repr=False)  # the same text as UTF-8 bytes, for parsers that read bytes
     _head: list[str] | None = field(default=None, repr=False)
-    sha256: str = ""  # of the bytes as read (before gunzip), for idempotent re-ingest
+    sha256: str = ""  # of the bytes as read (before gunzip) when not a regular file, else ""
     regular: bool = True  # False for a pipe or standard input: read once, no name to go by
 
     @property
@@ -136,7 +136,9 @@ def load(path: Path) -> Source:
     name), check for binary data and decode UTF-8, within the limits above."""
     name = display_name(path)
     raw, regular = _read_raw(path, name)
-    digest = hashlib.sha256(raw).hexdigest()
+    # A pipe can be read only once, so it is hashed here (a regular file is hashed before parsing,
+    # to skip one ingested before without parsing it).
+    digest = "" if regular else hashlib.sha256(raw).hexdigest()
     data = raw
     if data[:4] == ZIP_MAGIC:
         member, data = unzip_single(name, data)
