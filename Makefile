@@ -52,13 +52,15 @@ bench: $(STAMP)
 	$(BIN)/python -m positioning_cli.bench $(BENCH)
 
 ## stress: the long form of the store's kill, fault and concurrency suites (>= 25 kill -9, every fault),
-## and of the hostile-store sweeps (400 tampered manifests/journals, 24 SIGINT/SIGTERM mid-ingest)
+## of the hostile-store sweeps (400 tampered manifests/journals, 24 SIGINT/SIGTERM mid-ingest), and
+## every input bomb under a 1 GiB memory cap, single-member 10 GiB and 3 GiB gzip streams included
 stress: $(STAMP)
-	POSITIONING_STRESS=1 $(BIN)/python -m pytest -q tests/test_store_kill.py tests/test_store_faults.py tests/test_store_concurrency.py tests/test_store_hostile.py
+	POSITIONING_STRESS=1 $(BIN)/python -m pytest -q tests/test_store_kill.py tests/test_store_faults.py tests/test_store_concurrency.py tests/test_store_hostile.py tests/test_bad_input_hostile.py
 
-## fuzz: tens of thousands of hypothesis examples per parser (the default run does a few hundred)
+## fuzz: tens of thousands of hypothesis examples per parser (the default run does a few hundred), and
+## 400 random runs of snapshots, full files and partial extracts against the nothing-lost model
 fuzz: $(STAMP)
-	POSITIONING_FUZZ=1 $(BIN)/python -m pytest -q tests/test_fuzz_parsers.py
+	POSITIONING_FUZZ=1 $(BIN)/python -m pytest -q tests/test_fuzz_parsers.py tests/test_nothing_lost.py
 
 ## sample-data: regenerate sample_data/ byte for byte from its seed
 sample-data: $(STAMP)

@@ -79,6 +79,7 @@ class FileReport:
     last_date: date | None
     warnings: tuple[str, ...]
     replaced: bool = False  # the same bytes were ingested before with other options: their rows gave way
+    removed: int = 0  # live rows this file (a whole snapshot) removed because it lacks them
     error: str | None = None  # with keep_going: why this file was left out (nothing of it stored)
 
     @property
@@ -116,6 +117,7 @@ def ingest(
     files are committed: a cron job over a folder is not held up by one stray or half-downloaded file.
     """
     from positioning_cli.ingest import ParseOptions, expand_paths, parse_file
+    from positioning_cli.ingest.text import STDIN, display_name
     from positioning_cli.store import SourceBatch, Store
 
     if kind not in KIND_TABLE:
@@ -154,7 +156,15 @@ def ingest(
             if not keep_going:
                 raise
             return i, exc, ()
-        batch = SourceBatch(parsed.table, files[i].name, digests[i], parsed.format, options=identity)
+        batch = SourceBatch(
+            parsed.table,
+            display_name(files[i]) if str(files[i]) == STDIN else files[i].name,
+            digests[i] or parsed.sha256,  # a pipe is hashed as it is read, once
+            parsed.format,
+            options=identity,
+            absent=parsed.absent,
+            snapshot=parsed.snapshot,
+        )
         return i, batch, parsed.warnings
 
     replacing = {i for i in todo if digests[i] in read_otherwise}
@@ -179,6 +189,7 @@ def ingest(
                     r.last_date,
                     warnings + r.warnings,
                     replaced=i in replacing,
+                    removed=r.removed,
                 )
             step.clear()
             writer.spill()
@@ -187,7 +198,8 @@ def ingest(
             if progress:
                 progress(f"parsed {files[i].name}", done + 1, len(todo))
             if isinstance(batch, InputError):
-                reports[i] = FileReport(files[i].name, "?", 0, 0, False, None, None, (), error=batch.message)
+                name = display_name(files[i]) if str(files[i]) == STDIN else files[i].name
+                reports[i] = FileReport(name, "?", 0, 0, False, None, None, (), error=batch.message)
                 continue
             step.append((i, batch, warnings))
             if sum(b.table.num_rows for _, b, _ in step) >= (
@@ -247,12 +259,21 @@ def _kind_of(table: str) -> str:
 def _digests(files: Sequence[Path]) -> list[str]:
     """SHA-256 of each file's bytes (hashlib releases the GIL: files are hashed side by side).
 
-    An unreadable file gets "" and is left to the parser, whose error names it.
+    Only regular files within the input limit are hashed here, in chunks: a pipe or standard input
+    can be read only once, so the parser hashes it as it reads it; an unreadable or oversized file
+    gets "" too and is left to the parser, whose error names it.
     """
+    from positioning_cli.ingest.text import MAX_INPUT_BYTES, STDIN
 
     def digest(path: Path) -> str:
         try:
-            return hashlib.sha256(path.read_bytes()).hexdigest()
+            if str(path) == STDIN or not path.is_file() or path.stat().st_size > MAX_INPUT_BYTES:
+                return ""
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+            return h.hexdigest()
         except OSError:
             return ""
 

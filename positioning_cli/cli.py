@@ -120,7 +120,10 @@ class IngestFlags:
     output: str
 
 
-PathsArg = Annotated[list[Path], typer.Argument(help="Files or folders (gzip allowed).", show_default=False)]
+PathsArg = Annotated[
+    list[Path],
+    typer.Argument(help="Files or folders (gzip allowed; - reads standard input).", show_default=False),
+]
 
 
 def _version(value: bool) -> None:

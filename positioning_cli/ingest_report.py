@@ -70,6 +70,8 @@ def file_summary(report: Any) -> str:
         tail = f"{report.changed:,} new or changed"
         if getattr(report, "replaced", False):
             tail += ", replacing the rows its earlier ingest with other options gave"
+        if report.removed:
+            tail += f", {report.removed:,} removed (not in this snapshot)"
     return f"{report.path}: {report.rows:,} rows, {dates}, {report.format}, {tail}"
 
 

@@ -35,6 +35,10 @@ class TableSpec:
     # Columns some sources do not carry (a file of adjusted prices has no quoted close): a null
     # in an incoming row keeps the value held for its key instead of erasing it.
     keep_held: tuple[str, ...] = ()
+    # What one whole-snapshot source file covers (a FINRA file: its settlement date; a members
+    # file: an index on an as-of date). A snapshot replaces every key of the scopes it holds; a
+    # partial source only upserts. Empty: the table has no snapshot sources.
+    snapshot_scope: tuple[str, ...] = ()
 
     @property
     def parsed_schema(self) -> pa.Schema:
@@ -68,6 +72,7 @@ SHORT_INTEREST = TableSpec(
     file_per_date=True,
     required=("settlement_date", "symbol", "short_interest", "revision_flag", "split_flag", "source_format"),
     plain_encoded=("symbol", "issue_name"),
+    snapshot_scope=("settlement_date",),
 )
 
 PRICES = TableSpec(
@@ -117,6 +122,7 @@ MEMBERS = TableSpec(
     file_per_date=True,
     required=("index", "as_of", "symbol", "source_format"),
     plain_encoded=("symbol", "name"),
+    snapshot_scope=("index", "as_of"),
 )
 
 COT = TableSpec(

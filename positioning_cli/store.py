@@ -26,7 +26,10 @@ commit creates is recorded as a byte copy of its live file as committed,
 ``part-YYYYMMDD-cNNNNNNNN.parquet`` (``layout: "snapshot"`` in the manifest, with the commit's
 last ``seq``): no row is encoded twice, and rows superseded inside the commit, which no reader
 could ever see, are not kept. Rows identical in value to the live row change nothing and add no
-version, so re-ingesting identical data adds nothing. ``Store.versions`` reads both kinds as one
+version, so re-ingesting identical data adds nothing. A column a source does not carry
+(``SourceBatch.absent``) keeps the live row's value; a whole-snapshot source (``SourceBatch.snapshot``)
+removes the keys of its ``TableSpec.snapshot_scope`` it lacks, and each removal is a ``_versions``
+row with ``removed`` true (a tombstone), so the history replays it. ``Store.versions`` reads both kinds as one
 table; ``Store.read(..., known_at=T)`` rebuilds the live table as it was after the last commit
 with ``ingested_at <= T`` from them.
 
@@ -70,7 +73,7 @@ import stat
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
 from dataclasses import dataclass
@@ -117,6 +120,9 @@ PUBLISHED = "published"
 # between sources stays below it; a split, a different dialect or a wrong --symbol does not.
 CLOSE_CHANGE_TOLERANCE = 0.001
 SEQ = "seq"
+REMOVED = "removed"  # a _versions row that records the key's removal by a snapshot (a tombstone)
+# Columns a partial source can never leave "not provided": they decide which row wins.
+_ALWAYS_PROVIDED = frozenset({"revision_flag", "source_format"})
 COMPRESSION = "zstd"
 # Lock files a reader cannot open on a read-only store (mount, or permissions): it reads unlocked.
 _READ_ONLY_ERRNOS = frozenset({errno.EACCES, errno.EROFS, errno.EPERM})
@@ -135,6 +141,11 @@ class SourceBatch:
     # The options that shaped the rows (--as-of, --index, --map, ...): with the bytes, the
     # ingest's identity; the same bytes read with other options replace what they gave before.
     options: dict[str, str] | None = None
+    # Columns the source does not carry: they keep the value another source gave (never erased).
+    absent: frozenset[str] = frozenset()
+    # The source is the whole of each snapshot scope it holds (``TableSpec.snapshot_scope``): keys of
+    # those scopes it lacks are removed. Otherwise it only adds and updates rows.
+    snapshot: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,10 +158,17 @@ class MergeResult:
     first_date: date | None
     last_date: date | None
     warnings: tuple[str, ...] = ()  # e.g. existing closes this file moved (CLOSE_CHANGE_TOLERANCE)
+    removed: int = 0  # rows of the live table this snapshot source removed
 
 
 def versions_schema(spec: TableSpec) -> pa.Schema:
-    """Schema of ``STORE/_versions/<table>/`` files: the table's columns, ``published``, ``seq``."""
+    """Schema of ``STORE/_versions/<table>/`` files: the table's columns, ``published``, ``seq``,
+    ``removed`` (True: the row records that a snapshot removed the key; null or False otherwise)."""
+    return pa.schema([*legacy_versions_schema(spec), pa.field(REMOVED, pa.bool_())])
+
+
+def legacy_versions_schema(spec: TableSpec) -> pa.Schema:
+    """The ``_versions`` schema before ``removed`` existed: such files are read as never removed."""
     return pa.schema(
         [*spec.schema, pa.field(PUBLISHED, pa.date32()), pa.field(SEQ, pa.int64(), nullable=False)]
     )
@@ -302,7 +320,7 @@ class Store:
             if entry.get("layout") != SNAPSHOT:
                 parts += self._read_files([(path, int(entry["bytes"]))], vschema, names)
                 continue
-            live = [c for c in names if c not in (PUBLISHED, SEQ)]
+            live = [c for c in names if c not in (PUBLISHED, SEQ, REMOVED)]
             need = list(dict.fromkeys([*live, SOURCE_FILE, INGESTED_AT]))
             t = self._read_files([(path, int(entry["bytes"]))], spec.schema, need)[0]
             n = t.num_rows
@@ -310,6 +328,8 @@ class Store:
                 t = t.append_column(PUBLISHED, _published(m, table, t))
             if SEQ in names:
                 t = t.append_column(SEQ, arrays.from_numpy(np.full(n, int(entry["seq"]), dtype=np.int64)))
+            if REMOVED in names:
+                t = t.append_column(REMOVED, pa.nulls(n, pa.bool_()))
             parts.append(t.select(names).cast(pa.schema([vschema.field(c) for c in names])))
         if not parts:
             return pa.schema([vschema.field(c) for c in names]).empty_table()
@@ -494,7 +514,16 @@ class Store:
         key = list(spec.key)
         need = list(
             dict.fromkeys(
-                [*key, spec.date_column, "revision_flag", SEQ, INGESTED_AT, SOURCE_FILE, *schema.names]
+                [
+                    *key,
+                    spec.date_column,
+                    "revision_flag",
+                    SEQ,
+                    REMOVED,
+                    INGESTED_AT,
+                    SOURCE_FILE,
+                    *schema.names,
+                ]
             )
         )
         need = [c for c in need if c in vschema.names]
@@ -732,13 +761,21 @@ class Writer:
             e["forgotten_at"] = self.ingested_at.isoformat()
         rels = set(self.base["tables"][spec.name]["files"])
         rels |= {f.split("/", 1)[1] for f in self._staged if f.split("/", 1)[0] == spec.name}
+        key = list(spec.key)
+        # The keys a forgotten snapshot removed come back too (their tombstones are its rows).
+        unremoved: dict[str, pa.Table] = {}
+        if spec.snapshot_scope:
+            where = list(dict.fromkeys([*key, spec.date_column]))
+            tomb = self.store.versions(spec.name, [*where, REMOVED, SOURCE_FILE, INGESTED_AT], self.base)
+            tomb = tomb.filter(pc.and_(pc.fill_null(tomb.column(REMOVED), False), _from_ingests(tomb, gone)))
+            unremoved = dict(_split_by_file(spec, tomb.select(where)))
         fallback: pa.Table | None = None
         for rel in sorted(rels):
             current = self._current(spec, rel)
             if current is None:
                 continue
             mine = _from_ingests(current, gone)
-            if not pc.any(mine).as_py():
+            if not pc.any(mine).as_py() and rel not in unremoved:
                 continue
             if fallback is None:
                 allv = self.store.versions(spec.name, None, self.base)
@@ -747,8 +784,11 @@ class Writer:
                 )
                 fallback = newest_versions(spec, allv, spec.schema)
             kept = current.filter(pc.invert(mine))
-            removed = current.filter(mine).select(list(spec.key))
-            back = fallback.join(removed, list(spec.key), join_type="inner").select(spec.schema.names)
+            removed = current.filter(mine).select(key)
+            if rel in unremoved:  # removed by the forgotten snapshot and not held since
+                lost = unremoved[rel].select(key).join(kept.select(key), key, join_type="left anti")
+                removed = pa.concat_tables([removed, lost.cast(removed.schema)])
+            back = fallback.join(removed, key, join_type="inner").select(spec.schema.names)
             merged = pa.concat_tables([kept, back.cast(spec.schema)])
             merged = merged.take(pc.sort_indices(merged, [(k, "ascending") for k in spec.key]))
             self._staged[f"{spec.name}/{rel}"] = _Staged(spec, merged)
@@ -801,6 +841,9 @@ class Writer:
             self.next_manifest["ingests"].append(entries[i])
             results[i] = MergeResult(batch.source_file, spec.name, len(t), 0, False, first, last)
         changed: dict[int, int] = {}
+        removed: dict[int, int] = {}
+        absent = {i: b.absent - set(spec.key) - _ALWAYS_PROVIDED for i, b in enumerate(batches)}
+        snapshots = frozenset(i for i, b in enumerate(batches) if b.snapshot and spec.snapshot_scope)
         for rel in sorted(parts):
             # One contiguous table per partition: take/filter on many small chunks is slow.
             rows = pa.concat_tables([p for _, p in parts[rel]]).combine_chunks()
@@ -810,31 +853,57 @@ class Writer:
                 rows, moves = _keep_held(spec, current, rows)
                 for j, move in moves:
                     moved.setdefault(int(origin[j]), []).append(move)
-            merged, winners, recorded = _resolve(spec, current, rows)
-            if len(winners):
-                self._staged[f"{spec.name}/{rel}"] = _Staged(spec, merged)
-                for i, n in zip(*np.unique(origin[winners], return_counts=True), strict=True):
+            res = _resolve(spec, current, rows, origin, absent, snapshots)
+            if len(res.winners) or len(res.removed_by):
+                self._staged[f"{spec.name}/{rel}"] = _Staged(spec, res.table)
+                for i, n in zip(*np.unique(origin[res.winners], return_counts=True), strict=True):
                     changed[int(i)] = changed.get(int(i), 0) + int(n)
+                for i, n in zip(*np.unique(res.removed_by, return_counts=True), strict=True):
+                    removed[int(i)] = removed.get(int(i), 0) + int(n)
             if rel not in self.base["tables"][spec.name]["files"]:
                 # A partition new in this commit: its live file, as written, records its versions
                 # (rows superseded within the commit were never visible to any reader).
                 self._snapshots.add(f"{spec.name}/{rel}")
-            elif recorded.all():
+                continue
+            rows, recorded = res.incoming, res.recorded
+            if recorded.all():
                 self._record_versions(spec, rel, rows, origin, batches, seqs)
             elif recorded.any():
                 sel = np.flatnonzero(recorded)
                 self._record_versions(spec, rel, rows.take(sel), origin[sel], batches, seqs)
-        for i, n in changed.items():
+            if len(res.removed_by):
+                # Tombstones: the removed rows, stamped with the lineage of the snapshot that removed them.
+                gone = res.removed.drop_columns([SOURCE_FILE, INGESTED_AT])
+                by = res.removed_by
+                names = [batches[int(i)].source_file for i in by]
+                gone = _with_lineage(spec, gone, "", self.ingested_at)
+                gone = gone.set_column(
+                    gone.schema.get_field_index(SOURCE_FILE), SOURCE_FILE, arrays.strings(names)
+                )
+                self._record_versions(spec, rel, gone, by, batches, seqs, removed=True)
+        for i in set(changed) | set(removed):
+            n, gone_n = changed.get(i, 0), removed.get(i, 0)
             entries[i]["changed"] = n
+            entries[i]["removed"] = gone_n
             r = results[i]
             assert r is not None
-            results[i] = MergeResult(r.source_file, r.table, r.rows, n, False, r.first_date, r.last_date)
+            results[i] = MergeResult(
+                r.source_file, r.table, r.rows, n, False, r.first_date, r.last_date, removed=gone_n
+            )
         for i, closes_moved in moved.items():
             r = results[i]
             assert r is not None
             said = (_moved_closes(closes_moved),)
             results[i] = MergeResult(
-                r.source_file, r.table, r.rows, r.changed, r.skipped, r.first_date, r.last_date, said
+                r.source_file,
+                r.table,
+                r.rows,
+                r.changed,
+                r.skipped,
+                r.first_date,
+                r.last_date,
+                said,
+                r.removed,
             )
         return [r for r in results if r is not None]
 
@@ -846,15 +915,20 @@ class Writer:
         origin: np.ndarray,
         batches: Sequence[SourceBatch],
         seqs: dict[int, int],
+        *,
+        removed: bool = False,
     ) -> None:
-        """Keep ``rows`` (with their batch's publication date and merge order) in ``_versions``."""
+        """Keep ``rows`` (with their batch's publication date and merge order) in ``_versions``;
+        ``removed``: they are tombstones, the keys a snapshot removed."""
         present = sorted(set(origin.tolist()))
         at = np.searchsorted(present, origin)
         seq = np.asarray([seqs[i] for i in present], dtype=np.int64)[at]
         published = _dates([batches[i].published for i in present])
-        rows = rows.append_column(
-            PUBLISHED, published.take(arrays.from_numpy(at.astype(np.int64)))
-        ).append_column(SEQ, arrays.from_numpy(seq))
+        rows = (
+            rows.append_column(PUBLISHED, published.take(arrays.from_numpy(at.astype(np.int64))))
+            .append_column(SEQ, arrays.from_numpy(seq))
+            .append_column(REMOVED, arrays.from_numpy(np.full(len(rows), removed)))
+        )
         year_dir = rel.split("/", 1)[0]  # year=YYYY, built from a parsed date
         self._versions.setdefault(f"{spec.name}/{year_dir}", []).append(rows.cast(versions_schema(spec)))
 
@@ -956,7 +1030,8 @@ class Writer:
                 t = self.store._read_files(files, spec.schema, list(spec.schema.names))[0]
                 n = t.num_rows
                 t = t.append_column(PUBLISHED, pa.array([None] * n, pa.date32()))
-                t = t.append_column(SEQ, pa.array([0] * n, pa.int64())).cast(versions_schema(spec))
+                t = t.append_column(SEQ, pa.array([0] * n, pa.int64()))
+                t = t.append_column(REMOVED, pa.nulls(n, pa.bool_())).cast(versions_schema(spec))
                 self._seed.setdefault(f"{name}/{rel.split('/', 1)[0]}", []).append(t)
 
     def _stage_file(
@@ -1362,7 +1437,8 @@ def _from_ingests(rows: pa.Table, entries: Iterable[dict[str, Any]]) -> pa.Array
 
 def newest_versions(spec: TableSpec, versions: pa.Table, schema: pa.Schema) -> pa.Table:
     """The live rows ``versions`` (in commit order, with ``seq``) resolve to: per key the newest,
-    a revision beating an unflagged row (the rule of ``_resolve``), in the live table's order."""
+    a revision beating an unflagged row (the rule of ``_resolve``), in the live table's order. A
+    tombstone (``removed``: a snapshot removed the key) drops every version of its key before it."""
     import pandas as pd
 
     key = list(spec.key)
@@ -1370,6 +1446,15 @@ def newest_versions(spec: TableSpec, versions: pa.Table, schema: pa.Schema) -> p
         return schema.empty_table()
     # file order = commit order, rows in merge order: a row position breaks ties within a merge
     df = versions.to_pandas(types_mapper=pd.ArrowDtype).assign(_pos=range(versions.num_rows))
+    if REMOVED in df.columns:
+        tomb = df[REMOVED].fillna(False).to_numpy(dtype=bool)
+        if tomb.any():
+            # A removal ends a key's history: only what came after the last one counts.
+            cut = df[tomb].groupby(key, sort=False)[SEQ].max().rename("_cut").reset_index()
+            df = df.merge(cut, on=key, how="left")
+            df = df[df["_cut"].isna().to_numpy() | (df[SEQ] > df["_cut"]).fillna(False).to_numpy(dtype=bool)]
+            if df.empty:
+                return schema.empty_table()
     order = key + (["revision_flag"] if "revision_flag" in df.columns else []) + [SEQ, "_pos"]
     winners = df.sort_values(order, kind="stable").drop_duplicates(key, keep="last")
     # the live table's order: partition file (date or year), then key within the file
@@ -1379,9 +1464,24 @@ def newest_versions(spec: TableSpec, versions: pa.Table, schema: pa.Schema) -> p
     return pa.Table.from_pandas(winners[list(schema.names)], schema=schema, preserve_index=False)
 
 
+@dataclass(frozen=True)
+class _Resolved:
+    table: pa.Table  # the merged partition, sorted by key
+    winners: np.ndarray  # positions in ``incoming`` of the rows that won (new or changed values)
+    recorded: np.ndarray  # mask over ``incoming``: new versions (all but those equal to the live row)
+    incoming: pa.Table  # ``incoming`` with the columns its source lacks filled from the live row
+    removed: pa.Table  # live rows a snapshot removed (their last value)
+    removed_by: np.ndarray  # per removed row, the batch (``origin`` value) that removed it
+
+
 def _resolve(
-    spec: TableSpec, current: pa.Table | None, incoming: pa.Table
-) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    spec: TableSpec,
+    current: pa.Table | None,
+    incoming: pa.Table,
+    origin: np.ndarray | None = None,
+    absent: Mapping[int, frozenset[str]] | None = None,
+    snapshots: frozenset[int] = frozenset(),
+) -> _Resolved:
     """Merge ``incoming`` into ``current``: one row per key, the newest value wins.
 
     "Newest" is the later ingest (within one run, the later file on the command line, i.e. the later
@@ -1389,20 +1489,30 @@ def _resolve(
     whatever the order, so back-filling an old file never undoes a revision. A row whose values
     equal the current row's is not a change: the current row (and its lineage) stays, which makes
     re-ingesting identical data a no-op.
-    Returns the merged table sorted by key, the positions in ``incoming`` of the rows that won (new
-    or changed values), and a mask of the incoming rows that are new versions (all but those
-    identical to the current row) for ``_versions``.
+
+    ``origin`` gives each incoming row's batch (ascending = later). A column in ``absent[batch]`` is
+    one that batch's source does not carry: its rows take that column from the value prevailing
+    for the key, so a partial source never erases what another gave. A batch in ``snapshots`` is the
+    whole of each ``spec.snapshot_scope`` it holds: a key of such a scope that neither it nor a
+    later batch holds is removed.
     """
     key = list(spec.key)
     n_in = incoming.num_rows
-    if current is None or len(current) == 0:
+    origin = np.zeros(n_in, dtype=np.int64) if origin is None else np.asarray(origin, dtype=np.int64)
+    partial = {i: a for i, a in (absent or {}).items() if a and i in set(origin.tolist())}
+    snapshots = frozenset(i for i in snapshots if i in set(origin.tolist()))
+    nothing_removed = (pa.Table.from_batches([], schema=incoming.schema), np.zeros(0, dtype=np.int64))
+    if (current is None or len(current) == 0) and (
+        (not partial and not snapshots) or len(np.unique(origin)) <= 1
+    ):
         # A new partition (the common case: a new settlement date). When the keys are unique there
         # is nothing to resolve; skip the pandas round trip (and the sort, for a sorted file).
+        everything = (np.arange(n_in), np.ones(n_in, dtype=bool), incoming, *nothing_removed)
         if _strictly_increasing(incoming, key):
-            return incoming, np.arange(n_in), np.ones(n_in, dtype=bool)
+            return _Resolved(incoming, *everything)
         if incoming.group_by(key).aggregate([]).num_rows == n_in:
             order = pc.sort_indices(incoming, [(k, "ascending") for k in key])
-            return incoming.take(order), np.arange(n_in), np.ones(n_in, dtype=bool)
+            return _Resolved(incoming.take(order), *everything)
 
     import pandas as pd
 
@@ -1413,42 +1523,95 @@ def _resolve(
     both = pa.concat_tables([cur, incoming])
     n_cur = cur.num_rows
     pos = np.concatenate([np.full(n_cur, -1, dtype=np.int64), np.arange(n_in, dtype=np.int64)])
+    batch = np.concatenate([np.full(n_cur, -1, dtype=np.int64), origin])
     frame = both.drop_columns([SOURCE_FILE, INGESTED_AT]).to_pandas(types_mapper=pd.ArrowDtype)
     key_id = frame.groupby(key, sort=False).ngroup().to_numpy()
     counts = np.bincount(key_id)
     single = counts[key_id] == 1
     win = single.copy()  # the row each key ends with
     rec = single & (pos >= 0)  # incoming rows that are new versions (a value not prevailing before)
+    fillable = sorted(set().union(*partial.values())) if partial else []
+    filled = {c: both.column(c).to_pylist() for c in fillable}
+    # Removals by snapshots: per scope (a settlement date; an index on an as-of date), the batches
+    # that are whole snapshots of it, ascending. A removal resets the key: what comes after starts
+    # afresh, exactly as in separate commits. Each removed row is kept as (row, removing batch).
+    scope_id = np.zeros(len(both), dtype=np.int64)
+    by_scope: dict[int, np.ndarray] = {}
+    if snapshots:
+        scope_id = frame.groupby(list(spec.snapshot_scope), sort=False).ngroup().to_numpy()
+        in_snapshot = np.isin(batch, list(snapshots))
+        for sid in np.unique(scope_id[in_snapshot]).tolist():
+            by_scope[sid] = np.unique(batch[in_snapshot & (scope_id == sid)])
+    tombstones: list[tuple[int, int]] = []
+
+    def removed_between(row: int, after: int, before: int) -> int | None:
+        """The first snapshot of ``row``'s scope later than batch ``after`` and earlier than ``before``."""
+        snaps = by_scope.get(int(scope_id[row]))
+        if snaps is None:
+            return None
+        i = int(np.searchsorted(snaps, after, side="right"))
+        return int(snaps[i]) if i < len(snaps) and snaps[i] < before else None
+
     multi = np.flatnonzero(~single)
     if len(multi):
-        value_id = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup().to_numpy()
+        compared = [c for c in frame.columns if c not in fillable]
+        value_id = frame.groupby(compared, sort=False, dropna=False).ngroup().to_numpy()
         revision = (
             frame["revision_flag"].fillna(False).to_numpy(dtype=bool)
             if "revision_flag" in frame.columns
             else np.zeros(len(frame), dtype=bool)
         )
         multi = multi[np.lexsort((pos[multi], key_id[multi]))]
-        state, state_key = -1, -1
+        state, state_key, held = -1, -1, -1  # held: the last batch holding the key so far
         for r in multi.tolist():
             if key_id[r] != state_key:
                 if state >= 0:
                     win[state] = True
                 state, state_key = -1, key_id[r]
             if pos[r] < 0:
-                state = r
+                state, held = r, -1
                 continue
-            if state >= 0 and value_id[r] == value_id[state]:
-                continue  # the value it already has: no change, no version
+            if state >= 0 and by_scope:
+                by = removed_between(r, held, int(batch[r]))
+                if by is not None:  # a snapshot after the last batch holding the key removed it
+                    tombstones.append((state, by))
+                    state = -1
+            held = int(batch[r])
+            if state >= 0:
+                for c in partial.get(int(batch[r]), ()):
+                    filled[c][r] = filled[c][state]  # not in this source: the prevailing value
+                if value_id[r] == value_id[state] and all(filled[c][r] == filled[c][state] for c in fillable):
+                    continue  # the value it already has: no change, no version
             rec[r] = True
             # the later row wins, except that an unflagged row never replaces a revision
             if state < 0 or not (revision[state] and not revision[r]):
                 state = r
         win[state] = True
+    for c in fillable:
+        both = both.set_column(
+            both.schema.get_field_index(c), c, pa.array(filled[c], type=both.schema.field(c).type)
+        )
+    if by_scope:
+        # The rows left standing that a later snapshot of their scope does not hold go too.
+        last_seen = np.full(key_id.max() + 1, -1, dtype=np.int64)
+        np.maximum.at(last_seen, key_id, batch)
+        last_snapshot = np.full(scope_id.max() + 1, -1, dtype=np.int64)
+        for sid, snaps in by_scope.items():
+            last_snapshot[sid] = snaps[-1]
+        for r in np.flatnonzero(win & (last_snapshot[scope_id] > last_seen[key_id])).tolist():
+            by = removed_between(r, int(last_seen[key_id[r]]), np.iinfo(np.int64).max)
+            if by is not None:
+                tombstones.append((r, by))
+                win[r] = False
+    gone = np.asarray([t[0] for t in tombstones], dtype=np.int64)
+    removed_by = np.asarray([t[1] for t in tombstones], dtype=np.int64)
     recorded = rec[n_cur:]
     won = pos[win & (pos >= 0)]
-    if len(won) == 0:
+    filled_incoming = both.slice(n_cur)
+    if len(won) == 0 and not len(gone):
         assert current is not None
-        return current, np.zeros(0, dtype=np.int64), recorded
+        return _Resolved(current, np.zeros(0, dtype=np.int64), recorded, filled_incoming, *nothing_removed)
     kept = both.filter(pa.array(win))
     out = kept.take(pc.sort_indices(kept, [(k, "ascending") for k in key]))
-    return out, np.sort(won), recorded
+    removed = both.take(arrays.from_numpy(gone))
+    return _Resolved(out, np.sort(won), recorded, filled_incoming, removed, removed_by)

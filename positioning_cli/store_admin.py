@@ -33,6 +33,7 @@ from positioning_cli.store import (
     Store,
     _sha256_file,
     file_for,
+    legacy_versions_schema,
     os_error_text,
     versions_schema,
 )
@@ -194,7 +195,9 @@ def _verify_locked(store: Store, result: VerifyResult, links: set[str]) -> None:
                     continue  # reported as a symlink; never read through it
                 # a snapshot version (a new partition's live file as committed) has the live schema
                 own = spec.schema if files[rel].get("layout") == SNAPSHOT else schema
-                t = _check_file(root, path, files[rel], own, result)
+                # a version file written before the ``removed`` column existed is still valid
+                legacy = legacy_versions_schema(spec) if not live and own is schema else None
+                t = _check_file(root, path, files[rel], own, result, legacy)
                 if t is None:
                     continue
                 if live:
@@ -232,8 +235,14 @@ def _check_commit_state(store: Store, result: VerifyResult, links: set[str]) -> 
 
 
 def _check_file(
-    root: Path, path: str, entry: dict[str, Any], schema: pa.Schema, result: VerifyResult
+    root: Path,
+    path: str,
+    entry: dict[str, Any],
+    schema: pa.Schema,
+    result: VerifyResult,
+    also: pa.Schema | None = None,
 ) -> pa.Table | None:
+    """Check one data file against its manifest entry and ``schema`` (or ``also``, an older one)."""
     add = result.problems.append
     full = root / path
     kind = lstat_kind(full)
@@ -255,6 +264,8 @@ def _check_file(
             )
             return None
         got = pq.read_schema(full)
+        if also is not None and _compatible(got, also):
+            schema = also
         if not _compatible(got, schema):
             add(Problem("schema", path, f"schema differs from schema.py: {_schema_diff(got, schema)}"))
             return None

@@ -117,7 +117,10 @@ def read_json(path: Path, what: str) -> object:
         with os.fdopen(fd, "rb") as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # swapped since the lstat
                 raise StoreError(f"{path}: the {what} is not a regular file; refusing to read it")
-            raw = f.read(MAX_METADATA_BYTES + 1)
+            # f.read(n) allocates n bytes up front: ask for what the file holds (a process under a
+            # memory cap could not allocate the whole limit)
+            size = os.fstat(f.fileno()).st_size
+            raw = f.read(min(size, MAX_METADATA_BYTES) + 1)
     except OSError as exc:
         raise StoreError(f"{path}: unreadable {what}: {os_error_text(exc)}") from None
     if len(raw) > MAX_METADATA_BYTES:

@@ -157,8 +157,7 @@ ACCEPTED = {
         row("brk b", date="2026-09-15"),
         row("BRK-B", date="2026-09-30"),
         row(" aapl "),
-        row("\u00c9T\u00c9"),
-        row("A\tB"),
+        row("\uff21\uff22"),  # full-width: NFKC makes it AB
         row("NAN"),
         row("^GSPC"),
     ),
@@ -170,8 +169,8 @@ ACCEPTED = {
     ),
     "counts": lines(row("A", "000123", prev="0", adv="00"), row("B", str(2**53), prev="", adv="")),
     "dates": lines(
-        row("A", date="1000-01-01"),
-        row("B", date="2999-12-31"),
+        row("A", date="1990-01-01"),  # the earliest plausible settlement date
+        row("B", date=(datetime.date.today() + datetime.timedelta(days=31)).isoformat()),  # the latest
         row("C", date="2024-02-29"),
         row("D", date="2026-08-14"),
     ),
@@ -214,6 +213,8 @@ def test_sample_files_fast_equals_slow(path: Path) -> None:
 # --------------------------------------------------------------------------------------- declined
 DECLINED = {
     "negative count": lines(row("A", "-5")),
+    "symbol not a ticker": lines(row("\u00c9T\u00c9")),
+    "tab inside a symbol": lines(row("A\tB")),
     "negative previous count": lines(row("A", prev="-1")),
     "spaces around a count": lines(row("A", " 123")),
     "tab after a count": lines(row("A", adv="12\t")),
@@ -264,14 +265,14 @@ def test_declined_errors_are_the_general_readers(workdir: Path) -> None:
     """A few exact messages, so a decline can never turn an error into a different one."""
     cases = {
         "negative count": "column 'currentShortPositionQuantity': negative value not allowed: '-5'",
-        "year 0001": "implausible date (year outside 1000-2999): '0001-01-01'",
+        "year 0001": "implausible settlement date '0001-01-01' (outside 1990-01-01 to",
         "blank short interest": "blank short interest (required)",
         "hex count": "not a whole number: '0x1F'",
     }
     for name, message in cases.items():
         path = source(workdir, DECLINED[name]).path
         got = outcome(lambda: parse_file("short-interest", path))  # noqa: B023 (called at once)
-        assert isinstance(got, str) and got.endswith(message) and ":2:" in got, (name, got)
+        assert isinstance(got, str) and message in got and ":2:" in got, (name, got)
 
 
 # --------------------------------------------------------------------------------------- properties
@@ -310,16 +311,16 @@ _TEXT = st.text(
 )
 CELLS = {
     "date": _cells(
-        st.dates(datetime.date(1000, 1, 1), datetime.date(2999, 12, 31)).map(str),
+        st.dates(datetime.date(1990, 1, 1), datetime.date.today()).map(str),
         st.sampled_from(
             ["0001-01-01", "3000-01-01", "2026-1-5", "2026-02-30", " 2026-08-14", "", "20260814"]
         ),
     ),
     "symbol": _cells(
         st.sampled_from(
-            ["AAPL", "MSFT", "BRK.B", "BRK/B", "brk b", " msft ", "NAN", "A\tB", "\u00c9T\u00c9"]
+            ["AAPL", "MSFT", "BRK.B", "BRK/B", "brk b", " msft ", "NAN", "\uff21\uff22", "^GSPC"]
         ),
-        st.one_of(st.sampled_from(["", "-", ".", " "]), _TEXT),
+        st.one_of(st.sampled_from(["", "-", ".", " ", "A\tB", "\u00c9T\u00c9", "A" * 16]), _TEXT),
     ),
     "count": _cells(
         st.one_of(st.integers(0, 10**12).map(str), st.sampled_from(["0", "007", str(2**53)])),

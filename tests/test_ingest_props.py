@@ -48,7 +48,7 @@ row = st.fixed_dictionaries(
 
 @st.composite
 def finra_tables(draw):
-    date = draw(st.dates(min_value=datetime.date(2000, 1, 1), max_value=datetime.date(2035, 12, 31)))
+    date = draw(st.dates(min_value=datetime.date(2000, 1, 1), max_value=datetime.date.today()))
     syms = draw(st.lists(symbols, min_size=1, max_size=25, unique=True))
     rows = [dict(draw(row), symbol=s, settlement_date=date) for s in syms]
     eol = draw(st.sampled_from(["\n", "\r\n"]))

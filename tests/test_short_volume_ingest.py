@@ -146,7 +146,7 @@ def test_missing_count_line_warns_and_facility_option_overrides(tmp_path: Path) 
             [FINRA_HEADER, "00260814|AAPL|1|0|2|Q", "1"],
             {},
             2,
-            ["implausible date"],
+            ["implausible trade date"],
             id="implausible-date",
         ),
         pytest.param(

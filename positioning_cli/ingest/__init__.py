@@ -8,6 +8,7 @@ only supplies a price file's symbol.
 from __future__ import annotations
 
 import csv
+import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from positioning_cli.errors import InputError
 
 from . import cot, funds, members, prices, short_interest, short_volume
 from .base import FormatDef, Parsed, ParseOptions
-from .text import Source, canonical, display_name, guess_delimiter, load, shorten
+from .text import STDIN, Source, canonical, display_name, guess_delimiter, load, shorten
 
 __all__ = ["FORMATS", "KINDS", "ParseOptions", "Parsed", "detect", "expand_paths", "parse_file"]
 
@@ -102,17 +103,66 @@ def parse_file(kind: str, path: Path, options: ParseOptions = ParseOptions()) ->
     """Parse one input file of ``kind`` into ``schema`` layout; any input problem is an InputError."""
     _formats(kind)
     source = load(Path(path))
-    fmt = detect(kind, source, options)
     try:
-        return fmt.parse(source, options)
-    except InputError:
-        raise
+        fmt = detect(kind, source, options)
+    except InputError as exc:
+        raise _with_look(exc, kind, source, options) from None
+    try:
+        return dataclasses.replace(fmt.parse(source, options), sha256=source.sha256)
+    except InputError as exc:
+        raise _with_look(exc, kind, source, options, fmt) from None
     except (ValueError, TypeError, KeyError, IndexError, OverflowError, csv.Error, pa.ArrowException) as exc:
         # Safety net: a value our checks did not anticipate must still be reported as bad input,
         # one line, naming the file, rather than as a traceback.
         raise InputError(
             source.name, f"cannot parse as {fmt.name}: {type(exc).__name__}: {shorten(str(exc), 120)}"
         ) from exc
+
+
+def looks_like(source: Source, skip: tuple[str, str] | None = None) -> tuple[str, str] | None:
+    """(kind, format) of the first format, of any kind, whose header ``source`` has."""
+    for kind, defs in _REGISTRY.items():
+        for fmt in defs:
+            if fmt.sniff is not None and (kind, fmt.name) != skip and fmt.sniff(source):
+                return kind, fmt.name
+    return None
+
+
+def _with_look(
+    exc: InputError, kind: str, source: Source, options: ParseOptions, fmt: FormatDef | None = None
+) -> InputError:
+    """``exc``, led by what the file looks like when that explains it better: a forced --format
+    the header does not fit, or a file of another kind (a FINRA file given to ``ingest prices``)."""
+    if options.format is not None and fmt is not None:
+        if fmt.sniff is None or fmt.sniff(source):
+            return exc  # the header fits the format asked for: the error is in the data
+        seen = looks_like(source, (kind, fmt.name))
+        if seen is None:
+            return exc
+        where = "" if exc.line is None else f"line {exc.line}: "
+        what = exc.problem if exc.field is None else f"column {exc.field!r}: {exc.problem}"
+        return InputError(
+            source.name,
+            f"--format {fmt.name} does not fit: the file looks like {_describe(seen, kind)};"
+            f" read as {fmt.name}: {where}{what}",
+        )
+    if fmt is None:
+        seen = looks_like(source)
+        if seen is not None and seen[0] != kind:
+            return InputError(
+                exc.path,
+                f"{exc.problem}; the file looks like {_describe(seen, kind)}",
+                line=exc.line,
+                field=exc.field,
+            )
+    return exc
+
+
+def _describe(seen: tuple[str, str], kind: str) -> str:
+    other, name = seen
+    if other == kind:
+        return f"{name} (drop --format to detect it)"
+    return f"a {other} file ({name}): use `positioning ingest {other}`"
 
 
 def _skipped(path: Path) -> bool:
@@ -129,7 +179,9 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for path in paths:
         path = Path(path)
-        if path.is_dir():
+        if str(path) == STDIN:
+            out.append(path)  # standard input, read once by load()
+        elif path.is_dir():
             found = []
             for child in path.rglob("*"):
                 rel = child.relative_to(path)

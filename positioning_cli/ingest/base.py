@@ -35,6 +35,13 @@ class Parsed:
     table: pa.Table  # exactly spec.parsed_schema
     format: str  # detected (or forced) format name
     warnings: tuple[str, ...]  # one-line notes for the user
+    # Columns the source does not carry (all null in ``table``): the store keeps what another
+    # source gave there. ``absent_columns`` computes it.
+    absent: frozenset[str] = frozenset()
+    # The file is the whole of each snapshot it holds (a FINRA file: its settlement date; a members
+    # file: an index on an as-of date): rows the store holds for those and the file lacks are removed.
+    snapshot: bool = False
+    sha256: str = ""  # of a pipe's bytes as read (set by ``parse_file``; "" for a regular file)
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,11 @@ class FormatDef:
     # Header names that identify the format; only used to explain a failed detection.
     signature: tuple[str, ...] = ()
     delimiter: str = ","  # how its header is split ("json" for JSON formats); for error hints
+
+
+def absent_columns(spec: TableSpec, columns: Mapping[str, object]) -> frozenset[str]:
+    """The parsed columns ``columns`` (what a parser fills) does not give."""
+    return frozenset(f.name for f in spec.parsed_schema if columns.get(f.name) is None)
 
 
 def build_table(spec: TableSpec, columns: Mapping[str, pa.Array | list | None], n: int) -> pa.Table:

@@ -69,11 +69,11 @@ def _report_dates(raw: RawTable) -> tuple[pa.Array, str]:
         # CFTC's 2006-2016 bundle writes "06/13/2006 12:00:00 AM" under the ISO-named header.
         first = next((x for x in raw.columns[iso].head(50) if str(x).strip()), "")
         fmt = BUNDLE_DATE if "/" in str(first) else "%Y-%m-%d"
-        return v.dates(raw, iso, fmt), iso
+        return v.dates(raw, iso, fmt, v.REPORT_DATES), iso
     short = raw.find(YYMMDD_COLUMN)
     if short is None:
         raise raw.missing([DATE_COLUMNS[0]])
-    return v.dates(raw, short, "%y%m%d"), short
+    return v.dates(raw, short, "%y%m%d", v.REPORT_DATES), short
 
 
 def _futures_only(raw: RawTable) -> np.ndarray:

@@ -39,7 +39,7 @@ def parse_funds(source: Source, options: ParseOptions) -> Parsed:
     out: dict[str, pa.Array | list | None] = {}
     out["fund"] = fund = v.symbols(raw, cols["fund"])
     v.require_values(raw, cols["fund"], fund, "blank fund")
-    out["date"] = v.dates(raw, cols["date"], "%Y-%m-%d")
+    out["date"] = v.dates(raw, cols["date"], "%Y-%m-%d", v.FUND_DATES)
     v.require_values(raw, cols["date"], out["date"], "blank date")
     aum = v.floats(raw, cols["aum"], nonnegative=True)
     out["aum"] = pa.array(aum, mask=np.isnan(aum), type=pa.float64())

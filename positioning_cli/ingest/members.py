@@ -15,7 +15,7 @@ import pyarrow as pa
 from positioning_cli.schema import INDICES, MEMBERS
 
 from . import values as v
-from .base import FormatDef, Parsed, ParseOptions, build_table, dedupe
+from .base import FormatDef, Parsed, ParseOptions, absent_columns, build_table, dedupe
 from .text import RawTable, Source, canonical, guess_delimiter, read_csv, shorten
 
 ISO = "%Y-%m-%d"
@@ -101,11 +101,13 @@ def _finish(raw: RawTable, fmt: str, out: dict, warnings: list[str]) -> Parsed:
     symbol_col = out.pop("_symbol_column")
     v.require_values(raw, symbol_col, out["symbol"], "blank symbol")
     out["source_format"] = _const(fmt, raw.n, pa.string())
+    absent = absent_columns(MEMBERS, out)
     table = build_table(MEMBERS, out, raw.n)
     table, dropped = dedupe(table, MEMBERS.key)
     if dropped:
         warnings.append(f"{dropped} duplicate (index, as-of, symbol) rows dropped; kept the last")
-    return Parsed(table=table, format=fmt, warnings=tuple(warnings))
+    # A members file lists the whole index on each as-of date it holds.
+    return Parsed(table, fmt, tuple(warnings), absent=absent, snapshot=True)
 
 
 def _drop(raw: RawTable, mask: np.ndarray, why: str, warnings: list[str]) -> RawTable:
@@ -120,6 +122,8 @@ def _drop(raw: RawTable, mask: np.ndarray, why: str, warnings: list[str]) -> Raw
 def _need_as_of(source: Source, options: ParseOptions) -> datetime.date:
     if options.as_of is None:
         raise source.error("no as-of date in file; pass --as-of")
+    if not v.AS_OF_DATES.contains(options.as_of):
+        raise source.error(f"--as-of: {v.AS_OF_DATES.problem(options.as_of.isoformat())}")
     return options.as_of
 
 
@@ -174,6 +178,11 @@ def _ishares_preamble(source: Source, header_line: int) -> tuple[str, datetime.d
                     line=line_no,
                     field="Fund Holdings as of",
                 ) from None
+            if not v.AS_OF_DATES.contains(as_of):
+                line_no = source.head_lines().index(line) + 1
+                raise source.error(
+                    v.AS_OF_DATES.problem(repr(text)), line=line_no, field="Fund Holdings as of"
+                )
     return fund, as_of
 
 
@@ -244,7 +253,7 @@ def parse_invesco(source: Source, options: ParseOptions) -> Parsed:
     out: dict = {"_symbol_column": raw.find("Holding Ticker")}
     out["symbol"] = v.symbols(raw, "Holding Ticker")  # padded "AAPL " is stripped by the rule
     out["index"] = _const(index, raw.n, pa.string())
-    out["as_of"] = v.dates(raw, "Date", "%m/%d/%Y")
+    out["as_of"] = v.dates(raw, "Date", "%m/%d/%Y", v.AS_OF_DATES)
     v.require_values(raw, raw.find("Date") or "Date", out["as_of"], "blank date")
     if raw.find("Name"):
         out["name"] = v.strings(raw, "Name")
@@ -272,7 +281,7 @@ def _read_field(raw: RawTable, field: str, column: str, options: ParseOptions) -
             )
         return {"index": pa.array(idx.tolist(), type=pa.string())}
     if field == "as_of":
-        as_of = v.dates(raw, column, options.date_format or ISO)
+        as_of = v.dates(raw, column, options.date_format or ISO, v.AS_OF_DATES)
         v.require_values(raw, column, as_of, "blank date")
         return {"as_of": as_of}
     if field in ("name", "sector"):

@@ -14,10 +14,10 @@ import numpy as np
 import pyarrow as pa
 
 from positioning_cli.schema import PRICES
-from positioning_cli.symbols import normalise_symbol
+from positioning_cli.symbols import describe_implausible, normalise_symbol, plausible
 
 from . import values as v
-from .base import FormatDef, Parsed, ParseOptions, build_table, dedupe
+from .base import FormatDef, Parsed, ParseOptions, absent_columns, build_table, dedupe
 from .text import Source, read_csv
 
 # Store field -> accepted header names (English, then Stooq's Polish).
@@ -88,12 +88,19 @@ def symbol_from_name(source: Source, fmt: str) -> str:
 def _parse(source: Source, options: ParseOptions, fmt: str) -> Parsed:
     raw = read_csv(source, ",")
     cols = {f: hit for f, names in COLUMNS.items() if (hit := raw.find(*names)) is not None}
-    absent = [COLUMNS[f][0] for f in ("date", "close") if f not in cols]
-    if absent:
-        raise raw.missing(absent)
+    lacking = [COLUMNS[f][0] for f in ("date", "close") if f not in cols]
+    if lacking:
+        raise raw.missing(lacking)
+    if options.symbol is None and not source.regular:
+        raise source.error(
+            "read from a pipe, so there is no file name to take the symbol from; pass --symbol"
+        )
     symbol = normalise_symbol(options.symbol or symbol_from_name(source, fmt))
     if not symbol:
         raise source.error("cannot tell the symbol from the file name; pass --symbol")
+    if not plausible(symbol):
+        given = "--symbol" if options.symbol else "the file name"
+        raise source.error(f"symbol from {given}: {describe_implausible(symbol)}; pass --symbol")
 
     warnings: list[str] = []
     price_cols = [cols[f] for f in PRICE_FIELDS if f in cols]
@@ -111,7 +118,7 @@ def _parse(source: Source, options: ParseOptions, fmt: str) -> Parsed:
         # A string pattern keeps the replace vectorised in Arrow (a compiled one runs per cell).
         raw.columns[date_col] = raw.columns[date_col].str.replace(_DATE_PREFIX, r"\1", regex=True)
     out: dict[str, pa.Array | list | None] = {}
-    out["date"] = v.dates(raw, date_col, "%Y-%m-%d")
+    out["date"] = v.dates(raw, date_col, "%Y-%m-%d", v.PRICE_DATES)
     v.require_values(raw, date_col, out["date"], "blank date")
     for f in PRICE_FIELDS:
         if f in cols:
@@ -132,11 +139,12 @@ def _parse(source: Source, options: ParseOptions, fmt: str) -> Parsed:
     out["symbol"] = pa.array([symbol] * raw.n, type=pa.string())
     out["source_format"] = pa.array([fmt] * raw.n, type=pa.string())
 
+    not_given = absent_columns(PRICES, out)
     table = build_table(PRICES, out, raw.n)
     table, dropped = dedupe(table, PRICES.key)
     if dropped:
         warnings.append(f"{dropped} duplicate dates dropped; kept the last row of each")
-    return Parsed(table=table, format=fmt, warnings=tuple(warnings))
+    return Parsed(table, fmt, tuple(warnings), absent=not_given)
 
 
 def parse_yahoo(source: Source, options: ParseOptions) -> Parsed:

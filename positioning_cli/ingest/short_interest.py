@@ -17,8 +17,8 @@ from positioning_cli import arrays
 from positioning_cli.schema import SHORT_INTEREST
 
 from . import values as v
-from .base import FormatDef, Parsed, ParseOptions, build_table, dedupe
-from .text import RawTable, Source, canonical, guess_delimiter, read_csv, read_json_records
+from .base import FormatDef, Parsed, ParseOptions, absent_columns, build_table, dedupe
+from .text import RawTable, Source, canonical, check_width, guess_delimiter, read_csv, read_json_records
 
 ISO = "%Y-%m-%d"
 NO_VOLUME_DTC = 999.99  # FINRA's days-to-cover sentinel for "no volume": stored as null
@@ -120,7 +120,7 @@ def _assemble(
                 )
 
     out: dict[str, pa.Array] = {}
-    out["settlement_date"] = v.dates(raw, cols["settlement_date"], date_format)
+    out["settlement_date"] = v.dates(raw, cols["settlement_date"], date_format, v.SETTLEMENT_DATES)
     v.require_values(raw, cols["settlement_date"], out["settlement_date"], "blank date")
     out["symbol"] = v.symbols(raw, cols["symbol"])
     v.require_values(raw, cols["symbol"], out["symbol"], "blank symbol")
@@ -136,17 +136,20 @@ def _assemble(
     for f in ("revision_flag", "split_flag"):
         if f in cols:
             out[f] = v.flags(raw, cols[f])
-    dtc = (
-        v.floats(raw, cols["days_to_cover"], nonnegative=True)
-        if "days_to_cover" in cols
-        else np.full(raw.n, np.nan)
-    )
+    dtc = v.floats(raw, cols["days_to_cover"], nonnegative=True) if "days_to_cover" in cols else None
     return _finish(out, dtc, raw.n, fmt, warnings)
 
 
-def _finish(out: dict[str, pa.Array], dtc: np.ndarray, n: int, fmt: str, warnings: list[str]) -> Parsed:
+def _finish(
+    out: dict[str, pa.Array], dtc: np.ndarray | None, n: int, fmt: str, warnings: list[str]
+) -> Parsed:
     """The steps after conversion, shared by every format and the fast FINRA path: derived days to
-    cover, absent flags False, the format column, the table, duplicates dropped."""
+    cover, absent flags False, the format column, the table, duplicates dropped, and which columns
+    the source does not carry (``dtc`` None: it has no days to cover column)."""
+    absent = absent_columns(SHORT_INTEREST, out)
+    if dtc is None and "avg_daily_volume" in out:
+        absent -= {"days_to_cover"}  # derived from the volume the source gives
+    dtc = np.full(n, np.nan) if dtc is None else dtc
     out["days_to_cover"] = _days_to_cover(dtc, out["short_interest"], out.get("avg_daily_volume"))
     for f in ("revision_flag", "split_flag"):
         out.setdefault(f, arrays.from_numpy(np.zeros(n, dtype=bool)))
@@ -158,7 +161,9 @@ def _finish(out: dict[str, pa.Array], dtc: np.ndarray, n: int, fmt: str, warning
             f"{dropped} duplicate (settlement date, symbol) rows dropped; "
             "kept the revision-flagged row, else the last one"
         )
-    return Parsed(table=table, format=fmt, warnings=tuple(warnings))
+    # A FINRA file is the whole settlement date; API extracts, web exports and mapped files are
+    # often a selection of symbols.
+    return Parsed(table, fmt, tuple(warnings), absent=absent, snapshot=fmt == "finra-pipe")
 
 
 def _days_to_cover(dtc: np.ndarray, si: pa.Array, adv: pa.Array | None) -> pa.Array:
@@ -217,6 +222,7 @@ def fast_finra_pipe(source: Source) -> Parsed | None:
     if end < 0 or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
         return None  # no data line, or a lone CR (the general reader's simple case declines it too)
     header = data[:end].decode("utf-8").split("|")
+    check_width(source.name, len(header), line=1)
     names = [canonical(h) for h in header]
     if not "".join(names) or len(set(names)) != len(names):
         return None  # blank first line (header further down) or ambiguous names
@@ -254,11 +260,15 @@ def _fast_convert(cells: dict[str, pa.Array], n: int) -> Parsed | None:
     out: dict[str, pa.Array] = {}
     # Strict ISO dates only (no blank, no spaces, no "2026-1-5"); pandas reads those the same.
     dates = pc.cast(cells["settlement_date"], pa.date32())
-    years = pc.min_max(pc.year(dates))
-    if years["min"].as_py() < v.MIN_YEAR or years["max"].as_py() > v.MAX_YEAR:
-        return None
+    span = pc.min_max(dates)
+    if not (
+        v.SETTLEMENT_DATES.contains(span["min"].as_py()) and v.SETTLEMENT_DATES.contains(span["max"].as_py())
+    ):
+        return None  # the general path names the line
     out["settlement_date"] = dates
     out["symbol"] = v.normalise_symbols(pc.utf8_trim_whitespace(cells["symbol"]))
+    if v.implausible_symbols(out["symbol"]).any():
+        return None  # the general path names the line
     for f in ("short_interest", "previous_short_interest", "avg_daily_volume"):
         if f in cells:
             counts = _plain_counts(cells[f])
@@ -276,7 +286,7 @@ def _fast_convert(cells: dict[str, pa.Array], n: int) -> Parsed | None:
             out[f] = truthy
     if out["symbol"].null_count or out["short_interest"].null_count:
         return None
-    dtc = np.full(n, np.nan)
+    dtc = None
     if "days_to_cover" in cells:
         # The general path's own cast of the same text (it only trims, and this cast takes no spaces).
         given = pc.cast(v.blank_to_null(cells["days_to_cover"]), pa.float64())

@@ -157,9 +157,10 @@ def _parse(source: Source, options: ParseOptions, fmt: str, columns: dict[str, s
         )
 
     out: dict[str, pa.Array | list | None] = {}
-    out["date"] = v.dates(raw, cols["date"], DATE_FORMAT)
+    out["date"] = v.dates(raw, cols["date"], DATE_FORMAT, v.TRADE_DATES)
     v.require_values(raw, cols["date"], out["date"], "blank date")
-    out["symbol"] = v.normalise_symbols(spell_out_suffixes(v.strings(raw, cols["symbol"])))
+    spelled = v.normalise_symbols(spell_out_suffixes(v.strings(raw, cols["symbol"])))
+    out["symbol"] = v.plausible_symbols(raw, cols["symbol"], spelled)
     v.require_values(raw, cols["symbol"], out["symbol"], "blank symbol")
     volumes: dict[str, np.ndarray] = {}
     for f in ("short_volume", "short_exempt_volume", "total_volume"):

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import json
+import os
 import re
+import stat
+import sys
 import zipfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -46,8 +50,24 @@ def shorten(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+STDIN = "-"  # the path that means standard input
+
+# Limits that keep memory bounded whatever the input (README "Limits"). The largest real inputs are
+# a CFTC 2006-2016 bundle (~25 MB, ~40,000 rows) and a FINRA file (~3 MB): these leave room.
+MAX_INPUT_BYTES = 64 << 20  # one file, after gunzip/unzip
+MAX_LINES = 1_000_000  # physical lines in one file
+MAX_LINE_BYTES = 1 << 20  # one line
+MAX_COLUMNS = 1_000  # fields in a header
+MAX_JSON_RECORDS = 250_000  # objects in one JSON file (each costs ~1 kB as Python objects)
+_CHUNK = 1 << 20
+
+
 def display_name(path: Path) -> str:
-    return str(path)
+    return "<stdin>" if str(path) == STDIN else str(path)
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):g} MiB"
 
 
 @dataclass
@@ -59,6 +79,8 @@ class Source:
     text: str  # BOM removed, line endings untouched
     data: bytes = field(repr=False)  # the same text as UTF-8 bytes, for parsers that read bytes
     _head: list[str] | None = field(default=None, repr=False)
+    sha256: str = ""  # of the bytes as read (before gunzip) when not a regular file, else ""
+    regular: bool = True  # False for a pipe or standard input: read once, no name to go by
 
     @property
     def is_json(self) -> bool:
@@ -110,26 +132,23 @@ class Source:
 
 
 def load(path: Path) -> Source:
-    """Read, gunzip (by magic bytes, whatever the name), check for binary data and decode UTF-8."""
+    """Read (once: a pipe cannot be read twice), gunzip and unzip (by magic bytes, whatever the
+    name), check for binary data and decode UTF-8, within the limits above."""
     name = display_name(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(name, "no such file") from None
-    except IsADirectoryError:
-        raise InputError(name, "is a folder, not a file") from None
-    except OSError as exc:
-        raise InputError(name, f"cannot read: {exc.strerror or exc}") from None
+    raw, regular = _read_raw(path, name)
+    # A pipe can be read only once, so it is hashed here (a regular file is hashed before parsing,
+    # to skip one ingested before without parsing it).
+    digest = "" if regular else hashlib.sha256(raw).hexdigest()
+    data = raw
     if data[:4] == ZIP_MAGIC:
         member, data = unzip_single(name, data)
         name = f"{name}/{member}"  # errors name the member inside the archive
     if data[:2] == GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise InputError(name, f"truncated or corrupt gzip data ({exc})") from None
+        data = _gunzip(name, data)
+    del raw
     if not data.strip():
         raise InputError(name, "empty file")
+    _check_shape(name, data)
     # A NUL or other C0 control byte never appears in CSV/JSON exports: call it binary rather than
     # letting it surface later as a confusing "unknown format".
     # bytes.translate drops every allowed byte in one C pass; only a file with a control byte is
@@ -149,7 +168,98 @@ def load(path: Path) -> Source:
     text = text.removeprefix("\ufeff")
     if not text.strip():
         raise InputError(name, "empty file")  # e.g. only a BOM
-    return Source(path=path, name=name, text=text, data=data.removeprefix(b"\xef\xbb\xbf"))
+    source = Source(
+        path=path,
+        name=name,
+        text=text,
+        data=data.removeprefix(b"\xef\xbb\xbf"),
+        sha256=digest,
+        regular=regular,
+    )
+    if not source.is_json:  # before detection: a header is split into its names to sniff it
+        for number, head in enumerate(source.head_lines(), start=1):
+            check_width(name, max(head.count(d) for d in DELIMITERS) + 1, line=number)
+    return source
+
+
+def _too_big(name: str, what: str) -> InputError:
+    return InputError(
+        name, f"{what} more than {_mib(MAX_INPUT_BYTES)}, the limit for one input file; split it"
+    )
+
+
+def _read_raw(path: Path, name: str) -> tuple[bytes, bool]:
+    """The bytes of ``path`` (standard input for ``-``), at most ``MAX_INPUT_BYTES``, and whether it
+    is a regular file. A pipe is read as it comes, once."""
+    try:
+        if str(path) == STDIN:
+            return _read_capped(name, sys.stdin.buffer, "holds"), False
+        with open(path, "rb") as f:
+            regular = stat.S_ISREG(os.fstat(f.fileno()).st_mode)
+            if regular and os.fstat(f.fileno()).st_size > MAX_INPUT_BYTES:
+                raise _too_big(name, "is")
+            return _read_capped(name, f, "holds"), regular
+    except FileNotFoundError:
+        raise InputError(name, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(name, "is a folder, not a file") from None
+    except OSError as exc:
+        raise InputError(name, f"cannot read: {exc.strerror or exc}") from None
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def _read_capped(name: str, stream: _Readable, what: str) -> bytes:
+    """Read ``stream`` to its end, refusing it as soon as it passes ``MAX_INPUT_BYTES``."""
+    buffer = bytearray()
+    while True:
+        chunk = stream.read(min(_CHUNK, MAX_INPUT_BYTES + 1 - len(buffer)))
+        if not chunk:
+            return bytes(buffer)
+        buffer += chunk
+        if len(buffer) > MAX_INPUT_BYTES:
+            raise _too_big(name, what)
+
+
+def _gunzip(name: str, data: bytes) -> bytes:
+    """Decompress gzip data (every member) chunk by chunk: a bomb is refused at the limit."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            return _read_capped(name, stream, "decompresses to")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(name, f"truncated or corrupt gzip data ({exc})") from None
+
+
+def _check_shape(name: str, data: bytes) -> None:
+    """Refuse more lines or a longer line than the limits, naming the limit (and the line)."""
+    lines = data.count(b"\n") + (not data.endswith(b"\n"))
+    if lines > MAX_LINES:
+        raise InputError(
+            name, f"{lines:,} lines, more than {MAX_LINES:,}, the limit for one input file; split it"
+        )
+    if len(data) <= MAX_LINE_BYTES or data.lstrip()[:1] in (b"[", b"{"):
+        return  # no line can be longer than the whole; JSON (often one line) is bounded by records
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        if end - start > MAX_LINE_BYTES:
+            raise InputError(
+                name,
+                f"a line of {end - start:,} bytes, more than {_mib(MAX_LINE_BYTES)}, the limit for one line",
+                line=data.count(b"\n", 0, start) + 1,
+            )
+        start = end + 1
+
+
+def check_width(name: str, columns: int, *, line: int | None = None) -> None:
+    """Refuse a header wider than ``MAX_COLUMNS`` (each column costs a converted array)."""
+    if columns > MAX_COLUMNS:
+        raise InputError(
+            name, f"a header of {columns:,} columns, more than {MAX_COLUMNS:,}, the limit", line=line
+        )
 
 
 def unzip_single(name: str, data: bytes) -> tuple[str, bytes]:
@@ -162,7 +272,11 @@ def unzip_single(name: str, data: bytes) -> tuple[str, bytes]:
                 raise InputError(
                     name, f"zip archive must hold exactly one file, found {len(members)}: {listed}"
                 )
-            return members[0].filename, archive.read(members[0])
+            member = members[0]
+            if member.file_size > MAX_INPUT_BYTES:  # what the archive says; the read checks again
+                raise _too_big(f"{name}/{member.filename}", "unzips to")
+            with archive.open(member) as stream:
+                return member.filename, _read_capped(f"{name}/{member.filename}", stream, "unzips to")
     except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError, zlib.error) as exc:
         # RuntimeError: encrypted member; NotImplementedError: unsupported compression method.
         raise InputError(name, f"truncated or corrupt zip archive ({exc})") from None
@@ -296,6 +410,7 @@ def _read_simple(source: Source, delimiter: str) -> RawTable | None:
         raise InputError(source.name, "empty file")
     header_at = numbered[0]
     header = [h.strip() for h in physical[header_at - 1].split(delimiter)]
+    check_width(source.name, len(header), line=header_at)
     data_lines = numbered[1:]
     if not data_lines:
         raise InputError(source.name, "header only, no data rows", line=header_at)
@@ -357,6 +472,7 @@ def _read_general(
             if header is None:
                 if blank or (header_line is not None and start < header_line):
                     continue
+                check_width(source.name, len(record), line=start)
                 header, found_line = [h.strip() for h in record], start
                 continue
             if blank:
@@ -421,6 +537,12 @@ def _refuse_cut_last_row(source: Source, widths: list[int], header_width: int, l
 
 def read_json_records(source: Source) -> RawTable:
     """A JSON array of flat objects (or an object wrapping one) as string columns, one per key."""
+    objects = source.data.count(b"{")  # at least the number of records
+    if objects > MAX_JSON_RECORDS:
+        raise InputError(
+            source.name,
+            f"{objects:,} JSON objects, more than {MAX_JSON_RECORDS:,}, the limit for one file; split it",
+        )
     try:
         data = json.loads(source.text)
     except json.JSONDecodeError as exc:
@@ -442,6 +564,7 @@ def read_json_records(source: Source) -> RawTable:
         if not isinstance(record, dict):
             raise InputError(f"{source.name}: record {number}", "not a JSON object")
         header.update(dict.fromkeys(record))
+        check_width(source.name, len(header))
     columns: dict[str, pd.Series] = {}
     for key in header:
         values = []

@@ -7,6 +7,8 @@ nulls; whether a null is allowed is the caller's decision.
 
 from __future__ import annotations
 
+import datetime
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from positioning_cli import arrays
-from positioning_cli.symbols import _SEPARATORS, normalise_symbol
+from positioning_cli.symbols import _SEPARATORS, TICKER_PATTERN, describe_implausible, normalise_symbol
 
 from .text import RawTable, shorten
 
@@ -147,11 +149,44 @@ def describe_date_format(fmt: str) -> str:
     return fmt
 
 
-MIN_YEAR, MAX_YEAR = 1000, 2999
+# How far ahead of today a date may lie: a report is never published for a date a month away, so
+# anything later is a typo (2062 for 2026). Dates outside pandas' 1677-2262 never get this far.
+DAYS_AHEAD = 31
 
 
-def dates(raw: RawTable, column: str, fmt: str) -> pa.Array:
-    """date32 values parsed with strftime ``fmt``, null for blanks."""
+@dataclass(frozen=True)
+class DateRange:
+    """The dates a source can plausibly carry: ``earliest`` to today + ``DAYS_AHEAD`` days."""
+
+    what: str  # "settlement date", for messages
+    earliest: datetime.date
+
+    def latest(self) -> datetime.date:
+        return datetime.date.today() + datetime.timedelta(days=DAYS_AHEAD)
+
+    def problem(self, value: object) -> str:
+        return (
+            f"implausible {self.what} {value} (outside {self.earliest.isoformat()} to"
+            f" {self.latest().isoformat()}, today + {DAYS_AHEAD} days)"
+        )
+
+    def contains(self, d: datetime.date) -> bool:
+        return self.earliest <= d <= self.latest()
+
+
+# The documented ranges (README "Input formats"), one per kind of date.
+SETTLEMENT_DATES = DateRange("settlement date", datetime.date(1990, 1, 1))  # FINRA's files start 1990s
+PRICE_DATES = DateRange("price date", datetime.date(1789, 1, 1))  # Stooq's S&P 500 series starts 1789
+AS_OF_DATES = DateRange("as-of date", datetime.date(1957, 3, 4))  # the S&P 500 was launched then
+REPORT_DATES = DateRange("report date", datetime.date(1986, 1, 1))  # CFTC's history starts 1986
+# Short sale volume was first published under Reg SHO, effective 2005-01-03 (NYSE files go back to 2005)
+TRADE_DATES = DateRange("trade date", datetime.date(2005, 1, 3))
+# Fund flows: no US exchange-traded fund traded before SPY (1993-01-22)
+FUND_DATES = DateRange("fund date", datetime.date(1993, 1, 22))
+
+
+def dates(raw: RawTable, column: str, fmt: str, allowed: DateRange) -> pa.Array:
+    """date32 values parsed with strftime ``fmt``, null for blanks; each within ``allowed``."""
     import pandas as pd
 
     s = stripped(raw, column)
@@ -163,20 +198,24 @@ def dates(raw: RawTable, column: str, fmt: str) -> pa.Array:
     bad = ~is_blank & parsed.isna().to_numpy(dtype=bool)
     if bad.any():
         row = _first(bad)
+        text = str(raw.col(column).iloc[row]).strip()
+        try:  # a real date pandas cannot hold (before 1677, after 2262) is implausible, not malformed
+            outside = datetime.datetime.strptime(text, fmt).date()
+        except ValueError:
+            outside = None
+        if outside is not None and not allowed.contains(outside):
+            raise raw.error(row, column, allowed.problem(repr(shorten(text, 40))))
         raise raw.error(
             row, column, f"not a date in format {describe_date_format(fmt)}: {_value(raw, column, row)}"
         )
-    # pandas reads "-2019-01-02" as year -2019; market data starts in the 18th century (Stooq's S&P
-    # series goes back to 1789), so years outside 1000-2999 are typos, not history.
-    years = parsed.dt.year.to_numpy(dtype="float64", na_value=np.nan)
-    implausible = ~is_blank & ((years < MIN_YEAR) | (years > MAX_YEAR))
-    if implausible.any():
-        row = _first(implausible)
-        raise raw.error(
-            row, column, f"implausible date (year outside {MIN_YEAR}-{MAX_YEAR}): {_value(raw, column, row)}"
-        )
     days = parsed.to_numpy(dtype="datetime64[D]")
     missing = np.isnat(days)
+    # pandas reads "-2019-01-02" as year -2019; a typo'd year (2062) parses too: both are refused.
+    low, high = np.datetime64(allowed.earliest, "D"), np.datetime64(allowed.latest(), "D")
+    implausible = ~missing & ((days < low) | (days > high))
+    if implausible.any():
+        row = _first(implausible)
+        raise raw.error(row, column, allowed.problem(_value(raw, column, row)))
     return (
         pa.array(days, mask=missing, type=pa.date32()) if missing.any() else pa.array(days, type=pa.date32())
     )
@@ -223,9 +262,24 @@ def normalise_symbols(text: pa.Array) -> pa.Array:
     return blank_to_null(arrays.strings([normalise_symbol(v or "") for v in text.to_pylist()]))
 
 
+def implausible_symbols(symbols: pa.Array) -> np.ndarray:
+    """True where a normalised symbol is not a plausible ticker (``symbols.plausible``); null is not."""
+    matched = pc.match_substring_regex(symbols, TICKER_PATTERN)
+    return arrays.valid(matched) & ~arrays.to_numpy(matched)
+
+
 def symbols(raw: RawTable, column: str) -> pa.Array:
-    """Normalised symbols of a column; blank -> null."""
-    return normalise_symbols(_arrow(raw, column))
+    """Normalised symbols of a column, each a plausible ticker; blank -> null."""
+    return plausible_symbols(raw, column, normalise_symbols(_arrow(raw, column)))
+
+
+def plausible_symbols(raw: RawTable, column: str, normalised: pa.Array) -> pa.Array:
+    """``normalised`` (one per row of ``column``), or the error naming the first implausible one."""
+    bad = implausible_symbols(normalised)
+    if bad.any():
+        row = _first(bad)
+        raise raw.error(row, column, describe_implausible(normalised[row].as_py()))
+    return normalised
 
 
 def require_values(raw: RawTable, column: str, values: pa.Array, what: str = "blank value") -> None:
