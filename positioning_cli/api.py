@@ -568,6 +568,27 @@ def _pick_date(dates: Any, as_of: date | None, warnings: list[str]) -> Any:
     return d
 
 
+# Two FINRA cycles after a settlement date are at least ~22 days on, and publication adds 7
+# sessions: a report held within this many days cannot be two cycles behind (no calendar needed).
+_SURELY_CURRENT_DAYS = 28
+
+
+def _warn_if_behind(newest: date, known_at: datetime | None, warnings: list[str]) -> None:
+    """A warning when FINRA has published more than one report after ``newest`` (the newest held)
+    by now (or by ``known_at``): the numbers are a cycle or more out of date."""
+    from positioning_cli.fetch import calendar as cal  # cheap: the exchange calendar loads lazily
+
+    now = known_at.astimezone(cal.ET) if known_at is not None else cal.now_et()
+    if (now.date() - newest).days < _SURELY_CURRENT_DAYS:
+        return  # the common case for a current store, without loading the exchange calendar
+    missed = cal.finra_behind(newest, now)
+    if len(missed) > 1:
+        warnings.append(
+            f"the newest short interest held is for {newest.isoformat()}; FINRA has published"
+            f" {len(missed)} reports since (latest {missed[-1].isoformat()}): run `positioning update`"
+        )
+
+
 def _scan_date(frames: _Frames, as_of: date | None, warnings: list[str]) -> Any:
     """``_pick_date`` over the loaded frames, as a pandas Timestamp."""
     import pandas as pd
@@ -773,6 +794,8 @@ def scan(
     _check_indices(indices)
     proxy_map = _parse_proxies(proxies)
     view, d, warnings = _index_view(store_root, as_of, known_at, proxy_map)
+    if as_of is None:
+        _warn_if_behind(to_date(d), known_at, warnings)
     rows = index_rows(view, indices, d, proxy_map, warnings)
     if not rows:
         raise NoDataError(f"no index could be scanned on {iso(d)}: " + "; ".join(warnings))
@@ -942,6 +965,8 @@ def summary(
     _check_indices(indices)
     proxy_map = _parse_proxies(proxies)
     view, d, warnings = _index_view(store_root, as_of, known_at, proxy_map)
+    if as_of is None:
+        _warn_if_behind(to_date(d), known_at, warnings)
     rows, text, sparks = summary_rows(view, indices, d, proxy_map, warnings, explain)
     if not rows:
         raise NoDataError(f"no index could be summarised on {iso(d)}: " + "; ".join(warnings))
@@ -1261,6 +1286,8 @@ def _ranking_context(
     frames = _load(store_root, known_at)
     warnings: list[str] = []
     d = _scan_date(frames, as_of, warnings)
+    if as_of is None:
+        _warn_if_behind(d.date(), known_at, warnings)
     prev = frames.dates[frames.dates < d]
     si = frames.si[frames.si["settlement_date"] <= d]
     _membership_warnings(frames, indices, d, warnings)

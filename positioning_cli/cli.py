@@ -510,6 +510,16 @@ FailOnOpt = Annotated[
 ]
 
 
+OnceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--once",
+        help="With --fail-on: exit 7 only the first time a row matches for a report date (remembered in "
+        "the store), so a daily cron job mails once per report.",
+    ),
+]
+
+
 TABLE_TOP = 20  # stocks a table shows when --top is not given
 ColumnsOpt = Annotated[
     str | None,
@@ -556,10 +566,12 @@ def _emit(
     label: str | tuple[str, ...] = "index",
     top: int | None = None,
     choice: TableChoice = TableChoice(),
+    once: bool = False,
 ) -> None:
     """Output for every read command, then --fail-on: the exit code follows the result.
 
     ``top`` cuts the rows written (0 = all); --fail-on always sees every row of ``result``.
+    ``once``: a match already reported for the same report date exits 0 (see alerts.py).
     """
     import dataclasses
 
@@ -575,9 +587,23 @@ def _emit(
         # into a silent exit 1.
         _silence_stdout()
         return
-    hits = thresholds.matches(checks, result.rows, label)
+    hits = thresholds.matched(checks, result.rows, label)
+    if hits and once:
+        from positioning_cli import alerts
+
+        rule = alerts.rule_id(result.command, fail_on or [])
+        fresh, trouble = alerts.new_matches(_store_path(), rule, result.as_of, [who for _, who in hits])
+        if trouble:
+            sys.stderr.write(f"warning: {trouble}\n")
+        if not fresh:
+            day = result.as_of.isoformat() if result.as_of else "this report"
+            sys.stderr.write(
+                f"--fail-on: {len(hits)} match(es) already reported for {day} (--once); exit 0\n"
+            )
+            return
+        hits = [h for h in hits if h[1] in fresh]
     if hits:
-        raise ThresholdCrossed(thresholds.message(hits))
+        raise ThresholdCrossed(thresholds.message([line for line, _ in hits]))
 
 
 def _write(
@@ -656,6 +682,7 @@ def scan_cmd(
     ] = None,
     proxy: ProxyOpt = None,
     fail_on: FailOnOpt = None,
+    once: OnceOpt = False,
     fmt: FormatOpt = "auto",
     columns: ColumnsOpt = None,
     wide: WideOpt = False,
@@ -685,6 +712,8 @@ def scan_cmd(
       positioning scan --format json | jq '.rows[] | {index, divergence_score}'
 
       positioning scan --fail-on 'divergence_score>=80'   # exit 7 when an index crosses it
+
+      positioning scan --fail-on 'divergence_score>=80' --once   # ... once per report date
     """
     from positioning_cli import api, render
 
@@ -698,7 +727,7 @@ def scan_cmd(
     if by == "index":
         proxies = dict(_mapping_pairs(proxy or [], "--proxy", "INDEX=SYMBOL"))
         result = api.scan(_store_path(), as_of=as_of_date, known_at=known, indices=indices, proxies=proxies)
-        _emit(result, fmt, api.SCAN_KEYS, render.scan_table, fail_on, choice=choice)
+        _emit(result, fmt, api.SCAN_KEYS, render.scan_table, fail_on, choice=choice, once=once)
         return
     if by not in ("sector", "stock"):
         raise UsageError(f"--by {by!r}: expected index, sector or stock")
@@ -723,13 +752,30 @@ def scan_cmd(
         if top is None:
             top = TABLE_TOP if render.resolve_format(fmt, sys.stdout.isatty()) == "table" else 0
         _emit(
-            result, fmt, api.stock_keys(), render.stock_view, fail_on, label="symbol", top=top, choice=choice
+            result,
+            fmt,
+            api.stock_keys(),
+            render.stock_view,
+            fail_on,
+            label="symbol",
+            top=top,
+            choice=choice,
+            once=once,
         )
     else:
         result = api.scan_sectors(
             _store_path(), as_of=as_of_date, known_at=known, indices=indices, gates=gates
         )
-        _emit(result, fmt, api.sector_keys(), render.sector_view, fail_on, label="sector", choice=choice)
+        _emit(
+            result,
+            fmt,
+            api.sector_keys(),
+            render.sector_view,
+            fail_on,
+            label="sector",
+            choice=choice,
+            once=once,
+        )
 
 
 def _chosen_symbols(symbols: str | None, watchlist: bool) -> list[str]:
@@ -757,6 +803,7 @@ def summary_cmd(
         bool, typer.Option("--explain", help="Show the dates, row counts and formula behind each number.")
     ] = False,
     fail_on: FailOnOpt = None,
+    once: OnceOpt = False,
     fmt: FormatOpt = "auto",
     columns: ColumnsOpt = None,
     wide: WideOpt = False,
@@ -796,6 +843,7 @@ def summary_cmd(
         fail_on,
         label=("index", "metric"),
         choice=TableChoice.of(columns, wide),
+        once=once,
     )
 
 
@@ -943,6 +991,7 @@ def cot_cmd(
     ] = False,
     known_at: KnownAtOpt = None,
     fail_on: FailOnOpt = None,
+    once: OnceOpt = False,
     fmt: FormatOpt = "auto",
     columns: ColumnsOpt = None,
     wide: WideOpt = False,
@@ -981,6 +1030,7 @@ def cot_cmd(
         fail_on,
         label=("contract", "group"),
         choice=TableChoice.of(columns, wide),
+        once=once,
     )
 
 

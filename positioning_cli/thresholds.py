@@ -89,13 +89,22 @@ def matches(
     thresholds: Sequence[Threshold], rows: Sequence[dict[str, Any]], label: str | Sequence[str]
 ) -> list[str]:
     """One line per (threshold, row) that matches, naming the row by its ``label`` key(s)."""
+    return [line for line, _ in matched(thresholds, rows, label)]
+
+
+def matched(
+    thresholds: Sequence[Threshold], rows: Sequence[dict[str, Any]], label: str | Sequence[str]
+) -> list[tuple[str, str]]:
+    """Per (threshold, row) that matches: its line for the user, and its identity without the value
+    (``divergence_score>=80 RUT``), which ``--once`` remembers."""
     labels = [label] if isinstance(label, str) else list(label)
-    return [
-        f"{t} matched {' '.join(str(row.get(k)) for k in labels)} ({_shown(row.get(t.key))})"
-        for t in thresholds
-        for row in rows
-        if t.matches(row)
-    ]
+    out = []
+    for t in thresholds:
+        for row in rows:
+            if t.matches(row):
+                name = " ".join(str(row.get(k)) for k in labels)
+                out.append((f"{t} matched {name} ({_shown(row.get(t.key))})", f"{t} {name}"))
+    return out
 
 
 def message(hits: Sequence[str], listed: int = 5) -> str:

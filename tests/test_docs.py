@@ -82,17 +82,22 @@ def test_readme_crontab_line_alerts_only_when_the_threshold_is_crossed(tmp_path:
     )
     try:
         p = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, timeout=600)
+        assert (tmp_path / "mail.args").exists(), (
+            p.stdout,
+            p.stderr,
+            (Path(env["HOME"]) / "positioning.log").read_text(),
+        )
+        assert "divergence >= 80" in (tmp_path / "mail.args").read_text()
+        assert '"command": "scan"' in (tmp_path / "mail.body").read_text()
+        log = (Path(env["HOME"]) / "positioning.log").read_text()
+        assert "FINRA short interest: current:" in log and "--fail-on" in log
+        # the next morning, same report: --once keeps the mail from going out again
+        (tmp_path / "mail.args").unlink()
+        subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, timeout=600)
+        assert not (tmp_path / "mail.args").exists()
+        assert "already reported for" in (Path(env["HOME"]) / "positioning.log").read_text()
     finally:
         server_gen.close()
-    assert (tmp_path / "mail.args").exists(), (
-        p.stdout,
-        p.stderr,
-        (Path(env["HOME"]) / "positioning.log").read_text(),
-    )
-    assert "divergence >= 80" in (tmp_path / "mail.args").read_text()
-    assert '"command": "scan"' in (tmp_path / "mail.body").read_text()
-    log = (Path(env["HOME"]) / "positioning.log").read_text()
-    assert "FINRA short interest: current:" in log and "--fail-on" in log
 
 
 def test_readme_opens_with_the_two_commands() -> None:

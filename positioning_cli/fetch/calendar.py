@@ -22,9 +22,10 @@ yet), ``late``, ``missing``, ``suspended``.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -44,6 +45,22 @@ CFTC_SUSPENSIONS: tuple[tuple[date, date], ...] = (
 )
 STATES = ("current", "upcoming", "due", "suspended", "late", "missing")
 SEVERITY = {s: i for i, s in enumerate(STATES)}
+
+
+def now_et() -> datetime:
+    """The current time in New York; ``POSITIONING_NOW`` (ISO, UTC if naive) pins it for replays and tests."""
+    from positioning_cli.errors import UsageError
+
+    pinned = os.environ.get("POSITIONING_NOW")
+    if pinned:
+        try:
+            t = datetime.fromisoformat(pinned)
+        except ValueError:
+            raise UsageError(f"POSITIONING_NOW {pinned!r}: expected an ISO date-time") from None
+        t = t if t.tzinfo else t.replace(tzinfo=UTC)
+    else:
+        t = datetime.now(UTC)
+    return t.astimezone(ET)
 
 
 @dataclass(frozen=True)
@@ -148,6 +165,18 @@ def finra_publication(settlement: date) -> date:
 def finra_expected(settlement: date) -> Expected:
     pub = finra_publication(settlement)
     return Expected(settlement, _at(pub, 16), _at(add_sessions(pub, 1), 16), _at(add_sessions(pub, 5), 16))
+
+
+def finra_behind(newest_held: date, now: datetime) -> list[date]:
+    """The settlement dates FINRA has published by ``now`` after ``newest_held`` (oldest first)."""
+    if newest_held < FIRST_SESSION:
+        newest_held = FIRST_SESSION
+    until = min(now.date(), date(LAST_YEAR, 12, 31))
+    return [
+        d
+        for d in finra_settlements(newest_held + timedelta(days=1), until)
+        if finra_expected(d).release <= now
+    ]
 
 
 # ------------------------------------------------------------------ FINRA Reg SHO daily short volume

@@ -13,34 +13,20 @@ Exit codes (errors.ExitCode): 0 every report due is held; 8 a report is late or 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
-from positioning_cli.errors import ExitCode, FetchError, InputError, UsageError
+from positioning_cli.errors import ExitCode, FetchError, InputError
 from positioning_cli.fetch import calendar as cal
+from positioning_cli.fetch.calendar import now_et
 from positioning_cli.fetch.config import Config
 from positioning_cli.fetch.http import USER_AGENT, Client, HttpSettings
 from positioning_cli.fetch.raw import RawStore, fetch_lock
 from positioning_cli.fetch.sources import SOURCES, Context, Item, Source
 
 Progress = Callable[[str, int, int], None]
-
-
-def now_et() -> datetime:
-    """The current time in New York; ``POSITIONING_NOW`` (ISO, UTC if naive) pins it for replays and tests."""
-    pinned = os.environ.get("POSITIONING_NOW")
-    if pinned:
-        try:
-            t = datetime.fromisoformat(pinned)
-        except ValueError:
-            raise UsageError(f"POSITIONING_NOW {pinned!r}: expected an ISO date-time") from None
-        t = t if t.tzinfo else t.replace(tzinfo=UTC)
-    else:
-        t = datetime.now(UTC)
-    return t.astimezone(cal.ET)
 
 
 def http_settings(config: Config, sources: Sequence[Source]) -> HttpSettings:
