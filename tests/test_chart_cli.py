@@ -121,6 +121,7 @@ def test_terminal_chart_falls_back_to_ascii(demo_store: Path) -> None:
         (["chart", "history", "--out", "x.jpg"], ".png or .svg"),
         (["chart", "history", "--index", "DAX"], "--index 'DAX'"),
         (["chart", "stock"], "needs a SYMBOL"),
+        (["chart", "stock", "ZPHY", "--years", "-1"], "--years -1: expected 0"),
     ],
 )
 def test_chart_usage_errors(args: list[str], message: str, demo_store: Path, tmp_path: Path) -> None:
