@@ -1295,13 +1295,17 @@ def chart_cmd(
 
     Kinds: history (total SI and median SI % against the proxy price, 1Y/5Y range shaded),
     quadrant (stocks: SI percentile against price percentile), sectors (median SI % per sector),
-    cot (leveraged funds and asset managers net, 52-week range), stock SYMBOL.
+    cot (leveraged funds and asset managers net, 52-week range), stock SYMBOL (its short interest,
+    days to cover and close: the rows of `positioning stock SYMBOL`, its last 24 reports unless
+    --years is given).
 
     Examples:
 
       positioning chart history --index RUT --years 5
 
       positioning chart quadrant --index NDX --out ndx.svg
+
+      positioning chart stock GME --years 2
     """
     from positioning_cli import api, pictures
 

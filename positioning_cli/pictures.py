@@ -93,6 +93,8 @@ def chart(store_root: Path, q: ChartQuery) -> Chart:
         raise UsageError(f"unknown chart {q.kind!r}; expected one of {', '.join(CHART_KINDS)}")
     if q.index not in INDICES:
         raise UsageError(f"--index {q.index!r}: expected one of {', '.join(INDICES)}")
+    if q.years is not None and q.years < 0:
+        raise UsageError(f"--years {q.years}: expected 0 (every date held) or more")
     if q.kind == "history":
         total = api.history(
             store_root, index=q.index, metric="total_si_shares", as_of=q.as_of, known_at=q.known_at
@@ -111,7 +113,27 @@ def chart(store_root: Path, q: ChartQuery) -> Chart:
         contract = q.contract or INDEX_CONTRACT[q.index]
         rows = _since(cot_rows(store_root, contract, q.known_at), "report_date", q.years or 3)
         return kinds.cot_chart(contract.upper(), rows)
-    raise UsageError("chart stock needs the `positioning stock` command, which this version lacks")
+    return kinds.stock_chart(*stock_rows(store_root, q))
+
+
+def stock_rows(store_root: Path, q: ChartQuery) -> tuple[str, list[dict[str, object]]]:
+    """The rows ``positioning stock SYMBOL -f json`` carries: its default last reports; with
+    ``years`` every report in the last N years (the window ``_since`` keeps for the other kinds),
+    0 meaning every report held (as for ``chart history``)."""
+    from positioning_cli import stock_story
+
+    if not q.symbol:
+        raise UsageError("chart stock needs a SYMBOL: positioning chart stock GME")
+    span = 365 * q.years if q.years else None
+    result = stock_story.story(
+        store_root,
+        q.symbol,
+        as_of=q.as_of,
+        known_at=q.known_at,
+        last=stock_story.DEFAULT_LAST if q.years is None else 0,
+        span_days=span,
+    )
+    return str(result.rows[-1]["symbol"]), list(result.rows)
 
 
 def _stock_rows(

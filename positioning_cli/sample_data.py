@@ -1,10 +1,11 @@
-"""Deterministic synthetic market data for ``positioning``: FINRA short interest, index membership, prices.
+"""Deterministic synthetic market data for ``positioning``, in the formats of FINRA short interest, index
+membership, prices, FINRA Reg SHO daily short-sale volume and fund assets.
 
 Run ``python -m positioning_cli.sample_data OUT_DIR`` to (re)write the committed ``sample_data/`` tree byte
-for byte. Everything is invented (tickers, names, numbers); only the *formats* follow the real sources
-described in DOMAIN.md. The output depends on the seed and the options alone: one
-``numpy.random.default_rng(seed)`` drawn in a fixed order, no set/dict iteration order, no clock, no locale,
-every number formatted explicitly.
+for byte. Everything is invented (tickers, names, numbers) from the seed; no file is, or is copied from, a
+FINRA, Yahoo or index-provider file: only the *formats* follow the real sources described in DOMAIN.md.
+The output depends on the seed and the options alone: one ``numpy.random.default_rng(seed)`` drawn in a
+fixed order, no set/dict iteration order, no clock, no locale, every number formatted explicitly.
 
 Written files (under OUT_DIR):
 
@@ -18,11 +19,16 @@ Written files (under OUT_DIR):
   before ``end`` on (Yahoo spelling: ``DLT-A``), beta to its index's ETF plus idiosyncratic noise, market
   caps in the index's range, unadjusted ``Close`` splitting on the FINRA ``S`` rows' split days, ``Adj Close``
   back-adjusted for splits and dividends, ``Volume`` around the FINRA ADV.
+- ``short_volume/sample-CNMSshvolYYYYMMDD.txt.gz`` (and ``sample-FNQCshvol…`` etc. on the first day): daily
+  short-sale volume in FINRA's Reg SHO layout over the last sessions of the price files. The ``sample-``
+  prefix marks them as generated; the rest of the name is FINRA's, which the ingest reads the facility from.
+- ``funds/letf_assets.csv.gz``: net assets of the leveraged ETFs over the same sessions.
 
 The ``.gz`` files are written with ``gzip.compress(data, compresslevel=9, mtime=0)``: no file name, no time
 stamp, so the bytes depend only on the content (and the zlib version). A run removes the files it owns but
-did not write (``short_interest/shrt*.csv[.gz]``, ``prices/stocks/*.csv[.gz]``); it never touches other
-folders (``cot/`` belongs to another generator). The stock prices draw from the same generator *after*
+did not write (``short_interest/shrt*.csv[.gz]``, ``prices/stocks/*.csv[.gz]``,
+``short_volume/[sample-]*shvol*.txt[.gz]``); it never touches other folders (``cot/`` belongs to another
+generator). The stock prices draw from the same generator *after*
 everything else, so adding them did not change a byte of the other files.
 
 The story it tells (see sample_data/README.md): Russell 2000 aggregate short interest climbs to its highest
@@ -1482,6 +1488,9 @@ def generate(
 
 
 SHORT_VOLUME_DAYS = 45
+# Reg SHO file names keep FINRA's (the ingest reads the facility from them) behind a prefix that says
+# the files are this generator's, not copies of FINRA's.
+SAMPLE_PREFIX = "sample-"
 _FACILITY_SHARE = {"FNQC": 0.08, "FNSQ": 0.57, "FNYX": 0.35}  # of a day's off-exchange volume
 _FUND_ASSETS = {  # net assets on the first flow day, dollars (orders of magnitude of 2025)
     "TQQQ": 22e9, "SQQQ": 3.2e9, "QLD": 6.5e9, "QID": 0.3e9, "UPRO": 3.6e9, "SPXU": 0.6e9,
@@ -1499,8 +1508,9 @@ def _regsho_file(path: Path, rows: list[str]) -> tuple[Path, bytes]:
 def _write_short_volume(
     out: Path, rng: np.random.Generator, days: list[date], symbols: list[str], adv: np.ndarray
 ) -> list[Path]:
-    """FINRA Reg SHO daily files for ``symbols``: the consolidated CNMS file each day, except the
-    first day, which has the facility files (FNQC, FNSQ, FNYX, and an empty FNRA) instead.
+    """Synthetic daily short-sale volume in FINRA's Reg SHO layout for ``symbols``: the consolidated
+    CNMS file each day, except the first day, which has the facility files (FNQC, FNSQ, FNYX, and an
+    empty FNRA) instead; every number drawn from ``rng`` (the seed), none taken from FINRA.
 
     Off-exchange volume is ~45% of a stock's volume; the short share of it sits near 45% and
     climbs over the last two weeks (short pressure building after the last report)."""
@@ -1520,7 +1530,7 @@ def _write_short_volume(
                 f"{stamp}|{sym}|{s:.0f}|{e:.0f}|{t:.0f}|{m}"
                 for sym, s, e, t, m in zip(symbols, short, exempt, total, markets, strict=True)
             ]
-            files.append(_regsho_file(out / f"CNMSshvol{stamp}.txt.gz", rows))
+            files.append(_regsho_file(out / f"{SAMPLE_PREFIX}CNMSshvol{stamp}.txt.gz", rows))
             continue
         for facility, share in _FACILITY_SHARE.items():
             f_total = np.rint(total * share)
@@ -1530,9 +1540,10 @@ def _write_short_volume(
                 for sym, s, t in zip(symbols, f_short, f_total, strict=True)
                 if t > 0
             ]
-            files.append(_regsho_file(out / f"{facility}shvol{stamp}.txt.gz", rows))
-        files.append(_regsho_file(out / f"FNRAshvol{stamp}.txt.gz", []))
-    _remove_stale(out, "*shvol*", r"[A-Z]{4}shvol\d{8}\.txt(\.gz)?", {p.name for p, _ in files})
+            files.append(_regsho_file(out / f"{SAMPLE_PREFIX}{facility}shvol{stamp}.txt.gz", rows))
+        files.append(_regsho_file(out / f"{SAMPLE_PREFIX}FNRAshvol{stamp}.txt.gz", []))
+    # the unprefixed names are those of earlier runs: removed too
+    _remove_stale(out, "*shvol*", r"(sample-)?[A-Z]{4}shvol\d{8}\.txt(\.gz)?", {p.name for p, _ in files})
     for path, raw in files:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(_gzip(raw))

@@ -56,8 +56,11 @@ def story(
     as_of: date | None = None,
     known_at: datetime | None = None,
     last: int = DEFAULT_LAST,
+    span_days: int | None = None,
 ) -> Any:
-    """The stock's rows on its last ``last`` settlement dates (0: all) up to ``as_of``."""
+    """The stock's rows on its last ``last`` settlement dates (0: all) up to ``as_of``; with
+    ``span_days``, only those in (newest - span_days, newest] (``chart stock --years``), so a
+    long window costs only the dates it shows."""
     import pandas as pd
     import pyarrow.compute as pc
 
@@ -97,6 +100,8 @@ def story(
 
     rows: list[dict[str, Any]] = []
     days = sorted(mine["settlement_date"].unique())
+    if span_days:
+        days = [d for d in days if d > days[-1] - pd.Timedelta(days=span_days)]
     for d in days[-last:] if last > 0 else days:
         table, excluded = stocks.stock_table(si, members, prices, None, d, gates)
         day = pd.Timestamp(d).date()

@@ -23,6 +23,7 @@ SVG_CASES = {
     "quadrant_rut": ["chart", "quadrant", "--index", "RUT"],
     "sectors_spx": ["chart", "sectors", "--index", "SPX"],
     "cot_spx": ["chart", "cot", "--index", "SPX"],
+    "stock_zphy": ["chart", "stock", "ZPHY"],
 }
 NS = "{http://www.w3.org/2000/svg}"
 
@@ -59,11 +60,12 @@ def test_chart_svg_matches_golden_structure(name: str, demo_store: Path, tmp_pat
     assert got == json.loads(path.read_text())
 
 
-def test_chart_png_is_complete(demo_store: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("args", [["quadrant", "--index", "NDX"], ["stock", "ZPHY", "--years", "1"]])
+def test_chart_png_is_complete(args: list[str], demo_store: Path, tmp_path: Path) -> None:
     from PIL import Image
 
     out = tmp_path / "q.png"
-    r = run_cli("chart", "quadrant", "--index", "NDX", "--out", str(out), store=demo_store)
+    r = run_cli("chart", *args, "--out", str(out), store=demo_store)
     assert r.code == 0, r.err
     assert out.stat().st_size > 20_000
     with Image.open(out) as img:
@@ -80,6 +82,32 @@ def test_terminal_chart_in_a_pipe_matches_golden(demo_store: Path) -> None:
     assert r.out == path.read_text()
 
 
+def test_stock_chart_plots_the_rows_stock_json_carries(demo_store: Path) -> None:
+    from positioning_cli import pictures
+    from positioning_cli.charts.model import LinePanel
+
+    rows = json.loads(run_cli("stock", "zphy", "-f", "json", store=demo_store).out)["rows"]
+    drawn = pictures.chart(demo_store, pictures.ChartQuery("stock", symbol="ZPHY"))
+    assert len(rows) == 24  # `positioning stock`'s default window, which the chart keeps
+    for panel, key in zip(drawn.panels, ("short_interest", "days_to_cover", "close"), strict=True):
+        assert isinstance(panel, LinePanel)
+        assert [d.isoformat() for d in panel.days] == [r["settlement_date"] for r in rows]
+        assert list(panel.values) == [r[key] for r in rows]
+    assert drawn.caption.startswith(f"{rows[0]['settlement_date']} to {rows[-1]['settlement_date']}")
+
+
+def test_stock_chart_in_a_pipe_and_unknown_symbol(demo_store: Path) -> None:
+    r = run_cli("chart", "stock", "ZPHY", store=demo_store, env={"COLUMNS": "80"})
+    assert r.code == 0, r.err
+    assert max(len(line) for line in r.out.splitlines()) <= 80
+    for title in ("ZPHY short interest (shares)", "ZPHY days to cover (days)", "(USD)"):
+        assert title in r.out
+    missing = run_cli("chart", "stock", "ZZZ", store=demo_store)
+    same = run_cli("stock", "ZZZ", store=demo_store)
+    assert missing.code == same.code == 4 and "Traceback" not in missing.err
+    assert missing.err == same.err and "ZZZ: not a member of any index held" in missing.err
+
+
 def test_terminal_chart_falls_back_to_ascii(demo_store: Path) -> None:
     r = run_cli("chart", "sectors", "--index", "RUT", store=demo_store, env={"PYTHONIOENCODING": "latin-1"})
     assert r.code == 0, r.err
@@ -93,6 +121,7 @@ def test_terminal_chart_falls_back_to_ascii(demo_store: Path) -> None:
         (["chart", "history", "--out", "x.jpg"], ".png or .svg"),
         (["chart", "history", "--index", "DAX"], "--index 'DAX'"),
         (["chart", "stock"], "needs a SYMBOL"),
+        (["chart", "stock", "ZPHY", "--years", "-1"], "--years -1: expected 0"),
     ],
 )
 def test_chart_usage_errors(args: list[str], message: str, demo_store: Path, tmp_path: Path) -> None:

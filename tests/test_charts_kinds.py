@@ -9,6 +9,7 @@ from positioning_cli.charts.kinds import (
     history_chart,
     quadrant_chart,
     sectors_chart,
+    stock_chart,
     trailing_range,
 )
 from positioning_cli.charts.model import BarPanel, LinePanel, ScatterPanel
@@ -111,3 +112,19 @@ def test_cot_chart_bands_are_the_52_week_range() -> None:
     assert isinstance(lev, LinePanel) and lev.zero_line
     assert lev.bands[0].lo == (-10.0, -30.0, -30.0) and lev.bands[0].hi == (-10.0, -10.0, -20.0)
     assert isinstance(am, LinePanel) and am.values == (20.0, 25.0, 10.0)
+
+
+def test_stock_chart_three_panels_with_units_and_gaps() -> None:
+    rows = [
+        {"settlement_date": "2024-01-12", "short_interest": 1000, "days_to_cover": 2.0, "close": 10.5},
+        # a quarantined date: short interest only
+        {"settlement_date": "2024-01-31", "short_interest": 1500, "days_to_cover": None, "close": None},
+    ]
+    chart = stock_chart("AAA", rows)
+    si, dtc, close = chart.panels
+    assert isinstance(si, LinePanel) and si.unit == "shares" and si.values == (1000.0, 1500.0)
+    assert isinstance(dtc, LinePanel) and dtc.unit == "days" and dtc.values == (2.0, None)
+    assert isinstance(close, LinePanel) and close.unit == "USD" and close.values == (10.5, None)
+    assert si.days == (D("2024-01-12"), D("2024-01-31")) and not si.bands
+    assert chart.caption.startswith("2024-01-12 to 2024-01-31; source: FINRA short interest")
+    assert "positioning stock AAA" in chart.caption

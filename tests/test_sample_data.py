@@ -160,12 +160,19 @@ def test_regeneration_removes_stale_files_and_leaves_cot_alone(tmp_path: Path) -
     (tmp_path / "short_interest").mkdir()
     (tmp_path / "prices" / "stocks").mkdir(parents=True)
     (tmp_path / "cot").mkdir()
+    (tmp_path / "short_volume").mkdir()
     stale = [
         tmp_path / "short_interest" / "shrt20200115.csv",  # the old plain spelling
         tmp_path / "short_interest" / "shrt19990115.csv.gz",
         tmp_path / "prices" / "stocks" / "ZZZZ.csv.gz",
+        tmp_path / "short_volume" / "CNMSshvol20261030.txt.gz",  # the old unprefixed spelling
+        tmp_path / "short_volume" / "sample-CNMSshvol19990115.txt.gz",
     ]
-    kept = [tmp_path / "cot" / "FinFut26.txt.gz", tmp_path / "short_interest" / "notes.txt"]
+    kept = [
+        tmp_path / "cot" / "FinFut26.txt.gz",
+        tmp_path / "short_interest" / "notes.txt",
+        tmp_path / "short_volume" / "notes.txt",
+    ]
     for path in stale + kept:
         path.write_bytes(b"x")
     sd.generate(
@@ -466,9 +473,12 @@ def test_stock_levels_and_market_caps(members, stock_files) -> None:
 
 
 def test_short_volume_files_in_finra_layout() -> None:
-    files = sorted((SAMPLE / "short_volume").glob("*shvol*.txt.gz"))
-    assert len([f for f in files if f.name.startswith("CNMS")]) == sd.SHORT_VOLUME_DAYS - 1
-    for path in files:
+    files = sorted((SAMPLE / "short_volume").iterdir())
+    # every name says the file is generated (not a copy of FINRA's), then FINRA's name
+    assert files and all(re.fullmatch(r"sample-[A-Z]{4}shvol\d{8}\.txt\.gz", f.name) for f in files)
+    names = {f.name.removeprefix("sample-"): f for f in files}
+    assert len([n for n in names if n.startswith("CNMS")]) == sd.SHORT_VOLUME_DAYS - 1
+    for name, path in names.items():
         lines = _gunzip(path.read_bytes()).decode("ascii").split("\r\n")
         assert lines[0] == "Date|Symbol|ShortVolume|ShortExemptVolume|TotalVolume|Market"
         assert lines[-1] == ""  # CRLF after the record count
@@ -476,11 +486,11 @@ def test_short_volume_files_in_finra_layout() -> None:
         assert count == len(body)
         for line in body:
             day, _symbol, short, exempt, total, _market = line.split("|")
-            assert day == path.name[9:17] and 0 <= int(exempt) <= int(short) <= int(total)
+            assert day == name[9:17] and 0 <= int(exempt) <= int(short) <= int(total)
     # the first day has the facility files instead of the consolidated one: CNMS = their sum
-    first = min(f.name[9:17] for f in files)
-    assert not (SAMPLE / "short_volume" / f"CNMSshvol{first}.txt.gz").exists()
-    assert {f.name[:4] for f in files if f.name[9:17] == first} == {"FNQC", "FNRA", "FNSQ", "FNYX"}
+    first = min(n[9:17] for n in names)
+    assert f"CNMSshvol{first}.txt.gz" not in names
+    assert {n[:4] for n in names if n[9:17] == first} == {"FNQC", "FNRA", "FNSQ", "FNYX"}
 
 
 def test_fund_assets_cover_the_default_funds() -> None:

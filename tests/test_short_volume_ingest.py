@@ -50,6 +50,32 @@ def test_finra_file_rows_facility_from_name(tmp_path: Path) -> None:
     assert first["market"] == "B,Q,N"
 
 
+@pytest.mark.parametrize(
+    ("name", "facility"),
+    [
+        ("CNMSshvol20260814.txt", "CNMS"),  # FINRA's own names
+        ("FNSQshvol20260814.txt", "FNSQ"),
+        ("ARCAshvol20260814.txt", "ARCA"),
+        ("sample-CNMSshvol20260814.txt.gz", "CNMS"),  # the generated sample's
+        ("sample-FNQCshvol20260814.txt", "FNQC"),
+        ("2026_08_14_FNYXshvol20260814.txt", "FNYX"),  # any prefix ending in a non-letter
+    ],
+)
+def test_facility_from_the_file_name_with_or_without_a_prefix(name: str, facility: str) -> None:
+    from positioning_cli.ingest.short_volume import _FILE_NAME
+
+    hit = _FILE_NAME.search(name)
+    assert hit is not None and hit.group(1).upper() == facility
+
+
+def test_sample_prefixed_file_ingests_with_the_facility_from_its_name(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "sample-FNSQshvol20260814.txt.gz"
+    path.write_bytes(gzip.compress(f"{FINRA_HEADER}\r\n20260814|AAPL|1|0|2|Q\r\n1\r\n".encode()))
+    assert [(r["symbol"], r["facility"]) for r in rows(path)] == [("AAPL", "FNSQ")]
+
+
 def test_suffix_markers_keep_securities_apart(tmp_path: Path) -> None:
     # FINRA's TpC (a preferred) and TPC are two securities; ARCA's F-B is Ford preferred B, not FB.
     finra = write(

@@ -13,7 +13,7 @@ from tests.conftest import SAMPLE, run_cli
 
 def _raw_day(day: str) -> dict[str, tuple[float, float]]:
     """symbol (store spelling) -> (short, total) from the CNMS file of ``day`` (YYYYMMDD)."""
-    text = gzip.decompress((SAMPLE / "short_volume" / f"CNMSshvol{day}.txt.gz").read_bytes()).decode()
+    text = gzip.decompress((SAMPLE / "short_volume" / f"sample-CNMSshvol{day}.txt.gz").read_bytes()).decode()
     lines = text.split("\r\n")[1:-2]
     out = {}
     for line in lines:
@@ -31,7 +31,7 @@ def _members(index: str, day: str) -> set[str]:
 
 
 def _last_day() -> str:
-    return max(p.name[9:17] for p in (SAMPLE / "short_volume").glob("CNMS*"))
+    return max(p.name[16:24] for p in (SAMPLE / "short_volume").glob("sample-CNMS*"))
 
 
 def test_scan_rows_carry_the_ratio(demo_store: Path) -> None:

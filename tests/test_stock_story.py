@@ -134,3 +134,13 @@ def test_stock_story_last_and_unknown_symbol(store: Path) -> None:
     assert [r["settlement_date"] for r in doc["rows"]] == ["2026-06-15", "2026-06-30"]
     missing = run_cli("stock", "ZZZ", store=store)
     assert missing.code == 4 and "ZZZ: not a member of any index held" in missing.err
+
+
+def test_stock_story_span_days_keeps_the_newest_window(store: Path) -> None:
+    from positioning_cli import stock_story
+
+    # (2026-06-30 - 200 days, 2026-06-30] = (2025-12-12, 2026-06-30]: three of the four reports
+    got = stock_story.story(store, "AAA", last=0, span_days=200).rows
+    assert [r["settlement_date"] for r in got] == ["2025-12-31", "2026-06-15", "2026-06-30"]
+    every = stock_story.story(store, "AAA", last=0).rows
+    assert got == every[1:]  # the same rows the full story has on those dates

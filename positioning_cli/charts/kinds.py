@@ -157,13 +157,19 @@ def cot_chart(contract: str, rows: Sequence[Row]) -> Chart:
 
 
 def stock_chart(symbol: str, rows: Sequence[Row]) -> Chart:
-    """``positioning stock`` rows: short interest, days to cover and close per settlement date."""
+    """``positioning stock`` rows: short interest, days to cover and close per settlement date
+    (a quarantined date has short interest only: its other panels show a gap there)."""
     panels = (
         _series_panel(f"{symbol} short interest", "shares", rows, "short_interest", bands=False),
         _series_panel(f"{symbol} days to cover", "days", rows, "days_to_cover", bands=False),
-        _series_panel(f"{symbol} close", "USD", rows, "close", bands=False),
+        _series_panel(f"{symbol} close on the settlement date", "USD", rows, "close", bands=False),
     )
     days = [_day(r["settlement_date"]) for r in rows]
     return Chart(
-        f"{symbol}: short interest, days to cover and price", _caption(days, "positioning stock"), panels
+        f"{symbol}: short interest, days to cover and price",
+        _caption(
+            days,
+            f"FINRA short interest, index membership, daily prices in the store (positioning stock {symbol})",
+        ),
+        panels,
     )

@@ -10,8 +10,9 @@ Two formats, told apart by the header:
   2017-07-24, ``Date|Symbol|Short Volume|Total Volume|Market`` before; no record-count line.
 
 Neither layout names its venue inside the rows (a CNMS row and an FNSQ row can both say ``Q``), so
-the facility comes from the file name (``CNMSshvol20210604.txt`` -> CNMS) or ``--facility``. The
-date comes from the rows: NYSE's 2009 files carry the next day's date under the file's own date.
+the facility comes from the file name (``CNMSshvol20210604.txt``, or the generated sample's
+``sample-CNMSshvol…`` -> CNMS) or ``--facility``. The date comes from the rows: NYSE's 2009 files
+carry the next day's date under the file's own date.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ SUFFIX_MARKERS = {
     "#": "WI",  # when issued (ARCA GAB^#)
     "+": "WS",  # warrants (ARCA AAC+)
 }
-_FILE_NAME = re.compile(r"([A-Za-z]+?)shvol\d{8}", re.IGNORECASE)
+# The venue letters before "shvol" and the date: the whole name (FINRA's CNMSshvol20210604.txt) or
+# after a prefix that ends in a non-letter (the sample's sample-CNMSshvol20260922.txt.gz).
+_FILE_NAME = re.compile(r"(?<![A-Za-z])([A-Za-z]+?)shvol\d{8}", re.IGNORECASE)
 
 
 def _names(source: Source) -> set[str]:
@@ -86,7 +89,7 @@ def facility_of(source: Source, options: ParseOptions, fmt: str) -> str:
     """The venue of the file: ``--facility``, else the letters before ``shvol`` in its name."""
     given = options.facility
     if given is None:
-        hit = _FILE_NAME.match(source.path.name)
+        hit = _FILE_NAME.search(source.path.name)
         if hit is None:
             raise source.error(
                 "cannot tell the facility from the file name (expected e.g. CNMSshvol20210604.txt); "
