@@ -135,8 +135,9 @@ def run(store_root: Path) -> Report:
         _table_check(store_root, t.name, t.rows, t.last_date, now, newest_settlement) for t in info.tables
     ]
     scan_rows, scan_error, scan_warnings = _scan(store_root)
-    checks += _coverage_checks(scan_rows, scan_error, scan_warnings)
-    checks += _proxy_checks(store_root, now.date(), newest_settlement)
+    tracked = _tracked(store_root)
+    checks += _coverage_checks(scan_rows, scan_error, scan_warnings, tracked)
+    checks += _proxy_checks(store_root, now.date(), newest_settlement, tracked)
     checks += _view_checks(store_root, scan_rows, scan_error, scan_warnings)
     return Report(str(store_root), now, newest_settlement, checks)
 
@@ -229,11 +230,29 @@ def _about(idx: str, warnings: Iterable[str]) -> str | None:
     return next((w for w in warnings if w.startswith(f"{idx}:")), None)
 
 
-def _coverage_checks(rows: list[dict[str, Any]], error: str | None, warnings: list[str]) -> list[Check]:
+def _tracked(store_root: Path) -> set[str]:
+    """The indices the store holds membership for. One it holds none for is not tracked: its
+    checks warn rather than fail, so a store kept for RUT alone can pass."""
+    from positioning_cli.store import Store
+
+    store = Store(store_root)
+    with store.reading() as manifest:
+        listed = store.read("members", ["index"], manifest).column("index")
+    return {str(i) for i in listed.unique().to_pylist()}
+
+
+def _coverage_checks(
+    rows: list[dict[str, Any]], error: str | None, warnings: list[str], tracked: set[str]
+) -> list[Check]:
+    from positioning_cli.indices import no_members
+
     by_index = {r["index"]: r for r in rows}
     out = []
     for idx in INDICES:
         r = by_index.get(idx)
+        if r is None and idx not in tracked:
+            out.append(Check("coverage", idx, "warn", no_members(idx).removeprefix(f"{idx}: ")))
+            continue
         if r is None:
             why = error or _about(idx, warnings) or f"{idx}: not scanned"
             out.append(Check("coverage", idx, "fail", why.removeprefix(f"{idx}: ")))
@@ -269,7 +288,7 @@ def _coverage_checks(rows: list[dict[str, Any]], error: str | None, warnings: li
 
 
 # ---------------------------------------------------------------- proxies
-def _proxy_checks(store_root: Path, today: date, settlement: date | None) -> list[Check]:
+def _proxy_checks(store_root: Path, today: date, settlement: date | None, tracked: set[str]) -> list[Check]:
     from positioning_cli import api
     from positioning_cli.indices import no_proxy_warning, proxy
     from positioning_cli.measures import to_date
@@ -285,7 +304,7 @@ def _proxy_checks(store_root: Path, today: date, settlement: date | None) -> lis
         px = proxy(view, chains[idx])  # type: ignore[arg-type]  # only .prices is read
         if px is None:
             reason = no_proxy_warning(idx, chains[idx]).removeprefix(f"{idx}: ")
-            out.append(Check("proxy", idx, "fail", reason))
+            out.append(Check("proxy", idx, "fail" if idx in tracked else "warn", reason))
             continue
         newest = to_date(px.days[-1])
         check = Check("proxy", idx, "ok", f"{px.symbol} through {newest}", newest=newest, symbol=px.symbol)

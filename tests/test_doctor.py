@@ -243,3 +243,30 @@ def test_demo_statuses(demo_store: Path, demo_report: Any) -> None:
         assert rows[("view", view)]["status"] == "ok", rows[("view", view)]
         assert rows[("view", view)]["rows"] > 0
     assert demo_report.extra["status"] == "warn" and demo_report.extra["counts"]["fail"] == 0
+
+
+def test_an_index_without_membership_only_warns_one_with_members_and_no_rows_fails() -> None:
+    rows = [{"index": "RUT", "members": 0, "members_with_si": 0, "members_with_denominator": 0}]
+    rows[0] |= {"settlement_date": "2026-06-30", "membership_as_of": "2026-01-02"}
+    warnings = ["NDX: no short interest for its members on 2026-06-30"]
+    checks = {c.name: c for c in doctor._coverage_checks(rows, None, warnings, {"RUT", "NDX"})}
+    assert (checks["RUT"].status, checks["RUT"].pct_with_si) == ("fail", None)  # 0 members: no figure
+    assert checks["NDX"].status == "fail"
+    assert checks["NDX"].reason == "no short interest for its members on 2026-06-30"
+    assert checks["SPX"].status == "warn" and "ingest members FILE --index SPX" in checks["SPX"].reason
+
+
+def test_readme_doctor_crontab_line_mails_the_report_when_a_check_fails(
+    small_store: Path, tmp_path: Path
+) -> None:
+    import subprocess
+
+    from tests.test_docs import readme_line, shim_path
+
+    command = readme_line("0 7 * * 1 ").split(" ", 5)[5]  # without the schedule, as cron runs it
+    env = shim_path(tmp_path, small_store) | {"POSITIONING_NOW": NOW_STALE, "COLUMNS": "80"}
+    p = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr  # mail ran
+    assert "a check failed" in (tmp_path / "mail.args").read_text()
+    body = (tmp_path / "mail.body").read_text()
+    assert body.startswith("FAIL: ") and "error: 1 check(s) failed: table short_interest" in body
