@@ -32,7 +32,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from positioning_cli.errors import NoDataError, PositioningError
+from positioning_cli.errors import NoDataError
 from positioning_cli.schema import INDICES
 
 STATUSES = ("ok", "warn", "fail")
@@ -344,7 +344,7 @@ def _view_checks(
     for name, fn in runs.items():
         try:
             result = fn()
-        except PositioningError as exc:
+        except NoDataError as exc:  # a damaged or busy store is not an empty view: it propagates
             out.append(_view_check(name, 0, exc.message, []))
             continue
         n = result.extra.get("ranked", len(result.rows))
