@@ -270,3 +270,25 @@ def test_readme_doctor_crontab_line_mails_the_report_when_a_check_fails(
     assert "a check failed" in (tmp_path / "mail.args").read_text()
     body = (tmp_path / "mail.body").read_text()
     assert body.startswith("FAIL: ") and "error: 1 check(s) failed: table short_interest" in body
+
+
+@pytest.mark.parametrize(
+    ("now", "status", "state"),
+    [
+        # 2026-07-15's report (the store holds up to 06-30): published 2026-07-24 16:00 ET (7th session
+        # after), late from the next session's 16:00, missing five sessions after publication.
+        ("2026-07-24T19:00:00", "ok", "current"),  # 15:00 ET: not out yet
+        ("2026-07-24T21:00:00", "warn", "due"),
+        ("2026-07-28T12:00:00", "warn", "late"),
+        ("2026-08-03T12:00:00", "fail", "missing"),  # one report behind (07-31's is not out), but missing
+    ],
+)
+def test_short_interest_status_follows_finra_publication(
+    small_store: Path, monkeypatch: pytest.MonkeyPatch, now: str, status: str, state: str
+) -> None:
+    monkeypatch.setenv("POSITIONING_NOW", now)
+    si = _status({"rows": api.doctor(small_store).rows}, "table", "short_interest")
+    assert (si["status"], si["reason"].split(":")[0]) == (status, state)
+    if state != "current":
+        assert "the 2026-07-15 report is out and not held" in si["reason"]
+        assert "1 settlement(s) behind" in si["reason"]
