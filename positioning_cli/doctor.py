@@ -222,8 +222,13 @@ def _scan(store_root: Path) -> tuple[list[dict[str, Any]], str | None, list[str]
     try:
         result = api.scan(store_root)
     except NoDataError as exc:
-        return [], exc.message, []
+        return [], _unrooted(store_root, exc), []
     return result.rows, None, result.warnings
+
+
+def _unrooted(store_root: Path, exc: NoDataError) -> str:
+    """A command's no-data message without the store path it starts with (the report names it once)."""
+    return exc.message.removeprefix(f"{store_root}: ")
 
 
 def _about(idx: str, warnings: Iterable[str]) -> str | None:
@@ -345,7 +350,7 @@ def _view_checks(
         try:
             result = fn()
         except NoDataError as exc:  # a damaged or busy store is not an empty view: it propagates
-            out.append(_view_check(name, 0, exc.message, []))
+            out.append(_view_check(name, 0, _unrooted(store_root, exc), []))
             continue
         n = result.extra.get("ranked", len(result.rows))
         out.append(_view_check(name, n, None, result.warnings))

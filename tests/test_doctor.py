@@ -292,3 +292,43 @@ def test_short_interest_status_follows_finra_publication(
     if state != "current":
         assert "the 2026-07-15 report is out and not held" in si["reason"]
         assert "1 settlement(s) behind" in si["reason"]
+
+
+def test_readme_names_every_json_key_and_the_exit_code() -> None:
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Health check", 1)[1].split("\n## ", 1)[0]
+    for key in (*doctor.KEYS, *doctor.SECTIONS, "newest_settlement", "counts"):
+        assert f"`{key}`" in section, key
+    assert "a `doctor` check failed" in readme.split("## Exit codes", 1)[1]
+    assert f"{doctor.MIN_COVERAGE_PCT:.0f}%" in section and f"{doctor.MEMBERS_MAX_AGE_DAYS} days" in section
+
+
+def test_a_store_without_short_interest_fails_every_index_view_and_says_why(tmp_path: Path) -> None:
+    prices = tmp_path / "IWM.csv"
+    prices.write_text(
+        "Date,Open,High,Low,Close,Adj Close,Volume\n2026-06-29,1,1,1,1,1,10\n2026-06-30,2,2,2,2,2,10\n"
+    )
+    store = tmp_path / "store"
+    api.ingest("prices", [prices], store)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("POSITIONING_NOW", NOW_CURRENT)
+        result = api.doctor(store)
+    rows = {(r["section"], r["name"]): r for r in result.rows}
+    assert result.extra["status"] == "fail" and result.extra["newest_settlement"] is None
+    assert rows[("table", "short_interest")]["status"] == "fail"
+    assert rows[("table", "members")]["status"] == "fail"
+    assert rows[("table", "prices")] | {"reason": ""} == rows[("table", "prices")] | {
+        "status": "ok",
+        "rows": 2,
+        "newest": date(2026, 6, 30),
+        "reason": "",
+    }
+    for view in ("scan", "scan --by sector", "scan --by stock", "summary"):
+        row = rows[("view", view)]
+        assert row["status"] == "fail" and row["reason"].startswith(
+            "empty: the store holds no short interest"
+        )
+    assert rows[("proxy", "RUT")]["symbol"] == "IWM"
+    assert rows[("proxy", "NDX")]["status"] == "warn"  # no membership for any index: none tracked
