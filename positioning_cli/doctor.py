@@ -302,6 +302,7 @@ def _proxy_checks(store_root: Path, today: date, settlement: date | None, tracke
     chains = api.DEFAULT_PROXIES
     store = Store(store_root)
     with store.reading() as manifest:
+        # the reader scan's index view uses, so "found" here is what scan would find
         held = api._proxy_prices(store, manifest, {s for chain in chains.values() for s in chain})
     view = _Held(held)
     out = []
