@@ -39,6 +39,7 @@ TEXT = (
     "  cot       Futures positioning from the CFTC Traders in Financial...\n"
     "  update    Fetch everything that is due (FINRA short interest, CFTC TFF)...\n"
     "  calendar  Per source: the newest report held, the next expected report...\n"
+    "  doctor    Health check: is the store fit for the read commands, and if...\n"
     "  chart     Draw a chart: in the terminal (fits its width; NO_COLOR...\n"
     "  report    Write one self-contained HTML report: scan, summary, charts,...\n"
     "  ingest    Load source files into the store (atomic: a bad file leaves...\n"

@@ -1541,3 +1541,20 @@ def _store_exists(store_root: Path) -> bool:
         return Store(store_root).exists()
     except StoreError:  # a manifest that is not a regular file: verify reports it
         return True
+
+
+# ------------------------------------------------------------------------ doctor
+def doctor(store_root: Path) -> Result:
+    """``doctor.run`` as a read-command result: one row per check (``doctor.KEYS``), the overall
+    status and counts in the envelope. NoDataError when there is no store or it holds no rows."""
+    from positioning_cli import doctor as dr
+
+    report = dr.run(store_root)
+    extra = {
+        "store": report.root,
+        "now": report.now.isoformat(timespec="minutes"),
+        "newest_settlement": report.newest_settlement.isoformat() if report.newest_settlement else None,
+        "status": report.status,
+        "counts": {s: report.count(s) for s in dr.STATUSES},
+    }
+    return Result("doctor", report.newest_settlement, [c.as_row() for c in report.checks], [], extra=extra)

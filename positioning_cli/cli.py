@@ -1227,6 +1227,38 @@ def calendar_cmd(fmt: FormatOpt = "auto") -> None:
     _emit(api.Result("calendar", None, rows), fmt, list(rows[0]) if rows else [], render.plain_rows_view)
 
 
+@app.command("doctor")
+def doctor_cmd(fmt: FormatOpt = "auto") -> None:
+    """Health check: is the store fit for the read commands, and if not, what to run.
+
+    Per table: rows, newest date, age, and whether a report the release calendar says is out is
+    missing (POSITIONING_NOW pins "now"). Per index: members on the newest settlement date with
+    short interest and with shares outstanding. Which price series serves each index level. Which
+    views (scan, scan --by sector/stock, summary, cot, flows) would be empty, and why.
+
+    Each check is ok, warn or fail. Exits 0 unless a check fails (7, after printing the report);
+    4 when there is no store or it holds no rows.
+
+    Examples:
+
+      positioning doctor
+
+      positioning doctor -f json | jq '.rows[] | select(.status != "ok") | {section, name, reason}'
+    """
+    from positioning_cli import api, render
+    from positioning_cli.doctor import KEYS
+    from positioning_cli.errors import ThresholdCrossed
+
+    fmt = _check_format(fmt)  # a bad --format is a usage error before any work
+    result = api.doctor(_store_path())
+    _emit(result, fmt, KEYS, render.doctor_view)
+    failed = [r for r in result.rows if r["status"] == "fail"]
+    if failed:
+        sys.stdout.flush()
+        named = ", ".join(f"{r['section']} {r['name']}" for r in failed[:5])
+        raise ThresholdCrossed(f"{len(failed)} check(s) failed: {named}")
+
+
 @config_app.command("show")
 def config_show_cmd(fmt: FormatOpt = "auto") -> None:
     """The effective settings (secrets masked) and where each came from: flag, env, file or default.

@@ -672,6 +672,79 @@ def verify_view(result: Any, layout: Layout = Layout()) -> Group:
     return Group(head, table, *_dropped_note(dropped, layout))
 
 
+STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+
+
+def _status_cell(r: dict[str, Any]) -> Text:
+    return _styled(r["status"].upper(), STATUS_STYLE.get(r["status"]))
+
+
+def _age_cell(r: dict[str, Any]) -> str:
+    return "–" if r.get("age_days") is None else f"{r['age_days']}d"
+
+
+# Per doctor section: its title and the columns between the name/status and the reason.
+DOCTOR_SECTIONS = (
+    (
+        "table",
+        "Tables",
+        (
+            Col("rows", "Rows", lambda r: number(r["rows"]), 2),
+            Col("newest", "Newest", _text_of("newest"), 3, justify="left"),
+            Col("age_days", "Age", _age_cell, 4),
+        ),
+    ),
+    (
+        "coverage",
+        "Coverage on the newest settlement date",
+        (
+            Col("members", "Members", lambda r: number(r["members"]), 2),
+            Col("pct_with_si", "With SI", lambda r: pct_level(r["pct_with_si"], 1), 3),
+            Col("pct_with_denominator", "With SO", lambda r: pct_level(r["pct_with_denominator"], 1), 4),
+        ),
+    ),
+    (
+        "proxy",
+        "Index price proxies",
+        (
+            Col("symbol", "Symbol", _text_of("symbol"), 2, justify="left"),
+            Col("newest", "Newest", _text_of("newest"), 3, justify="left"),
+        ),
+    ),
+    ("view", "Views", (Col("rows", "Rows", lambda r: number(r["rows"]), 2),)),
+)
+
+
+def doctor_view(result: Any, layout: Layout = Layout()) -> Group:
+    """One table per section (tables, coverage, proxies, views); the reason column wraps to fit."""
+    from rich.console import Group
+    from rich.text import Text
+
+    e = result.extra
+    counts = e["counts"]
+    parts: list[Any] = [
+        Text(
+            f"{e['status'].upper()}: {counts['ok']} ok, {counts['warn']} warn, {counts['fail']} fail "
+            f"(store {e['store']}, now {e['now']})"
+        )
+    ]
+    dropped: list[str] = []
+    for section, title, figures in DOCTOR_SECTIONS:
+        rows = [r for r in result.rows if r["section"] == section]
+        if not rows:
+            continue
+        cols = (
+            Col("name", "Check", lambda r: r["name"], 0, justify="left"),
+            Col("status", "Status", _status_cell, 0, justify="left"),
+            *figures,
+            Col("reason", "Reason", lambda r: r["reason"], 1, justify="left", wrap=True),
+        )
+        table, gone = _fitted(title, cols, rows, layout, primary=False, keep=3)
+        parts.append(table)
+        dropped += [k for k in gone if k not in dropped]
+    return Group(*parts, *_dropped_note(dropped, layout))
+
+
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 
 

@@ -242,12 +242,13 @@ def test_shell_completion_through_the_entry_is_typers_and_imports_neither_pandas
         (["chart", "--help"], {}),
         (["report", "--help"], {}),
         (["scan", "--help"], {}),
+        (["doctor", "--help"], {}),
         (
             [],
             {"_POSITIONING_COMPLETE": "complete_bash", "COMP_WORDS": "positioning chart ", "COMP_CWORD": "2"},
         ),
     ],
-    ids=["chart-help", "report-help", "scan-help", "completion"],
+    ids=["chart-help", "report-help", "scan-help", "doctor-help", "completion"],
 )
 def test_help_and_completion_import_neither_matplotlib_nor_pandas(
     args: list[str], extra: dict[str, str]
