@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +116,7 @@ class Report:
 def run(store_root: Path) -> Report:
     """Every check on the store at ``store_root``; NoDataError when there is no store or it is empty."""
     from positioning_cli import store_admin
-    from positioning_cli.fetch.run import now_et
+    from positioning_cli.fetch.calendar import now_et
 
     info = store_admin.info(store_root, last=0)
     if not info.exists:
@@ -187,7 +187,7 @@ def _calendar_status(store_root: Path, name: str, now: datetime) -> tuple[str, s
         return status, f"reports suspended upstream (a CFTC shutdown); newest {_iso(held)}"
     behind = ""
     if name == "short_interest" and held is not None and released > held:
-        missed = len(cal.finra_settlements(held + timedelta(days=1), released))
+        missed = len(cal.finra_behind(held, now))  # the rule scan's warning uses
         if missed >= 2:
             status = "fail"
         behind = f", {missed} settlement(s) behind"
