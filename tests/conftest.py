@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,18 +30,78 @@ class Run:
     err: str
 
 
+# Environment variables whose effect is fixed when a process starts (stream encodings, the locale,
+# Python's own switches): a run that sets one needs a real process.
+_PROCESS_ENV = ("PYTHONIOENCODING", "PYTHONUTF8", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONWARNINGS")
+
+
 def run_cli(
-    *args: str, store: Path | None = None, env: dict[str, str] | None = None, stdin: str | None = None
+    *args: str,
+    store: Path | None = None,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    process: bool = False,
 ) -> Run:
-    """Run the installed entry point as a user would: a real process, stdout piped (not a TTY)."""
+    """Run the CLI as a user would, stdout piped (not a TTY): the console script's ``main`` in this
+    process, with this environment and fresh streams (a new interpreter per run cost most of the
+    suite's time), or a real process when ``process`` is set, when standard input is given, when
+    the environment changes what a process starts with, or off the main thread."""
     full_env = {k: v for k, v in os.environ.items() if k != "POSITIONING_STORE"}
     full_env.update({"COLUMNS": "100", "NO_COLOR": "1"})
     full_env.update(env or {})
-    cmd = [sys.executable, "-m", "positioning_cli"]
-    if store is not None:
-        cmd += ["--store", str(store)]
-    p = subprocess.run([*cmd, *args], capture_output=True, text=True, env=full_env, input=stdin, timeout=300)
+    argv = (["--store", str(store)] if store is not None else []) + list(args)
+    in_process = (
+        not process
+        and stdin is None
+        and not any(full_env.get(k) != os.environ.get(k) for k in _PROCESS_ENV)
+        and threading.current_thread() is threading.main_thread()
+    )
+    if in_process:
+        return _run_in_process(argv, full_env)
+    cmd = [sys.executable, "-m", "positioning_cli", *argv]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=full_env, input=stdin, timeout=300)
     return Run(p.returncode, p.stdout, p.stderr)
+
+
+class _Captured(io.BytesIO):
+    """A stream's bytes that outlive the stream: a text wrapper closes its buffer when it is
+    replaced (the CLI re-wraps stdout for an ASCII terminal) or collected."""
+
+    def close(self) -> None:
+        pass
+
+
+def _run_in_process(argv: list[str], env: dict[str, str]) -> Run:
+    from positioning_cli import cli, entry, signals
+
+    saved_env = dict(os.environ)
+    saved_streams = (sys.stdin, sys.stdout, sys.stderr)
+    saved_handlers = {sig: signal.getsignal(sig) for sig in signals.SIGNALS}
+    out, err = _Captured(), _Captured()
+    sys.stdin = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    sys.stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+    sys.stderr = io.TextIOWrapper(err, encoding="utf-8", errors="backslashreplace", write_through=True)
+    os.environ.clear()
+    os.environ.update(env)
+    cli.STATE.store, cli.STATE.debug = None, False
+    signals._fired.clear()
+    code = 0
+    try:
+        entry.main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(ValueError, OSError):
+                stream.flush()
+        sys.stdin, sys.stdout, sys.stderr = saved_streams
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for sig, handler in saved_handlers.items():
+            signal.signal(sig, handler)
+        signals._fired.clear()
+    decode = lambda b: b.decode("utf-8", errors="replace").replace("\r\n", "\n")  # noqa: E731
+    return Run(code, decode(out.getvalue()), decode(err.getvalue()))
 
 
 def real_dir(sub: str) -> Path:
