@@ -119,6 +119,9 @@ def _download(
     src: Source, item: Item, client: Client, raw: RawStore, ctx: Context, result: SourceResult
 ) -> Path | None:
     """One item: the raw file to ingest (new or unchanged), or None (not published, or failed)."""
+    if src.reuse_raw and raw.entry(item.name):
+        result.unchanged += 1
+        return raw.path(item.name)
     try:
         reply = src.download(client, item, raw.conditional_headers(item.name), ctx)
     except FetchError as exc:
@@ -140,9 +143,9 @@ def _download(
         return None
     result.downloaded += 1
     return raw.save(
-        item.name,
+        src.raw_name(item, reply),
         reply.body,
-        url=item.url,
+        url=reply.url,
         etag=reply.header("etag"),
         last_modified=reply.header("last-modified"),
     )
@@ -211,6 +214,7 @@ def fetch(
     since: date | None = None,
     until: date | None = None,
     combined: bool = False,
+    options: Mapping[str, object] | None = None,
     progress: Progress | None = None,
     wait: float = 30.0,
 ) -> list[SourceResult]:
@@ -224,7 +228,14 @@ def fetch(
         cid, secret = config.get("finra-client-id"), config.get("finra-client-secret")
         credentials = (cid, secret) if cid and secret else None
         for src in sources:
-            ctx = Context(now, Store(store_root).manifest(), combined=combined, finra_credentials=credentials)
+            ctx = Context(
+                now,
+                Store(store_root).manifest(),
+                combined=combined,
+                finra_credentials=credentials,
+                options={"indices": config.get("indices"), **(options or {})},
+                store_root=Path(store_root),
+            )
             result = run_source(
                 src, store_root, client, ctx, since=since, until=until, progress=progress, wait=wait
             )
