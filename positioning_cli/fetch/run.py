@@ -239,7 +239,8 @@ def fetch(
             result = run_source(
                 src, store_root, client, ctx, since=since, until=until, progress=progress, wait=wait
             )
-            if result.requested or src.in_calendar:  # a backfill-only source with nothing to do is silent
+            # a backfill-only source with nothing to do is silent, unless it is all that was asked for
+            if result.requested or src.in_calendar or len(sources) == 1:
                 results.append(result)
     return results
 
