@@ -15,8 +15,8 @@ from tests.fetch_market_payloads import (
     CHART_PATH,
     FRED_PATH,
     PROXIES,
-    chart_closes,
     cboe_csv,
+    chart_closes,
     fred_csv,
     quoted,
     sample_rows,
@@ -63,7 +63,9 @@ def test_fetch_prices_stores_yahoo_closes_and_skips_current_symbols(mirror: Env)
     before = len(_chart_requests(mirror))
     again = mirror.run("fetch", "prices")
     assert again.code == 0, again.err
-    assert again.err.startswith("Yahoo prices: current: 0 requested") and len(_chart_requests(mirror)) == before
+    assert (
+        again.err.startswith("Yahoo prices: current: 0 requested") and len(_chart_requests(mirror)) == before
+    )
 
 
 def test_yahoo_failure_for_index_levels_falls_back_to_official_closes(mirror: Env) -> None:  # noqa: F811
@@ -146,7 +148,9 @@ def test_cookie_and_crumb_after_a_401(mirror: Env) -> None:  # noqa: F811
     assert r.code == 0, r.err
     charts = _chart_requests(mirror)
     assert len(charts) == 2 and "crumb=" not in charts[0] and charts[1].endswith("&crumb=Xy7.crumb")
-    crumb_call = next(h for _, p, h in routes.log if p.startswith("query1.finance.yahoo.com/v1/test/getcrumb"))
+    crumb_call = next(
+        h for _, p, h in routes.log if p.startswith("query1.finance.yahoo.com/v1/test/getcrumb")
+    )
     assert "A3=d=abc" in crumb_call.get("cookie", "")
     assert {d for (s, d) in _prices(mirror.store)} == set(chart_closes(body))
 
