@@ -67,10 +67,13 @@ def test_fetch_members_of_each_index_from_the_sponsors_exports(mirror: Env) -> N
     ]
     by_hand = mirror.store.parent / "by-hand"
     assert run_cli("ingest", "members", *map(str, raw), store=by_hand).code == 0
-    strip = lambda rows: {
+    assert _without_lineage(_members(by_hand)) == _without_lineage(held)
+
+
+def _without_lineage(rows: dict) -> dict:
+    return {
         k: {f: v for f, v in r.items() if f not in ("ingested_at", "source_file")} for k, r in rows.items()
-    }  # noqa: E731
-    assert strip(_members(by_hand)) == strip(held)
+    }
 
 
 def test_past_holdings_must_hold_the_date_asked_for(mirror: Env) -> None:  # noqa: F811
@@ -110,3 +113,34 @@ def test_as_of_for_nasdaq_is_a_usage_error(mirror: Env) -> None:  # noqa: F811
     r = mirror.run("fetch", "members", "--index", "NDX", "--as-of", "2026-01-02")
     assert r.code == 2 and "Invesco serves today's QQQ (NDX) holdings only" in r.err
     assert mirror.server.routes.log == []
+
+
+def test_update_refreshes_membership_monthly_and_the_proxies_daily(mirror: Env) -> None:  # noqa: F811
+    from tests.fetch_market_payloads import serve_proxies
+
+    routes = mirror.server.routes
+    routes.put(IWM_PATH, iwm_export().read_bytes())
+    routes.put(IVV_PATH, relabelled(iwm_export().read_bytes(), "iShares Core S&P 500 ETF", rows=503))
+    routes.put(QQQ_PATH, qqq_export().read_bytes().replace(b"07/02/2020", b"05/05/2026"))  # a current file
+    serve_proxies(routes, date(2026, 5, 5))
+    first = mirror.run("update", now=MAY6)  # FINRA/CFTC files are not served here: their lines say so
+    lines = first.err.splitlines()
+    assert any(ln.startswith("iShares holdings: current: 2 requested, 2 downloaded") for ln in lines), (
+        first.err
+    )
+    assert any(ln.startswith("Invesco holdings: current: 1 requested, 1 downloaded") for ln in lines), (
+        first.err
+    )
+    assert any(ln.startswith("Yahoo prices: current: 6 requested, 6 downloaded") for ln in lines), first.err
+    assert {k[0] for k in _members(mirror.store)} == {"RUT", "SPX", "NDX"}
+    # a day later, the same month: every index's snapshot is this month's, none is asked for again
+    asked = len(routes.log)
+    again = mirror.run("update", now="2026-05-07T16:00:00+00:00")
+    members_asked = [
+        p for _, p, _ in routes.log[asked:] if p.startswith(("www.ishares.com", "www.invesco.com"))
+    ]
+    assert members_asked == []
+    assert not any(
+        ln.startswith(("iShares holdings: current: 1", "Invesco holdings: current: 1"))
+        for ln in again.err.splitlines()
+    )
