@@ -308,6 +308,9 @@ def parse_index_level(source: Source, options: ParseOptions) -> Parsed:
 
 
 FORMATS = (
+    FormatDef("yahoo", _is_yahoo, parse_yahoo, signature=("Date", "Close", "Adj Close")),
+    FormatDef("yfinance", _is_yfinance, parse_yfinance, signature=("Date", "Close", "Open")),
+    FormatDef("stooq", _is_stooq, parse_stooq, signature=("Date", "Open", "Close")),
     FormatDef(
         "yahoo-chart",
         _is_yahoo_chart,
@@ -316,7 +319,4 @@ FORMATS = (
         delimiter="json",
     ),
     FormatDef("index-level", _is_index_level, parse_index_level, signature=("DATE", "SPX")),
-    FormatDef("yahoo", _is_yahoo, parse_yahoo, signature=("Date", "Close", "Adj Close")),
-    FormatDef("yfinance", _is_yfinance, parse_yfinance, signature=("Date", "Close", "Open")),
-    FormatDef("stooq", _is_stooq, parse_stooq, signature=("Date", "Open", "Close")),
 )
