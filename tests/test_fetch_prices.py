@@ -169,3 +169,32 @@ def test_a_dividend_in_a_short_range_refetches_the_whole_history(mirror: Env) ->
     assert len(charts) == 3  # the first run, the short range, the whole history again
     assert f"period1={_midnight_et(date(2016, 11, 11))}&" in charts[2]  # 10 years back
     assert len(list((mirror.store / "raw/yahoo").glob("SPY_20161111_20261111.json"))) == 1
+
+
+def test_members_prices_with_a_share_class_yahoo_spells_with_a_dash(mirror: Env, tmp_path: Path) -> None:  # noqa: F811
+    members = tmp_path / "members.csv"
+    members.write_text(
+        "index,as_of,symbol,name,sector\nRUT,2026-11-10,AAA,Triple A Inc,Energy\n"
+        "RUT,2026-11-10,BRKB,BERKSHIRE HATHAWAY INC CLASS B,Financials\n"
+        "RUT,2026-06-30,OLD,Left the index,Energy\n"
+    )
+    assert run_cli("ingest", "members", str(members), store=mirror.store).code == 0
+    routes = mirror.server.routes
+    rows = sample_rows("SPY", LAST, last=4)
+    routes.put(CHART_PATH.format(symbol="AAA"), yahoo_chart("AAA", rows))
+    routes.put(CHART_PATH.format(symbol="BRK-B"), yahoo_chart("BRK-B", rows))
+    routes.script(
+        CHART_PATH.format(symbol="BRKB"),
+        Reply(
+            404,
+            b'{"chart":{"result":null,"error":{"code":"Not Found","description":"No data found, symbol may be delisted"}}}',
+        ),
+    )
+    r = mirror.run("fetch", "prices", "--members", "--symbols", "AAA")
+    assert r.code == 0, r.err
+    assert "2 requested, 2 downloaded" in r.err  # AAA once, BRKB; OLD is not in the newest snapshot
+    held = _prices(mirror.store)
+    assert {s for s, _ in held} == {"AAA", "BRKB"}
+    assert {d: row["close"] for (s, d), row in held.items() if s == "BRKB"} == {
+        d: c for d, (c, _) in chart_closes(yahoo_chart("BRK-B", rows)).items()
+    }

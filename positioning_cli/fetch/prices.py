@@ -208,8 +208,8 @@ class YahooPrices(Source):
         if bad:
             return bad
         got = str(doc["chart"]["result"][0]["meta"]["symbol"]).upper()
-        want = _requested(item.url)
-        return None if got == want else f"data for {got}, requested {want}"
+        want = _requested(reply.url)
+        return None if normalise_symbol(got) == normalise_symbol(want) else f"data for {got}, requested {want}"
 
     def download(self, client: Client, item: Item, headers: Mapping[str, str], ctx: Context) -> Reply:
         ysym = _requested(item.url)
@@ -218,6 +218,12 @@ class YahooPrices(Source):
             problem = self.problem(item, reply)
         except FetchError as exc:
             reply, problem = None, exc.message
+        if reply is not None and reply.status == 404 and (dashed := _class_spelling(ysym)):
+            # A member stored without its class separator (iShares' BRKB): Yahoo knows BRK-B.
+            url = item.url.replace(f"/chart/{quote(ysym, safe='')}?", f"/chart/{quote(dashed, safe='')}?")
+            retry = self._chart(client, url)
+            if retry.status == 200:
+                reply, problem = retry, self.problem(item, retry)
         if problem is None and reply is not None:
             return self._whole_if_adjusted(client, item, reply)
         fallback = FALLBACK.get(ysym)
@@ -240,7 +246,7 @@ class YahooPrices(Source):
         events = json.loads(reply.body)["chart"]["result"][0].get("events") or {}
         if start <= full or not (events.get("dividends") or events.get("splits")):
             return reply
-        url = item.url.replace(f"period1={q['period1'][0]}", f"period1={_epoch(full)}")
+        url = reply.url.replace(f"period1={q['period1'][0]}", f"period1={_epoch(full)}")
         whole = self._chart(client, url)
         bad = self.problem(item, whole)
         if bad:
@@ -273,6 +279,13 @@ class YahooPrices(Source):
         rows = [ln for ln in lines[1:] if ln.strip()]
         if not rows:
             raise _bad(self, reply, "0 rows")
+
+
+def _class_spelling(ysym: str) -> str | None:
+    """``BRKB`` -> ``BRK-B``: the last letter as a share class, for a symbol Yahoo does not know."""
+    if ysym.startswith("^") or "-" in ysym or "=" in ysym or len(ysym) < 3 or not ysym.isalpha():
+        return None
+    return f"{ysym[:-1]}-{ysym[-1]}"
 
 
 def _requested(url: str) -> str:
