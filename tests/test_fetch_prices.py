@@ -198,3 +198,21 @@ def test_members_prices_with_a_share_class_yahoo_spells_with_a_dash(mirror: Env,
     assert {d: row["close"] for (s, d), row in held.items() if s == "BRKB"} == {
         d: c for d, (c, _) in chart_closes(yahoo_chart("BRK-B", rows)).items()
     }
+
+
+def test_a_download_kept_by_an_interrupted_run_is_ingested_not_fetched_again(mirror: Env) -> None:  # noqa: F811
+    from positioning_cli.fetch.raw import RawStore
+    from positioning_cli.store import Store
+
+    body = yahoo_chart("QQQ", sample_rows("QQQ", LAST, last=6))
+    # what a run killed between download and commit leaves: the raw file and its index entry
+    url = "https://query1.finance.yahoo.com/v8/finance/chart/QQQ"
+    Store(mirror.store).claim()  # the fetch lock claims the store before downloading
+    RawStore(mirror.store, "yahoo").save("QQQ_20161111_20261111.json", body, url=url)
+    r = mirror.run("fetch", "prices", "--symbols", "QQQ")
+    assert r.code == 0, r.err
+    assert "1 requested, 0 downloaded, 1 unchanged, 1 file(s) ingested" in r.err
+    assert _chart_requests(mirror) == []
+    assert {
+        d: (row["close"], row["adj_close"]) for (s, d), row in _prices(mirror.store).items()
+    } == chart_closes(body)
