@@ -209,7 +209,9 @@ class YahooPrices(Source):
             return bad
         got = str(doc["chart"]["result"][0]["meta"]["symbol"]).upper()
         want = _requested(reply.url)
-        return None if normalise_symbol(got) == normalise_symbol(want) else f"data for {got}, requested {want}"
+        return (
+            None if normalise_symbol(got) == normalise_symbol(want) else f"data for {got}, requested {want}"
+        )
 
     def download(self, client: Client, item: Item, headers: Mapping[str, str], ctx: Context) -> Reply:
         ysym = _requested(item.url)
