@@ -9,8 +9,10 @@ The payload is the sponsor's own export, kept raw and read by the ``ingest membe
   back iShares serves them is to verify live; ETF-Scraper uses month ends); a preamble date of
   ``-`` means iShares has none for that date.
 - Invesco's QQQ download (§5.2): today's holdings only, a CSV ``Fund Ticker, Holding Ticker, ...,
-  Sector, Date``. Invesco was seen serving JSON instead (indexkit's 2026 fixture); this version
-  reads the CSV and names a JSON reply as such.
+  Sector, Date``. Invesco's JSON holdings API (``dng-api.invesco.com/cache/v1/accounts/en_US/
+  shareclasses/...``: ``{effectiveBusinessDate, holdings: [{ticker, issuerName,
+  percentageOfTotalNetAssets, ...}]}``, indexkit's 2026 fixture) carries no sector, so this version
+  asks for the CSV download and names a JSON reply as such (to verify live).
 
 Refresh rule (``positioning update``): membership changes slowly (S&P and Nasdaq rebalance
 quarterly; FTSE Russell reconstitutes semi-annually from 2026, June and November/December), so an
