@@ -144,3 +144,19 @@ def test_update_refreshes_membership_monthly_and_the_proxies_daily(mirror: Env) 
         ln.startswith(("iShares holdings: current: 1", "Invesco holdings: current: 1"))
         for ln in again.err.splitlines()
     )
+
+
+def test_a_cut_holdings_file_and_invescos_json_are_refused(mirror: Env) -> None:  # noqa: F811
+    iwm = iwm_export().read_bytes()
+    routes = mirror.server.routes
+    cut = relabelled(iwm, "iShares Russell 2000 ETF", rows=100)
+    routes.put(IWM_PATH, cut)
+    routes.put(
+        QQQ_PATH, b'{"effectiveDate":"2026-06-06","holdings":[{"ticker":"NVDA","issuerName":"NVIDIA Corp"}]}'
+    )
+    r = mirror.run("fetch", "members", "--index", "RUT,NDX")
+    assert r.code == 9, r.err
+    equities = len(ishares_equities(cut))  # the csv module's count of the equity rows kept
+    assert f"{equities} equity rows, expected 1500-2600 for RUT" in r.err
+    assert "JSON holdings; this version reads Invesco's CSV export" in r.err
+    assert _members(mirror.store) == {}
