@@ -81,6 +81,11 @@ def test_yahoo_failure_for_index_levels_falls_back_to_official_closes(mirror: En
     routes.put(FRED_PATH, fred_csv("NASDAQ100", ndx))
     r = mirror.run("fetch", "prices", "--symbols", "^GSPC,^NDX")
     assert r.code == 0, r.err
+    assert (
+        "note: ^GSPC: Yahoo failed (HTTP 500); official closes (close only) from https://cdn.cboe.com/"
+        in r.err
+    )
+    assert "note: ^NDX: Yahoo failed (an HTML page instead of data" in r.err
     held = _prices(mirror.store)
     assert {d: row["close"] for (s, d), row in held.items() if s == "^GSPC"} == dict(spx)
     assert {d: row["close"] for (s, d), row in held.items() if s == "^NDX"} == {

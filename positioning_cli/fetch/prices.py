@@ -118,6 +118,11 @@ class YahooPrices(Source):
 
     def __init__(self) -> None:
         self._crumb: dict[int, str] = {}  # per client (one client per run)
+        self._notes: list[str] = []
+
+    def drain_notes(self) -> list[str]:
+        out, self._notes = self._notes, []
+        return out
 
     def expected(self, now: datetime) -> list[cal.Expected]:
         return []
@@ -237,6 +242,7 @@ class YahooPrices(Source):
             raise FetchError(f"{self.label}: {item.url}: {problem}; fallback: {exc.message}") from None
         if alt.status != 200:
             raise FetchError(f"{self.label}: {item.url}: {problem}; fallback {fallback}: HTTP {alt.status}")
+        self._notes.append(f"{ysym}: Yahoo failed ({problem}); official closes (close only) from {fallback}")
         return alt
 
     def _whole_if_adjusted(self, client: Client, item: Item, reply: Reply) -> Reply:

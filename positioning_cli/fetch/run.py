@@ -199,6 +199,7 @@ def run_source(
         path = _download(src, item, client, raw, ctx, result)
         if path is not None:
             ready.append(path)
+    result.notes += src.drain_notes()
     if progress:
         progress(f"{src.label}: ingesting", len(items), len(items))
     _ingest(src, store_root, ready, raw, result, wait)

@@ -86,6 +86,10 @@ class Source:
         """Caveats about what these items can hold, printed with the summary."""
         return []
 
+    def drain_notes(self) -> list[str]:
+        """Notes about what the downloads of this run did (e.g. a fallback used), then forgotten."""
+        return []
+
     def raw_name(self, item: Item, reply: Reply) -> str:
         """The raw file a reply is kept as (a source whose download fell back elsewhere renames it)."""
         return item.name
