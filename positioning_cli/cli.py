@@ -1188,11 +1188,98 @@ def fetch_short_volume_cmd(
     _fetch_and_report(["finra-shvol"], mirror, quiet, wait, since=start, until=end)
 
 
+def _list_opt(values: list[str] | None) -> list[str]:
+    """Repeated options and comma-separated values alike: ``--index RUT,SPX`` or ``--index RUT --index SPX``."""
+    return [v.strip() for text in values or [] for v in text.split(",") if v.strip()]
+
+
+@fetch_app.command("members")
+def fetch_members_cmd(
+    index: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--index",
+            metavar="INDEX",
+            help="RUT (iShares IWM), SPX (iShares IVV) or NDX (Invesco QQQ); default all three.",
+        ),
+    ] = None,
+    as_of: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--as-of", metavar="DATE", help="Past holdings date YYYY-MM-DD (iShares only; repeatable)."
+        ),
+    ] = None,
+    mirror: MirrorOpt = None,
+    quiet: QuietOpt = False,
+    wait: WaitOpt = 30.0,
+) -> None:
+    """Index membership from the funds' holdings files, ingested as each index's snapshot with sectors.
+
+    RUT and SPX from iShares (IWM, IVV; --as-of asks for past holdings, where iShares serves them),
+    NDX from Invesco (QQQ, today's holdings only). Each file must name the fund of its index and,
+    with --as-of, hold that date. `update` refreshes each index once a month.
+
+    Examples:
+
+      positioning fetch members
+
+      positioning fetch members --index RUT --as-of 2025-06-30 --as-of 2025-12-31
+    """
+    from positioning_cli.schema import INDICES
+
+    indices = [i.upper() for i in _list_opt(index)]
+    unknown = [i for i in indices if i not in INDICES]
+    if unknown:
+        raise UsageError(f"--index {unknown[0]}: expected one of {', '.join(INDICES)}")
+    dates = [_date_opt(d, "--as-of") for d in _list_opt(as_of)]
+    if dates and "NDX" in indices:
+        raise UsageError("--as-of: Invesco serves today's QQQ (NDX) holdings only; drop NDX or --as-of")
+    if not indices:
+        indices = ["RUT", "SPX"] if dates else list(INDICES)
+    names = (["ishares"] if {"RUT", "SPX"} & set(indices) else []) + (["invesco"] if "NDX" in indices else [])
+    options = {"indices": indices, "as_of": dates, "members_requested": True}
+    _fetch_and_report(names, mirror, quiet, wait, options=options)
+
+
+@fetch_app.command("prices")
+def fetch_prices_cmd(
+    symbols: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--symbols", metavar="SYMBOLS", help="Symbols instead of the index proxies, e.g. SPY,^GSPC,BRK.B."
+        ),
+    ] = None,
+    members: Annotated[
+        bool, typer.Option("--members", help="Also every member of the newest snapshot of each held index.")
+    ] = False,
+    mirror: MirrorOpt = None,
+    quiet: QuietOpt = False,
+    wait: WaitOpt = 30.0,
+) -> None:
+    """Daily prices from Yahoo's chart API; Cboe/FRED official closes when Yahoo fails for an index level.
+
+    Default: the index proxies SPY, QQQ, IWM, ^GSPC, ^NDX, ^RUT. Symbols already current (newest
+    close held on or after the last closed NYSE session) are skipped, so a rerun finishes an
+    interrupted one. Quoted and adjusted closes are both kept.
+
+    Examples:
+
+      positioning fetch prices
+
+      positioning fetch prices --members
+
+      positioning fetch prices --symbols AAPL,MSFT,^GSPC
+    """
+    options = {"symbols": _list_opt(symbols), "members": members}
+    _fetch_and_report(["yahoo"], mirror, quiet, wait, options=options)
+
+
 @app.command("update")
 def update_cmd(mirror: MirrorOpt = None, quiet: QuietOpt = False, wait: WaitOpt = 30.0) -> None:
-    """Fetch everything that is due (FINRA short interest, CFTC TFF) and ingest it: what cron runs.
+    """Fetch everything that is due and ingest it: what cron runs.
 
-    One summary line per source on stderr. Exit 0 when every due report is held, 8 when one is late
+    FINRA short interest, CFTC TFF, short volume once held, each index's membership once a month
+    (iShares, Invesco) and the index proxies' daily prices (Yahoo). One summary line per source on stderr. Exit 0 when every due report is held, 8 when one is late
     or missing upstream, 9 when a download failed (after ingesting what arrived).
 
     Examples:

@@ -234,6 +234,36 @@ REGSHO_NYSE = (
 )
 FUND_ASSETS = "fund,date,aum,leverage,index\nTQQQ,2026-11-19,22000000000,,\nXYZU,2026-11-19,5e8,3,NDX\n"
 REGSHO_NYSE_OLD = "Date|Symbol|Short Volume|Total Volume|Market\r\n20090731|ZZ|218400|391800|A\r\n"
+# Yahoo's v8 chart document (one bar with null prices, as Yahoo writes a halted day) and the
+# official index-level CSVs: Cboe's DATE,SPX and FRED's with a blank holiday.
+YAHOO_CHART = json.dumps(
+    {
+        "chart": {
+            "result": [
+                {
+                    "meta": {"currency": "USD", "symbol": "SPY", "gmtoffset": -18000, "timezone": "EST"},
+                    "timestamp": [1762871400, 1762957800, 1763044200],
+                    "events": {"dividends": {"1762957800": {"amount": 1.5, "date": 1762957800}}},
+                    "indicators": {
+                        "quote": [
+                            {
+                                "open": [671.1, None, 673.0],
+                                "high": [675.2, None, 676.4],
+                                "low": [669.9, None, 670.3],
+                                "close": [674.5, None, 675.8],
+                                "volume": [61234500, None, 58000100],
+                            }
+                        ],
+                        "adjclose": [{"adjclose": [673.0, None, 675.8]}],
+                    },
+                }
+            ],
+            "error": None,
+        }
+    }
+)
+CBOE_SPX = "DATE,SPX\n11/10/2026,6801.50\n11/11/2026,6822.34\n"
+FRED_NDX = "observation_date,NASDAQ100\n2026-11-10,\n2026-11-11,25100.90\n"
 
 
 def _hand_seeds() -> list[Seed]:
@@ -260,6 +290,9 @@ def _hand_seeds() -> list[Seed]:
         ),
         Seed("prices", "yahoo", "BRK-B.csv", YAHOO_NULLS.encode(), "hand"),
         Seed("prices", "yfinance", "QQQ.csv", YFINANCE.encode(), "hand"),
+        Seed("prices", "yahoo-chart", "SPY_20161111_20261111.json", YAHOO_CHART.encode(), "hand", "json"),
+        Seed("prices", "index-level", "SPX_History.csv", CBOE_SPX.encode(), "hand"),
+        Seed("prices", "index-level", "fredgraph_NASDAQ100.csv", FRED_NDX.encode(), "hand"),
         Seed("prices", "stooq", "^ndx_d.csv", STOOQ_EN.encode(), "hand"),
         Seed("prices", "stooq", "^spx_d.csv", STOOQ_PL.encode(), "hand"),
         Seed("members", "ishares", "IWM_holdings.csv", ISHARES.encode(), "hand"),

@@ -252,11 +252,27 @@ def test_fetch_cot_real_cftc_file(mirror: Env, tmp_path: Path) -> None:
     assert got.equals(want)
 
 
+def _members_dated(tmp_path: Path, d: date) -> Path:
+    """The sample's newest membership snapshot of every index again, dated ``d`` (store layout CSV)."""
+    lines = []
+    for p in sorted((SAMPLE / "members").glob("*.csv")):
+        rows = p.read_text().splitlines()
+        newest = max(r.split(",")[1] for r in rows[1:])
+        lines += [r.replace(newest, d.isoformat(), 1) for r in rows[1:] if r.split(",")[1] == newest]
+    out = tmp_path / "members-now.csv"
+    out.write_text("\n".join([rows[0], *lines]) + "\n")
+    return out
+
+
 def test_update_from_an_empty_store_then_scan(mirror: Env, tmp_path: Path) -> None:
     serve_finra(mirror.server.routes)
     serve_cftc(mirror.server.routes, range(2017, 2027), through=date(2026, 11, 3))  # released 11-06
-    for kind, sub in (("members", "members"), ("prices", "prices")):  # not fetched yet: user-supplied
+    for kind, sub in (("members", "members"), ("prices", "prices")):  # user-supplied here
         assert run_cli("ingest", kind, str(SAMPLE / sub), store=mirror.store).code == 0
+    # Membership already current (the sample's newest snapshot again, dated this month) and prices
+    # current (the sample runs past "now"): `update` fetches neither (see test_fetch_members/prices).
+    current = _members_dated(tmp_path, date(2026, 11, 10))
+    assert run_cli("ingest", "members", str(current), store=mirror.store).code == 0
     r = mirror.run("update")
     assert r.code == 0, r.err
     lines = r.err.strip().splitlines()
@@ -269,7 +285,7 @@ def test_update_from_an_empty_store_then_scan(mirror: Env, tmp_path: Path) -> No
 
     # Another way to the same store: ingest the raw files by hand; scan must agree exactly.
     by_hand = tmp_path / "by-hand"
-    for kind, sub in (("members", SAMPLE / "members"), ("prices", SAMPLE / "prices")):
+    for kind, sub in (("members", SAMPLE / "members"), ("prices", SAMPLE / "prices"), ("members", current)):
         assert run_cli("ingest", kind, str(sub), store=by_hand).code == 0
     assert run_cli("ingest", "short-interest", *map(str, raw), store=by_hand).code == 0
     assert (

@@ -344,9 +344,31 @@ def mutated_case(draw, seeds: list[Seed]) -> tuple[Seed, bytes]:
     return seed, draw(wrap(draw(mutate(seed)), seed.kind))
 
 
+def _json_records(seed: Seed) -> list[dict]:
+    """A JSON seed's records: an array as it is, a document (Yahoo's chart) as one record of its
+    leaves keyed by their last name."""
+    doc = json.loads(seed.data)
+    if isinstance(doc, list):
+        return doc
+    leaves: dict = {}
+
+    def walk(x: object, key: str) -> None:
+        if isinstance(x, dict):
+            for k, v in x.items():
+                walk(v, k)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v, key)
+        else:
+            leaves.setdefault(key, x)
+
+    walk(doc, "")
+    return [leaves]
+
+
 def _header_names(seed: Seed) -> list[str]:
     if seed.delimiter == "json":
-        records = json.loads(seed.data)
+        records = _json_records(seed)
         return sorted({k for r in records for k in r})
     text = seed.data.decode("utf-8").removeprefix("\ufeff")
     for line in text.splitlines():
@@ -358,7 +380,7 @@ def _header_names(seed: Seed) -> list[str]:
 def _vocabulary(seed: Seed) -> list[str]:
     """The seed's own header names and first cells, plus the interesting values."""
     if seed.delimiter == "json":
-        cells = [str(v) for r in json.loads(seed.data) for v in r.values()]
+        cells = [str(v) for r in _json_records(seed) for v in r.values()]
     else:
         text = seed.data.decode("utf-8")
         cells = [c.strip('" ') for line in text.splitlines()[:6] for c in line.split(seed.delimiter)]

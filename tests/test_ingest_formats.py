@@ -45,7 +45,7 @@ def test_public_constants() -> None:
         "finra-web",
         "mapped",
     )
-    assert FORMATS["prices"] == ("yahoo", "yfinance", "stooq")
+    assert FORMATS["prices"] == ("yahoo", "yfinance", "stooq", "yahoo-chart", "index-level")
     assert FORMATS["members"] == ("ishares", "invesco", "sp500-list", "generic")
     assert FORMATS["cot"] == ("cftc-tff",)
     assert FORMATS["short-volume"] == ("finra-regsho", "nyse-regsho")

@@ -3,7 +3,7 @@
     python -m positioning_cli.fetch.live STORE
 
 Walks the first-live-run checklist of data-sources.md §8.5 for the sources this version fetches
-(FINRA CDN, CFTC zips) and probes a few URLs the checklist names (without storing them). Needs the
+(FINRA CDN, CFTC zips, iShares/Invesco holdings, Yahoo prices with the Cboe/FRED fallback) and probes a few URLs the checklist names (without storing them). Needs the
 network; never run by the tests.
 """
 
@@ -14,6 +14,7 @@ import io
 import json
 import sys
 import zipfile
+from datetime import date
 from pathlib import Path
 
 from positioning_cli.errors import FetchError
@@ -63,6 +64,29 @@ def _probe(client: Client, label: str, url: str) -> bytes | None:
     return r.body if r.status == 200 else None
 
 
+def _members_and_prices(client: Client) -> None:
+    """[6] Cboe/FRED index levels, [7] iShares (today and a past month end) and Invesco holdings,
+    and Yahoo's chart API: status, size, content type and the first line of each."""
+    from positioning_cli.fetch.members import InvescoMembers, IsharesMembers
+    from positioning_cli.fetch.prices import CHART_URL, FALLBACK
+
+    ishares, invesco = IsharesMembers(), InvescoMembers()
+    urls = [
+        ("[7] iShares IWM today", ishares.url("RUT", None)),
+        ("[7] iShares IWM 2025-06-30", ishares.url("RUT", date(2025, 6, 30))),
+        ("[7] iShares IVV today", ishares.url("SPX", None)),
+        ("[7] Invesco QQQ today", invesco.url("NDX", None)),
+        *((f"[6] {sym} official", url) for sym, url in FALLBACK.items()),
+        ("Yahoo chart SPY", CHART_URL.format(symbol="SPY", p1=1735689600, p2=1736294400)),
+        ("Yahoo chart ^GSPC", CHART_URL.format(symbol="%5EGSPC", p1=1735689600, p2=1736294400)),
+    ]
+    for label, url in urls:
+        body = _probe(client, label, url)
+        if body:
+            text = body.decode("utf-8-sig", "replace").lstrip()
+            print(f"      first line: {text.splitlines()[0][:100] if text else '(empty)'!r}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
@@ -70,7 +94,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _raw_report(Path(args[0]))
     print("\n== probes (not stored)")
-    from datetime import date
 
     with Client(http_settings(Config(), list(SOURCES.values()))) as client:
         for d in (date(2019, 1, 31), date(2020, 6, 30), date(2017, 12, 29), date(2017, 12, 15)):
@@ -80,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"      {rows:,} rows, {listed:,} not OTC")
         for f in ("FinFutWk.txt", "FinComWk.txt"):
             _probe(client, "[4] CFTC current week", f"https://www.cftc.gov/dea/newcot/{f}")
-    print("\n[2] FINRA Query API, [6] Cboe, [7] iShares, [8] SEC frames: not fetched by this version")
+        _members_and_prices(client)
+    print("\n[2] FINRA Query API, [8] SEC frames: not fetched by this version")
     print("[9] compare `positioning calendar` with FINRA's published table around Columbus/Veterans Day")
     return 0
 

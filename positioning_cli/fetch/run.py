@@ -105,6 +105,9 @@ def _download(
     src: Source, item: Item, client: Client, raw: RawStore, ctx: Context, result: SourceResult
 ) -> Path | None:
     """One item: the raw file to ingest (new or unchanged), or None (not published, or failed)."""
+    if src.reuse_raw and raw.entry(item.name):
+        result.unchanged += 1
+        return raw.path(item.name)
     try:
         reply = src.download(client, item, raw.conditional_headers(item.name), ctx)
     except FetchError as exc:
@@ -126,9 +129,9 @@ def _download(
         return None
     result.downloaded += 1
     return raw.save(
-        item.name,
+        src.raw_name(item, reply),
         reply.body,
-        url=item.url,
+        url=reply.url,
         etag=reply.header("etag"),
         last_modified=reply.header("last-modified"),
     )
@@ -182,6 +185,7 @@ def run_source(
         path = _download(src, item, client, raw, ctx, result)
         if path is not None:
             ready.append(path)
+    result.notes += src.drain_notes()
     if progress:
         progress(f"{src.label}: ingesting", len(items), len(items))
     _ingest(src, store_root, ready, raw, result, wait)
@@ -197,6 +201,7 @@ def fetch(
     since: date | None = None,
     until: date | None = None,
     combined: bool = False,
+    options: Mapping[str, object] | None = None,
     progress: Progress | None = None,
     wait: float = 30.0,
 ) -> list[SourceResult]:
@@ -210,11 +215,19 @@ def fetch(
         cid, secret = config.get("finra-client-id"), config.get("finra-client-secret")
         credentials = (cid, secret) if cid and secret else None
         for src in sources:
-            ctx = Context(now, Store(store_root).manifest(), combined=combined, finra_credentials=credentials)
+            ctx = Context(
+                now,
+                Store(store_root).manifest(),
+                combined=combined,
+                finra_credentials=credentials,
+                options={"indices": config.get("indices"), **(options or {})},
+                store_root=Path(store_root),
+            )
             result = run_source(
                 src, store_root, client, ctx, since=since, until=until, progress=progress, wait=wait
             )
-            if result.requested or src.in_calendar:  # a backfill-only source with nothing to do is silent
+            # a backfill-only source with nothing to do is silent, unless it is all that was asked for
+            if result.requested or src.in_calendar or len(sources) == 1:
                 results.append(result)
     return results
 

@@ -18,7 +18,7 @@ import io
 import json
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,8 @@ class Context:
     manifest: Mapping[str, Any]
     combined: bool = False  # CFTC: futures-and-options combined instead of futures only
     finra_credentials: tuple[str, str] | None = None  # FINRA API client id and secret, when configured
+    options: Mapping[str, Any] = field(default_factory=dict)  # a fetch command's own flags (--index, ...)
+    store_root: Path | None = None  # for sources that read the store to decide what to request
 
 
 def _bad(source: Source, reply: Reply, problem: str) -> FetchError:
@@ -83,6 +85,18 @@ class Source:
     def notes(self, items: list[Item]) -> list[str]:
         """Caveats about what these items can hold, printed with the summary."""
         return []
+
+    def drain_notes(self) -> list[str]:
+        """Notes about what the downloads of this run did (e.g. a fallback used), then forgotten."""
+        return []
+
+    def raw_name(self, item: Item, reply: Reply) -> str:
+        """The raw file a reply is kept as (a source whose download fell back elsewhere renames it)."""
+        return item.name
+
+    # True: a raw file already kept for an item is the payload (a closed date range), so an
+    # interrupted run's downloads are ingested, not requested again.
+    reuse_raw = False
 
     def validate(self, item: Item, reply: Reply) -> None:
         """Checks every source needs: a 200 with a non-empty, non-HTML body."""
@@ -472,3 +486,8 @@ class FinraShortVolume(Source):
 SOURCES: dict[str, Source] = {
     s.name: s for s in (FinraShortInterest(), FinraQueryApi(), CftcTff(), FinraShortVolume())
 }
+
+# Sources in their own modules add themselves to SOURCES when imported (a plain module import
+# works whichever module is imported first); ``update`` runs them in this order.
+import positioning_cli.fetch.members  # noqa: E402, F401  iShares (RUT, SPX), Invesco (NDX)
+import positioning_cli.fetch.prices  # noqa: E402, F401  Yahoo chart, Cboe/FRED fallback

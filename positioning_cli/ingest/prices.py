@@ -10,6 +10,10 @@ close and its Open/High/Low are not the quoted ones; Stooq's Close is the quoted
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 
@@ -159,8 +163,168 @@ def parse_stooq(source: Source, options: ParseOptions) -> Parsed:
     return _parse(source, options, "stooq")
 
 
+# --------------------------------------------------------------------- Yahoo v8 chart JSON
+def chart_problem(doc: Any) -> str | None:
+    """What is wrong with a Yahoo chart document, or None: the one check the fetch's validation and
+    the parser share (an error object, no result, arrays of different lengths)."""
+    chart = doc.get("chart") if isinstance(doc, dict) else None
+    if not isinstance(chart, dict):
+        return "no 'chart' object (not a Yahoo chart document)"
+    error = chart.get("error")
+    if error:
+        desc = error.get("description") or error.get("code") if isinstance(error, dict) else error
+        return f"Yahoo reports an error: {str(desc)[:100]}"
+    result = chart.get("result")
+    if not isinstance(result, list) or not result or not isinstance(result[0], dict):
+        return "empty result"
+    r = result[0]
+    stamps = r.get("timestamp")
+    if not isinstance(stamps, list) or not stamps:
+        return "no timestamps (no trading days in the range asked for)"
+    quote = (r.get("indicators") or {}).get("quote") or [{}]
+    close = quote[0].get("close") if isinstance(quote[0], dict) else None
+    if not isinstance(close, list):
+        return "no close prices"
+    if len(close) != len(stamps):
+        return f"{len(stamps)} timestamps but {len(close)} closes (truncated or inconsistent)"
+    adj = (r.get("indicators") or {}).get("adjclose")
+    if adj and isinstance(adj[0], dict) and len(adj[0].get("adjclose") or []) != len(stamps):
+        return f"{len(stamps)} timestamps but {len(adj[0].get('adjclose') or [])} adjusted closes"
+    if not str((r.get("meta") or {}).get("symbol") or "").strip():
+        return "no meta.symbol"
+    return None
+
+
+def _is_yahoo_chart(source: Source) -> bool:
+    return source.is_json and '"chart"' in source.text[:200]
+
+
+def _column(values: list[Any], n: int, what: str, source: Source) -> np.ndarray:
+    try:
+        out = np.array([np.nan if x is None else float(x) for x in values], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise source.error(f"a {what} value that is not a number") from None
+    if len(out) != n:
+        raise source.error(f"{n} timestamps but {len(out)} {what} values")
+    if (out < 0).any():
+        raise source.error(f"negative {what} value")
+    return out
+
+
+def parse_yahoo_chart(source: Source, options: ParseOptions) -> Parsed:
+    try:
+        doc = json.loads(source.text)
+    except ValueError as exc:
+        raise source.error(f"not valid JSON (truncated?): {exc}") from None
+    problem = chart_problem(doc)
+    if problem:
+        raise source.error(problem)
+    r = doc["chart"]["result"][0]
+    meta = r.get("meta") or {}
+    symbol = normalise_symbol(options.symbol or str(meta["symbol"]))
+    stamps = r["timestamp"]
+    n = len(stamps)
+    # Bars are stamped at the session's open in UTC; the exchange's offset gives the trading day.
+    offset = int(meta.get("gmtoffset") or 0)
+    try:
+        days = [datetime.fromtimestamp(int(t) + offset, UTC).date() for t in stamps]
+    except (TypeError, ValueError, OverflowError):
+        raise source.error("a timestamp that is not a Unix time") from None
+    quote = r["indicators"]["quote"][0]
+    cols = {f: _column(quote.get(f) or [None] * n, n, f, source) for f in ("open", "high", "low", "close")}
+    adj = (r["indicators"].get("adjclose") or [{}])[0].get("adjclose")
+    cols["adj_close"] = _column(adj if adj else [None] * n, n, "adjclose", source)
+    volume = _column(quote.get("volume") or [None] * n, n, "volume", source)
+
+    warnings: list[str] = []
+    # Yahoo writes null for every price of a bar with no trading: skip those, count them.
+    keep = ~(np.isnan(cols["close"]) & np.isnan(cols["adj_close"]))
+    if not keep.all():
+        warnings.append(f"skipped {int((~keep).sum())} bars with no prices")
+    if not keep.any():
+        raise source.error("no bars with prices")
+    idx = np.flatnonzero(keep)
+    if (cols["close"][idx] <= 0).any() or (cols["adj_close"][idx] <= 0).any():
+        raise source.error("a close that is not > 0")
+    out: dict[str, pa.Array | list | None] = {
+        "symbol": pa.array([symbol] * len(idx), type=pa.string()),
+        "date": pa.array([days[i] for i in idx], type=pa.date32()),
+        "source_format": pa.array(["yahoo-chart"] * len(idx), type=pa.string()),
+    }
+    for f, values in cols.items():
+        picked = values[idx]
+        out[f] = pa.array(picked, mask=np.isnan(picked), type=pa.float64())
+    picked = volume[idx]
+    missing = np.isnan(picked)
+    out["volume"] = pa.array(np.where(missing, 0, np.round(picked)).astype(np.int64), mask=missing)
+    table = build_table(PRICES, out, len(idx))
+    table, dropped = dedupe(table, PRICES.key)
+    if dropped:
+        warnings.append(f"{dropped} duplicate dates dropped; kept the last bar of each")
+    return Parsed(table=table, format="yahoo-chart", warnings=tuple(warnings))
+
+
+# --------------------------------------------------------------------- official index levels
+# Series name in a Cboe or FRED index-level CSV -> the store symbol. Yahoo's spelling: these are
+# the closes of the index itself, the series `fetch prices` keeps under ^GSPC/^NDX/^RUT (they are
+# its fallback), and the proxy chains find every spelling of an index level (symbols.py).
+INDEX_LEVEL_SERIES = {
+    "SPX": "^GSPC",  # Cboe SPX_History.csv
+    "RUT": "^RUT",  # Cboe RUT_History.csv
+    "NDX": "^NDX",  # Cboe NDX_History.csv (listed, unconfirmed)
+    "SP500": "^GSPC",  # FRED
+    "NASDAQ100": "^NDX",  # FRED
+}
+_LEVEL_DATES = ("date", "observation_date")
+
+
+def _is_index_level(source: Source) -> bool:
+    names = _header(source)
+    return len(names) == 2 and names[0] in _LEVEL_DATES and names[1].upper() in INDEX_LEVEL_SERIES
+
+
+def parse_index_level(source: Source, options: ParseOptions) -> Parsed:
+    raw = read_csv(source, ",")
+    date_col, series = raw.header[0], raw.header[1]
+    symbol = normalise_symbol(options.symbol or INDEX_LEVEL_SERIES.get(series.upper(), ""))
+    if not symbol:
+        raise source.error(f"unknown index-level series {series!r}; pass --symbol")
+    warnings: list[str] = []
+    # FRED leaves a holiday's value blank (older files: "."): not a price, skipped and counted.
+    empty = v.blank(raw, series) | (v.stripped(raw, series) == ".").to_numpy(dtype=bool)
+    if empty.any():
+        warnings.append(f"skipped {int(empty.sum())} rows with no value")
+        raw = raw.take(~empty)
+        if raw.n == 0:
+            raise source.error("no rows with values")
+    first = str(v.stripped(raw, date_col).iloc[0])
+    out: dict[str, pa.Array | list | None] = {}
+    out["date"] = v.dates(raw, date_col, "%m/%d/%Y" if "/" in first else "%Y-%m-%d")
+    v.require_values(raw, date_col, out["date"], "blank date")
+    close = v.floats(raw, series, nonnegative=True)
+    if (close <= 0).any():
+        row = int(np.flatnonzero(close <= 0)[0])
+        raise raw.error(row, series, f"close must be > 0: {raw.col(series).iloc[row]!r}")
+    out["close"] = pa.array(close, type=pa.float64())
+    out["symbol"] = pa.array([symbol] * raw.n, type=pa.string())
+    out["source_format"] = pa.array(["index-level"] * raw.n, type=pa.string())
+    table = build_table(PRICES, out, raw.n)
+    table, dropped = dedupe(table, PRICES.key)
+    if dropped:
+        warnings.append(f"{dropped} duplicate dates dropped; kept the last row of each")
+    return Parsed(table=table, format="index-level", warnings=tuple(warnings))
+
+
 FORMATS = (
     FormatDef("yahoo", _is_yahoo, parse_yahoo, signature=("Date", "Close", "Adj Close")),
     FormatDef("yfinance", _is_yfinance, parse_yfinance, signature=("Date", "Close", "Open")),
     FormatDef("stooq", _is_stooq, parse_stooq, signature=("Date", "Open", "Close")),
+    FormatDef(
+        "yahoo-chart",
+        _is_yahoo_chart,
+        parse_yahoo_chart,
+        signature=("chart", "timestamp", "indicators"),
+        delimiter="json",
+    ),
+    FormatDef("index-level", _is_index_level, parse_index_level, signature=("DATE", "SPX")),
 )
