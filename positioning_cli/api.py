@@ -575,10 +575,13 @@ _SURELY_CURRENT_DAYS = 28
 
 def _warn_if_behind(newest: date, known_at: datetime | None, warnings: list[str]) -> None:
     """A warning when FINRA has published more than one report after ``newest`` (the newest held)
-    by now (or by ``known_at``): the numbers are a cycle or more out of date."""
+    by now: the numbers are a cycle or more out of date. Not for a ``--known-at`` replay, which
+    shows what the store knew then, on purpose."""
+    if known_at is not None:
+        return
     from positioning_cli.fetch import calendar as cal  # cheap: the exchange calendar loads lazily
 
-    now = known_at.astimezone(cal.ET) if known_at is not None else cal.now_et()
+    now = cal.now_et()
     if (now.date() - newest).days < _SURELY_CURRENT_DAYS:
         return  # the common case for a current store, without loading the exchange calendar
     missed = cal.finra_behind(newest, now)
