@@ -103,6 +103,7 @@ READER = textwrap.dedent(
     from positioning_cli.store import Store
     root, stop = Path(sys.argv[1]), Path(sys.argv[2])
     store = Store(root)
+    Path(sys.argv[3]).touch()  # imports done: reading from now on
     while not stop.exists():
         time.sleep(0.005)
         if not store.exists():
@@ -122,13 +123,22 @@ def test_readers_never_see_half_a_commit(tmp_path: Path) -> None:
     n_readers = 3 if STRESS else 2
     store, stop = tmp_path / "s", tmp_path / "stop"
     py = [sys.executable, "-c"]
+    ready = [tmp_path / f"ready-{i}" for i in range(n_readers)]
     readers = [
         subprocess.Popen(
-            [*py, READER, str(store), str(stop)], stdout=subprocess.PIPE, text=True, env=ENV, cwd=ROOT
+            [*py, READER, str(store), str(stop), str(flag)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=ENV,
+            cwd=ROOT,
         )
-        for _ in range(n_readers)
+        for flag in ready
     ]
     try:
+        # on a loaded machine a reader's imports can outlast the whole writer: start it when all read
+        deadline = time.monotonic() + 120
+        while not all(f.exists() for f in ready) and time.monotonic() < deadline:
+            time.sleep(0.01)
         writer = subprocess.run(
             [*py, WRITER, str(store), str(commits), str(symbols)],
             capture_output=True,
