@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -58,8 +58,9 @@ def live(store: Path, table: str = "short_interest", cols: list[str] = COLS) -> 
 
 
 def replayed(store: Path, table: str = "short_interest", cols: list[str] = COLS) -> list[tuple]:
-    """The live table rebuilt from ``_versions`` (what ``--known-at`` reads)."""
-    t = Store(store).read(table, cols, known_at=datetime.now(UTC))
+    """The live table rebuilt from ``_versions`` (what ``--known-at`` reads). A commit in the same
+    second as the one before it is stamped a second later, so "now" may precede it: ask a minute on."""
+    t = Store(store).read(table, cols, known_at=datetime.now(UTC) + timedelta(minutes=1))
     return sorted(tuple(r.values()) for r in t.to_pylist())
 
 

@@ -26,10 +26,13 @@ def staged_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, s
         assert run_cli("ingest", kind, str(SAMPLE / sub), store=store).code == 0
     first, second = SI_FILES[:-6], SI_FILES[-6:]
     assert run_cli("ingest", "short-interest", *map(str, first), store=store).code == 0
-    before = run_cli("scan", "-f", "json", store=store).out
+    # "now" as when the first part was current (its newest report, 2026-07-31, was out on Aug 11):
+    # a replay never warns that the store is behind the calendar, so the scan then did not either
+    then = {"POSITIONING_NOW": "2026-08-12T17:00:00+00:00"}
+    before = run_cli("scan", "-f", "json", store=store, env=then).out
     for by in ("stock", "sector"):
         (store.parent / f"before_{by}.json").write_text(
-            run_cli("scan", "--by", by, "-f", "json", store=store).out
+            run_cli("scan", "--by", by, "-f", "json", store=store, env=then).out
         )
     time.sleep(1.1)  # ingest times are whole seconds
     between = datetime.now(UTC).replace(microsecond=0).isoformat()

@@ -222,14 +222,20 @@ def parse_yahoo_chart(source: Source, options: ParseOptions) -> Parsed:
     r = doc["chart"]["result"][0]
     meta = r.get("meta") or {}
     symbol = normalise_symbol(options.symbol or str(meta["symbol"]))
+    if not plausible(symbol):
+        given = "--symbol" if options.symbol else "chart.result.meta.symbol"
+        raise source.error(f"symbol from {given}: {describe_implausible(symbol)}")
     stamps = r["timestamp"]
     n = len(stamps)
     # Bars are stamped at the session's open in UTC; the exchange's offset gives the trading day.
     offset = int(meta.get("gmtoffset") or 0)
     try:
         days = [datetime.fromtimestamp(int(t) + offset, UTC).date() for t in stamps]
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, OSError):
         raise source.error("a timestamp that is not a Unix time") from None
+    outside = next((d for d in days if not v.PRICE_DATES.contains(d)), None)
+    if outside is not None:
+        raise source.error(v.PRICE_DATES.problem(outside.isoformat()))
     quote = r["indicators"]["quote"][0]
     cols = {f: _column(quote.get(f) or [None] * n, n, f, source) for f in ("open", "high", "low", "close")}
     adj = (r["indicators"].get("adjclose") or [{}])[0].get("adjclose")
@@ -299,7 +305,7 @@ def parse_index_level(source: Source, options: ParseOptions) -> Parsed:
             raise source.error("no rows with values")
     first = str(v.stripped(raw, date_col).iloc[0])
     out: dict[str, pa.Array | list | None] = {}
-    out["date"] = v.dates(raw, date_col, "%m/%d/%Y" if "/" in first else "%Y-%m-%d")
+    out["date"] = v.dates(raw, date_col, "%m/%d/%Y" if "/" in first else "%Y-%m-%d", v.PRICE_DATES)
     v.require_values(raw, date_col, out["date"], "blank date")
     close = v.floats(raw, series, nonnegative=True)
     if (close <= 0).any():
