@@ -700,7 +700,9 @@ def _cached_index_view(
             )
             flag_days = np.unique(arrays.days(flags.column("settlement_date")))
             needed = set(flag_days) | {previous_date(dates, x, "last") for x in flag_days} - {None}
-            keep = ~np.isin(arrays.days(flags.column("settlement_date")), np.array(sorted(needed), "datetime64[D]"))
+            keep = ~np.isin(
+                arrays.days(flags.column("settlement_date")), np.array(sorted(needed), "datetime64[D]")
+            )
             si = pa.concat_tables(
                 [
                     store.read(
@@ -1177,6 +1179,7 @@ NOWCAST_KEYS = (
     "mae_model",
     "mae_naive",
     "skill",
+    "skill_t",
     "hit_rate",
     "up_share",
     "inputs",
@@ -1200,9 +1203,11 @@ def _nowcast_method() -> str:
         "target: the % change of total SI shares from one settlement date to the next (scan's "
         "si_change_last); inputs over the same interval: the proxy's return, the previous report's change, "
         "the short-sale volume ratio's mean over the interval less its 20-day average at its start; an input "
-        f"enters when held on {nc.MIN_INPUT_INTERVALS} intervals; OLS with an intercept; walk-forward "
+        f"enters when held on {nc.MIN_INPUT_INTERVALS} intervals ({nc.N_TRAIN} to fit, {nc.MIN_TESTS} to test); "
+        "OLS with an intercept; walk-forward "
         f"backtest: each interval from the {nc.N_TRAIN + 1}th predicted from a fit on the ones before; "
-        "skill = 1 - MAE(model) / MAE(no change); the estimate is the model's when skill > 0, else 0; band: "
+        "skill = 1 - MAE(model) / MAE(no change), counted when the mean of |no-change error| - |model error| "
+        f"has t > {nc.SKILL_T}; the estimate is the model's with skill, else 0; band: "
         f"the estimate plus the {50 - 50 * nc.BAND_LEVEL:.0f}th to {50 + 50 * nc.BAND_LEVEL:.0f}th percentile "
         "of the out-of-sample errors of the forecast given"
     )
@@ -1288,13 +1293,14 @@ def nowcast(
             "band_low": result.band[0] if result.band else None,
             "band_high": result.band[1] if result.band else None,
             "model_estimate": result.model_estimate,
-            "has_skill": bt.skill is not None and bt.skill > 0 and result.estimate is not None,
+            "has_skill": nc.has_skill(bt) and result.estimate is not None,
             "verdict": result.verdict,
             "test_intervals": bt.test_intervals,
             "fit_intervals": result.fit_intervals,
             "mae_model": bt.mae_model,
             "mae_naive": bt.mae_naive,
             "skill": bt.skill,
+            "skill_t": bt.edge_t,
             "hit_rate": bt.hit_rate,
             "up_share": bt.up_share,
             "inputs": ",".join(result.inputs),
@@ -1305,7 +1311,7 @@ def nowcast(
         now = {c.name: c.now for c in series.inputs}
         for name in NOWCAST_INPUTS:
             row[f"coef_{name}"] = result.coefficients.get(name)
-            row[f"x_{name}"] = now[name] if name in result.inputs else None
+            row[f"x_{name}"] = now[name]  # observed, used or not
         rows.append(_shape(row, NOWCAST_KEYS))
     if not rows:
         raise NoDataError(f"no index could be nowcast from {iso(d)}: " + "; ".join(warnings))
@@ -1315,8 +1321,6 @@ def nowcast(
         "short_volume_caveat": _sv_caveat(),
     }
     return Result("nowcast", to_date(d), rows, warnings, extra=extra)
-
-
 
 
 # ------------------------------------------------------------------------ futures (CFTC TFF)

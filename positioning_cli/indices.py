@@ -734,7 +734,7 @@ def nowcast_series(
     d: Day,
     proxy_candidates: Sequence[str],
     ratios: Sequence[Any],
-    cutoff: Day | None,
+    cutoff: Any,
 ) -> NowcastSeries:
     """The target and the candidate inputs per interval up to ``d`` (the newest settlement used),
     and the inputs observed since ``d`` up to ``cutoff`` (the newest data a nowcast may use).

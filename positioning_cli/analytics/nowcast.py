@@ -21,6 +21,10 @@ MIN_TESTS = 12  # out-of-sample intervals needed before a skill figure means any
 # to fit a model with it and to judge that model out of sample.
 MIN_INPUT_INTERVALS = N_TRAIN + MIN_TESTS
 BAND_LEVEL = 0.8  # the error band: the 10th to 90th percentile of the out-of-sample errors
+# A positive skill counts only when the model's advantage per report (|naive error| - |model error|)
+# has a t-statistic above this: a one-sided 5% test (normal approximation), so a model that beats
+# "no change" by noise is not sold as skill.
+SKILL_T = 1.645
 
 NO_SKILL = "no skill on the data held: the best forecast is no change"
 
@@ -46,6 +50,7 @@ class Backtest:
     skill: float | None  # 1 - mae_model / mae_naive: > 0 beats "no change"
     hit_rate: float | None  # share of test intervals whose sign the model got right
     up_share: float | None  # share of test intervals in which SI rose: what "always up" would hit
+    edge_t: float | None  # t-statistic of the mean of |naive error| - |model error|
     errors_model: np.ndarray = field(repr=False)  # actual - predicted, per test interval
     errors_naive: np.ndarray = field(repr=False)  # actual - 0
 
@@ -85,7 +90,7 @@ def scores(y: np.ndarray, predicted: np.ndarray) -> Backtest:
     n = len(y)
     if n == 0:
         empty = np.array([], dtype="float64")
-        return Backtest(0, None, None, None, None, None, empty, empty)
+        return Backtest(0, None, None, None, None, None, None, empty, empty)
     errors = y - predicted
     mae_model = float(np.mean(np.abs(errors)))
     mae_naive = float(np.mean(np.abs(y)))
@@ -93,13 +98,21 @@ def scores(y: np.ndarray, predicted: np.ndarray) -> Backtest:
     # A hit: the forecast has the sign of the change (a forecast of exactly 0 says neither: a miss).
     hit_rate = float(np.mean(np.sign(predicted) == np.sign(y)))
     up_share = float(np.mean(y > 0))
-    return Backtest(n, mae_model, mae_naive, skill, hit_rate, up_share, errors, y.copy())
+    edge = np.abs(y) - np.abs(errors)
+    sd = float(np.std(edge, ddof=1)) if n > 1 else 0.0
+    edge_t = float(np.mean(edge)) / (sd / math.sqrt(n)) if sd > 0 else None
+    return Backtest(n, mae_model, mae_naive, skill, hit_rate, up_share, edge_t, errors, y.copy())
 
 
 def band(estimate: float, errors: np.ndarray, level: float = BAND_LEVEL) -> tuple[float, float]:
     """estimate + the (1-level)/2 and (1+level)/2 quantiles of past errors (numpy's linear rule)."""
     lo, hi = np.quantile(errors, [(1 - level) / 2, (1 + level) / 2])
     return estimate + float(lo), estimate + float(hi)
+
+
+def has_skill(bt: Backtest) -> bool:
+    """Beats "no change" out of sample by more than noise (see SKILL_T)."""
+    return bt.skill is not None and bt.skill > 0 and bt.edge_t is not None and bt.edge_t > SKILL_T
 
 
 def select_inputs(
@@ -114,7 +127,6 @@ def select_inputs(
         if held < min_intervals:
             left_out.append(
                 f"{c.label}: {held} interval{'s' if held != 1 else ''} held, {min_intervals} needed"
-                f" ({N_TRAIN} to fit, {MIN_TESTS} to test)"
             )
         elif math.isnan(c.now):
             left_out.append(f"{c.label}: not observed since the last report")
@@ -148,15 +160,15 @@ def nowcast(target: np.ndarray, candidates: Sequence[Input]) -> Nowcast:
             " no estimate"
         )
         return Nowcast(names, tuple(left_out), coefficients, len(y), model_estimate, bt, None, None, verdict)
-    if bt.skill > 0 and model_estimate is not None:
+    if has_skill(bt) and model_estimate is not None:
         estimate, errors = model_estimate, bt.errors_model
         verdict = (
-            f"the model beats no change out of sample: skill {100 * bt.skill:+.0f}% over"
-            f" {bt.test_intervals} reports"
+            f"the model beats no change out of sample: skill {100 * bt.skill:+.1f}% over"
+            f" {bt.test_intervals} reports (t = {bt.edge_t:.1f})"
         )
     else:
         estimate, errors = 0.0, bt.errors_naive
-        verdict = NO_SKILL
+        verdict = NO_SKILL  # also for a positive skill within noise: the t-statistic says so
     return Nowcast(
         names,
         tuple(left_out),
