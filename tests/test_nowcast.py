@@ -190,7 +190,9 @@ def test_as_of_uses_only_the_data_up_to_then(demo_store: Path) -> None:
     assert row["inputs_through"] == "2026-11-05" and row["sessions_observed"] == 4
     assert row["x_proxy_return"] == pytest.approx(closes["2026-11-05"] / closes["2026-10-30"] - 1, rel=1e-9)
     assert "the inputs cover 4 of the 10 sessions to 2026-11-13" in r.err
-    before = run_cli("nowcast", "--index", "RUT", "--as-of", "2026-10-29", "--format", "json", store=demo_store)
+    before = run_cli(
+        "nowcast", "--index", "RUT", "--as-of", "2026-10-29", "--format", "json", store=demo_store
+    )
     assert json.loads(before.out)["rows"][0]["last_settlement_date"] == "2026-10-15"
 
 
@@ -213,3 +215,24 @@ def test_whole_table_view_gives_the_cached_figures(demo_store: Path, demo_nowcas
     r = run_cli("nowcast", "--format", "json", store=demo_store, env={"POSITIONING_NO_CACHE": "1"})
     assert r.code == 0, r.err
     assert json.loads(r.out)["rows"] == demo_nowcast["rows"]
+
+
+def test_target_is_scans_split_excluded_change(demo_store: Path) -> None:
+    """On a report with a split-flagged SPX member the target is scan's si_change_last (the split
+    symbol left out of both totals), not the raw change of the totals history prints."""
+    from positioning_cli import api
+    from positioning_cli.indices import nowcast_series
+
+    view, d = api._cached_index_view(demo_store, None, api.DEFAULT_PROXIES, [], every_change=True)
+    series = nowcast_series(view, "SPX", d, api.DEFAULT_PROXIES["SPX"], [], None)
+    when = "2022-01-14"
+    k = [str(x) for x in series.dates].index(when)
+    scan = json.loads(run_cli("scan", "--index", "SPX", "--as-of", when, "-f", "json", store=demo_store).out)
+    row = scan["rows"][0]
+    assert row["split_excluded_symbols"] > 0
+    assert series.target[k - 1] == pytest.approx(row["si_change_last"], rel=1e-12)
+    hist = json.loads(
+        run_cli("history", "--index", "SPX", "--as-of", when, "-f", "json", store=demo_store).out
+    )
+    raw = hist["rows"][-1]["value"] / hist["rows"][-2]["value"] - 1
+    assert series.target[k - 1] != pytest.approx(raw, rel=1e-6)
