@@ -122,7 +122,7 @@ def test_no_skill_says_so_and_forecasts_no_change_with_the_naive_band() -> None:
 def test_too_few_reports_give_no_number() -> None:
     y = np.linspace(-0.01, 0.01, nc.N_TRAIN + 5)
     r = nc.nowcast(y, [])
-    assert r.estimate is None and r.band is None
+    assert r.estimate is None and r.band is None and r.model_estimate is None
     assert r.verdict.startswith("too few reports to judge a model")
 
 

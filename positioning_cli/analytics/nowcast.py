@@ -159,7 +159,8 @@ def nowcast(target: np.ndarray, candidates: Sequence[Input]) -> Nowcast:
             f"too few reports to judge a model: {len(y)} intervals held, {N_TRAIN + MIN_TESTS} needed;"
             " no estimate"
         )
-        return Nowcast(names, tuple(left_out), coefficients, len(y), model_estimate, bt, None, None, verdict)
+        # Without a backtest there is no error to put around a number: no estimate at all.
+        return Nowcast(names, tuple(left_out), coefficients, len(y), None, bt, None, None, verdict)
     if has_skill(bt) and model_estimate is not None:
         estimate, errors = model_estimate, bt.errors_model
         verdict = (
