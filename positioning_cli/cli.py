@@ -988,6 +988,8 @@ def nowcast_cmd(
     proxy: ProxyOpt = None,
     fail_on: FailOnOpt = None,
     fmt: FormatOpt = "auto",
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Expected change of each index's total short interest on the next settlement date (not yet
     published), with the walk-forward backtest that judges it against "no change".
@@ -1013,7 +1015,7 @@ def nowcast_cmd(
         known_at=api.resolve_known_at(known_at),
         proxies=dict(_mapping_pairs(proxy or [], "--proxy", "INDEX=SYMBOL")),
     )
-    _emit(result, fmt, api.NOWCAST_KEYS, render.nowcast_view, fail_on)
+    _emit(result, fmt, api.NOWCAST_KEYS, render.nowcast_view, fail_on, choice=TableChoice.of(columns, wide))
 
 
 @app.command("cot")

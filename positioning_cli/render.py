@@ -1021,32 +1021,33 @@ def nowcast_view(result: Any, layout: Layout = Layout()) -> Group:
 
     rows = result.rows
     level = int(round(100 * result.extra.get("band_level", 0.8)))
-    table = _table(None, layout.ascii_only)
-    for name in (
-        "Index",
-        "Next report",
-        "Estimate",
-        f"{level}% band",
-        "MAE",
-        "No-change MAE",
-        "Hit",
-        "Tests",
-    ):
-        table.add_column(name, justify="left" if name in ("Index", "Next report") else "right", no_wrap=True)
-    for r in rows:
-        table.add_row(
-            r["index"],
-            r["target_settlement_date"],
-            pct_change(r["estimate"]),
-            _band(r),
-            pct_level(None if r["mae_model"] is None else 100 * r["mae_model"]),
-            pct_level(None if r["mae_naive"] is None else 100 * r["mae_naive"]),
-            _ratio_pct(r["hit_rate"]),
-            str(r["test_intervals"]),
-        )
+    cols = (
+        Col("index", "Index", lambda r: r["index"], 0, justify="left"),
+        Col(
+            "target_settlement_date", "Next report", lambda r: r["target_settlement_date"], 7, justify="left"
+        ),
+        Col("estimate", "Estimate", lambda r: pct_change(r["estimate"]), 1),
+        Col("band_low", f"{level}% band", _band, 2),
+        Col(
+            "mae_model",
+            "MAE",
+            lambda r: pct_level(None if r["mae_model"] is None else 100 * r["mae_model"]),
+            3,
+        ),
+        Col(
+            "mae_naive",
+            "No-change MAE",
+            lambda r: pct_level(None if r["mae_naive"] is None else 100 * r["mae_naive"]),
+            4,
+        ),
+        Col("hit_rate", "Hit", lambda r: _ratio_pct(r["hit_rate"]), 6),
+        Col("test_intervals", "Tests", lambda r: str(r["test_intervals"]), 5),
+    )
+    table, dropped = _fitted(None, cols, rows, layout)
     parts: list[Any] = [
         Text("Nowcast: change of total short interest (shares) on the next report"),
         table,
+        *_dropped_note(dropped, layout),
     ]
     for r in rows:
         observed = f"{r['sessions_observed']} of {r['sessions_in_interval']} sessions"
