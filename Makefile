@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## demo: install, ingest sample_data/ into a fresh store, run the scan and the summary
+## demo: install, ingest sample_data/ into a fresh store, run the scan, the summary, flows and the nowcast
 demo: $(STAMP)
 	rm -rf $(DEMO_STORE)
 	$(POS) ingest members sample_data/members
@@ -26,6 +26,7 @@ demo: $(STAMP)
 	$(POS) scan --format table
 	$(POS) summary --format table
 	$(POS) flows --days 10 --format table
+	$(POS) nowcast --format table
 
 ## test: install and run the test suite
 # pytest exits 5 when it collects no test: say so, and fail (an empty suite is not a pass).

@@ -36,6 +36,7 @@ TEXT = (
     "  stock     One stock's story: a row per settlement date, with sparklines.\n"
     "  history   The series behind the percentiles: one value per settlement...\n"
     "  flows     Flows per index and session: index return, leveraged-ETF...\n"
+    "  nowcast   Expected change of each index's total short interest on the...\n"
     "  cot       Futures positioning from the CFTC Traders in Financial...\n"
     "  update    Fetch everything that is due and ingest it: what cron runs.\n"
     "  calendar  Per source: the newest report held, the next expected report...\n"

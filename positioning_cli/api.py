@@ -12,7 +12,7 @@ import hashlib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -643,6 +643,8 @@ def _cached_index_view(
     as_of: date | None,
     proxy_map: Mapping[str, tuple[str, ...]],
     warnings: list[str],
+    *,
+    every_change: bool = False,
 ) -> tuple[Any, Any]:
     """``(view, d)`` for the index commands (scan, summary) without reading the whole history.
 
@@ -651,6 +653,10 @@ def _cached_index_view(
     only on the report date, the report before it and their change bases, plus the split flags
     inside those windows (for the split-excluded changes). So the figures are exactly those of
     the whole-table view, and a warm scan imports no pandas.
+
+    ``every_change``: the view answers the change since the last report on every date held (the
+    nowcast's history), so it holds every split-flagged row and the full rows of each flagged date
+    and of the date before it; a change over a window without a flag needs only the levels.
     """
     import numpy as np
     import pyarrow as pa
@@ -690,16 +696,36 @@ def _cached_index_view(
         def rel_of(days: Iterable[Any]) -> list[str]:
             return [files[to_date(x)] for x in days]
 
-        window = [x for x in dates if min(needed) < x <= d and x not in needed]
         columns = ["settlement_date", "symbol", "short_interest", "split_flag"]
-        si = pa.concat_tables(
-            [
-                store.read("short_interest", columns, manifest, row_filter=listed, partitions=rel_of(needed)),
-                store.read(
-                    "short_interest", columns, manifest, row_filter=flagged, partitions=rel_of(window)
-                ),
-            ]
-        )
+        if every_change:
+            flags = store.read(
+                "short_interest", columns, manifest, row_filter=flagged, partitions=rel_of(dates)
+            )
+            flag_days = np.unique(arrays.days(flags.column("settlement_date")))
+            needed = set(flag_days) | {previous_date(dates, x, "last") for x in flag_days} - {None}
+            keep = ~np.isin(
+                arrays.days(flags.column("settlement_date")), np.array(sorted(needed), "datetime64[D]")
+            )
+            si = pa.concat_tables(
+                [
+                    store.read(
+                        "short_interest", columns, manifest, row_filter=listed, partitions=rel_of(needed)
+                    ),
+                    flags.filter(arrays.from_numpy(keep)),
+                ]
+            )
+        else:
+            window = [x for x in dates if min(needed) < x <= d and x not in needed]
+            si = pa.concat_tables(
+                [
+                    store.read(
+                        "short_interest", columns, manifest, row_filter=listed, partitions=rel_of(needed)
+                    ),
+                    store.read(
+                        "short_interest", columns, manifest, row_filter=flagged, partitions=rel_of(window)
+                    ),
+                ]
+            )
         # Levels: cached where the inputs are unchanged, the rest computed from their own files.
         wanted = levels_cache.fingerprints(manifest, proxies)
         levels = levels_cache.load(store_root, wanted)
@@ -1133,6 +1159,171 @@ def history(
     if last is not None:
         rows = rows[-last:]
     return Result("history", d.date(), rows, warnings, extra={"metric_definition": LEVEL_METRICS[metric]})
+
+
+# ------------------------------------------------------------------------ nowcast
+
+NOWCAST_KEYS = (
+    "index",
+    "last_settlement_date",
+    "target_settlement_date",
+    "inputs_through",
+    "sessions_observed",
+    "sessions_in_interval",
+    "total_si_shares",
+    "estimate",
+    "band_low",
+    "band_high",
+    "model_estimate",
+    "has_skill",
+    "verdict",
+    "test_intervals",
+    "fit_intervals",
+    "mae_model",
+    "mae_naive",
+    "skill",
+    "skill_t",
+    "hit_rate",
+    "up_share",
+    "inputs",
+    "left_out",
+    "coef_intercept",
+    "coef_proxy_return",
+    "coef_prev_si_change",
+    "coef_sv_flow",
+    "x_proxy_return",
+    "x_prev_si_change",
+    "x_sv_flow",
+    "proxy_symbol",
+)
+NOWCAST_INPUTS = ("proxy_return", "prev_si_change", "sv_flow")
+
+
+def _nowcast_method() -> str:
+    from positioning_cli.analytics import nowcast as nc
+
+    return (
+        "target: the % change of total SI shares from one settlement date to the next (scan's "
+        "si_change_last); inputs over the same interval: the proxy's return, the previous report's change, "
+        "the short-sale volume ratio's mean over the interval less its 20-day average at its start; an input "
+        f"enters when held on {nc.MIN_INPUT_INTERVALS} intervals ({nc.N_TRAIN} to fit, {nc.MIN_TESTS} to test); "
+        "OLS with an intercept; walk-forward "
+        f"backtest: each interval from the {nc.N_TRAIN + 1}th predicted from a fit on the ones before; "
+        "skill = 1 - MAE(model) / MAE(no change), counted when the mean of |no-change error| - |model error| "
+        f"has t > {nc.SKILL_T}; the estimate is the model's with skill, else 0; band: "
+        f"the estimate plus the {50 - 50 * nc.BAND_LEVEL:.0f}th to {50 + 50 * nc.BAND_LEVEL:.0f}th percentile "
+        "of the out-of-sample errors of the forecast given"
+    )
+
+
+def _index_ratios(
+    store_root: Path, as_of: date | None, known_at: datetime | None, first: date
+) -> dict[str, list[Any]]:
+    """Each index's daily short-sale volume ratio with its 20-day average (sql/short_volume.sql),
+    on every day held from ``first`` (and up to ``as_of``)."""
+    from positioning_cli.analytics import short_volume as sv
+    from positioning_cli.store import Store
+
+    store = Store(store_root)
+    with store.reading(known_at=known_at) as manifest:
+        span = ((as_of or date.today()) - first).days + 40
+        volume, members, newest = sv.read_store(store, manifest, as_of, days_wanted=max(span, 1))
+    if newest is None:
+        return {}
+    out: dict[str, list[Any]] = {}
+    for r in sv.series(volume, members, first, newest, kind="index"):
+        out.setdefault(r.key, []).append(r)
+    return out
+
+
+def nowcast(
+    store_root: Path,
+    *,
+    indices: Sequence[str] = INDICES,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+    proxies: Mapping[str, str] | None = None,
+) -> Result:
+    """The expected change of each index's total short interest on the next settlement date after
+    the newest held (on or before ``as_of``), with the walk-forward backtest that judges it
+    (analytics/nowcast.py). ``as_of`` makes the nowcast from the data up to that day only."""
+    import os
+
+    from positioning_cli.analytics import nowcast as nc
+    from positioning_cli.fetch import calendar as cal
+    from positioning_cli.indices import no_members, nowcast_series
+    from positioning_cli.measures import iso, to_date
+
+    _check_indices(indices)
+    proxy_map = _parse_proxies(proxies)
+    warnings: list[str] = []
+    if known_at is None and not os.environ.get("POSITIONING_NO_CACHE"):
+        view, _ = _cached_index_view(store_root, None, proxy_map, [], every_change=True)
+    else:
+        view = _whole_index_view(_load(store_root, known_at), proxy_map)
+    # The newest settlement on or before as_of; not being a settlement date is the point of --as-of.
+    d = _pick_date(view.dates, as_of, [])
+    ratios = _index_ratios(store_root, as_of, known_at, to_date(view.dates[0]))
+    rows = []
+    for idx in indices:
+        if idx not in view.levels:
+            warnings.append(no_members(idx))
+            continue
+        if len(view.levels[idx].upto(d)) < 2:
+            warnings.append(f"{idx}: fewer than two reports on or before {iso(d)}; nothing to model")
+            continue
+        series = nowcast_series(view, idx, d, proxy_map[idx], ratios.get(idx, []), as_of)
+        result = nc.nowcast(series.target, series.inputs)
+        last = to_date(series.dates[-1])
+        through = to_date(series.through) if series.through is not None else None
+        observed = len(cal.sessions_between(last + timedelta(days=1), through)) if through else 0
+        in_interval = len(cal.sessions_between(last + timedelta(days=1), series.next_date))
+        if observed < in_interval:
+            warnings.append(
+                f"{idx}: the inputs cover {observed} of the {in_interval} sessions to "
+                f"{series.next_date.isoformat()}; the estimate moves as the interval fills"
+            )
+        bt = result.backtest
+        row: dict[str, Any] = {
+            "index": idx,
+            "last_settlement_date": last.isoformat(),
+            "target_settlement_date": series.next_date.isoformat(),
+            "inputs_through": through.isoformat() if through else None,
+            "sessions_observed": observed,
+            "sessions_in_interval": in_interval,
+            "total_si_shares": int(view.levels[idx].upto(d).floats("total_si_shares")[-1]),
+            "estimate": result.estimate,
+            "band_low": result.band[0] if result.band else None,
+            "band_high": result.band[1] if result.band else None,
+            "model_estimate": result.model_estimate,
+            "has_skill": nc.has_skill(bt) and result.estimate is not None,
+            "verdict": result.verdict,
+            "test_intervals": bt.test_intervals,
+            "fit_intervals": result.fit_intervals,
+            "mae_model": bt.mae_model,
+            "mae_naive": bt.mae_naive,
+            "skill": bt.skill,
+            "skill_t": bt.edge_t,
+            "hit_rate": bt.hit_rate,
+            "up_share": bt.up_share,
+            "inputs": ",".join(result.inputs),
+            "left_out": "; ".join(result.left_out),
+            "coef_intercept": result.coefficients.get("intercept"),
+            "proxy_symbol": series.proxy_symbol,
+        }
+        now = {c.name: c.now for c in series.inputs}
+        for name in NOWCAST_INPUTS:
+            row[f"coef_{name}"] = result.coefficients.get(name)
+            row[f"x_{name}"] = now[name]  # observed, used or not
+        rows.append(_shape(row, NOWCAST_KEYS))
+    if not rows:
+        raise NoDataError(f"no index could be nowcast from {iso(d)}: " + "; ".join(warnings))
+    extra = {
+        "band_level": nc.BAND_LEVEL,
+        "method": _nowcast_method(),
+        "short_volume_caveat": _sv_caveat(),
+    }
+    return Result("nowcast", to_date(d), rows, warnings, extra=extra)
 
 
 # ------------------------------------------------------------------------ futures (CFTC TFF)

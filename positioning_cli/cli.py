@@ -975,6 +975,49 @@ def flows_cmd(
     _emit(result, fmt, api.FLOWS_KEYS, render.flows_view)
 
 
+@app.command("nowcast")
+def nowcast_cmd(
+    index: IndexOpt = "RUT,NDX,SPX",
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Nowcast as on YYYY-MM-DD: only reports settled and prices, volume up to then."
+        ),
+    ] = None,
+    known_at: KnownAtOpt = None,
+    proxy: ProxyOpt = None,
+    fail_on: FailOnOpt = None,
+    fmt: FormatOpt = "auto",
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
+) -> None:
+    """Expected change of each index's total short interest on the next settlement date (not yet
+    published), with the walk-forward backtest that judges it against "no change".
+
+    Inputs over the interval since the newest report held: the price proxy's return, the previous
+    report's change, the short-sale volume ratio against its 20-day average (each only with enough
+    history). Fitted by least squares on the store's own reports; when the model does not beat "no
+    change" out of sample, it says so and forecasts no change. Every estimate has its 80% band.
+
+    Examples:
+
+      positioning nowcast
+
+      positioning nowcast --index RUT --as-of 2026-11-13 -f json
+    """
+    from positioning_cli import api, render
+
+    fmt = _check_format(fmt)
+    result = api.nowcast(
+        _store_path(),
+        indices=_indices(index),
+        as_of=api.resolve_as_of(as_of),
+        known_at=api.resolve_known_at(known_at),
+        proxies=dict(_mapping_pairs(proxy or [], "--proxy", "INDEX=SYMBOL")),
+    )
+    _emit(result, fmt, api.NOWCAST_KEYS, render.nowcast_view, fail_on, choice=TableChoice.of(columns, wide))
+
+
 @app.command("cot")
 def cot_cmd(
     contract: Annotated[

@@ -705,3 +705,104 @@ def price_context_sentence(symbol: str, ctx: Mapping[str, Any]) -> str | None:
                 f", on pace for {article} {nth} consecutive monthly {'gain' if streak > 0 else 'loss'}"
             )
     return "; ".join(parts) + "."
+
+
+# ------------------------------------------------------------------------------------ nowcast inputs
+
+
+@dataclass(frozen=True)
+class NowcastSeries:
+    """One index's settlement intervals (d_k-1, d_k], k = 1..n, as the nowcast model reads them.
+
+    ``target``: the change of total SI shares over each interval, exactly scan's ``si_change_last``
+    on d_k (split-flagged symbols left out when a split falls in it); NaN when d_k-1 and d_k are not
+    consecutive FINRA settlement dates (a missed report) or either total is zero. ``inputs`` are
+    aligned with it; their ``now`` is what has been observed over (d_n, ``through``].
+    """
+
+    dates: np.ndarray  # d_0..d_n, datetime64[D]
+    target: np.ndarray  # len n
+    inputs: list[Any]  # analytics.nowcast.Input
+    next_date: Any  # the next settlement date after d_n (the report being nowcast)
+    through: Any  # the last day the inputs were observed on, or None
+    proxy_symbol: str | None
+
+
+def nowcast_series(
+    view: IndexView,
+    idx: str,
+    d: Day,
+    proxy_candidates: Sequence[str],
+    ratios: Sequence[Any],
+    cutoff: Any,
+) -> NowcastSeries:
+    """The target and the candidate inputs per interval up to ``d`` (the newest settlement used),
+    and the inputs observed since ``d`` up to ``cutoff`` (the newest data a nowcast may use).
+
+    ``ratios``: the index's daily short-sale volume ratios (short_volume.RatioDay, date order).
+    """
+    from datetime import timedelta
+
+    from positioning_cli.analytics.nowcast import Input
+    from positioning_cli.fetch import calendar as cal
+
+    levels = view.levels[idx].upto(d)
+    dates = levels.days
+    total = levels.floats("total_si_shares")
+    n = len(dates) - 1
+    first, last = ms.to_date(dates[0]), ms.to_date(dates[-1])
+    schedule = cal.finra_settlements(max(first, cal.FIRST_SESSION), last + timedelta(days=40))
+    next_date = next(s for s in schedule if s > last)
+    expected = dict(zip(schedule, schedule[1:], strict=False))  # settlement -> the next one
+    target = np.full(n, math.nan)
+    for k in range(1, n + 1):
+        a, b = ms.to_date(dates[k - 1]), ms.to_date(dates[k])
+        if expected.get(a) != b or not (total[k - 1] > 0 and total[k] > 0):
+            continue
+        target[k - 1] = _total_change(view, idx, levels, dates[k], dates[k - 1], "last")[0]
+
+    # The end of the interval being nowcast as observed: the next settlement date, or earlier.
+    px = proxy(view, proxy_candidates)
+    px_days = px.days[~np.isnan(px.close)] if px is not None else np.array([], "datetime64[D]")
+    limit = ms.day(next_date) if cutoff is None else min(ms.day(next_date), ms.day(cutoff))
+    seen = px_days[(px_days > dates[-1]) & (px_days <= limit)]
+    through = seen[-1] if len(seen) else None
+
+    # (a) the proxy's return over the interval: scan's price_return_last on d_k.
+    price = np.full(n, math.nan)
+    price_now = math.nan
+    if px is not None:
+        for k in range(1, n + 1):
+            price[k - 1] = ms.price_return(px.days, px.close, dates[k - 1], dates[k])
+        if through is not None:
+            price_now = ms.price_return(px.days, px.close, dates[-1], through)
+
+    # (b) the previous interval's change of total SI (published before the interval ends).
+    prev = np.concatenate([[math.nan], target[:-1]]) if n else target.copy()
+    prev_now = float(target[-1]) if n else math.nan
+
+    # (c) the short-volume flow: the mean daily ratio over the interval's sessions less its 20-day
+    # average on the last session on or before the interval's start (short_volume.sql's avg_20d).
+    sv_days = np.array([r.date for r in ratios], dtype="datetime64[D]")
+    sv_ratio = np.array([math.nan if r.ratio is None else r.ratio for r in ratios], dtype="float64")
+    sv_avg20 = np.array([math.nan if r.avg_20d is None else r.avg_20d for r in ratios], dtype="float64")
+
+    def flow(start: Any, end: Any) -> float:
+        if not len(sv_days):
+            return math.nan
+        at = int(np.searchsorted(sv_days, start, side="right")) - 1
+        if at < 0 or int((start - sv_days[at]).astype(int)) > ms.PRICE_STALE_DAYS:
+            return math.nan  # no 20-day average at the start of the interval
+        inside = sv_ratio[(sv_days > start) & (sv_days <= end)]
+        inside = inside[~np.isnan(inside)]
+        return float(inside.mean() - sv_avg20[at]) if len(inside) else math.nan
+
+    sv_flow = np.array([flow(dates[k - 1], dates[k]) for k in range(1, n + 1)], dtype="float64")
+    sv_now = flow(dates[-1], limit)
+
+    inputs = [
+        Input("proxy_return", "proxy return", price, price_now),
+        Input("prev_si_change", "previous report's change", prev, prev_now),
+        Input("sv_flow", "short-volume flow", sv_flow, sv_now),
+    ]
+    return NowcastSeries(dates, target, inputs, next_date, through, None if px is None else px.symbol)

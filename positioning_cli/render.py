@@ -1001,3 +1001,83 @@ def stock_story_view(result: Any, layout: Layout = Layout()) -> Group:
         )
     )
     return Group(*parts)
+
+
+def _points(x: float | None) -> str:
+    """A difference of two ratios (fractions) in percentage points."""
+    return "–" if x is None else f"{100 * x:+.1f} pts"
+
+
+def _band(r: dict[str, Any]) -> str:
+    if r["band_low"] is None or r["band_high"] is None:
+        return "–"
+    return f"{pct_change(r['band_low'])} to {pct_change(r['band_high'])}"
+
+
+def nowcast_view(result: Any, layout: Layout = Layout()) -> Group:
+    """The estimate per index with its band and backtest, then per index its verdict and inputs."""
+    from rich.console import Group
+    from rich.text import Text
+
+    rows = result.rows
+    level = int(round(100 * result.extra.get("band_level", 0.8)))
+    cols = (
+        Col("index", "Index", lambda r: r["index"], 0, justify="left"),
+        Col(
+            "target_settlement_date", "Next report", lambda r: r["target_settlement_date"], 7, justify="left"
+        ),
+        Col("estimate", "Estimate", lambda r: pct_change(r["estimate"]), 1),
+        Col("band_low", f"{level}% band", _band, 2),
+        Col(
+            "mae_model",
+            "MAE",
+            lambda r: pct_level(None if r["mae_model"] is None else 100 * r["mae_model"]),
+            3,
+        ),
+        Col(
+            "mae_naive",
+            "No-change MAE",
+            lambda r: pct_level(None if r["mae_naive"] is None else 100 * r["mae_naive"]),
+            4,
+        ),
+        Col("hit_rate", "Hit", lambda r: _ratio_pct(r["hit_rate"]), 6),
+        Col("test_intervals", "Tests", lambda r: str(r["test_intervals"]), 5),
+    )
+    table, dropped = _fitted(None, cols, rows, layout)
+    parts: list[Any] = [
+        Text("Nowcast: change of total short interest (shares) on the next report"),
+        table,
+        *_dropped_note(dropped, layout),
+    ]
+    for r in rows:
+        observed = f"{r['sessions_observed']} of {r['sessions_in_interval']} sessions"
+        parts.append(Text(""))
+        parts.append(Text(f"{r['index']}: {r['verdict']}."))
+        skill = "–" if r["skill"] is None else f"{100 * r['skill']:+.1f}%"
+        if r["skill_t"] is not None:
+            skill += f" (t {r['skill_t']:.1f})"
+        parts.append(
+            Text(
+                f"  model {pct_change(r['model_estimate'])}, skill {skill}; SI rose in "
+                f"{_ratio_pct(r['up_share'])} of {r['test_intervals']} tested reports"
+            )
+        )
+        since = f"  since {r['last_settlement_date']} ({observed}"
+        parts.append(Text(f"{since}, through {r['inputs_through'] or '–'}):"))
+        reasons = {reason.split(":")[0]: reason for reason in filter(None, (r["left_out"] or "").split("; "))}
+        used = (r["inputs"] or "").split(",")
+        for name, label, text in (
+            ("proxy_return", "proxy return", pct_change(r["x_proxy_return"])),
+            ("prev_si_change", "previous report's change", pct_change(r["x_prev_si_change"])),
+            ("sv_flow", "short-volume flow", _points(r["x_sv_flow"])),
+        ):
+            shown = f"{r['proxy_symbol']} return" if name == "proxy_return" and r["proxy_symbol"] else label
+            if name in used:
+                coef = r[f"coef_{name}"]
+                parts.append(Text(f"    {shown} {text} (coefficient {coef:+.3f})"))
+            elif label in reasons:
+                parts.append(Text(f"    {shown} {text}: left out, {reasons[label].split(': ', 1)[1]}"))
+    parts.append(Text(""))
+    parts.append(Text(f"Method: {result.extra.get('method', '')}."))
+    parts.append(Text(f"Short-volume flow: {result.extra.get('short_volume_caveat', '')}."))
+    return Group(*parts)

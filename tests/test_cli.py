@@ -214,7 +214,7 @@ def test_scan_by_something_else_is_a_usage_error(demo_store: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "cmd", [["scan"], ["summary"], ["history", "--index", "RUT"], ["cot"], ["store", "info"]]
+    "cmd", [["scan"], ["summary"], ["history", "--index", "RUT"], ["cot"], ["nowcast"], ["store", "info"]]
 )
 def test_a_bad_format_is_a_usage_error_before_any_work(cmd: list[str], tmp_path: Path) -> None:
     r = run_cli(*cmd, "--format", "xml", store=tmp_path / "none")

@@ -25,6 +25,8 @@ CASES = {
     "summary.txt": ["summary", "--format", "table"],
     "flows.txt": ["flows", "--days", "10", "--format", "table"],
     "flows.json": ["flows", "--days", "10", "--format", "json"],
+    "nowcast.txt": ["nowcast", "--format", "table"],
+    "nowcast_rut_2026-11-05.json": ["nowcast", "--index", "RUT", "--as-of", "2026-11-05", "--format", "json"],
     "summary.json": ["summary", "--format", "json"],
     "summary.csv": ["summary", "--format", "csv"],
     "history_rut.txt": ["history", "--index", "RUT", "--format", "table"],
@@ -95,3 +97,4 @@ def test_readme_shows_the_demo_output_as_it_is() -> None:
     demo = (GOLDEN / "scan.txt").read_text() + (GOLDEN / "summary.txt").read_text()
     assert f"```\n{demo}```" in readme
     assert f"```\n{(GOLDEN / 'flows.txt').read_text()}```" in readme
+    assert f"```\n{(GOLDEN / 'nowcast.txt').read_text()}```" in readme

@@ -157,6 +157,7 @@ TABLE_COMMANDS = [
     ["summary"],
     ["cot"],
     ["history", "--index", "RUT"],
+    ["nowcast"],
     ["store", "info"],
 ]
 
