@@ -493,11 +493,20 @@ STOCK_COLUMNS = (
     ),
     Col("divergence_score", "Score", lambda r: number(r["divergence_score"], 1), 2),
     # Shown when the terminal has room, dropped first and silently (the symbol says who it is).
+    # The short-sale volume ratio (a flow, not short interest: the caption says so), when held.
+    Col("sv_ratio", "SV%", lambda r: _ratio_pct(r.get("sv_ratio")), 18),
+    Col(
+        "sv_ratio_pct_1y",
+        "SV 1Y",
+        lambda r: percentile_cell(r.get("sv_ratio_pct_1y"), r.get("sv_ratio_pct_1y_complete")),
+        19,
+    ),
     Col("indices", "Index", lambda r: r.get("indices") or "–", 20, justify="left"),
     Col("sector", "Sector", lambda r: (r.get("sector") or "–")[:22], 21, justify="left"),
     Col("name", "Name", lambda r: (r.get("name") or "–")[:22], 22, justify="left"),
 )
-STOCK_EXTRA_KEYS = ("indices", "sector", "name")
+STOCK_EXTRA_KEYS = ("sv_ratio", "sv_ratio_pct_1y", "indices", "sector", "name")
+SV_KEYS = ("sv_ratio", "sv_ratio_pct_1y")
 
 
 def stock_view(result: Any, layout: Layout = Layout()) -> Group:
@@ -505,9 +514,12 @@ def stock_view(result: Any, layout: Layout = Layout()) -> Group:
     from rich.console import Group
     from rich.text import Text
 
+    has_sv = any(r.get("sv_ratio") is not None for r in result.rows)
     table, dropped = _fitted(
         f"Stocks — {result.as_of.isoformat()}, ranked by divergence (previous rank in brackets)",
-        STOCK_COLUMNS,
+        STOCK_COLUMNS
+        if has_sv or layout.columns
+        else tuple(c for c in STOCK_COLUMNS if c.key not in SV_KEYS),
         result.rows,
         layout,
     )
@@ -529,6 +541,12 @@ def stock_view(result: Any, layout: Layout = Layout()) -> Group:
             f"{result.extra.get('ranked', len(result.rows))} ranked, {excluded.get('count', 0)} excluded. SI Δ and Px Δ "
             "since the last report; SI 1Y and Px 1Y = percentiles in the stock's 1Y window; * = window "
             "not fully covered."
+            + (
+                " SV% = FINRA short-sale volume / total volume on the latest day held (a flow, not short"
+                " interest), SV 1Y its percentile."
+                if has_sv and not set(SV_KEYS) <= set(dropped)
+                else ""
+            )
         )
     )
     return Group(*parts, *_dropped_note([d for d in dropped if d not in STOCK_EXTRA_KEYS], layout))

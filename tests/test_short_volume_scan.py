@@ -66,3 +66,26 @@ def test_stock_rows_and_summary_sentence(demo_store: Path) -> None:
     assert "not short interest" in sentence and "not short interest" in doc["short_volume_caveat"]
     table = run_cli("scan", "--format", "table", store=demo_store, env={"COLUMNS": "120"})
     assert "Short-sale vol ratio" in table.out and "not short" in table.out
+
+
+def test_stock_table_shows_the_ratio_when_there_is_room(demo_store: Path) -> None:
+    """The terminal stock table carries SV% (and its 1Y percentile) as extras: shown with --wide,
+    dropped silently before the core columns at 80, equal to the JSON's ratio from the raw files."""
+    raw = _raw_day(_last_day())
+    wide = run_cli(
+        "scan", "--by", "stock", "--index", "NDX", "--top", "3", "--wide", "-f", "table", store=demo_store
+    )
+    assert wide.code == 0, wide.err
+    header = next(ln for ln in wide.out.splitlines() if "Symbol" in ln)
+    assert "SV%" in header and "SV 1Y" in header and "a flow, not short" in wide.out
+    rows = json.loads(
+        run_cli("scan", "--by", "stock", "--index", "NDX", "--top", "3", "-f", "json", store=demo_store).out
+    )["rows"]
+    for row in rows:
+        line = next(ln for ln in wide.out.splitlines() if f" {row['symbol']} " in f" {ln} ")
+        short, total = raw[row["symbol"]]
+        assert f"{100 * short / total:.1f}%" in line
+    narrow = run_cli(
+        "scan", "--by", "stock", "--index", "NDX", "-f", "table", store=demo_store, env={"COLUMNS": "80"}
+    )
+    assert "SV%" not in narrow.out and "Hidden to fit" not in narrow.out
