@@ -37,7 +37,7 @@ TEXT = (
     "  history   The series behind the percentiles: one value per settlement...\n"
     "  flows     Flows per index and session: index return, leveraged-ETF...\n"
     "  cot       Futures positioning from the CFTC Traders in Financial...\n"
-    "  update    Fetch everything that is due (FINRA short interest, CFTC TFF)...\n"
+    "  update    Fetch everything that is due (FINRA short interest, CFTC TFF,...\n"
     "  calendar  Per source: the newest report held, the next expected report...\n"
     "  chart     Draw a chart: in the terminal (fits its width; NO_COLOR...\n"
     "  report    Write one self-contained HTML report: scan, summary, charts,...\n"

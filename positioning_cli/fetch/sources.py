@@ -42,6 +42,7 @@ class Context:
     manifest: Mapping[str, Any]
     combined: bool = False  # CFTC: futures-and-options combined instead of futures only
     finra_credentials: tuple[str, str] | None = None  # FINRA API client id and secret, when configured
+    store_root: Path | None = None  # for sources that look at their own raw files (SEC's refresh)
 
 
 def _bad(source: Source, reply: Reply, problem: str) -> FetchError:
@@ -83,6 +84,16 @@ class Source:
     def notes(self, items: list[Item]) -> list[str]:
         """Caveats about what these items can hold, printed with the summary."""
         return []
+
+    def follow_up(self, ctx: Context, store_root: Path) -> list[Item]:
+        """Items that depend on what this run ingested (SEC: companyfacts for the index members the
+        frames missed); requested and ingested after the first batch."""
+        return []
+
+    def parse_options(self, store_root: Path) -> Any:
+        """The ``ParseOptions`` the raw files are ingested with (None: the defaults); the same ones a
+        user passes to ``positioning ingest`` to read those files by hand."""
+        return None
 
     def validate(self, item: Item, reply: Reply) -> None:
         """Checks every source needs: a 200 with a non-empty, non-HTML body."""
@@ -472,3 +483,4 @@ class FinraShortVolume(Source):
 SOURCES: dict[str, Source] = {
     s.name: s for s in (FinraShortInterest(), FinraQueryApi(), CftcTff(), FinraShortVolume())
 }
+from positioning_cli.fetch import sec as _sec  # noqa: E402, F401 (registers SEC shares; builds on the above)

@@ -7,6 +7,8 @@ nulls; whether a null is allowed is the caller's decision.
 
 from __future__ import annotations
 
+import datetime
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -233,3 +235,31 @@ def require_values(raw: RawTable, column: str, values: pa.Array, what: str = "bl
     if values.null_count:
         row = _first(np.asarray(values.is_null()))
         raise raw.error(row, column, f"{what} (required)")
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """The dates a kind of value can plausibly carry: from ``first`` (when the source began) to
+    ``ahead_days`` after today. Anything outside is a typo or a unit mix-up, reported at its row."""
+
+    first: datetime.date
+    why: str  # why nothing can be older, for the message ("XBRL cover pages begin in 2009")
+    ahead_days: int = 7
+
+    def check(self, raw: RawTable, column: str, values: pa.Array) -> None:
+        last = datetime.date.today() + datetime.timedelta(days=self.ahead_days)
+        lo, hi = pa.scalar(self.first, pa.date32()), pa.scalar(last, pa.date32())
+        outside = pc.fill_null(pc.or_(pc.less(values, lo), pc.greater(values, hi)), False)
+        if pc.any(outside).as_py():
+            row = _first(arrays.to_numpy(outside))
+            when = values[row].as_py()
+            problem = (
+                f"date {when} before {self.first} ({self.why})"
+                if when < self.first
+                else (f"date {when} is in the future")
+            )
+            raise raw.error(row, column, problem)
+
+
+# SEC XBRL financial data (and with it dei cover-page facts) begins with 2009 filings.
+XBRL_DATES = DateRange(datetime.date(2009, 1, 1), "SEC XBRL data begins in 2009")
