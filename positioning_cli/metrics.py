@@ -46,7 +46,7 @@ STOCK_COLUMNS = [
 # that cannot be a share count are quarantined with their reason, never averaged and never
 # replaced by an older value behind the user's back:
 SEC_PLACEHOLDER_MAX = 1_000  # 1 / 100 / 1,000 placeholders (Equibles #4115)
-SEC_JUMP = 10.0  # 10x off every neighbouring value of the same symbol: a typo or unit slip
+SEC_JUMP = 10.0  # 10x off the symbol's previous value and its next (if any): a typo or unit slip
 SEC_STALE_DAYS = 456  # ~15 months: older than one annual report cycle plus a quarter
 SEC_ATTR = "sec_shares"  # members.attrs key holding sec_denominators(...) for every view
 # Where a member's denominator came from (scan's "denominators" counts).
@@ -158,9 +158,10 @@ def sec_denominators(shares: pd.DataFrame) -> pd.DataFrame:
     has_prev, has_next = prev.notna(), nxt.notna()
     off_prev = has_prev & (ratio_prev >= SEC_JUMP)
     off_next = has_next & (ratio_next >= SEC_JUMP)
-    # Off from every neighbour it has: an isolated outlier (a lasting change, a split, agrees with
-    # the values after it); the newest value after a 10x change waits for the next to confirm it.
-    jump = ~placeholder & (has_prev | has_next) & (off_prev | ~has_prev) & (off_next | ~has_next)
+    # 10x off the value before it and off the one after (when there is one): an isolated outlier.
+    # A lasting change (a split) agrees with the values after it; the newest value after a 10x
+    # change waits for the next filing to confirm it; the first value is the baseline.
+    jump = ~placeholder & off_prev & (off_next | ~has_next)
     reasons: list[str | None] = []
     for ph, jp, n, cls, pv, nx in zip(
         placeholder, jump, out["shares"], out["classes"], prev, nxt, strict=True

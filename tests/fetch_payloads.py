@@ -132,22 +132,22 @@ SEC_TICKERS = [
     (8, "BAC-PB", "BANK OF AMERICA CORP /DE/"),
     (9, "HHH", "HHH Therapeutics"),
 ]
-# frame -> [(cik, cover-page end date, shares)]: DDD's newest is a placeholder (100), EEE's Q2 value
-# is 10x its neighbours, FFF and HHH are absent (companyfacts has them).
+# frame -> [(cik, cover-page end date, shares)]: DDD's newest is a placeholder (100), EEE's newest is
+# 10x its only neighbour (unconfirmed), FFF and HHH are absent (companyfacts has them).
 SEC_FRAMES = {
     "CY2026Q1I": [(1, "2026-02-15", 1_000_000), (5, "2026-02-10", 4_000_000)],
     "CY2026Q2I": [
         (1, "2026-05-01", 1_100_000),
         (2, "2026-05-01", 5_000_000),
         (4, "2026-05-01", 3_000_000),
-        (5, "2026-05-05", 40_000_000),
+        (5, "2026-05-05", 4_100_000),
     ],
     "CY2026Q3I": [
         (1, "2026-08-01", 1_200_000),
         (2, "2026-08-10", 5_000_000),
         (3, "2026-07-20", 2_000_000),
         (4, "2026-08-01", 100),
-        (5, "2026-08-03", 4_100_000),
+        (5, "2026-08-03", 45_000_000),
         (7, "2026-07-25", 12_000_000_000),
         (8, "2026-07-30", 7_600_000_000),
     ],

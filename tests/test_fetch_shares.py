@@ -8,6 +8,7 @@ yet). The store holds a RUT membership without shares outstanding (AAA's excepte
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from tests.fetch_payloads import (
     SEC_FRAMES,
     SEC_TICKERS,
     SEC_TICKERS_PATH,
+    sec_frame,
+    sec_tickers,
     serve_sec,
 )
 from tests.fetch_server import Reply, Server, serve
@@ -64,8 +67,17 @@ class Env:
         return run_cli(*args, store=self.store, env={**self.env, "POSITIONING_NOW": NOW, **extra})
 
 
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The store before any SEC fetch (members + the 2026-10-30 report), built once and copied."""
+    base = tmp_path_factory.mktemp("seed")
+    _seed(base, base / "store")
+    return base / "store"
+
+
 @pytest.fixture
-def sec(tmp_path: Path) -> Iterator[Env]:
+def sec(tmp_path: Path, seeded: Path) -> Iterator[Env]:
+    shutil.copytree(seeded, tmp_path / "store")
     for server in serve():
         env = {
             "POSITIONING_MIRROR": server.url,
@@ -77,22 +89,20 @@ def sec(tmp_path: Path) -> Iterator[Env]:
         }
         serve_sec(server.routes)
         server.routes.script(Q4, Reply(404, b'{"message":"Not Found"}', {"Content-Type": "application/json"}))
-        e = Env(server, tmp_path / "store", env, tmp_path)
-        _seed(e)
-        yield e
+        yield Env(server, tmp_path / "store", env, tmp_path)
 
 
-def _seed(e: Env) -> None:
-    si = e.base / f"shrt{D:%Y%m%d}.csv"
+def _seed(base: Path, store: Path) -> None:
+    si = base / f"shrt{D:%Y%m%d}.csv"
     lines = [HEADER] + [f"{D:%Y%m}|{s}|{s} Corp|A|NNM|{n}|0||1000|1.00||0|0|{D}" for s, n in SI.items()]
     si.write_text("\n".join(lines) + "\n")
-    members = e.base / "RUT.csv"
+    members = base / "RUT.csv"
     members.write_text(
         "index,as_of,symbol,name,sector,shares_outstanding\n"
         + "".join(f"RUT,2026-01-02,{s},{s} Corp,Tech,{MEMBER_SO.get(s, '')}\n" for s in SI)
     )
     for args in (("members", str(members)), ("short-interest", str(si))):
-        r = e.run("ingest", *args)
+        r = run_cli("ingest", *args, store=store)
         assert r.code == 0, r.err
 
 
@@ -107,7 +117,8 @@ def _shares_rows(store: Path) -> list[tuple[object, ...]]:
 def _expected_median() -> tuple[float, dict[str, int]]:
     """DOMAIN.md: median over members with SI and a denominator, quarantined ones left out. The SEC
     value of a symbol on D: its latest period end <= D among values filed <= D (frames carry no
-    filing date); quarantined when <= 1,000, 10x off every neighbour, older than 456 days, or one
+    filing date); quarantined when <= 1,000, 10x off its previous value (and its next, if any),
+    older than 456 days, or one
     CIK value shared by two common tickers."""
     classes: dict[int, list[str]] = {}
     for cik, t, _ in SEC_TICKERS:
@@ -137,8 +148,9 @@ def _expected_median() -> tuple[float, dict[str, int]]:
         end, _, so = known[-1]
         good = [v[2] for v in series if v[2] > 1000]
         i = good.index(so) if so in good else None
-        neighbours = [] if i is None else good[max(i - 1, 0) : i] + good[i + 1 : i + 2]
-        jump = bool(neighbours) and all(max(so / n, n / so) >= 10 for n in neighbours)
+        prev = good[i - 1] if i else None
+        nxt = good[i + 1] if i is not None and i + 1 < len(good) else None
+        jump = prev is not None and all(max(so / n, n / so) >= 10 for n in (prev, nxt) if n is not None)
         cik = next(c for c, ts in classes.items() if sym in ts)
         if so <= 1000 or jump or (D - end) > timedelta(days=456) or len(classes[cik]) > 1:
             counts["quarantined"] += 1
@@ -148,6 +160,10 @@ def _expected_median() -> tuple[float, dict[str, int]]:
 
 
 def test_fetch_shares_end_to_end_and_scan_median(sec: Env) -> None:
+    # Before: only AAA has a denominator (its membership row); the levels cache is written.
+    before = json.loads(run_cli("scan", "--index", "RUT", "-f", "json", store=sec.store).out)
+    assert before["rows"][0]["median_si_pct_so"] == pytest.approx(100 * SI["AAA"] / MEMBER_SO["AAA"])
+    assert "denominators" not in before
     r = sec.run("fetch", "shares")
     assert r.code == 0, r.err
     assert "SEC shares outstanding" in r.err and "not published: 2026-12-31 due" in r.err
@@ -197,7 +213,7 @@ def test_stock_rows_name_the_sec_quarantine_reason(sec: Env) -> None:
     assert r.code == 0, r.err
     doc = json.loads(r.out)
     reasons = {x["symbol"]: x["reason"] for x in doc["excluded"]["rows"] if x["gate"] == "quarantine"}
-    assert "placeholder" in reasons["DDD"] and "stale" in reasons["FFF"]
+    assert "placeholder" in reasons["DDD"] and "stale" in reasons["FFF"] and "10x" in reasons["EEE"]
     assert "share classes" in reasons["GOOG"] and "share classes" in reasons["GOOGL"]
 
 
@@ -217,3 +233,58 @@ def test_sec_rate_threshold_stops_sec_calls_and_says_when_to_retry(sec: Env) -> 
     assert "Request Rate Threshold Exceeded" in r.err and "retry after 2026-11-12 12:10 ET" in r.err
     after = [p for _, p, _ in sec.server.routes.log if "data.sec.gov" in p]
     assert after == [q1]  # nothing more asked of SEC after the block
+
+
+def test_ingest_shares_needs_the_ticker_map_and_checks_dates(tmp_path: Path) -> None:
+    frame = tmp_path / "CY2026Q3I.json"
+    frame.write_bytes(sec_frame("CY2026Q3I"))
+    r = run_cli("ingest", "shares", str(frame), store=tmp_path / "s")
+    assert r.code == 3 and "--tickers company_tickers.json" in r.err
+    tickers = tmp_path / "company_tickers.json"
+    tickers.write_bytes(sec_tickers())
+    r = run_cli("ingest", "shares", str(tickers), "-q", store=tmp_path / "s")  # the map alone: no rows
+    assert r.code == 0, r.err
+    old = json.loads(sec_frame("CY2026Q3I"))
+    old["data"][1]["end"] = "2005-06-30"
+    frame.write_text(json.dumps(old))
+    r = run_cli("ingest", "shares", str(frame), store=tmp_path / "s")  # the map beside it is used
+    assert r.code == 3 and "record 2" in r.err and "before 2009-01-01" in r.err
+
+
+def test_update_fetches_sec_weekly(sec: Env) -> None:
+    sec.run("update")  # FINRA/CFTC are not served here: only SEC's part is looked at
+    assert sec.server.routes.requests(SEC_TICKERS_PATH)
+    n = len(sec.server.routes.log)
+    sec.run("update", POSITIONING_NOW="2026-11-15T17:00:00+00:00")  # 3 days on: SEC not due
+    assert not [p for _, p, _ in sec.server.routes.log[n:] if "sec.gov" in p]
+    sec.run("update", POSITIONING_NOW="2026-11-20T17:00:00+00:00")  # a week on: refreshed
+    assert [p for _, p, _ in sec.server.routes.log[n:] if p == SEC_TICKERS_PATH]
+
+
+def test_sec_quarantine_rules_by_hand() -> None:
+    import pandas as pd
+
+    from positioning_cli.metrics import sec_denominators
+
+    series = {
+        "OUT": [1_000_000, 10_000_000, 1_000_000, 1_050_000],  # an isolated 10x value
+        "SPL": [1_000_000, 1_000_000, 10_000_000, 10_000_000],  # a 1:10 split: lasting, not flagged
+        "NEW": [5_000_000, 5_000_000, 50_000_000],  # newest 10x off, unconfirmed
+        "PLH": [1_000_000, 1_000, 1_100_000],  # a placeholder; its neighbours compare to each other
+        "CLS": [7_000_000],  # issuer-wide for 2 classes
+    }
+    rows = [
+        (sym, pd.Timestamp(2025, 1, 1) + pd.DateOffset(months=3 * i), val)
+        for sym, vals in series.items()
+        for i, val in enumerate(vals)
+    ]
+    frame = pd.DataFrame(rows, columns=["symbol", "period_end", "shares"])
+    frame["filed"] = pd.NaT
+    frame["share_classes"] = [2 if s == "CLS" else 1 for s in frame["symbol"]]
+    out = sec_denominators(frame)
+    flagged = {
+        (s, int(v)): r for s, v, r in zip(out["symbol"], out["shares"], out["reason"], strict=True) if r
+    }
+    assert set(flagged) == {("OUT", 10_000_000), ("NEW", 50_000_000), ("PLH", 1_000), ("CLS", 7_000_000)}
+    assert "placeholder" in flagged[("PLH", 1_000)] and "10x" in flagged[("NEW", 50_000_000)]
+    assert "2 share classes" in flagged[("CLS", 7_000_000)]

@@ -85,6 +85,7 @@ class SecShares(Source):
         self._stopped: str | None = None  # the threshold message once SEC has blocked this run
         self._followed = False
         self._notes: list[str] = []
+        self._map_answered = False  # this run got the ticker map (200 or 304): a refresh happened
 
     # -- what is held
     def expected(self, now: datetime) -> list[cal.Expected]:
@@ -100,7 +101,7 @@ class SecShares(Source):
 
     # -- what to request
     def items(self, ctx: Context, since: date | None, until: date | None) -> list[Item]:
-        self._stopped, self._followed, self._notes = None, False, []
+        self._stopped, self._followed, self._notes, self._map_answered = None, False, [], False
         today = ctx.now.date()
         if since is None and not self._refresh_due(ctx):
             return []
@@ -114,22 +115,24 @@ class SecShares(Source):
         return out
 
     def _refresh_due(self, ctx: Context) -> bool:
-        """``update``: weekly, from when the ticker map was last fetched (now, if never)."""
-        from positioning_cli.fetch.raw import RawStore
-
-        root = ctx.store_root
-        if root is None:
+        """``update``: weekly, from the last run that got the ticker map (now, if never). The time is
+        the run's clock (``POSITIONING_NOW`` when pinned), kept in ``raw/sec-shares/.refreshed``."""
+        if ctx.store_root is None:
             return True
-        entry = RawStore(root, self.name).entry(TICKERS_NAME)
-        if not entry or not entry.get("fetched_at"):
+        try:
+            last = datetime.fromisoformat(_refreshed(ctx.store_root).read_text("utf-8").strip())
+        except (OSError, ValueError):
             return True
-        fetched = datetime.fromisoformat(str(entry["fetched_at"]))
-        return ctx.now - fetched >= timedelta(days=REFRESH_DAYS)
+        return ctx.now - last >= timedelta(days=REFRESH_DAYS)
 
     def follow_up(self, ctx: Context, store_root: Path) -> list[Item]:
         if self._followed or self._stopped:
             return []
         self._followed = True
+        from positioning_cli.fetch.raw import RawStore, _write_atomic
+
+        if self._map_answered and RawStore(store_root, self.name).entry(TICKERS_NAME):
+            _write_atomic(_refreshed(store_root), ctx.now.isoformat().encode())
         ciks, lacking = members_lacking(store_root, ctx.now.date())
         if lacking and not ciks:
             self._notes.append(f"{lacking} index member(s) without a value have no CIK in SEC's ticker map")
@@ -172,6 +175,8 @@ class SecShares(Source):
                 f"{self.label}: {item.url}: HTTP 403: SEC refused the User-Agent as an undeclared "
                 "tool; check `positioning config show` for sec-contact (an e-mail address)"
             )
+        if item.name == TICKERS_NAME and reply.status in (200, 304):
+            self._map_answered = True
         return reply
 
     def unpublished(self, reply: Reply) -> bool:
@@ -205,6 +210,12 @@ class SecShares(Source):
             got = data.get("cik") if isinstance(data, dict) else None
             if str(got).lstrip("0") != str(want_cik):
                 raise _bad(self, reply, f"companyfacts of CIK {got!r}, requested {want_cik}")
+
+
+def _refreshed(store_root: Path) -> Path:
+    from positioning_cli.fetch.raw import RawStore
+
+    return RawStore(store_root, SecShares.name).folder / ".refreshed"
 
 
 def members_lacking(store_root: Path, today: date) -> tuple[list[int], int]:
