@@ -150,8 +150,8 @@ def sec_denominators(shares: pd.DataFrame) -> pd.DataFrame:
     # Neighbours: the symbol's previous and next values that are not placeholders.
     good = out["shares"].where(~placeholder)
     by = out["symbol"]
-    prev = good.groupby(by).transform(lambda s: s.ffill().shift(1))
-    nxt = good.groupby(by).transform(lambda s: s.bfill().shift(-1))
+    prev = good.groupby(by).ffill().groupby(by).shift(1)
+    nxt = good.groupby(by).bfill().groupby(by).shift(-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio_prev = np.maximum(out["shares"] / prev, prev / out["shares"])
         ratio_next = np.maximum(out["shares"] / nxt, nxt / out["shares"])
@@ -179,11 +179,28 @@ def sec_denominators(shares: pd.DataFrame) -> pd.DataFrame:
     return out[["symbol", "period_end", "available", "shares", "reason"]]
 
 
+class _Shared:
+    """A read-only frame in ``attrs``: pandas deep-copies attrs on every derived frame; this is
+    passed along as is instead."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Shared:
+        return self
+
+
 def with_sec(members: pd.DataFrame, shares: pd.DataFrame | None) -> pd.DataFrame:
-    """``members`` carrying the SEC denominators every view's join uses (``members.attrs``)."""
+    """``members`` carrying the SEC denominators every view's join uses (``members.attrs``, so
+    the frames the views pass around keep them without another argument on every function)."""
     if shares is not None and len(shares):
-        members.attrs[SEC_ATTR] = sec_denominators(shares)
+        members.attrs[SEC_ATTR] = _Shared(sec_denominators(shares))
     return members
+
+
+def _sec_of(members: pd.DataFrame) -> pd.DataFrame | None:
+    held = members.attrs.get(SEC_ATTR)
+    return held.frame if isinstance(held, _Shared) else None
 
 
 def _sec_for(rows: pd.DataFrame, symbols: Any, sec: pd.DataFrame | None) -> tuple[np.ndarray, list[Any]]:
@@ -364,7 +381,7 @@ def _joined(
     si_sh = rows["short_interest"].to_numpy()
     so = _resolve_denominator(rows["so_member"].to_numpy(), rows["so_si"].to_numpy())
     # SEC's value only where neither file gives one > 1; a quarantined one stays (with its reason).
-    sec_so, sec_reason = _sec_for(rows, symbols, members.attrs.get(SEC_ATTR))
+    sec_so, sec_reason = _sec_for(rows, symbols, _sec_of(members))
     with np.errstate(invalid="ignore"):
         use_sec = ~(so > 1) & ~np.isnan(sec_so)
         so = np.where(use_sec, sec_so, so)

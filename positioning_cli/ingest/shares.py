@@ -114,12 +114,12 @@ def _rows(
         ciks = np.full(raw.n, cik, dtype=np.int64)
     end = v.dates(raw, "end", "%Y-%m-%d")
     v.require_values(raw, "end", end, "blank end date")
-    v.XBRL_DATES.check(raw, "end", end)
     val = v.ints(raw, "val")
     v.require_values(raw, "val", val, "blank value")
     filed = v.dates(raw, "filed", "%Y-%m-%d") if raw.find("filed") else pa.nulls(raw.n, pa.date32())
-    if raw.find("filed"):
-        v.XBRL_DATES.check(raw, "filed", filed)
+    # One filer's typo (a cover date in 2005 or 2208) must not cost every other filer its value:
+    # values dated outside XBRL's years are left out, with a warning naming the first.
+    outside = v.XBRL_DATES.outside(end) | v.XBRL_DATES.outside(filed)
     names = v.strings(raw, "entityName") if raw.find("entityName") else pa.array([name] * raw.n, pa.string())
     accn = v.strings(raw, "accn") if raw.find("accn") else pa.nulls(raw.n, pa.string())
 
@@ -129,6 +129,8 @@ def _rows(
     classes: list[int] = []
     unmapped = set()
     for i, c in enumerate(ciks.tolist()):
+        if outside[i]:
+            continue
         held = tickers.get(int(c), ())
         if not held:
             unmapped.add(int(c))
@@ -154,6 +156,15 @@ def _rows(
         table = table.take(pa.array(np.argsort(_days(table.column("filed")), kind="stable")))
     table, dropped = dedupe(table, SHARES_OUTSTANDING.key)
     warnings = []
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        bad = v.XBRL_DATES.outside(end)[row]
+        first = raw.error(
+            row, "end" if bad else "filed", v.XBRL_DATES.problem((end if bad else filed)[row].as_py())
+        )
+        warnings.append(
+            f"{int(outside.sum())} value(s) dated outside SEC's XBRL years left out (first: {first.message})"
+        )
     if unmapped:
         warnings.append(
             f"{len(unmapped)} CIK(s) not in the ticker map with a common-stock ticker (delisted, funds, "

@@ -246,19 +246,25 @@ class DateRange:
     why: str  # why nothing can be older, for the message ("XBRL cover pages begin in 2009")
     ahead_days: int = 7
 
-    def check(self, raw: RawTable, column: str, values: pa.Array) -> None:
+    def outside(self, values: pa.Array) -> np.ndarray:
+        """True where a (non-null) date is outside the range."""
         last = datetime.date.today() + datetime.timedelta(days=self.ahead_days)
         lo, hi = pa.scalar(self.first, pa.date32()), pa.scalar(last, pa.date32())
-        outside = pc.fill_null(pc.or_(pc.less(values, lo), pc.greater(values, hi)), False)
-        if pc.any(outside).as_py():
-            row = _first(arrays.to_numpy(outside))
-            when = values[row].as_py()
-            problem = (
-                f"date {when} before {self.first} ({self.why})"
-                if when < self.first
-                else (f"date {when} is in the future")
-            )
-            raise raw.error(row, column, problem)
+        return arrays.to_numpy(pc.fill_null(pc.or_(pc.less(values, lo), pc.greater(values, hi)), False))
+
+    def problem(self, when: datetime.date) -> str:
+        return (
+            f"date {when} before {self.first} ({self.why})"
+            if when < self.first
+            else f"date {when} is in the future"
+        )
+
+    def check(self, raw: RawTable, column: str, values: pa.Array) -> None:
+        """An error at the first date outside the range."""
+        outside = self.outside(values)
+        if outside.any():
+            row = _first(outside)
+            raise raw.error(row, column, self.problem(values[row].as_py()))
 
 
 # SEC XBRL financial data (and with it dei cover-page facts) begins with 2009 filings.
