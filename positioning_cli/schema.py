@@ -213,14 +213,15 @@ SHARES_OUTSTANDING = TableSpec(
             pa.field("share_classes", pa.int64(), nullable=False),
             pa.field("entity_name", pa.string()),
             pa.field("accn", pa.string()),  # accession number of the filing
-            pa.field("source", pa.string(), nullable=False),  # sec-frames | sec-companyfacts
+            # sec-frames | sec-companyfacts (named like every table's format column)
+            pa.field("source_format", pa.string(), nullable=False),
             *LINEAGE_FIELDS,
         ]
     ),
     key=("symbol", "period_end"),
     date_column="period_end",
     file_per_date=False,  # a few thousand rows per quarter: one file per year
-    required=("symbol", "cik", "period_end", "shares", "share_classes", "source"),
+    required=("symbol", "cik", "period_end", "shares", "share_classes", "source_format"),
 )
 
 TABLES: dict[str, TableSpec] = {

@@ -149,7 +149,7 @@ def _rows(
         "share_classes": pa.array(classes, pa.int64()),
         "entity_name": names.take(idx),
         "accn": accn.take(idx),
-        "source": pa.array([fmt] * n, pa.string()),
+        "source_format": pa.array([fmt] * n, pa.string()),
     }
     table = build_table(SHARES_OUTSTANDING, out, n)
     if raw.find("filed"):  # several filings of one cover date (a 10-K/A): keep the latest filed
