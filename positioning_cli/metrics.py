@@ -203,16 +203,17 @@ def _sec_of(members: pd.DataFrame) -> pd.DataFrame | None:
     return held.frame if isinstance(held, _Shared) else None
 
 
-def _sec_for(rows: pd.DataFrame, symbols: Any, sec: pd.DataFrame | None) -> tuple[np.ndarray, list[Any]]:
+def _sec_for(rows: pd.DataFrame, symbols: Any, sec: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
     """Per joined row: the SEC value as of its settlement date (NaN when none) and why it cannot be
     used (None when it can). The value is the symbol's latest period_end among values available by d."""
     n = len(rows)
+    none = np.full(n, None, dtype=object)
     if sec is None or not len(sec) or not n:
-        return np.full(n, np.nan), [None] * n
+        return np.full(n, np.nan), none
     code = pd.Index(symbols).get_indexer(sec["symbol"])
     s = sec.loc[code >= 0].assign(code=code[code >= 0])
     if s.empty:
-        return np.full(n, np.nan), [None] * n
+        return np.full(n, np.nan), none
     # Latest period_end among the values available by then: a running maximum in availability order.
     s = s.sort_values(["code", "available", "period_end"], kind="stable").reset_index(drop=True)
     best = s.groupby("code")["period_end"].cummax()
@@ -231,17 +232,19 @@ def _sec_for(rows: pd.DataFrame, symbols: Any, sec: pd.DataFrame | None) -> tupl
     ).sort_values("row")
     pick = hit["pick"].to_numpy(dtype="float64")
     value = np.full(n, np.nan)
-    reason: list[Any] = [None] * n
     found = ~np.isnan(pick)
     chosen = pick[found].astype(np.int64)
     value[found] = s["shares"].to_numpy()[chosen]
     ends = s["period_end"].to_numpy()[chosen]
     why = s["reason"].to_numpy(dtype=object)[chosen]
     dates = hit["settlement_date"].to_numpy()[found]
-    for i, end, w, d in zip(np.flatnonzero(found), ends, why, dates, strict=True):
-        if w is None and (d - end) > np.timedelta64(SEC_STALE_DAYS, "D"):
-            w = f"SEC value of {pd.Timestamp(end).date()} is stale (over 15 months before the report)"
-        reason[i] = w
+    stale = pd.isna(why) & ((dates - ends) > np.timedelta64(SEC_STALE_DAYS, "D"))
+    why[stale] = [
+        f"SEC value of {pd.Timestamp(end).date()} is stale (over 15 months before the report)"
+        for end in ends[stale]
+    ]
+    reason = none
+    reason[found] = why
     return value, reason
 
 
@@ -390,7 +393,7 @@ def _joined(
             "members_file",
             np.where(rows["so_si"].to_numpy() > 1, "short_interest_file", np.where(use_sec, "sec", "none")),
         )
-    sec_bad = np.array([r is not None for r in sec_reason], dtype=bool) & use_sec
+    sec_bad = pd.notna(sec_reason) & use_sec
     fl = _resolve_denominator(rows["float_member"].to_numpy(), rows["float_si"].to_numpy())
     adv = rows["avg_daily_volume"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -412,9 +415,8 @@ def _joined(
     rows["has_adv"] = has_adv
     rows["quarantined"] = bad_so | too_high | sec_bad
     rows["denominator_source"] = np.where(has_so | sec_bad, source, "none")
-    rows["sec_reason"] = pd.Series(
-        [r if u else None for r, u in zip(sec_reason, use_sec, strict=True)], dtype=object
-    ).to_numpy()
+    sec_reason[~use_sec] = None  # a value not used gives no reason
+    rows["sec_reason"] = sec_reason
     return rows, per_date
 
 
