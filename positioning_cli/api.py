@@ -794,13 +794,14 @@ def _denominator_counts(
     holds SEC values (a store without them reads as before)."""
     import pyarrow.compute as pc
 
-    from positioning_cli import metrics as m
     from positioning_cli.store import Store
 
     store = Store(store_root)
     with store.reading(known_at=known_at) as manifest:
         if not any(int(e["rows"]) for e in manifest["tables"]["shares_outstanding"]["files"].values()):
-            return {}
+            return {}  # before metrics (pandas) is imported: a warm scan of such a store needs neither
+        from positioning_cli import metrics as m
+
         members_table = store.read("members", MEMBER_COLUMNS, manifest)
         listed = _listed_rows(members_table.column("symbol"))
 
