@@ -798,8 +798,13 @@ def _denominator_counts(
 
     store = Store(store_root)
     with store.reading(known_at=known_at) as manifest:
-        if not any(int(e["rows"]) for e in manifest["tables"]["shares_outstanding"]["files"].values()):
-            return {}  # before metrics (pandas) is imported: a warm scan of such a store needs neither
+        # Decided before metrics (pandas) is imported: a warm scan of such a store needs neither.
+        if known_at is None:
+            held = any(int(e["rows"]) for e in manifest["tables"]["shares_outstanding"]["files"].values())
+        else:  # a point-in-time view names no live files: the table as it was tells
+            held = store.read("shares_outstanding", ["symbol"], manifest).num_rows > 0
+        if not held:
+            return {}
         from positioning_cli import metrics as m
 
         members_table = store.read("members", MEMBER_COLUMNS, manifest)
@@ -808,7 +813,12 @@ def _denominator_counts(
         def on_d(t: Any) -> Any:
             return listed(t.filter(pc.equal(t.column("settlement_date"), pa_date(d))))
 
-        si = _si_frame(store.read("short_interest", SI_COLUMNS, manifest, row_filter=on_d))
+        # Only d's file (history rebuilt whole under --known-at, where partitions cannot be named).
+        from positioning_cli.levels_cache import partition_date
+
+        files = manifest["tables"]["short_interest"]["files"]
+        parts = None if known_at else [r for r in files if partition_date(r) == d]
+        si = _si_frame(store.read("short_interest", SI_COLUMNS, manifest, row_filter=on_d, partitions=parts))
         frames = _reference_frames(store, manifest, members_table)
     out = {}
     for idx in indices:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import shutil
 import statistics
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -164,6 +165,8 @@ def test_fetch_shares_end_to_end_and_scan_median(sec: Env) -> None:
     before = json.loads(run_cli("scan", "--index", "RUT", "-f", "json", store=sec.store).out)
     assert before["rows"][0]["median_si_pct_so"] == pytest.approx(100 * SI["AAA"] / MEMBER_SO["AAA"])
     assert "denominators" not in before
+    seeded_at = datetime.now(UTC).isoformat(timespec="microseconds")
+    time.sleep(0.01)
     r = sec.run("fetch", "shares")
     assert r.code == 0, r.err
     assert "SEC shares outstanding" in r.err and "not published: 2026-12-31 due" in r.err
@@ -194,6 +197,12 @@ def test_fetch_shares_end_to_end_and_scan_median(sec: Env) -> None:
     assert row["quarantined"] == counts["quarantined"]
     text = run_cli("scan", "--index", "RUT", "-f", "table", store=sec.store, env={"COLUMNS": "100"})
     assert "RUT denominators:" in text.out
+    # --known-at before the fetch: the store as it was, without SEC values
+    then = json.loads(
+        run_cli("scan", "--index", "RUT", "-f", "json", "--known-at", seeded_at, store=sec.store).out
+    )
+    assert then["rows"][0]["median_si_pct_so"] == before["rows"][0]["median_si_pct_so"]
+    assert "denominators" not in then
 
 
 def test_ingest_of_the_raw_files_gives_what_fetch_gave(sec: Env, tmp_path: Path) -> None:
