@@ -76,21 +76,35 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base / "store"
 
 
+def _env(server: Server, base: Path, seeded: Path) -> Env:
+    shutil.copytree(seeded, base / "store")
+    env = {
+        "POSITIONING_MIRROR": server.url,
+        "POSITIONING_CONFIG": str(base / "positioning.toml"),
+        "POSITIONING_HTTP_INTERVAL_SCALE": "0",
+        "POSITIONING_HTTP_BACKOFF": "0.001",
+        "POSITIONING_HTTP_TIMEOUT": "5",
+        "POSITIONING_SEC_CONTACT": "tests@example.com",
+    }
+    serve_sec(server.routes)
+    server.routes.script(Q4, Reply(404, b'{"message":"Not Found"}', {"Content-Type": "application/json"}))
+    return Env(server, base / "store", env, base)
+
+
 @pytest.fixture
 def sec(tmp_path: Path, seeded: Path) -> Iterator[Env]:
-    shutil.copytree(seeded, tmp_path / "store")
     for server in serve():
-        env = {
-            "POSITIONING_MIRROR": server.url,
-            "POSITIONING_CONFIG": str(tmp_path / "positioning.toml"),
-            "POSITIONING_HTTP_INTERVAL_SCALE": "0",
-            "POSITIONING_HTTP_BACKOFF": "0.001",
-            "POSITIONING_HTTP_TIMEOUT": "5",
-            "POSITIONING_SEC_CONTACT": "tests@example.com",
-        }
-        serve_sec(server.routes)
-        server.routes.script(Q4, Reply(404, b'{"message":"Not Found"}', {"Content-Type": "application/json"}))
-        yield Env(server, tmp_path / "store", env, tmp_path)
+        yield _env(server, tmp_path, seeded)
+
+
+@pytest.fixture(scope="module")
+def fetched(tmp_path_factory: pytest.TempPathFactory, seeded: Path) -> Iterator[Path]:
+    """A store after one `fetch shares`, shared by the tests that only read it."""
+    for server in serve():
+        e = _env(server, tmp_path_factory.mktemp("fetched"), seeded)
+        r = e.run("fetch", "shares")
+        assert r.code == 0, r.err
+        yield e.store
 
 
 def _seed(base: Path, store: Path) -> None:
@@ -205,20 +219,18 @@ def test_fetch_shares_end_to_end_and_scan_median(sec: Env) -> None:
     assert "denominators" not in then
 
 
-def test_ingest_of_the_raw_files_gives_what_fetch_gave(sec: Env, tmp_path: Path) -> None:
-    assert sec.run("fetch", "shares").code == 0
-    raw = sec.store / "raw" / "sec-shares"
+def test_ingest_of_the_raw_files_gives_what_fetch_gave(fetched: Path, tmp_path: Path) -> None:
+    raw = fetched / "raw" / "sec-shares"
     other = tmp_path / "other"
     files = sorted(str(p) for p in raw.glob("*.json") if p.name not in ("index.json", "company_tickers.json"))
     r = run_cli("ingest", "shares", *files, "--tickers", str(raw / "company_tickers.json"), store=other)
     assert r.code == 0, r.err
     strip = lambda rows: sorted((row[:-1] for row in rows), key=repr)  # noqa: E731 (source_file kept)
-    assert strip(_shares_rows(other)) == strip(_shares_rows(sec.store))
+    assert strip(_shares_rows(other)) == strip(_shares_rows(fetched))
 
 
-def test_stock_rows_name_the_sec_quarantine_reason(sec: Env) -> None:
-    assert sec.run("fetch", "shares").code == 0
-    r = run_cli("scan", "--by", "stock", "--index", "RUT", "--show-excluded", "-f", "json", store=sec.store)
+def test_stock_rows_name_the_sec_quarantine_reason(fetched: Path) -> None:
+    r = run_cli("scan", "--by", "stock", "--index", "RUT", "--show-excluded", "-f", "json", store=fetched)
     assert r.code == 0, r.err
     doc = json.loads(r.out)
     reasons = {x["symbol"]: x["reason"] for x in doc["excluded"]["rows"] if x["gate"] == "quarantine"}
