@@ -24,6 +24,7 @@ from positioning_cli.schema import (
     INDICES,
     MEMBERS,
     PRICES,
+    SHARES_OUTSTANDING,
     SHORT_INTEREST,
     SHORT_VOLUME,
     TableSpec,
@@ -36,6 +37,7 @@ KIND_TABLE: dict[str, TableSpec] = {
     "cot": COT,
     "short-volume": SHORT_VOLUME,
     "funds": FUNDS,
+    "shares": SHARES_OUTSTANDING,
 }
 
 
@@ -221,6 +223,9 @@ def row_options(options: Any) -> dict[str, str]:
         value = getattr(options, name, None)
         if value is not None:
             out[name] = str(value)
+    tickers = getattr(options, "tickers", None)
+    if tickers is not None:  # the SEC ticker map shapes the rows: its bytes are part of the identity
+        out["tickers"] = _digests([Path(tickers)])[0]
     mapping = getattr(options, "mapping", None) or {}
     if mapping:
         out["mapping"] = ",".join(f"{k}={v}" for k, v in sorted(mapping.items()))
@@ -431,6 +436,7 @@ SI_COLUMNS = [
     "shares_outstanding",
     "float_shares",
 ]
+SHARES_COLUMNS = ["symbol", "period_end", "filed", "shares", "share_classes"]
 # Every membership field a read command uses: the stored columns but the format and lineage.
 MEMBER_COLUMNS = [n for n in MEMBERS.parsed_schema.names if n != "source_format"]
 
@@ -484,8 +490,13 @@ def _reference_frames(store: Any, manifest: dict[str, Any], members_table: Any) 
     """Members and prices as pandas, futures as Arrow; no short interest yet."""
     import pandas as pd
 
+    from positioning_cli.metrics import with_sec
+
     members = members_table.to_pandas()
     members["as_of"] = pd.to_datetime(members["as_of"])
+    # SEC denominators travel with the membership into every view's join (metrics._joined).
+    shares = store.read("shares_outstanding", SHARES_COLUMNS, manifest)
+    members = with_sec(members, shares.to_pandas() if shares.num_rows else None)
     cot_table = store.read("cot", None, manifest)
     cot = cot_table if cot_table.num_rows else None
     return _Frames(None, members, _prices(store, manifest), None, cot)
@@ -841,8 +852,61 @@ def scan(
     volume = _short_volume_fields(store_root, as_of, known_at, "index")
     for r in rows:
         r.update(volume.get(r["index"], {}))
-    extra = {"short_volume_caveat": _sv_caveat()} if volume else {}
+    extra: dict[str, Any] = {"short_volume_caveat": _sv_caveat()} if volume else {}
+    denominators = _denominator_counts(store_root, to_date(d), [r["index"] for r in rows], known_at)
+    if denominators:
+        extra["denominators"] = denominators
     return Result("scan", to_date(d), [_ordered(r) for r in rows], warnings, extra=extra)
+
+
+def _denominator_counts(
+    store_root: Path, d: date, indices: Sequence[str], known_at: datetime | None
+) -> dict[str, dict[str, int]]:
+    """Per index, where the members with SI on ``d`` got their shares outstanding: the members
+    file, the SI file, SEC (and how many of those are quarantined), or none. Only when the store
+    holds SEC values (a store without them reads as before)."""
+    import pyarrow.compute as pc
+
+    from positioning_cli.store import Store
+
+    store = Store(store_root)
+    with store.reading(known_at=known_at) as manifest:
+        # Decided before metrics (pandas) is imported: a warm scan of such a store needs neither.
+        if known_at is None:
+            held = any(int(e["rows"]) for e in manifest["tables"]["shares_outstanding"]["files"].values())
+        else:  # a point-in-time view names no live files: the table as it was tells
+            held = store.read("shares_outstanding", ["symbol"], manifest).num_rows > 0
+        if not held:
+            return {}
+        from positioning_cli import metrics as m
+
+        members_table = store.read("members", MEMBER_COLUMNS, manifest)
+        listed = _listed_rows(members_table.column("symbol"))
+
+        def on_d(t: Any) -> Any:
+            return listed(t.filter(pc.equal(t.column("settlement_date"), pa_date(d))))
+
+        # Only d's file (history rebuilt whole under --known-at, where partitions cannot be named).
+        from positioning_cli.levels_cache import partition_date
+
+        files = manifest["tables"]["short_interest"]["files"]
+        parts = None if known_at else [r for r in files if partition_date(r) == d]
+        si = _si_frame(store.read("short_interest", SI_COLUMNS, manifest, row_filter=on_d, partitions=parts))
+        frames = _reference_frames(store, manifest, members_table)
+    out = {}
+    for idx in indices:
+        rows = m.stock_rows(si, frames.members, idx, d)
+        source = rows["denominator_source"]
+        counts = {k: int((source == k).sum()) for k in m.DENOMINATOR_SOURCES}
+        counts["sec_quarantined"] = int(((source == "sec") & rows["quarantine_reason"].notna()).sum())
+        out[idx] = counts
+    return out
+
+
+def pa_date(d: date) -> Any:
+    import pyarrow as pa
+
+    return pa.scalar(d, pa.date32())
 
 
 def _sv_caveat() -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -388,6 +389,45 @@ def ingest_funds_cmd(
     from positioning_cli.ingest import ParseOptions
 
     _run_ingest("funds", paths, ParseOptions(format=fmt), IngestFlags(wait, keep_going, quiet, output))
+
+
+@ingest_app.command("shares")
+def ingest_shares_cmd(
+    paths: PathsArg,
+    tickers: Annotated[
+        Path | None,
+        typer.Option(
+            "--tickers",
+            help="SEC's ticker map company_tickers.json (default: the one beside each file).",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: InputFormatOpt = None,
+    wait: WaitOpt = 30.0,
+    keep_going: KeepGoingOpt = False,
+    quiet: IngestQuietOpt = False,
+    output: SummaryFormatOpt = "text",
+) -> None:
+    """Ingest shares outstanding from SEC XBRL: frames or companyfacts JSON, with SEC's ticker map.
+
+    The files name CIKs, not tickers: the map (https://www.sec.gov/files/company_tickers.json)
+    gives each CIK's common tickers. `positioning fetch shares` keeps all three under
+    STORE/raw/sec-shares/, and ingesting them gives exactly what the fetch gave.
+
+    Examples:
+
+      positioning ingest shares CY2024Q4I.json --tickers company_tickers.json
+
+      positioning ingest shares STORE/raw/sec-shares/CIK0000320193.json
+    """
+    from positioning_cli.ingest import ParseOptions
+
+    _run_ingest(
+        "shares",
+        paths,
+        ParseOptions(format=fmt, tickers=tickers),
+        IngestFlags(wait, keep_going, quiet, output),
+    )
 
 
 store_app = typer.Typer(rich_markup_mode=None, help="Inspect and check the store.", no_args_is_help=True)
@@ -1100,7 +1140,9 @@ MirrorOpt = Annotated[
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No summary lines (errors are still printed).")]
 
 
-def _fetch_and_report(names: list[str], mirror: str | None, quiet: bool, wait: float, **kw: Any) -> None:
+def _fetch_and_report(
+    names: list[str], mirror: str | None, quiet: bool, wait: float, notes: Sequence[str] = (), **kw: Any
+) -> None:
     from positioning_cli import ingest_report
     from positioning_cli.errors import FetchError, LateError, StoreError
     from positioning_cli.fetch import run
@@ -1117,6 +1159,9 @@ def _fetch_and_report(names: list[str], mirror: str | None, quiet: bool, wait: f
             err.write(r.line() + "\n")
             for note in r.notes:
                 err.write(f"note: {note}\n")
+    if not quiet:
+        for note in notes:
+            err.write(f"note: {note}\n")
     code = run.exit_code(results)
     failed = [m for r in results for m in r.failures]
     if code == ExitCode.FETCH:
@@ -1317,12 +1362,59 @@ def fetch_prices_cmd(
     _fetch_and_report(["yahoo"], mirror, quiet, wait, options=options)
 
 
+SEC_CONTACT_HINT = (
+    "SEC requires a contact e-mail in the User-Agent: run `positioning config set sec-contact "
+    "you@example.com` (or set POSITIONING_SEC_CONTACT)"
+)
+
+
+def _sec_contact(mirror: str | None) -> str | None:
+    from positioning_cli.fetch.config import Config
+
+    return Config({"mirror": mirror}).get("sec-contact")
+
+
+@fetch_app.command("shares")
+def fetch_shares_cmd(
+    quarters: Annotated[
+        int,
+        typer.Option(
+            "--quarters", min=1, max=40, help="Quarterly frames to fetch, back from the current one."
+        ),
+    ] = 4,
+    mirror: MirrorOpt = None,
+    quiet: QuietOpt = False,
+    wait: WaitOpt = 30.0,
+) -> None:
+    """Shares outstanding from SEC XBRL: the ticker map, the quarterly frames, companyfacts as fallback.
+
+    Frames of dei:EntityCommonStockSharesOutstanding for the current quarter and the ones before it
+    (SEC fills a frame in for weeks; a frame not out yet is not an error), then the per-company facts
+    of index members still without a value (at most 100 per run). Needs `sec-contact` in the config.
+    Exit 2 without a contact, 9 when a download failed (SEC's rate-threshold 403 included).
+
+    Examples:
+
+      positioning config set sec-contact you@example.com
+
+      positioning fetch shares
+    """
+    from positioning_cli.fetch.run import now_et
+    from positioning_cli.fetch.sec import quarters_back
+
+    if not _sec_contact(mirror):
+        raise UsageError(SEC_CONTACT_HINT)
+    first = quarters_back(now_et().date(), quarters)[0]
+    _fetch_and_report(["sec-shares"], mirror, quiet, wait, since=first.replace(day=1))
+
+
 @app.command("update")
 def update_cmd(mirror: MirrorOpt = None, quiet: QuietOpt = False, wait: WaitOpt = 30.0) -> None:
     """Fetch everything that is due and ingest it: what cron runs.
 
     FINRA short interest, CFTC TFF, short volume once held, each index's membership once a month
-    (iShares, Invesco) and the index proxies' daily prices (Yahoo). One summary line per source on stderr. Exit 0 when every due report is held, 8 when one is late
+    (iShares, Invesco), the index proxies' daily prices (Yahoo) and SEC shares outstanding once a
+    week (with a `sec-contact`). One summary line per source on stderr. Exit 0 when every due report is held, 8 when one is late
     or missing upstream, 9 when a download failed (after ingesting what arrived).
 
     Examples:
@@ -1333,7 +1425,11 @@ def update_cmd(mirror: MirrorOpt = None, quiet: QuietOpt = False, wait: WaitOpt 
     """
     from positioning_cli.fetch.sources import SOURCES
 
-    _fetch_and_report(list(SOURCES), mirror, quiet, wait)
+    names, notes = list(SOURCES), []
+    if not _sec_contact(mirror):  # cron jobs set up before SEC shares existed keep working
+        names.remove("sec-shares")
+        notes.append(f"SEC shares outstanding skipped: {SEC_CONTACT_HINT}")
+    _fetch_and_report(names, mirror, quiet, wait, notes)
 
 
 @app.command("calendar")

@@ -4,7 +4,8 @@
 level (median SI %, totals, days to cover...) of every settlement date held. A date's level
 depends only on that date's short-interest file, the membership snapshots and the stock closes
 (metrics.index_levels), so each cached row carries a fingerprint of exactly those inputs: the
-SHA-256 of the date's partition file and of every members and prices file (from the manifest),
+SHA-256 of the date's partition file and of every members, prices and SEC shares-outstanding file
+(from the manifest),
 the price-proxy symbols excluded from the stock closes, and the digest of the definitions that
 compute a level (``definitions_digest``: the source text of ``DEFINITION_MODULES`` and the package
 version). A row is used only when its fingerprint matches the store and the code as they are now;
@@ -92,6 +93,10 @@ def fingerprints(manifest: dict[str, Any], proxies: Iterable[str]) -> dict[date,
             sorted(proxies),
             sorted((rel, e["sha256"]) for rel, e in tables["members"]["files"].items()),
             sorted((rel, e["sha256"]) for rel, e in tables["prices"]["files"].items()),
+            sorted(
+                (rel, e["sha256"])
+                for rel, e in tables.get("shares_outstanding", {"files": {}})["files"].items()
+            ),
         ]
     )
     return {

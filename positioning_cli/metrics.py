@@ -37,7 +37,20 @@ STOCK_COLUMNS = [
     "days_to_cover",
     "split_flag",
     "quarantine_reason",
+    "denominator_source",
 ]
+
+# SEC denominators (README "Denominators"). A value from SEC's XBRL is used for settlement date d
+# when it is the issuer's latest with period_end <= d (and filed <= d when the filing date is known),
+# and only for a member whose membership row (or SI row) gives no shares outstanding > 1. Values
+# that cannot be a share count are quarantined with their reason, never averaged and never
+# replaced by an older value behind the user's back:
+SEC_PLACEHOLDER_MAX = 1_000  # 1 / 100 / 1,000 placeholders (Equibles #4115)
+SEC_JUMP = 10.0  # 10x off the symbol's previous value and its next (if any): a typo or unit slip
+SEC_STALE_DAYS = 456  # ~15 months: older than one annual report cycle plus a quarter
+SEC_ATTR = "sec_shares"  # members.attrs key holding sec_denominators(...) for every view
+# Where a member's denominator came from (scan's "denominators" counts).
+DENOMINATOR_SOURCES = ("members_file", "short_interest_file", "sec", "none")
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -113,6 +126,126 @@ def _prepare_si(si: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFram
             "float_si": _float(si, "float_shares"),
         }
     )
+
+
+def sec_denominators(shares: pd.DataFrame) -> pd.DataFrame:
+    """SEC values with the date-independent part of their quarantine decided once.
+
+    In: the ``shares_outstanding`` table (symbol, period_end, filed, shares, share_classes). Out:
+    symbol, period_end, available (filed when known, else period_end: when the value could be known),
+    shares, reason (None, or why the value cannot be used on any date).
+    """
+    out = pd.DataFrame(
+        {
+            "symbol": shares["symbol"].astype(object).to_numpy(),
+            "period_end": _dt(shares["period_end"]).to_numpy(),
+            "filed": _dt(shares["filed"]).to_numpy() if "filed" in shares else pd.NaT,
+            "shares": _float(shares, "shares"),
+            "classes": _float(shares, "share_classes") if "share_classes" in shares else 1.0,
+        }
+    )
+    out["available"] = out["filed"].where(out["filed"] > out["period_end"], out["period_end"])
+    out = out.sort_values(["symbol", "period_end"], kind="stable").reset_index(drop=True)
+    placeholder = out["shares"] <= SEC_PLACEHOLDER_MAX
+    # Neighbours: the symbol's previous and next values that are not placeholders.
+    good = out["shares"].where(~placeholder)
+    by = out["symbol"]
+    prev = good.groupby(by).ffill().groupby(by).shift(1)
+    nxt = good.groupby(by).bfill().groupby(by).shift(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio_prev = np.maximum(out["shares"] / prev, prev / out["shares"])
+        ratio_next = np.maximum(out["shares"] / nxt, nxt / out["shares"])
+    has_prev, has_next = prev.notna(), nxt.notna()
+    off_prev = has_prev & (ratio_prev >= SEC_JUMP)
+    off_next = has_next & (ratio_next >= SEC_JUMP)
+    # 10x off the value before it and off the one after (when there is one): an isolated outlier.
+    # A lasting change (a split) agrees with the values after it; the newest value after a 10x
+    # change waits for the next filing to confirm it; the first value is the baseline.
+    jump = ~placeholder & off_prev & (off_next | ~has_next)
+    reasons: list[str | None] = []
+    for ph, jp, n, cls, pv, nx in zip(
+        placeholder, jump, out["shares"], out["classes"], prev, nxt, strict=True
+    ):
+        if ph:
+            reasons.append(f"SEC shares outstanding of {n:,.0f} (a placeholder)")
+        elif jp:
+            near = pv if not math.isnan(pv) else nx
+            reasons.append(f"SEC shares outstanding {n:,.0f} is 10x off the issuer's {near:,.0f}")
+        elif cls > 1:
+            reasons.append(f"SEC value is issuer-wide, shared by {cls:.0f} share classes")
+        else:
+            reasons.append(None)
+    out["reason"] = pd.Series(reasons, dtype=object)
+    return out[["symbol", "period_end", "available", "shares", "reason"]]
+
+
+class _Shared:
+    """A read-only frame in ``attrs``: pandas deep-copies attrs on every derived frame; this is
+    passed along as is instead."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Shared:
+        return self
+
+
+def with_sec(members: pd.DataFrame, shares: pd.DataFrame | None) -> pd.DataFrame:
+    """``members`` carrying the SEC denominators every view's join uses (``members.attrs``, so
+    the frames the views pass around keep them without another argument on every function)."""
+    if shares is not None and len(shares):
+        members.attrs[SEC_ATTR] = _Shared(sec_denominators(shares))
+    return members
+
+
+def _sec_of(members: pd.DataFrame) -> pd.DataFrame | None:
+    held = members.attrs.get(SEC_ATTR)
+    return held.frame if isinstance(held, _Shared) else None
+
+
+def _sec_for(rows: pd.DataFrame, symbols: Any, sec: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per joined row: the SEC value as of its settlement date (NaN when none) and why it cannot be
+    used (None when it can). The value is the symbol's latest period_end among values available by d."""
+    n = len(rows)
+    none = np.full(n, None, dtype=object)
+    if sec is None or not len(sec) or not n:
+        return np.full(n, np.nan), none
+    code = pd.Index(symbols).get_indexer(sec["symbol"])
+    s = sec.loc[code >= 0].assign(code=code[code >= 0])
+    if s.empty:
+        return np.full(n, np.nan), none
+    # Latest period_end among the values available by then: a running maximum in availability order.
+    s = s.sort_values(["code", "available", "period_end"], kind="stable").reset_index(drop=True)
+    best = s.groupby("code")["period_end"].cummax()
+    pos = pd.Series(np.arange(len(s)), index=pd.MultiIndex.from_arrays([s["code"], s["period_end"]]))
+    s["pick"] = pos.reindex(pd.MultiIndex.from_arrays([s["code"], best])).to_numpy()
+    left = pd.DataFrame(
+        {
+            "settlement_date": rows["settlement_date"].to_numpy(),
+            "code": rows["code"].to_numpy(),
+            "row": np.arange(n),
+        }
+    ).sort_values("settlement_date", kind="stable")
+    right = s[["available", "code", "pick"]].sort_values("available", kind="stable")
+    hit = pd.merge_asof(
+        left, right, left_on="settlement_date", right_on="available", by="code", direction="backward"
+    ).sort_values("row")
+    pick = hit["pick"].to_numpy(dtype="float64")
+    value = np.full(n, np.nan)
+    found = ~np.isnan(pick)
+    chosen = pick[found].astype(np.int64)
+    value[found] = s["shares"].to_numpy()[chosen]
+    ends = s["period_end"].to_numpy()[chosen]
+    why = s["reason"].to_numpy(dtype=object)[chosen]
+    dates = hit["settlement_date"].to_numpy()[found]
+    stale = pd.isna(why) & ((dates - ends) > np.timedelta64(SEC_STALE_DAYS, "D"))
+    why[stale] = [
+        f"SEC value of {pd.Timestamp(end).date()} is stale (over 15 months before the report)"
+        for end in ends[stale]
+    ]
+    reason = none
+    reason[found] = why
+    return value, reason
 
 
 def _resolve_denominator(from_members: np.ndarray, from_si: np.ndarray) -> np.ndarray:
@@ -250,6 +383,17 @@ def _joined(
 
     si_sh = rows["short_interest"].to_numpy()
     so = _resolve_denominator(rows["so_member"].to_numpy(), rows["so_si"].to_numpy())
+    # SEC's value only where neither file gives one > 1; a quarantined one stays (with its reason).
+    sec_so, sec_reason = _sec_for(rows, symbols, _sec_of(members))
+    with np.errstate(invalid="ignore"):
+        use_sec = ~(so > 1) & ~np.isnan(sec_so)
+        so = np.where(use_sec, sec_so, so)
+        source = np.where(
+            rows["so_member"].to_numpy() > 1,
+            "members_file",
+            np.where(rows["so_si"].to_numpy() > 1, "short_interest_file", np.where(use_sec, "sec", "none")),
+        )
+    sec_bad = pd.notna(sec_reason) & use_sec
     fl = _resolve_denominator(rows["float_member"].to_numpy(), rows["float_si"].to_numpy())
     adv = rows["avg_daily_volume"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -269,7 +413,10 @@ def _joined(
     rows["has_so"] = has_so
     rows["has_float"] = has_float
     rows["has_adv"] = has_adv
-    rows["quarantined"] = bad_so | too_high
+    rows["quarantined"] = bad_so | too_high | sec_bad
+    rows["denominator_source"] = np.where(has_so | sec_bad, source, "none")
+    sec_reason[~use_sec] = None  # a value not used gives no reason
+    rows["sec_reason"] = sec_reason
     return rows, per_date
 
 
@@ -297,7 +444,9 @@ def membership_on(members: pd.DataFrame, index: str, d: Any) -> tuple[pd.DataFra
 # ------------------------------------------------------------------------------------ per-stock and index
 
 
-def _quarantine_reason(so: float, pct: float, max_si_pct: float) -> str | None:
+def _quarantine_reason(so: float, pct: float, max_si_pct: float, sec: str | None = None) -> str | None:
+    if sec is not None:
+        return sec
     if not math.isnan(so) and so <= 1:
         return f"shares outstanding of {so:.0f}"
     if not math.isnan(pct) and pct > max_si_pct:
@@ -331,9 +480,13 @@ def stock_rows(
     # object dtype so "no reason" stays None rather than becoming NaN in a string column.
     rows["quarantine_reason"] = pd.Series(
         [
-            _quarantine_reason(so, pct, max_si_pct) if q else None
-            for so, pct, q in zip(
-                rows["shares_outstanding"], rows["si_pct_so"], rows["quarantined"], strict=True
+            _quarantine_reason(so, pct, max_si_pct, sec) if q else None
+            for so, pct, q, sec in zip(
+                rows["shares_outstanding"],
+                rows["si_pct_so"],
+                rows["quarantined"],
+                rows["sec_reason"],
+                strict=True,
             )
         ],
         dtype=object,

@@ -432,10 +432,24 @@ def scan_table(result: Any, layout: Layout = Layout()) -> Group:
             "changes since the last report. * = window not fully covered by the store."
             + sv_caption
             + _no_score_notes(rows, "index")
+            + _denominator_notes(result.extra.get("denominators", {}), rows)
         ),
         caption_justify="left",
     )
     return Group(table, *_dropped_note(dropped, layout))
+
+
+def _denominator_notes(counts: dict[str, dict[str, int]], rows: Sequence[dict[str, Any]]) -> str:
+    """Where each index's members with SI got their shares outstanding (when SEC values are held)."""
+    notes = []
+    for r in rows:
+        c = counts.get(r["index"])
+        if c:
+            notes.append(
+                f"{r['index']} denominators: {c['members_file']} members file, {c['short_interest_file']} "
+                f"SI file, {c['sec']} SEC ({c['sec_quarantined']} quarantined), {c['none']} none."
+            )
+    return "".join(f"\n{n}" for n in notes)
 
 
 def _no_score_notes(rows: Sequence[dict[str, Any]], name: str) -> str:

@@ -201,8 +201,37 @@ FUNDS = TableSpec(
     required=("fund", "date", "aum", "source_format"),
 )
 
+# Shares outstanding from SEC XBRL (dei:EntityCommonStockSharesOutstanding, the cover-page count):
+# the denominator of SI % of shares outstanding when the membership file gives none. Values are
+# kept as filed; what is implausible (placeholders, 10x jumps, stale values) is decided when they
+# are used (metrics.sec_denominators), so a rule change needs no re-ingest.
+SHARES_OUTSTANDING = TableSpec(
+    name="shares_outstanding",
+    schema=pa.schema(
+        [
+            pa.field("symbol", pa.string(), nullable=False),  # normalised, see symbols.py
+            pa.field("cik", pa.int64(), nullable=False),  # SEC Central Index Key of the issuer
+            pa.field("period_end", pa.date32(), nullable=False),  # the fact's "end" (cover-page date)
+            pa.field("filed", pa.date32()),  # filing date; null from frames, which carry none
+            pa.field("shares", pa.int64(), nullable=False),
+            # Common-stock tickers the SEC map lists for this CIK: > 1 means one issuer-wide count
+            # shared by several share classes (GOOGL/GOOG), which is not any one class's count.
+            pa.field("share_classes", pa.int64(), nullable=False),
+            pa.field("entity_name", pa.string()),
+            pa.field("accn", pa.string()),  # accession number of the filing
+            # sec-frames | sec-companyfacts (named like every table's format column)
+            pa.field("source_format", pa.string(), nullable=False),
+            *LINEAGE_FIELDS,
+        ]
+    ),
+    key=("symbol", "period_end"),
+    date_column="period_end",
+    file_per_date=False,  # a few thousand rows per quarter: one file per year
+    required=("symbol", "cik", "period_end", "shares", "share_classes", "source_format"),
+)
+
 TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (SHORT_INTEREST, PRICES, MEMBERS, COT, SHORT_VOLUME, FUNDS)
+    t.name: t for t in (SHORT_INTEREST, PRICES, MEMBERS, COT, SHORT_VOLUME, FUNDS, SHARES_OUTSTANDING)
 }
 
 INDICES = ("RUT", "NDX", "SPX")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import zipfile
 from datetime import date, timedelta
 from pathlib import Path
@@ -108,3 +109,126 @@ def serve_cftc(routes: object, years: range, bundle: bool = True, through: date 
 
 def real_cftc_zip(path: Path) -> bytes:
     return zipped("FinFut26.txt", path.read_bytes())
+
+
+# ------------------------------------------------------------------ SEC XBRL (data-sources.md §4.1)
+SEC_TICKERS_PATH = "www.sec.gov/files/company_tickers.json"
+SEC_FRAME_PATH = "data.sec.gov/api/xbrl/frames/dei/EntityCommonStockSharesOutstanding/shares/{ccp}.json"
+SEC_FACTS_PATH = "data.sec.gov/api/xbrl/companyfacts/CIK{cik:010d}.json"
+SEC_TAG = "EntityCommonStockSharesOutstanding"
+
+# (cik, ticker, title) as company_tickers.json lists them: GOOGL/GOOG share one CIK (one issuer-wide
+# value, two classes); BAC-PB is a preferred (gets no common-stock value); III has no CIK at all.
+SEC_TICKERS = [
+    (1, "AAA", "AAA Corp"),
+    (2, "BBB", "BBB Inc"),
+    (3, "CCC", "CCC Co"),
+    (4, "DDD", "DDD Holdings"),
+    (5, "EEE", "EEE Group"),
+    (6, "FFF", "FFF Ltd"),
+    (7, "GOOGL", "Alphabet Inc."),
+    (7, "GOOG", "Alphabet Inc."),
+    (8, "BAC", "BANK OF AMERICA CORP /DE/"),
+    (8, "BAC-PB", "BANK OF AMERICA CORP /DE/"),
+    (9, "HHH", "HHH Therapeutics"),
+]
+# frame -> [(cik, cover-page end date, shares)]: DDD's newest is a placeholder (100), EEE's newest is
+# 10x its only neighbour (unconfirmed), FFF and HHH are absent (companyfacts has them).
+SEC_FRAMES = {
+    "CY2026Q1I": [(1, "2026-02-15", 1_000_000), (5, "2026-02-10", 4_000_000)],
+    "CY2026Q2I": [
+        (1, "2026-05-01", 1_100_000),
+        (2, "2026-05-01", 5_000_000),
+        (4, "2026-05-01", 3_000_000),
+        (5, "2026-05-05", 4_100_000),
+    ],
+    "CY2026Q3I": [
+        (1, "2026-08-01", 1_200_000),
+        (2, "2026-08-10", 5_000_000),
+        (3, "2026-07-20", 2_000_000),
+        (4, "2026-08-01", 100),
+        (5, "2026-08-03", 45_000_000),
+        (7, "2026-07-25", 12_000_000_000),
+        (8, "2026-07-30", 7_600_000_000),
+    ],
+}
+# cik -> [(end, filed, shares)]: FFF's only value is stale by the autumn 2026 reports; HHH's newer
+# value was filed after the 2026-10-30 settlement date (not known then).
+SEC_FACTS = {
+    6: [("2024-12-31", "2025-02-01", 3_000_000)],
+    9: [("2026-04-20", "2026-05-01", 900_000), ("2026-07-20", "2026-11-20", 1_800_000)],
+}
+SEC_NAMES = {cik: title for cik, _, title in SEC_TICKERS}
+
+
+def sec_tickers() -> bytes:
+    return json.dumps(
+        {str(i): {"cik_str": c, "ticker": t, "title": n} for i, (c, t, n) in enumerate(SEC_TICKERS)}
+    ).encode()
+
+
+def sec_frame(ccp: str) -> bytes:
+    data = [
+        {
+            "accn": f"0000000000-26-{cik:06d}",
+            "cik": cik,
+            "entityName": SEC_NAMES[cik],
+            "loc": "US-DE",
+            "end": end,
+            "val": val,
+        }
+        for cik, end, val in SEC_FRAMES[ccp]
+    ]
+    return json.dumps(
+        {
+            "taxonomy": "dei",
+            "tag": SEC_TAG,
+            "ccp": ccp,
+            "uom": "shares",
+            "label": "Entity Common Stock, Shares Outstanding",
+            "description": "…",
+            "pts": len(data),
+            "data": data,
+        }
+    ).encode()
+
+
+def sec_facts(cik: int) -> bytes:
+    units = [
+        {
+            "end": end,
+            "val": val,
+            "accn": f"0000000000-{filed[2:4]}-{cik:06d}",
+            "fy": int(end[:4]),
+            "fp": "Q2",
+            "form": "10-Q",
+            "filed": filed,
+        }
+        for end, filed, val in SEC_FACTS[cik]
+    ]
+    return json.dumps(
+        {
+            "cik": cik,
+            "entityName": SEC_NAMES[cik],
+            "facts": {
+                "dei": {
+                    SEC_TAG: {
+                        "label": "Entity Common Stock, Shares Outstanding",
+                        "description": "…",
+                        "units": {"shares": units},
+                    }
+                },
+                "us-gaap": {},
+            },
+        }
+    ).encode()
+
+
+def serve_sec(routes: object) -> None:
+    """The ticker map, three frames (CY2026Q4I is not out: unknown paths answer 403 AccessDenied,
+    so it is scripted as SEC's 404), and the companyfacts of FFF and HHH."""
+    routes.put(SEC_TICKERS_PATH, sec_tickers())  # type: ignore[attr-defined]
+    for ccp in SEC_FRAMES:
+        routes.put(SEC_FRAME_PATH.format(ccp=ccp), sec_frame(ccp))  # type: ignore[attr-defined]
+    for cik in SEC_FACTS:
+        routes.put(SEC_FACTS_PATH.format(cik=cik), sec_facts(cik))  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from positioning_cli.ingest import FORMATS, ParseOptions
+from tests.fetch_payloads import sec_facts, sec_frame, sec_tickers
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
@@ -313,6 +314,10 @@ def _hand_seeds() -> list[Seed]:
         Seed("short-volume", "nyse-regsho", "NYSEshvol20260814.txt", REGSHO_NYSE.encode(), "hand", "|"),
         Seed("short-volume", "nyse-regsho", "Amexshvol20090730.txt", REGSHO_NYSE_OLD.encode(), "hand", "|"),
         Seed("funds", "fund-assets", "letf_assets.csv", FUND_ASSETS.encode(), "hand"),
+        # SEC files name CIKs: they are read with the ticker map beside them (write_companions)
+        Seed("shares", "sec-frames", "CY2026Q3I.json", sec_frame("CY2026Q3I"), "hand", "json"),
+        Seed("shares", "sec-companyfacts", "CIK0000000009.json", sec_facts(9), "hand", "json"),
+        Seed("shares", "sec-tickers", "company_tickers.json", sec_tickers(), "hand", "json"),
     ]
 
 
@@ -407,6 +412,11 @@ def _real_seeds() -> list[Seed]:
         # Prices take the symbol from the name (SPY.csv, ES=F.csv, ^spx_d.csv): keep it as is.
         out.append(Seed(kind, fmt, path.name, head(_read(path), lines, preamble=preamble), "real", **extra))
     return out
+
+
+def write_companions(folder: Path) -> None:
+    """Files a seed is read with, beside it: SEC's ticker map for the frames/companyfacts seeds."""
+    (folder / "company_tickers.json").write_bytes(sec_tickers())
 
 
 def all_seeds() -> list[Seed]:

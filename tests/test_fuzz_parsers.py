@@ -41,7 +41,7 @@ from positioning_cli.errors import InputError
 from positioning_cli.ingest import FORMATS, KINDS, Parsed, ParseOptions, parse_file
 from positioning_cli.ingest.text import load
 from tests.conftest import SAMPLE, run_cli, store_bytes
-from tests.fuzz_seeds import BY_FORMAT, FORMAT_IDS, SEEDS, Seed
+from tests.fuzz_seeds import BY_FORMAT, FORMAT_IDS, SEEDS, Seed, write_companions
 
 # --------------------------------------------------------------------------------------- profiles
 FUZZ = os.environ.get("POSITIONING_FUZZ", "").strip() not in ("", "0")
@@ -226,6 +226,28 @@ def global_edit(draw, data: bytes, delimiter: bytes) -> bytes:
     return data.replace(delimiter, delimiter + b" ").replace(b"\n", b" \n")
 
 
+def inner_records(doc: object) -> list | None:
+    """The records of a JSON document that is not a plain array: SEC's frame (``data``), its
+    companyfacts (``facts.dei.TAG.units.shares``, the list itself so edits land in ``doc``) and its
+    ticker map (the values of ``{"0": {...}}``, edited in place); None for another shape."""
+    if isinstance(doc, list):
+        return doc
+    if not isinstance(doc, dict):
+        return None
+    if isinstance(doc.get("data"), list):
+        return doc["data"]
+    facts = doc.get("facts")
+    if isinstance(facts, dict):
+        for tag in (facts.get("dei") or {}).values():
+            shares = ((tag or {}).get("units") or {}).get("shares")
+            if isinstance(shares, list):
+                return shares
+        return None
+    if doc and all(isinstance(v, dict) for v in doc.values()):
+        return list(doc.values())
+    return None
+
+
 @st.composite
 def json_edit(draw, data: bytes) -> bytes:
     """Structure-aware edits of a JSON array of records: values, keys, records, wrappers."""
@@ -233,7 +255,10 @@ def json_edit(draw, data: bytes) -> bytes:
         records = json.loads(data)
     except ValueError:
         return data
-    if isinstance(records, dict) or not isinstance(records, list) or not records:
+    container = None
+    if isinstance(records, dict):  # SEC's documents: edit their records, keep the document's shape
+        container, records = records, inner_records(records)
+    if not isinstance(records, list) or not records:
         return data
     for _ in range(draw(st.integers(1, 4))):
         if not records:
@@ -259,6 +284,8 @@ def json_edit(draw, data: bytes) -> bytes:
             del records[i]
         else:
             records[i] = draw(json_value)
+    if container is not None:
+        return json.dumps(container, allow_nan=True).encode()
     wrapper = draw(st.sampled_from(["list", "list", "data", "two", "empty", "nested"]))
     out: object = records
     if wrapper == "data":
@@ -345,11 +372,14 @@ def mutated_case(draw, seeds: list[Seed]) -> tuple[Seed, bytes]:
 
 
 def _json_records(seed: Seed) -> list[dict]:
-    """A JSON seed's records: an array as it is, a document (Yahoo's chart) as one record of its
-    leaves keyed by their last name."""
+    """A JSON seed's records: an array as it is, SEC's documents' inner records, a document
+    (Yahoo's chart) as one record of its leaves keyed by their last name."""
     doc = json.loads(seed.data)
     if isinstance(doc, list):
         return doc
+    inner = None if isinstance(doc, dict) and "chart" in doc else inner_records(doc)
+    if inner:  # SEC's documents
+        return inner
     leaves: dict = {}
 
     def walk(x: object, key: str) -> None:
@@ -427,6 +457,7 @@ def noise(kind: str) -> st.SearchStrategy[bytes]:
 # and days to cover are read with nonnegative=True). Members' weight may be negative (short legs).
 NONNEGATIVE = {
     "funds": ("aum",),
+    "shares": ("cik", "shares", "share_classes"),
     "short-volume": ("short_volume", "short_exempt_volume", "total_volume"),
     "short-interest": (
         "short_interest",
@@ -462,10 +493,14 @@ def check_table(kind: str, parsed: Parsed, forced: str | None) -> None:
     if forced is not None:
         assert parsed.format == forced, (parsed.format, forced)
     assert table.schema.equals(spec.parsed_schema), table.schema
-    # A Reg SHO day may hold no rows (FINRA's ADF file is usually its header and a count of 0).
-    assert table.num_rows > 0 or kind == "short-volume", "a parsed file has at least one row"
+    # A Reg SHO day may hold no rows (FINRA's ADF file is usually its header and a count of 0); so
+    # may SEC's ticker map (read with the value files, no rows of
+    # its own) and a companyfacts file of an issuer tagging its shares per class.
+    assert table.num_rows > 0 or kind in ("short-volume", "shares"), "a parsed file has at least one row"
     for name in spec.required:
         assert table.column(name).null_count == 0, f"null in required column {name}"
+    if table.num_rows == 0:
+        return
     assert pc.all(pc.equal(table.column("source_format"), parsed.format)).as_py()
     for name in NONNEGATIVE[kind]:
         low = pc.min(table.column(name)).as_py()
@@ -546,7 +581,9 @@ def check_both(seed: Seed, data: bytes, workdir: Path) -> None:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("fuzz")
+    work = tmp_path_factory.mktemp("fuzz")
+    write_companions(work)
+    return work
 
 
 # --------------------------------------------------------------------------------------- tests
@@ -645,6 +682,7 @@ def test_cli_ingest_all_or_nothing(prepared_store: Path, case: tuple[Seed, bytes
         shutil.copytree(prepared_store, store)
         before = store_bytes(store)
         path = Path(tmp) / seed.name
+        write_companions(Path(tmp))
         path.write_bytes(data)
         note(f"seed {seed.label}, forced={forced}, {len(data)} bytes: {data[:300]!r}")
         r = run_cli("ingest", seed.kind, str(path), *seed.cli_args(forced=forced), store=store)

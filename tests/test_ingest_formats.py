@@ -37,7 +37,8 @@ def by_symbol(table) -> dict:
 
 
 def test_public_constants() -> None:
-    assert KINDS == ("short-interest", "prices", "members", "cot", "short-volume", "funds")
+    assert KINDS == ("short-interest", "prices", "members", "cot", "short-volume", "funds", "shares")
+    assert FORMATS["shares"] == ("sec-frames", "sec-companyfacts", "sec-tickers")
     assert FORMATS["short-interest"] == (
         "finra-pipe",
         "finra-api-json",

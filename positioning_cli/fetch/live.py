@@ -3,7 +3,7 @@
     python -m positioning_cli.fetch.live STORE
 
 Walks the first-live-run checklist of data-sources.md §8.5 for the sources this version fetches
-(FINRA CDN, CFTC zips, iShares/Invesco holdings, Yahoo prices with the Cboe/FRED fallback) and probes a few URLs the checklist names (without storing them). Needs the
+(FINRA CDN, CFTC zips, iShares/Invesco holdings, Yahoo prices with the Cboe/FRED fallback, SEC frames) and probes a few URLs the checklist names (without storing them). Needs the
 network; never run by the tests.
 """
 
@@ -52,6 +52,12 @@ def _raw_report(store: Path) -> None:
             text = z.read(z.namelist()[0]).decode("utf-8", "replace")
         seen = {c: (f'",{c},' in text.replace(" ", "") or f",{c}," in text) for c in CFTC_CODES}
         print(f"[5] contract codes in {zips[-1].name}: {seen}")
+    for frame in sorted((store / "raw" / "sec-shares").glob("frames-*.json")):
+        data = json.loads(frame.read_bytes())
+        rows = data.get("data") or []
+        ends = sorted(r.get("end", "") for r in rows)
+        span = f"{ends[0]} .. {ends[-1]}" if ends else "-"
+        print(f"[8] SEC {frame.name}: pts {data.get('pts')}, {len(rows):,} rows, cover dates {span}")
 
 
 def _probe(client: Client, label: str, url: str) -> bytes | None:
@@ -94,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _raw_report(Path(args[0]))
     print("\n== probes (not stored)")
+    from datetime import date, timedelta
 
     with Client(http_settings(Config(), list(SOURCES.values()))) as client:
         for d in (date(2019, 1, 31), date(2020, 6, 30), date(2017, 12, 29), date(2017, 12, 15)):
@@ -104,7 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         for f in ("FinFutWk.txt", "FinComWk.txt"):
             _probe(client, "[4] CFTC current week", f"https://www.cftc.gov/dea/newcot/{f}")
         _members_and_prices(client)
-    print("\n[2] FINRA Query API, [8] SEC frames: not fetched by this version")
+        if Config().get("sec-contact"):  # SEC refuses requests without a contact
+            from positioning_cli.fetch.sec import FRAME_URL, ccp, quarter_end
+
+            nxt = quarter_end(quarter_end(date.today()) + timedelta(days=1))
+            _probe(client, "[8] SEC frame of next quarter (404 expected)", FRAME_URL.format(ccp=ccp(nxt)))
+    print("\n[2] FINRA Query API: not fetched by this version")
     print("[9] compare `positioning calendar` with FINRA's published table around Columbus/Veterans Day")
     return 0
 

@@ -144,13 +144,14 @@ def _ingest(
 
     if not paths:
         return
+    options = src.parse_options(store_root)
     try:
-        reports = api.ingest(src.kind, paths, store_root, wait=wait)
+        reports = api.ingest(src.kind, paths, store_root, options, wait=wait)
     except InputError:
         reports = []
         for p in paths:  # one bad payload must not hold back the others
             try:
-                reports += api.ingest(src.kind, [p], store_root, wait=wait)
+                reports += api.ingest(src.kind, [p], store_root, options, wait=wait)
             except InputError as exc:
                 result.failures.append(f"{src.label}: {p.name}: does not parse: {exc.message}")
                 raw.forget(p.name)  # fetched again next run, not skipped as unchanged
@@ -176,19 +177,22 @@ def run_source(
     result = SourceResult(src.name, src.label)
     raw = RawStore(store_root, src.name)
     items = src.items(ctx, since, until)
-    result.requested = len(items)
-    result.notes = src.notes(items)
-    ready: list[Path] = []
-    for n, item in enumerate(items):
+    every: list[Item] = []
+    while items:  # a second round when the source has follow-up items (SEC companyfacts)
+        every += items
+        result.requested += len(items)
+        ready: list[Path] = []
+        for n, item in enumerate(items):
+            if progress:
+                progress(f"{src.label}: {item.name}", n, len(items))
+            path = _download(src, item, client, raw, ctx, result)
+            if path is not None:
+                ready.append(path)
         if progress:
-            progress(f"{src.label}: {item.name}", n, len(items))
-        path = _download(src, item, client, raw, ctx, result)
-        if path is not None:
-            ready.append(path)
-    result.notes += src.drain_notes()
-    if progress:
-        progress(f"{src.label}: ingesting", len(items), len(items))
-    _ingest(src, store_root, ready, raw, result, wait)
+            progress(f"{src.label}: ingesting", len(items), len(items))
+        _ingest(src, store_root, ready, raw, result, wait)
+        items = src.follow_up(ctx, store_root)
+    result.notes = src.notes(every) + src.drain_notes()
     _state(src, Store(store_root).manifest(), ctx.now, result, until)
     return result
 

@@ -43,7 +43,7 @@ class Context:
     combined: bool = False  # CFTC: futures-and-options combined instead of futures only
     finra_credentials: tuple[str, str] | None = None  # FINRA API client id and secret, when configured
     options: Mapping[str, Any] = field(default_factory=dict)  # a fetch command's own flags (--index, ...)
-    store_root: Path | None = None  # for sources that read the store to decide what to request
+    store_root: Path | None = None  # for sources that read the store (what to request, SEC's refresh)
 
 
 def _bad(source: Source, reply: Reply, problem: str) -> FetchError:
@@ -97,6 +97,16 @@ class Source:
     # True: a raw file already kept for an item is the payload (a closed date range), so an
     # interrupted run's downloads are ingested, not requested again.
     reuse_raw = False
+
+    def follow_up(self, ctx: Context, store_root: Path) -> list[Item]:
+        """Items that depend on what this run ingested (SEC: companyfacts for the index members the
+        frames missed); requested and ingested after the first batch."""
+        return []
+
+    def parse_options(self, store_root: Path) -> Any:
+        """The ``ParseOptions`` the raw files are ingested with (None: the defaults); the same ones a
+        user passes to ``positioning ingest`` to read those files by hand."""
+        return None
 
     def validate(self, item: Item, reply: Reply) -> None:
         """Checks every source needs: a 200 with a non-empty, non-HTML body."""
@@ -491,3 +501,4 @@ SOURCES: dict[str, Source] = {
 # works whichever module is imported first); ``update`` runs them in this order.
 import positioning_cli.fetch.members  # noqa: E402, F401  iShares (RUT, SPX), Invesco (NDX)
 import positioning_cli.fetch.prices  # noqa: E402, F401  Yahoo chart, Cboe/FRED fallback
+from positioning_cli.fetch import sec as _sec  # noqa: E402, F401 (registers SEC shares; builds on the above)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +29,7 @@ class ParseOptions:
     index: str | None = None  # members: RUT|NDX|SPX (else from the file)
     as_of: datetime.date | None = None  # members: as-of date when the file has none
     facility: str | None = None  # short volume: CNMS, FNSQ, NYSE, ... (else from the file name)
+    tickers: Path | None = None  # shares: SEC's company_tickers.json (else the one beside the file)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -557,6 +557,12 @@ def read_json_records(source: Source) -> RawTable:
         data = lists[0]
     if not isinstance(data, list):
         raise InputError(source.name, "JSON must be an array of records (objects)")
+    return json_records(source, data)
+
+
+def json_records(source: Source, data: list[Any]) -> RawTable:
+    """Records already decoded (a list of flat objects) as string columns, one per key; record
+    numbers are 1-based positions in ``data``."""
     if not data:
         raise InputError(source.name, "no records (empty JSON array)")
     header: dict[str, None] = {}

@@ -173,6 +173,11 @@ class DateRange:
     def contains(self, d: datetime.date) -> bool:
         return self.earliest <= d <= self.latest()
 
+    def outside(self, values: pa.Array) -> np.ndarray:
+        """True where a (non-null) date32 value is outside the range."""
+        lo, hi = pa.scalar(self.earliest, pa.date32()), pa.scalar(self.latest(), pa.date32())
+        return arrays.to_numpy(pc.fill_null(pc.or_(pc.less(values, lo), pc.greater(values, hi)), False))
+
 
 # The documented ranges (README "Input formats"), one per kind of date.
 SETTLEMENT_DATES = DateRange("settlement date", datetime.date(1990, 1, 1))  # FINRA's files start 1990s
@@ -185,8 +190,9 @@ TRADE_DATES = DateRange("trade date", datetime.date(2005, 1, 3))
 FUND_DATES = DateRange("fund date", datetime.date(1993, 1, 22))
 
 
-def dates(raw: RawTable, column: str, fmt: str, allowed: DateRange) -> pa.Array:
-    """date32 values parsed with strftime ``fmt``, null for blanks; each within ``allowed``."""
+def dates(raw: RawTable, column: str, fmt: str, allowed: DateRange, *, refuse: bool = True) -> pa.Array:
+    """date32 values parsed with strftime ``fmt``, null for blanks; each within ``allowed``, or
+    (``refuse=False``: the caller leaves such rows out, ``allowed.outside``) returned as read."""
     import pandas as pd
 
     s = stripped(raw, column)
@@ -213,7 +219,7 @@ def dates(raw: RawTable, column: str, fmt: str, allowed: DateRange) -> pa.Array:
     # pandas reads "-2019-01-02" as year -2019; a typo'd year (2062) parses too: both are refused.
     low, high = np.datetime64(allowed.earliest, "D"), np.datetime64(allowed.latest(), "D")
     implausible = ~missing & ((days < low) | (days > high))
-    if implausible.any():
+    if refuse and implausible.any():
         row = _first(implausible)
         raise raw.error(row, column, allowed.problem(_value(raw, column, row)))
     return (
@@ -287,3 +293,7 @@ def require_values(raw: RawTable, column: str, values: pa.Array, what: str = "bl
     if values.null_count:
         row = _first(np.asarray(values.is_null()))
         raise raw.error(row, column, f"{what} (required)")
+
+
+# SEC XBRL financial data (and with it dei cover-page facts) begins with 2009 filings.
+XBRL_DATES = DateRange("XBRL date", datetime.date(2009, 1, 1))
