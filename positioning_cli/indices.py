@@ -100,7 +100,9 @@ class SplitTotals:
         si_t = pa.Table.from_pandas(
             si[["settlement_date", "symbol", "short_interest", "split_flag"]], preserve_index=False
         )
-        members_t = pa.Table.from_pandas(members[["index", "as_of", "symbol"]], preserve_index=False)
+        chosen = members[["index", "as_of", "symbol"]]
+        chosen.attrs = {}  # the SEC frame rides in members.attrs (metrics.with_sec): not table metadata
+        members_t = pa.Table.from_pandas(chosen, preserve_index=False)
         return cls(
             si_t.set_column(0, "settlement_date", si_t.column(0).cast(pa.date32())),
             members_t.set_column(1, "as_of", members_t.column(1).cast(pa.date32())),

@@ -180,7 +180,7 @@ def test_fetch_shares_end_to_end_and_scan_median(sec: Env) -> None:
     assert before["rows"][0]["median_si_pct_so"] == pytest.approx(100 * SI["AAA"] / MEMBER_SO["AAA"])
     assert "denominators" not in before
     seeded_at = datetime.now(UTC).isoformat(timespec="microseconds")
-    time.sleep(0.01)
+    time.sleep(1.1)  # commits are stamped in whole seconds
     r = sec.run("fetch", "shares")
     assert r.code == 0, r.err
     assert "SEC shares outstanding" in r.err and "not published: 2026-12-31 due" in r.err
