@@ -19,6 +19,7 @@ from typing import Any
 from positioning_cli.errors import InputError, NoDataError, UsageError
 from positioning_cli.indices import FUTURES_KEYS, LEVEL_METRICS, PRICE_CONTEXT_KEYS
 from positioning_cli.schema import (
+    BARS,
     COT,
     FUNDS,
     INDICES,
@@ -36,6 +37,7 @@ KIND_TABLE: dict[str, TableSpec] = {
     "cot": COT,
     "short-volume": SHORT_VOLUME,
     "funds": FUNDS,
+    "bars": BARS,
 }
 
 
@@ -217,7 +219,7 @@ def row_options(options: Any) -> dict[str, str]:
     """The options that shape the rows read from a file, as text (those set only): with the
     file's bytes, the identity of an ingest."""
     out: dict[str, str] = {}
-    for name in ("format", "date_format", "symbol", "index", "as_of"):
+    for name in ("format", "date_format", "symbol", "index", "as_of", "interval", "tz"):
         value = getattr(options, name, None)
         if value is not None:
             out[name] = str(value)

@@ -266,6 +266,43 @@ def ingest_prices_cmd(
     )
 
 
+@ingest_app.command("bars")
+def ingest_bars_cmd(
+    paths: PathsArg,
+    symbol: Annotated[
+        str | None,
+        typer.Option(
+            "--symbol", help="Symbol for the file (default: yfinance's Ticker row, else the file name)."
+        ),
+    ] = None,
+    interval: Annotated[
+        str | None,
+        typer.Option("--interval", help="Bar length, e.g. 30m or 1h (default: the timestamps' spacing)."),
+    ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option("--tz", help="Time zone of timestamps written without a UTC offset, e.g. America/New_York."),
+    ] = None,
+    fmt: InputFormatOpt = None,
+    wait: WaitOpt = 30.0,
+    keep_going: KeepGoingOpt = False,
+    quiet: IngestQuietOpt = False,
+    output: SummaryFormatOpt = "text",
+) -> None:
+    """Ingest intraday bars (a Datetime column with a UTC offset, e.g. yfinance 1h or 30m) for `scan --trend-bars 4h`.
+
+    Examples:
+
+      positioning ingest bars SPY_1h.csv
+
+      positioning ingest bars bars.csv --symbol QQQ --interval 30m --tz America/New_York
+    """
+    from positioning_cli.ingest import ParseOptions
+
+    opts = ParseOptions(format=fmt, symbol=symbol, interval=interval, tz=tz)
+    _run_ingest("bars", paths, opts, IngestFlags(wait, keep_going, quiet, output))
+
+
 @ingest_app.command("members")
 def ingest_members_cmd(
     paths: PathsArg,

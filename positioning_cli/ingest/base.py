@@ -28,6 +28,8 @@ class ParseOptions:
     index: str | None = None  # members: RUT|NDX|SPX (else from the file)
     as_of: datetime.date | None = None  # members: as-of date when the file has none
     facility: str | None = None  # short volume: CNMS, FNSQ, NYSE, ... (else from the file name)
+    interval: str | None = None  # bars: "1h", "30m", ... (else inferred from the timestamps)
+    tz: str | None = None  # bars: zone of timestamps written without a UTC offset
 
 
 @dataclass(frozen=True)
