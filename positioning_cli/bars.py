@@ -132,7 +132,8 @@ def session_bars(
     bounds = [*starts, len(keys)]
     o, h, lo, c = (col[idx] for col in cols)
     v = vol[idx]
-    out_ts, out = [], {"open": [], "high": [], "low": [], "close": [], "volume": []}
+    out_ts: list[int] = []
+    out: dict[str, list[float]] = {"open": [], "high": [], "low": [], "close": [], "volume": []}
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         day, group = keys[a]
         out_ts.append(_utc_us(day, _OPEN_MIN + group * span))

@@ -281,7 +281,9 @@ def ingest_bars_cmd(
     ] = None,
     tz: Annotated[
         str | None,
-        typer.Option("--tz", help="Time zone of timestamps written without a UTC offset, e.g. America/New_York."),
+        typer.Option(
+            "--tz", help="Time zone of timestamps written without a UTC offset, e.g. America/New_York."
+        ),
     ] = None,
     fmt: InputFormatOpt = None,
     wait: WaitOpt = 30.0,
@@ -718,6 +720,14 @@ def scan_cmd(
         ),
     ] = None,
     proxy: ProxyOpt = None,
+    trend_bars: Annotated[
+        str | None,
+        typer.Option(
+            "--trend-bars",
+            help="Trend state (EMA stack, Bollinger, Keltner) on 1d closes or 4h session bars "
+            "(`ingest bars`; default 1d).",
+        ),
+    ] = None,
     fail_on: FailOnOpt = None,
     once: OnceOpt = False,
     fmt: FormatOpt = "auto",
@@ -746,6 +756,8 @@ def scan_cmd(
 
       positioning scan --by sector --index SPX
 
+      positioning scan --trend-bars 4h   # trend on 4-hour bars (`ingest bars`)
+
       positioning scan --format json | jq '.rows[] | {index, divergence_score}'
 
       positioning scan --fail-on 'divergence_score>=80'   # exit 7 when an index crosses it
@@ -763,11 +775,20 @@ def scan_cmd(
     by = by.lower()
     if by == "index":
         proxies = dict(_mapping_pairs(proxy or [], "--proxy", "INDEX=SYMBOL"))
-        result = api.scan(_store_path(), as_of=as_of_date, known_at=known, indices=indices, proxies=proxies)
+        result = api.scan(
+            _store_path(),
+            as_of=as_of_date,
+            known_at=known,
+            indices=indices,
+            proxies=proxies,
+            trend_bars=trend_bars,
+        )
         _emit(result, fmt, api.SCAN_KEYS, render.scan_table, fail_on, choice=choice, once=once)
         return
     if by not in ("sector", "stock"):
         raise UsageError(f"--by {by!r}: expected index, sector or stock")
+    if trend_bars is not None:
+        raise UsageError("--trend-bars goes with --by index")
     chosen = _chosen_symbols(symbols, watchlist)
     if by != "stock" and (chosen or sort):
         raise UsageError("--symbols, --watchlist and --sort go with --by stock")

@@ -72,7 +72,9 @@ def parse_intraday(source: Source, options: ParseOptions) -> Parsed:
 
     layout = _layout(source)
     if layout is None:
-        raise source.error("no intraday header (a 'Datetime' column, or yfinance's Price/Ticker/Datetime rows)")
+        raise source.error(
+            "no intraday header (a 'Datetime' column, or yfinance's Price/Ticker/Datetime rows)"
+        )
     header_line, ticker_line, stamp_line = layout
     in_file = _ticker(source, ticker_line)
     if in_file is None and source.regular:  # SPY_1h.csv -> SPY: the interval is not the symbol
@@ -118,7 +120,9 @@ def parse_intraday(source: Source, options: ParseOptions) -> Parsed:
             raise source.error(f"--tz {options.tz!r}: unknown time zone (e.g. America/New_York)") from None
         naive = pd.to_datetime(text, format="ISO8601", errors="coerce")
         try:
-            stamps = naive.dt.tz_localize(options.tz, ambiguous="raise", nonexistent="raise").dt.tz_convert("UTC")
+            stamps = naive.dt.tz_localize(options.tz, ambiguous="raise", nonexistent="raise").dt.tz_convert(
+                "UTC"
+            )
         except (ValueError, TypeError) as exc:  # a wall time that the zone skips or repeats
             raise source.error(f"--tz {options.tz}: {exc}") from None
     bad = stamps.isna().to_numpy(dtype=bool)
@@ -170,7 +174,9 @@ def parse_intraday(source: Source, options: ParseOptions) -> Parsed:
     return Parsed(table, FORMAT, tuple(warnings), absent=not_given)
 
 
-def _interval(source: Source, options: ParseOptions, t_us: np.ndarray, days: np.ndarray, table: pa.Table) -> int:
+def _interval(
+    source: Source, options: ParseOptions, t_us: np.ndarray, days: np.ndarray, table: pa.Table
+) -> int:
     if options.interval is not None:
         try:
             given = interval_minutes(options.interval)
@@ -193,6 +199,4 @@ def _interval(source: Source, options: ParseOptions, t_us: np.ndarray, days: np.
         raise source.error(str(exc)) from None
 
 
-FORMATS = (
-    FormatDef(FORMAT, _is_intraday, parse_intraday, signature=("Datetime", "Close")),
-)
+FORMATS = (FormatDef(FORMAT, _is_intraday, parse_intraday, signature=("Datetime", "Close")),)
