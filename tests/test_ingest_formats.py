@@ -37,7 +37,7 @@ def by_symbol(table) -> dict:
 
 
 def test_public_constants() -> None:
-    assert KINDS == ("short-interest", "prices", "members", "cot", "short-volume", "funds")
+    assert KINDS == ("short-interest", "prices", "members", "cot", "short-volume", "funds", "bars")
     assert FORMATS["short-interest"] == (
         "finra-pipe",
         "finra-api-json",
@@ -50,6 +50,7 @@ def test_public_constants() -> None:
     assert FORMATS["cot"] == ("cftc-tff",)
     assert FORMATS["short-volume"] == ("finra-regsho", "nyse-regsho")
     assert FORMATS["funds"] == ("fund-assets",)
+    assert FORMATS["bars"] == ("yfinance-intraday",)
 
 
 @pytest.mark.parametrize(
