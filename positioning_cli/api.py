@@ -915,15 +915,21 @@ def _trend_bars(
         ts = rows_of.column("ts").cast("int64").to_numpy().view("datetime64[us]")
         try:
             four = b.session_bars(b.Bars(ts, **col), minutes, early_closes=early_closes())
-        except ValueError as exc:
-            raise NoDataError(f"{idx}: {sym} {b.interval_name(minutes)} bars: {exc}") from None
-        r.update(trend_fields(Prices(sym, four.ts, four.close, four.high, four.low), d))
+        except ValueError as exc:  # bars that do not fit the grid: as if there were none
+            source[idx] = None
+            warnings.append(f"{idx}: {sym} {b.interval_name(minutes)} bars: {exc}; trend from daily closes")
+            continue
         upto = four.ts[four.ts < (np.datetime64(iso(d)) + np.timedelta64(1, "D")).astype("datetime64[us]")]
+        if not len(upto):
+            source[idx] = None
+            warnings.append(f"{idx}: no {sym} bars on or before {iso(d)}; trend from daily closes")
+            continue
+        r.update(trend_fields(Prices(sym, four.ts, four.close, four.high, four.low), d))
         source[idx] = {
             "symbol": sym,
             "interval": b.interval_name(minutes),
             "bars_4h": int(len(upto)),
-            "last_bar": None if not len(upto) else str(upto[-1].astype("datetime64[s]")) + "Z",
+            "last_bar": str(upto[-1].astype("datetime64[s]")) + "Z",
         }
     return {"trend_bars": trend_bars, "trend_bars_source": source}
 

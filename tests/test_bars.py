@@ -282,5 +282,9 @@ def test_scan_trend_bars_without_bars_falls_back_to_daily(demo_store: Path) -> N
     assert doc["trend_bars_source"] == {"SPX": None}
     assert doc["rows"][0]["keltner_pos"] == daily["rows"][0]["keltner_pos"]
     assert any("no intraday bars for SPY" in w for w in doc["warnings"])
+    one_day = json.loads(
+        run_cli("scan", "-f", "json", "--trend-bars", "1d", "--index", "SPX", store=demo_store).out
+    )
+    assert one_day["trend_bars"] == "1d" and one_day["rows"] == daily["rows"]
     bad = run_cli("scan", "--trend-bars", "2h", store=demo_store)
     assert bad.code == ExitCode.USAGE and "--trend-bars" in bad.err
