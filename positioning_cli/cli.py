@@ -253,6 +253,8 @@ def ingest_prices_cmd(
 ) -> None:
     """Ingest daily OHLCV prices: Yahoo, yfinance or Stooq CSV.
 
+    Intraday files (a Datetime column with a UTC offset) go to `positioning ingest bars`.
+
     Examples:
 
       positioning ingest prices SPY.csv QQQ.csv IWM.csv
