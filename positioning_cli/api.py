@@ -19,6 +19,7 @@ from typing import Any
 from positioning_cli.errors import InputError, NoDataError, UsageError
 from positioning_cli.indices import FUTURES_KEYS, LEVEL_METRICS, PRICE_CONTEXT_KEYS
 from positioning_cli.schema import (
+    BARS,
     COT,
     FUNDS,
     INDICES,
@@ -38,6 +39,7 @@ KIND_TABLE: dict[str, TableSpec] = {
     "short-volume": SHORT_VOLUME,
     "funds": FUNDS,
     "shares": SHARES_OUTSTANDING,
+    "bars": BARS,
 }
 
 
@@ -219,7 +221,7 @@ def row_options(options: Any) -> dict[str, str]:
     """The options that shape the rows read from a file, as text (those set only): with the
     file's bytes, the identity of an ingest."""
     out: dict[str, str] = {}
-    for name in ("format", "date_format", "symbol", "index", "as_of"):
+    for name in ("format", "date_format", "symbol", "index", "as_of", "interval", "tz"):
         value = getattr(options, name, None)
         if value is not None:
             out[name] = str(value)
@@ -823,10 +825,14 @@ def scan(
     known_at: datetime | None = None,
     indices: Sequence[str] = INDICES,
     proxies: Mapping[str, str] | None = None,
+    trend_bars: str | None = None,
 ) -> Result:
     """Rank indices by divergence on the latest settlement date on or before ``as_of``.
 
     Each row also carries ``prev_rank``: its rank computed the same way on the previous report.
+    ``trend_bars``: "1d" (the daily closes; the default) or "4h" (the proxy's 4-hour session bars
+    from the ``bars`` table, bars.py; an index whose proxy has none keeps the daily trend, with a
+    warning); given, the JSON says which under ``trend_bars`` and ``trend_bars_source``.
     """
     from positioning_cli.indices import index_rows, price_context_by_index
     from positioning_cli.measures import iso, to_date
@@ -856,6 +862,8 @@ def scan(
     denominators = _denominator_counts(store_root, to_date(d), [r["index"] for r in rows], known_at)
     if denominators:
         extra["denominators"] = denominators
+    if trend_bars is not None:
+        extra.update(_trend_bars(store_root, known_at, rows, d, proxy_map, trend_bars, warnings))
     return Result("scan", to_date(d), [_ordered(r) for r in rows], warnings, extra=extra)
 
 
@@ -907,6 +915,87 @@ def pa_date(d: date) -> Any:
     import pyarrow as pa
 
     return pa.scalar(d, pa.date32())
+
+
+def _trend_bars(
+    store_root: Path,
+    known_at: datetime | None,
+    rows: list[dict[str, Any]],
+    d: Any,
+    proxy_map: Mapping[str, tuple[str, ...]],
+    trend_bars: str,
+    warnings: list[str],
+) -> dict[str, Any]:
+    """Replace each row's trend fields by those of its proxy's 4-hour session bars (the first
+    symbol of the proxy chain with bars; its shortest interval held). Returns the JSON keys."""
+    from positioning_cli.bars import TREND_BARS
+
+    if trend_bars not in TREND_BARS:
+        raise UsageError(f"--trend-bars {trend_bars!r}: expected one of {', '.join(TREND_BARS)}")
+    if trend_bars == "1d":
+        return {"trend_bars": "1d"}
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from positioning_cli import arrays
+    from positioning_cli import bars as b
+    from positioning_cli.fetch.calendar import early_closes
+    from positioning_cli.indices import Prices, trend_fields
+    from positioning_cli.measures import iso
+    from positioning_cli.store import Store
+
+    wanted = sorted({s for r in rows for s in proxy_map[r["index"]]})
+    store = Store(store_root)
+    with store.reading(known_at=known_at) as manifest:
+        table = store.read(
+            "bars",
+            ["symbol", "interval", "ts", "high", "low", "close", "open", "volume"],
+            manifest,
+            row_filter=lambda t: t.filter(pc.is_in(t.column("symbol"), value_set=arrays.strings(wanted))),
+        )
+    held: dict[str, list[str]] = {}
+    pairs = zip(table.column("symbol").to_pylist(), table.column("interval").to_pylist(), strict=True)
+    for sym, interval in set(pairs):
+        held.setdefault(sym, []).append(interval)
+    source: dict[str, Any] = {}
+    for r in rows:
+        idx = r["index"]
+        sym = next((s for s in proxy_map[idx] if s in held), None)
+        if sym is None:
+            source[idx] = None
+            warnings.append(
+                f"{idx}: no intraday bars for {' or '.join(proxy_map[idx])}; trend from daily closes"
+                f" (`positioning ingest bars FILE --symbol {proxy_map[idx][0]}`)"
+            )
+            continue
+        minutes = min(b.interval_minutes(i) for i in held[sym])
+        rows_of = table.filter(
+            pc.and_(
+                pc.equal(table.column("symbol"), sym),
+                pc.equal(table.column("interval"), b.interval_name(minutes)),
+            )
+        )
+        col = {c: arrays.floats(rows_of.column(c)) for c in ("open", "high", "low", "close", "volume")}
+        ts = rows_of.column("ts").cast("int64").to_numpy().view("datetime64[us]")
+        try:
+            four = b.session_bars(b.Bars(ts, **col), minutes, early_closes=early_closes())
+        except ValueError as exc:  # bars that do not fit the grid: as if there were none
+            source[idx] = None
+            warnings.append(f"{idx}: {sym} {b.interval_name(minutes)} bars: {exc}; trend from daily closes")
+            continue
+        upto = four.ts[four.ts < (np.datetime64(iso(d)) + np.timedelta64(1, "D")).astype("datetime64[us]")]
+        if not len(upto):
+            source[idx] = None
+            warnings.append(f"{idx}: no {sym} bars on or before {iso(d)}; trend from daily closes")
+            continue
+        r.update(trend_fields(Prices(sym, four.ts, four.close, four.high, four.low), d))
+        source[idx] = {
+            "symbol": sym,
+            "interval": b.interval_name(minutes),
+            "bars_4h": int(len(upto)),
+            "last_bar": str(upto[-1].astype("datetime64[s]")) + "Z",
+        }
+    return {"trend_bars": trend_bars, "trend_bars_source": source}
 
 
 def _sv_caveat() -> str:

@@ -254,6 +254,8 @@ def ingest_prices_cmd(
 ) -> None:
     """Ingest daily OHLCV prices: Yahoo, yfinance or Stooq CSV.
 
+    Intraday files (a Datetime column with a UTC offset) go to `positioning ingest bars`.
+
     Examples:
 
       positioning ingest prices SPY.csv QQQ.csv IWM.csv
@@ -265,6 +267,45 @@ def ingest_prices_cmd(
     _run_ingest(
         "prices", paths, ParseOptions(format=fmt, symbol=symbol), IngestFlags(wait, keep_going, quiet, output)
     )
+
+
+@ingest_app.command("bars")
+def ingest_bars_cmd(
+    paths: PathsArg,
+    symbol: Annotated[
+        str | None,
+        typer.Option(
+            "--symbol", help="Symbol for the file (default: yfinance's Ticker row, else the file name)."
+        ),
+    ] = None,
+    interval: Annotated[
+        str | None,
+        typer.Option("--interval", help="Bar length, e.g. 30m or 1h (default: the timestamps' spacing)."),
+    ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz", help="Time zone of timestamps written without a UTC offset, e.g. America/New_York."
+        ),
+    ] = None,
+    fmt: InputFormatOpt = None,
+    wait: WaitOpt = 30.0,
+    keep_going: KeepGoingOpt = False,
+    quiet: IngestQuietOpt = False,
+    output: SummaryFormatOpt = "text",
+) -> None:
+    """Ingest intraday bars (a Datetime column with a UTC offset, e.g. yfinance 1h or 30m) for `scan --trend-bars 4h`.
+
+    Examples:
+
+      positioning ingest bars SPY_1h.csv
+
+      positioning ingest bars bars.csv --symbol QQQ --interval 30m --tz America/New_York
+    """
+    from positioning_cli.ingest import ParseOptions
+
+    opts = ParseOptions(format=fmt, symbol=symbol, interval=interval, tz=tz)
+    _run_ingest("bars", paths, opts, IngestFlags(wait, keep_going, quiet, output))
 
 
 @ingest_app.command("members")
@@ -721,6 +762,14 @@ def scan_cmd(
         ),
     ] = None,
     proxy: ProxyOpt = None,
+    trend_bars: Annotated[
+        str | None,
+        typer.Option(
+            "--trend-bars",
+            help="Trend state (EMA stack, Bollinger, Keltner) on 1d closes or 4h session bars "
+            "(`ingest bars`; default 1d).",
+        ),
+    ] = None,
     fail_on: FailOnOpt = None,
     once: OnceOpt = False,
     fmt: FormatOpt = "auto",
@@ -749,6 +798,8 @@ def scan_cmd(
 
       positioning scan --by sector --index SPX
 
+      positioning scan --trend-bars 4h   # trend on 4-hour bars (`ingest bars`)
+
       positioning scan --format json | jq '.rows[] | {index, divergence_score}'
 
       positioning scan --fail-on 'divergence_score>=80'   # exit 7 when an index crosses it
@@ -766,11 +817,20 @@ def scan_cmd(
     by = by.lower()
     if by == "index":
         proxies = dict(_mapping_pairs(proxy or [], "--proxy", "INDEX=SYMBOL"))
-        result = api.scan(_store_path(), as_of=as_of_date, known_at=known, indices=indices, proxies=proxies)
+        result = api.scan(
+            _store_path(),
+            as_of=as_of_date,
+            known_at=known,
+            indices=indices,
+            proxies=proxies,
+            trend_bars=trend_bars,
+        )
         _emit(result, fmt, api.SCAN_KEYS, render.scan_table, fail_on, choice=choice, once=once)
         return
     if by not in ("sector", "stock"):
         raise UsageError(f"--by {by!r}: expected index, sector or stock")
+    if trend_bars is not None:
+        raise UsageError("--trend-bars goes with --by index")
     chosen = _chosen_symbols(symbols, watchlist)
     if by != "stock" and (chosen or sort):
         raise UsageError("--symbols, --watchlist and --sort go with --by stock")

@@ -54,6 +54,8 @@ _INGEST_HINT = {
     "cot": "run `positioning fetch cot` or `positioning ingest cot FILE`",
     "short_volume": "run `positioning fetch short-volume` or `positioning ingest short-volume FILE`",
     "funds": "run `positioning ingest funds FILE`",
+    "bars": "run `positioning ingest bars FILE`",
+    "shares_outstanding": "run `positioning fetch shares` (needs `sec-contact`) or `positioning ingest shares FILE`",
 }
 _USED_BY = {
     "short_interest": "every view needs it",
@@ -62,8 +64,12 @@ _USED_BY = {
     "cot": "cot and scan's futures columns are empty",
     "short_volume": "the short-volume columns are empty",
     "funds": "flows shows no leveraged-ETF rebalance",
+    "bars": "scan --trend-bars 4h falls back to daily closes",
+    "shares_outstanding": "SI % of shares outstanding has only the membership and SI files' own counts",
 }
 _CORE_TABLES = ("short_interest", "prices", "members")
+# Tables only an option reads: empty is no warning (the option itself warns when used).
+_OPT_IN_TABLES = ("bars",)
 # The views and whether an empty one fails (every index view) or only warns (optional sources).
 VIEWS = ("scan", "scan --by sector", "scan --by stock", "summary", "cot", "flows")
 _CORE_VIEWS = ("scan", "scan --by sector", "scan --by stock", "summary")
@@ -153,7 +159,7 @@ def _table_check(
     today = now.date()
     core = name in _CORE_TABLES
     if not rows:
-        status = "fail" if core else "warn"
+        status = "fail" if core else ("ok" if name in _OPT_IN_TABLES else "warn")
         return Check("table", name, status, f"empty: {_USED_BY[name]}; {_INGEST_HINT[name]}", rows=0)
     base = Check("table", name, "ok", "", rows=rows, newest=newest, age_days=_age(today, newest))
     if name in _SOURCE_OF:

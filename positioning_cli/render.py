@@ -348,6 +348,8 @@ def scan_table(result: Any, layout: Layout = Layout()) -> Group:
     from rich.console import Group
 
     rows = result.rows
+    # --trend-bars 4h: the trend rows say so (an index without bars falls back, and is warned about)
+    bars_tag = " (4h)" if (getattr(result, "extra", None) or {}).get("trend_bars") == "4h" else ""
     labels: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
         ("Divergence score", lambda r: number(r["divergence_score"], 1)),
         ("Quadrant SI / price", lambda r: QUADRANT_SHORT.get(r["quadrant_key"] or "", "–")),
@@ -377,9 +379,9 @@ def scan_table(result: Any, layout: Layout = Layout()) -> Group:
         ("Price Δ YTD", lambda r: change_cell(r["price_return_ytd"])),
         ("Price Δ 12M", lambda r: change_cell(r["price_return_12m"])),
         ("Price percentile 1Y", lambda r: percentile_cell(r["price_pct_1y"])),
-        ("EMA stack 8/21/50", lambda r: r["ema_stack"] or "–"),
+        (f"EMA stack 8/21/50{bars_tag}", lambda r: r["ema_stack"] or "–"),
         (
-            "Bollinger %B / Keltner",
+            f"Bollinger %B / Keltner{bars_tag}",
             lambda r: f"{number(r['bollinger_pct_b'], 2)} / {number(r['keltner_pos'], 2)}",
         ),
         ("Rank last report", lambda r: "–" if r["prev_rank"] is None else str(r["prev_rank"])),

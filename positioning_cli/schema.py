@@ -230,8 +230,35 @@ SHARES_OUTSTANDING = TableSpec(
     required=("symbol", "cik", "period_end", "shares", "share_classes", "source_format"),
 )
 
+# Intraday bars (``ingest bars``): kept apart from the daily ``prices`` so no daily reader ever
+# mistakes a bar for a day; ``scan --trend-bars 4h`` reads them (bars.py aggregates them).
+BARS = TableSpec(
+    name="bars",
+    schema=pa.schema(
+        [
+            pa.field("symbol", pa.string(), nullable=False),  # normalised, see symbols.py
+            pa.field("interval", pa.string(), nullable=False),  # bar length: "5m", "30m", "1h", ...
+            pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),  # the bar's start, UTC
+            # The bar's day in New York (the exchange's session date): the year partition and the
+            # point-in-time cut-off (a bar belongs to its session date, as a daily close does).
+            pa.field("date", pa.date32(), nullable=False),
+            pa.field("open", pa.float64()),
+            pa.field("high", pa.float64()),
+            pa.field("low", pa.float64()),
+            pa.field("close", pa.float64(), nullable=False),
+            pa.field("volume", pa.int64()),  # null when the source row has none
+            pa.field("source_format", pa.string(), nullable=False),
+            *LINEAGE_FIELDS,
+        ]
+    ),
+    key=("symbol", "interval", "ts"),
+    date_column="date",
+    file_per_date=False,
+    required=("symbol", "interval", "ts", "date", "close", "source_format"),
+)
+
 TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (SHORT_INTEREST, PRICES, MEMBERS, COT, SHORT_VOLUME, FUNDS, SHARES_OUTSTANDING)
+    t.name: t for t in (SHORT_INTEREST, PRICES, MEMBERS, COT, SHORT_VOLUME, FUNDS, SHARES_OUTSTANDING, BARS)
 }
 
 INDICES = ("RUT", "NDX", "SPX")

@@ -234,6 +234,17 @@ REGSHO_NYSE = (
     "20260814|A|814|191066|558941|N\r\n20260814|ABR PRA|0|12|40|N\r\n"
 )
 FUND_ASSETS = "fund,date,aum,leverage,index\nTQQQ,2026-11-19,22000000000,,\nXYZU,2026-11-19,5e8,3,NDX\n"
+# yfinance intraday (`df.to_csv()` of `yf.download(interval="1h")`): one-row and multi-index headers
+BARS_ONE_ROW = (
+    "Datetime,Open,High,Low,Close,Adj Close,Volume\n"
+    "2026-11-20 09:30:00-05:00,600.5,602.25,599.75,601.0,601.0,1200\n"
+    "2026-11-20 10:30:00-05:00,601.0,603.5,600.5,603.0,603.0,900\n"
+)
+BARS_MULTI = (
+    "Price,Close,High,Low,Open,Volume\nTicker,QQQ,QQQ,QQQ,QQQ,QQQ\nDatetime,,,,,\n"
+    "2026-07-01 09:30:00-04:00,500.25,501.0,499.5,500.0,3000\n"
+    "2026-07-01 10:00:00-04:00,500.75,501.5,500.0,500.25,2500\n"
+)
 REGSHO_NYSE_OLD = "Date|Symbol|Short Volume|Total Volume|Market\r\n20090731|ZZ|218400|391800|A\r\n"
 # Yahoo's v8 chart document (one bar with null prices, as Yahoo writes a halted day) and the
 # official index-level CSVs: Cboe's DATE,SPX and FRED's with a blank holiday.
@@ -318,6 +329,8 @@ def _hand_seeds() -> list[Seed]:
         Seed("shares", "sec-frames", "CY2026Q3I.json", sec_frame("CY2026Q3I"), "hand", "json"),
         Seed("shares", "sec-companyfacts", "CIK0000000009.json", sec_facts(9), "hand", "json"),
         Seed("shares", "sec-tickers", "company_tickers.json", sec_tickers(), "hand", "json"),
+        Seed("bars", "yfinance-intraday", "SPY_1h.csv", BARS_ONE_ROW.encode(), "hand"),
+        Seed("bars", "yfinance-intraday", "intraday.csv", BARS_MULTI.encode(), "hand"),
     ]
 
 

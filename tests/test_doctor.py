@@ -12,7 +12,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from positioning_cli import api, doctor
-from positioning_cli.schema import INDICES
+from positioning_cli.schema import INDICES, TABLES
 from tests.conftest import run_cli
 
 HEADER = (
@@ -143,7 +143,7 @@ def test_json_has_the_documented_keys(small_report: dict[str, Any]) -> None:
         assert row["status"] in doctor.STATUSES and row["section"] in doctor.SECTIONS and row["reason"]
     # every table, index (twice) and view once
     names = [(r["section"], r["name"]) for r in doc["rows"]]
-    assert len(names) == len(set(names)) == 6 + 2 * len(INDICES) + len(doctor.VIEWS)
+    assert len(names) == len(set(names)) == len(TABLES) + 2 * len(INDICES) + len(doctor.VIEWS)
 
 
 def test_stale_short_interest_fails_with_exit_7(small_store: Path) -> None:

@@ -468,6 +468,7 @@ NONNEGATIVE = {
         "days_to_cover",
     ),
     "prices": ("open", "high", "low", "close", "adj_close", "volume"),
+    "bars": ("open", "high", "low", "close", "volume"),
     "members": ("shares_outstanding", "float_shares"),
     "cot": (
         "open_interest",

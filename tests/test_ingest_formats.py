@@ -37,7 +37,7 @@ def by_symbol(table) -> dict:
 
 
 def test_public_constants() -> None:
-    assert KINDS == ("short-interest", "prices", "members", "cot", "short-volume", "funds", "shares")
+    assert KINDS == ("short-interest", "prices", "members", "cot", "short-volume", "funds", "shares", "bars")
     assert FORMATS["shares"] == ("sec-frames", "sec-companyfacts", "sec-tickers")
     assert FORMATS["short-interest"] == (
         "finra-pipe",
@@ -51,6 +51,7 @@ def test_public_constants() -> None:
     assert FORMATS["cot"] == ("cftc-tff",)
     assert FORMATS["short-volume"] == ("finra-regsho", "nyse-regsho")
     assert FORMATS["funds"] == ("fund-assets",)
+    assert FORMATS["bars"] == ("yfinance-intraday",)
 
 
 @pytest.mark.parametrize(

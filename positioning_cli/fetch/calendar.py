@@ -100,6 +100,21 @@ def _sessions() -> pd.DatetimeIndex:
 
 
 @functools.cache
+def early_closes() -> dict[date, time]:
+    """NYSE sessions that close before 16:00 (the day before Independence Day, after Thanksgiving,
+    Christmas Eve...), with their close in New York time, from FIRST_SESSION to LAST_YEAR."""
+    import warnings
+
+    import exchange_calendars as xcals
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cal = xcals.get_calendar("XNYS", start=FIRST_SESSION.isoformat(), end=f"{LAST_YEAR}-12-31")
+        closes = cal.schedule.loc[cal.early_closes, "close"].dt.tz_convert(ET)
+    return {d.date(): c.time() for d, c in closes.items()}
+
+
+@functools.cache
 def _session_ordinals() -> tuple[int, ...]:
     return tuple(d.toordinal() for d in _sessions().date)
 

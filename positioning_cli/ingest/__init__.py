@@ -16,13 +16,13 @@ import pyarrow as pa
 
 from positioning_cli.errors import InputError
 
-from . import cot, funds, members, prices, shares, short_interest, short_volume
+from . import bars, cot, funds, members, prices, shares, short_interest, short_volume
 from .base import FormatDef, Parsed, ParseOptions
 from .text import STDIN, Source, canonical, display_name, guess_delimiter, load, shorten
 
 __all__ = ["FORMATS", "KINDS", "ParseOptions", "Parsed", "detect", "expand_paths", "parse_file"]
 
-KINDS = ("short-interest", "prices", "members", "cot", "short-volume", "funds", "shares")
+KINDS = ("short-interest", "prices", "members", "cot", "short-volume", "funds", "shares", "bars")
 
 # Detection tries formats in this order; the first whose header matches wins.
 _REGISTRY: dict[str, tuple[FormatDef, ...]] = {
@@ -33,6 +33,7 @@ _REGISTRY: dict[str, tuple[FormatDef, ...]] = {
     "short-volume": short_volume.FORMATS,
     "funds": funds.FORMATS,
     "shares": shares.FORMATS,
+    "bars": bars.FORMATS,
 }
 FORMATS: dict[str, tuple[str, ...]] = {kind: tuple(f.name for f in defs) for kind, defs in _REGISTRY.items()}
 # The format a --map without --format selects, per kind.

@@ -30,6 +30,8 @@ class ParseOptions:
     as_of: datetime.date | None = None  # members: as-of date when the file has none
     facility: str | None = None  # short volume: CNMS, FNSQ, NYSE, ... (else from the file name)
     tickers: Path | None = None  # shares: SEC's company_tickers.json (else the one beside the file)
+    interval: str | None = None  # bars: "1h", "30m", ... (else inferred from the timestamps)
+    tz: str | None = None  # bars: zone of timestamps written without a UTC offset
 
 
 @dataclass(frozen=True)

@@ -89,22 +89,29 @@ def symbol_from_name(source: Source, fmt: str) -> str:
     return stem
 
 
+def file_symbol(source: Source, options: ParseOptions, fmt: str, in_file: str | None = None) -> str:
+    """A price file's symbol: --symbol, else ``in_file`` (a symbol the file itself names), else the
+    file name; through the one symbol rule (normalised, plausible)."""
+    if options.symbol is None and in_file is None and not source.regular:
+        raise source.error(
+            "read from a pipe, so there is no file name to take the symbol from; pass --symbol"
+        )
+    symbol = normalise_symbol(options.symbol or in_file or symbol_from_name(source, fmt))
+    if not symbol:
+        raise source.error("cannot tell the symbol from the file name; pass --symbol")
+    if not plausible(symbol):
+        given = "--symbol" if options.symbol else ("the file" if in_file else "the file name")
+        raise source.error(f"symbol from {given}: {describe_implausible(symbol)}; pass --symbol")
+    return symbol
+
+
 def _parse(source: Source, options: ParseOptions, fmt: str) -> Parsed:
     raw = read_csv(source, ",")
     cols = {f: hit for f, names in COLUMNS.items() if (hit := raw.find(*names)) is not None}
     lacking = [COLUMNS[f][0] for f in ("date", "close") if f not in cols]
     if lacking:
         raise raw.missing(lacking)
-    if options.symbol is None and not source.regular:
-        raise source.error(
-            "read from a pipe, so there is no file name to take the symbol from; pass --symbol"
-        )
-    symbol = normalise_symbol(options.symbol or symbol_from_name(source, fmt))
-    if not symbol:
-        raise source.error("cannot tell the symbol from the file name; pass --symbol")
-    if not plausible(symbol):
-        given = "--symbol" if options.symbol else "the file name"
-        raise source.error(f"symbol from {given}: {describe_implausible(symbol)}; pass --symbol")
+    symbol = file_symbol(source, options, fmt)
 
     warnings: list[str] = []
     price_cols = [cols[f] for f in PRICE_FIELDS if f in cols]

@@ -188,6 +188,8 @@ REPORT_DATES = DateRange("report date", datetime.date(1986, 1, 1))  # CFTC's his
 TRADE_DATES = DateRange("trade date", datetime.date(2005, 1, 3))
 # Fund flows: no US exchange-traded fund traded before SPY (1993-01-22)
 FUND_DATES = DateRange("fund date", datetime.date(1993, 1, 22))
+# Intraday bars: no vendor sells US intraday bars from before 1990 (session date in New York)
+BAR_DATES = DateRange("bar date", datetime.date(1990, 1, 1))
 
 
 def dates(raw: RawTable, column: str, fmt: str, allowed: DateRange, *, refuse: bool = True) -> pa.Array:
