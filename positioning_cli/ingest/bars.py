@@ -21,7 +21,7 @@ from positioning_cli.schema import BARS
 
 from . import values as v
 from .base import FormatDef, Parsed, ParseOptions, absent_columns, build_table, dedupe
-from .prices import COLUMNS, file_symbol, symbol_from_name
+from .prices import COLUMNS, file_symbol, price_columns, symbol_from_name
 from .text import Source, read_csv
 
 FORMAT = "yfinance-intraday"
@@ -136,18 +136,7 @@ def parse_intraday(source: Source, options: ParseOptions) -> Parsed:
         row = int(np.flatnonzero(outside)[0])
         raise raw.error(row, stamp_col, v.BAR_DATES.problem(days.iloc[row].isoformat()))
 
-    out: dict[str, pa.Array | list | None] = {}
-    for f in _FIELDS:
-        if f in cols:
-            numbers = v.floats(raw, cols[f], nonnegative=True)
-            out[f] = pa.array(numbers, mask=np.isnan(numbers), type=pa.float64())
-    close = out["close"]
-    assert isinstance(close, pa.Array)
-    v.require_values(raw, cols["close"], close, "blank close")
-    not_positive = np.asarray(close.to_numpy(zero_copy_only=False)) <= 0
-    if not_positive.any():
-        row = int(np.flatnonzero(not_positive)[0])
-        raise raw.error(row, cols["close"], f"close must be > 0: {raw.col(cols['close']).iloc[row]!r}")
+    out: dict[str, pa.Array | list | None] = {**price_columns(raw, cols, _FIELDS)}
     if "volume" in cols:
         out["volume"] = v.ints(raw, cols["volume"], round_fractions=True)
     n = raw.n

@@ -22,7 +22,7 @@ from positioning_cli.symbols import describe_implausible, normalise_symbol, plau
 
 from . import values as v
 from .base import FormatDef, Parsed, ParseOptions, absent_columns, build_table, dedupe
-from .text import Source, read_csv
+from .text import RawTable, Source, read_csv
 
 # Store field -> accepted header names (English, then Stooq's Polish).
 COLUMNS = {
@@ -105,6 +105,23 @@ def file_symbol(source: Source, options: ParseOptions, fmt: str, in_file: str | 
     return symbol
 
 
+def price_columns(raw: RawTable, cols: dict[str, str], fields: tuple[str, ...]) -> dict[str, pa.Array]:
+    """The price columns of ``fields`` the file has (``cols``: field -> header), as float64 with
+    nulls for blanks, never negative; the close is required in every row and must be > 0."""
+    out: dict[str, pa.Array] = {}
+    for f in fields:
+        if f in cols:
+            numbers = v.floats(raw, cols[f], nonnegative=True)
+            out[f] = pa.array(numbers, mask=np.isnan(numbers), type=pa.float64())
+    close = out["close"]
+    v.require_values(raw, cols["close"], close, "blank close")
+    not_positive = np.asarray(close.to_numpy(zero_copy_only=False)) <= 0
+    if not_positive.any():
+        row = int(np.flatnonzero(not_positive)[0])
+        raise raw.error(row, cols["close"], f"close must be > 0: {raw.col(cols['close']).iloc[row]!r}")
+    return out
+
+
 def _parse(source: Source, options: ParseOptions, fmt: str) -> Parsed:
     raw = read_csv(source, ",")
     cols = {f: hit for f, names in COLUMNS.items() if (hit := raw.find(*names)) is not None}
@@ -131,17 +148,8 @@ def _parse(source: Source, options: ParseOptions, fmt: str) -> Parsed:
     out: dict[str, pa.Array | list | None] = {}
     out["date"] = v.dates(raw, date_col, "%Y-%m-%d", v.PRICE_DATES)
     v.require_values(raw, date_col, out["date"], "blank date")
-    for f in PRICE_FIELDS:
-        if f in cols:
-            numbers = v.floats(raw, cols[f], nonnegative=True)
-            out[f] = pa.array(numbers, mask=np.isnan(numbers), type=pa.float64())
+    out.update(price_columns(raw, cols, PRICE_FIELDS))
     close = out["close"]
-    assert isinstance(close, pa.Array)
-    v.require_values(raw, cols["close"], close, "blank close")
-    not_positive = np.asarray(close.to_numpy(zero_copy_only=False)) <= 0
-    if not_positive.any():
-        row = int(np.flatnonzero(not_positive)[0])
-        raise raw.error(row, cols["close"], f"close must be > 0: {raw.col(cols['close']).iloc[row]!r}")
     if fmt in ADJUSTED_ONLY:
         out["adj_close"] = close
         out["close"] = out["open"] = out["high"] = out["low"] = None
