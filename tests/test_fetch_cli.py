@@ -7,10 +7,13 @@ settlement is 2026-11-13. Every payload is in the source's real format at its re
 
 from __future__ import annotations
 
+import csv
 import fcntl
 import hashlib
+import io
 import json
 import os
+import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -19,10 +22,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from positioning_cli.symbols import normalise_symbol
 from tests.conftest import SAMPLE, Run, real_dir, run_cli, store_bytes
 from tests.fetch_payloads import (
     CFTC_YEAR_PATH,
     FINRA_PATH,
+    SEC_FRAME_PATH,
+    SEC_TICKERS_PATH,
     finra_file,
     real_cftc_zip,
     serve_cftc,
@@ -264,6 +270,51 @@ def _members_dated(tmp_path: Path, d: date) -> Path:
     return out
 
 
+def _without_shares(members: Path, d: date, out: Path) -> Path:
+    """``members`` dated ``d`` with no shares outstanding or float: what a free membership file gives."""
+    rows = list(csv.DictReader(io.StringIO(members.read_text())))
+    with out.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows({**r, "as_of": d.isoformat(), "shares_outstanding": "", "float_shares": ""} for r in rows)
+    return out
+
+
+def _serve_sec_for(routes: object, members: Path) -> dict[str, int]:
+    """SEC's ticker map and the 2026 Q1-Q3 frames for the members of ``members`` (store-layout CSV),
+    each symbol's count as the sample gives it; Q4 is not out. Returns symbol -> shares."""
+    shares = {
+        r["symbol"]: int(r["shares_outstanding"]) for r in csv.DictReader(io.StringIO(members.read_text()))
+    }
+    ciks = {sym: 1000 + i for i, sym in enumerate(sorted(shares))}
+    tickers = {
+        str(i): {"cik_str": c, "ticker": s, "title": f"{s} Corp"} for i, (s, c) in enumerate(ciks.items())
+    }
+    routes.put(SEC_TICKERS_PATH, json.dumps(tickers).encode())  # type: ignore[attr-defined]
+    for ccp, end in (("CY2026Q1I", "2026-03-31"), ("CY2026Q2I", "2026-06-30"), ("CY2026Q3I", "2026-09-30")):
+        data = [
+            {
+                "accn": f"0000000000-26-{c:06d}",
+                "cik": c,
+                "entityName": f"{s} Corp",
+                "loc": "US-DE",
+                "end": end,
+                "val": shares[s],
+            }
+            for s, c in ciks.items()
+        ]
+        doc = {
+            "taxonomy": "dei",
+            "tag": "EntityCommonStockSharesOutstanding",
+            "ccp": ccp,
+            "uom": "shares",
+            "pts": len(data),
+            "data": data,
+        }
+        routes.put(SEC_FRAME_PATH.format(ccp=ccp), json.dumps(doc).encode())  # type: ignore[attr-defined]
+    return shares
+
+
 def test_update_from_an_empty_store_then_scan(mirror: Env, tmp_path: Path) -> None:
     serve_finra(mirror.server.routes)
     serve_cftc(mirror.server.routes, range(2017, 2027), through=date(2026, 11, 3))  # released 11-06
@@ -273,11 +324,36 @@ def test_update_from_an_empty_store_then_scan(mirror: Env, tmp_path: Path) -> No
     # current (the sample runs past "now"): `update` fetches neither (see test_fetch_members/prices).
     current = _members_dated(tmp_path, date(2026, 11, 10))
     assert run_cli("ingest", "members", str(current), store=mirror.store).code == 0
-    r = mirror.run("update")
+    # The snapshot the 2026-10-30 scan uses carries no shares outstanding, as the free iShares,
+    # Invesco and S&P files do: the denominators must come from SEC, which `update` fetches.
+    free = _without_shares(current, date(2026, 10, 1), tmp_path / "members-free.csv")
+    assert run_cli("ingest", "members", str(free), store=mirror.store).code == 0
+    sec_shares = _serve_sec_for(mirror.server.routes, current)
+    r = mirror.run("update", POSITIONING_SEC_CONTACT="tests@example.com")
     assert r.code == 0, r.err
     lines = r.err.strip().splitlines()
     assert lines[0].startswith("FINRA short interest: current: ") and "newest held 2026-10-30" in lines[0]
     assert any(ln.startswith("CFTC TFF: current: 11 requested, 11 downloaded") for ln in lines)
+    assert any(ln.startswith("SEC shares outstanding: ") for ln in lines), lines
+    doc = json.loads(run_cli("scan", "-f", "json", store=mirror.store).out)
+    # The median SI % of shares outstanding by hand: the free snapshot's members with short interest
+    # in FINRA's 2026-10-30 file, each over its SEC count (the Q3 frame, period end 2026-09-30).
+    # Symbols are matched under the project's one symbol rule (DLT.A in a members file is DLTA).
+    si = {
+        normalise_symbol(r["symbolCode"]): int(r["currentShortPositionQuantity"])
+        for r in csv.DictReader(io.StringIO(finra_file(date(2026, 10, 30)).decode()), delimiter="|")
+    }
+    shares = {normalise_symbol(s): n for s, n in sec_shares.items()}
+    for row in doc["rows"]:
+        members = [
+            normalise_symbol(r["symbol"])
+            for r in csv.DictReader(io.StringIO(free.read_text()))
+            if r["index"] == row["index"]
+        ]
+        pcts = sorted(100 * si[s] / shares[s] for s in members if s in si)
+        assert row["median_si_pct_so"] == pytest.approx(statistics.median(pcts), rel=1e-9), row["index"]
+        counts = doc["denominators"][row["index"]]
+        assert (counts["sec"], counts["none"], counts["members_file"]) == (len(pcts), 0, 0)
     # 5 years back from 2026-11-12: the first settlement is 2021-11-15.
     raw = sorted((mirror.store / "raw/finra-si").glob("shrt*.csv"))
     assert raw[0].name == "shrt20211115.csv" and raw[-1].name == "shrt20261030.csv"
@@ -294,6 +370,11 @@ def test_update_from_an_empty_store_then_scan(mirror: Env, tmp_path: Path) -> No
         ).code
         == 0
     )
+    sec_raw = mirror.store / "raw/sec-shares"
+    frames = sorted(sec_raw.glob("frames-*.json"))
+    tickers = ["--tickers", str(sec_raw / "company_tickers.json")]
+    assert run_cli("ingest", "shares", *map(str, frames), *tickers, store=by_hand).code == 0
+    assert run_cli("ingest", "members", str(free), store=by_hand).code == 0
     a = run_cli("scan", "-f", "json", store=mirror.store)
     b = run_cli("scan", "-f", "json", store=by_hand)
     assert a.code == 0, a.err
