@@ -23,6 +23,35 @@ PINNED_NOW = "2026-11-12T17:00:00+00:00"
 os.environ.setdefault("POSITIONING_NOW", PINNED_NOW)
 
 
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _refuse_the_internet() -> None:
+    """No test reaches the internet: in this process (where most CLI runs happen) a connection or
+    a name lookup for anything but the loopback is an error naming it. Processes a test starts
+    itself are not covered; they go through the 127.0.0.1 mirror the same way."""
+    import socket
+
+    real_connect, real_lookup = socket.socket.connect, socket.getaddrinfo
+
+    def connect(sock: socket.socket, address: object) -> None:
+        host = address[0] if isinstance(address, tuple) else None
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and host not in _LOOPBACK:
+            raise OSError(f"a test tried to reach {address!r}: only 127.0.0.1 is allowed")
+        real_connect(sock, address)  # type: ignore[arg-type]
+
+    def lookup(host: object, *args: object, **kwargs: object) -> object:
+        if host not in (*_LOOPBACK, None):
+            raise OSError(f"a test tried to look up {host!r}: only 127.0.0.1 is allowed")
+        return real_lookup(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.getaddrinfo = lookup  # type: ignore[assignment]
+
+
+_refuse_the_internet()
+
+
 @dataclass
 class Run:
     code: int
