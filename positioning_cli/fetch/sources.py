@@ -248,6 +248,7 @@ class CftcTff(Source):
 
     def __init__(self) -> None:
         self._notes: list[str] = []
+        self._checked: Reply | None = None  # the zip download() just validated (the bundle is ~25 MB)
 
     def drain_notes(self) -> list[str]:
         out, self._notes = self._notes, []
@@ -304,6 +305,7 @@ class CftcTff(Source):
             if reply.status != 200:
                 raise _bad(self, reply, f"HTTP {reply.status}")
             self._check_zip(item, reply)
+            self._checked = reply
             return reply
         except FetchError as exc:
             problem = _problem(exc, self.label)
@@ -367,8 +369,9 @@ class CftcTff(Source):
     def validate(self, item: Item, reply: Reply) -> None:
         if PRE_HOST in reply.url:
             self._check_pre(item, reply)
-        else:
+        elif reply is not self._checked:
             self._check_zip(item, reply)
+        self._checked = None
 
     def _check_pre(self, item: Item, reply: Reply) -> None:
         """A JSON array of TFF records, every report date within the requested years, of the
