@@ -362,7 +362,8 @@ def ingest_cot_cmd(
 ) -> None:
     """Ingest CFTC Traders in Financial Futures reports: FinFutYY.txt, FinComYY.txt or CFTC's zip of one.
 
-    Every market in the file is kept, keyed on CFTC_Contract_Market_Code.
+    Every market in the file is kept, keyed on CFTC_Contract_Market_Code. The JSON records of CFTC's
+    public reporting API (what `fetch cot` keeps when a zip fails) are read too.
 
     Examples:
 
@@ -1288,6 +1289,8 @@ def fetch_cot_cmd(
     """CFTC Traders in Financial Futures: the yearly zips and the 2006-2016 bundle from cftc.gov.
 
     Default: from the year of the newest report held (everything since 2006 on an empty store).
+    A zip that fails (HTTP error, HTML page, a zip that does not open) is replaced by the same
+    years from CFTC's public reporting API (publicreporting.cftc.gov), with a note.
 
     Examples:
 

@@ -107,6 +107,34 @@ def serve_cftc(routes: object, years: range, bundle: bool = True, through: date 
         routes.put(CFTC_BUNDLE_PATH, zipped("F_TFF_2006_2016.txt", text))  # type: ignore[attr-defined]
 
 
+# CFTC's Public Reporting Environment (data-sources.md §3.3): the same rows as JSON records.
+PRE_FUT_PATH = "publicreporting.cftc.gov/resource/gpe5-46if.json"
+# PRE drops "_all" from these categories' position fields (``lev_money_positions_long``), not others.
+_PRE_NO_ALL = ("asset_mgr_positions_", "lev_money_positions_", "other_rept_positions_")
+
+
+def pre_records(text: bytes) -> list[dict[str, str]]:
+    """The yearly file's rows as PRE serves them: lower-case field names, trimmed strings, the report
+    date as a timestamp, a blank (".") cell left out, newest last (``$order`` by report date)."""
+    rows = list(csv.reader(io.StringIO(text.decode())))
+    names = [n.strip().lower() for n in rows[0]]
+    names = [n[:-4] if n.startswith(_PRE_NO_ALL) and n.endswith("_all") else n for n in names]
+    names = ["report_date_as_yyyy_mm_dd" if n == "report_date_as_yyyy-mm-dd" else n for n in names]
+    out = []
+    for r in rows[1:]:
+        if not r:
+            continue
+        rec = {n: v.strip() for n, v in zip(names, r, strict=True) if v.strip() not in ("", ".")}
+        rec["report_date_as_yyyy_mm_dd"] += "T00:00:00.000"
+        out.append(rec)
+    return sorted(out, key=lambda rec: rec["report_date_as_yyyy_mm_dd"])
+
+
+def pre_year(year: int) -> bytes:
+    """The PRE answer for ``year``: the records of the yearly zip ``serve_cftc`` serves for it."""
+    return json.dumps(pre_records(cftc_year(year))).encode()
+
+
 def real_cftc_zip(path: Path) -> bytes:
     return zipped("FinFut26.txt", path.read_bytes())
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from positioning_cli.ingest import FORMATS, ParseOptions
-from tests.fetch_payloads import sec_facts, sec_frame, sec_tickers
+from tests.fetch_payloads import pre_records, sec_facts, sec_frame, sec_tickers
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
@@ -358,6 +358,9 @@ def _sample_seeds() -> list[Seed]:
     cot = sorted((SAMPLE / "cot").glob("FinFut*.txt.gz"))
     if cot:
         out.append(Seed("cot", "cftc-tff", "FinFut26.txt", head(_read(cot[-1]), 24), "sample"))
+        # The same rows as CFTC's public reporting API serves them (JSON records).
+        pre = json.dumps(pre_records(head(_read(cot[-1]), 12)), indent=1).encode()
+        out.append(Seed("cot", "cftc-pre-json", "pre_fut_fin_2026.json", pre, "sample", delimiter="json"))
     combined = sorted((SAMPLE / "cot").glob("FinCom*.txt.gz"))
     if combined:
         out.append(Seed("cot", "cftc-tff", "FinCom24.txt", head(_read(combined[-1]), 12), "sample"))

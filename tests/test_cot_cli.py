@@ -78,3 +78,70 @@ def test_cot_on_an_empty_store_is_no_data(tmp_path: Path) -> None:
 def test_cot_unknown_contract_is_a_usage_error(cot_store: Path) -> None:
     r = run_cli("cot", "--contract", "GOLD", store=cot_store)
     assert r.code == 2 and "GOLD" in r.err
+
+
+def _pre_file(tmp_path: Path, change: dict[str, object], at: int = 2) -> Path:
+    """CFTC's PRE JSON for 2025 (the sample's rows as PRE serves them), record ``at`` changed."""
+    from tests.fetch_payloads import cftc_year, pre_records
+
+    records: list[dict[str, object]] = [dict(r) for r in pre_records(cftc_year(2025))]
+    for field, value in change.items():
+        if value is None:
+            records[at].pop(field)
+        else:
+            records[at][field] = value
+    path = tmp_path / "pre.json"
+    path.write_text(json.dumps(records))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"open_interest_all": "12x"}, "record 3: column 'open_interest_all': not a whole number: '12x'"),
+        (
+            {"report_date_as_yyyy_mm_dd": "1985-01-01T00:00:00.000"},
+            "record 3: column 'report_date_as_yyyy_mm_dd': implausible report date",
+        ),
+        (
+            {"report_date_as_yyyy_mm_dd": "2025-13-01T00:00:00.000"},
+            "not a date in format YYYY-MM-DDThh:mm:ss.fff: '2025-13-01T00:00:00.000'",
+        ),
+        (
+            {"cftc_contract_market_code": None},
+            "record 3: column 'cftc_contract_market_code': blank contract code",
+        ),
+        ({"futonly_or_combined": "Both"}, "expected FutOnly or Combined, got 'Both'"),
+    ],
+    ids=["open-interest", "report-date-range", "report-date-format", "no-code", "kind"],
+)
+def test_ingest_cot_pre_json_bad_values_are_one_line(
+    tmp_path: Path, change: dict[str, object], problem: str
+) -> None:
+    path = _pre_file(tmp_path, change)
+    r = run_cli("ingest", "cot", str(path), store=tmp_path / "store")
+    assert r.code == 3
+    assert r.err.count("\n") == 1 and r.err.startswith(f"error: {path}: ")
+    assert problem in r.err
+
+
+def test_ingest_cot_pre_json_reads_the_raw_numbers(tmp_path: Path) -> None:
+    """PRE's spellings (``lev_money_positions_long`` without ``_all``, numbers as text, a timestamp
+    date, a blank field left out) read as the numbers the record carries."""
+    path = _pre_file(tmp_path, {"dealer_positions_short_all": None})
+    record = json.loads(path.read_text())[2]
+    assert "lev_money_positions_long" in record and "lev_money_positions_long_all" not in record
+    store = tmp_path / "store"
+    assert run_cli("ingest", "cot", str(path), store=store).code == 0
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(store / "cot").to_pylist()
+    date = record["report_date_as_yyyy_mm_dd"][:10]
+    code = record["cftc_contract_market_code"]
+    got = next(r for r in rows if str(r["report_date"]) == date and r["contract_code"] == code)
+    assert got["lev_money_long"] == int(record["lev_money_positions_long"])
+    assert got["dealer_long"] == int(record["dealer_positions_long_all"])
+    assert got["dealer_short"] is None
+    assert got["open_interest"] == int(record["open_interest_all"])
+    assert got["futures_only"] is (record["futonly_or_combined"] == "FutOnly")
+    assert got["source_format"] == "cftc-pre-json"

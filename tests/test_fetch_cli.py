@@ -27,9 +27,12 @@ from tests.conftest import SAMPLE, Run, real_dir, run_cli, store_bytes
 from tests.fetch_payloads import (
     CFTC_YEAR_PATH,
     FINRA_PATH,
+    PRE_FUT_PATH,
     SEC_FRAME_PATH,
     SEC_TICKERS_PATH,
+    cftc_year,
     finra_file,
+    pre_year,
     real_cftc_zip,
     serve_cftc,
     serve_finra,
@@ -234,6 +237,74 @@ def test_fetch_cot_yearly_zips_and_bad_zip(mirror: Env, tmp_path: Path) -> None:
         "error: CFTC TFF: https://www.cftc.gov/files/dea/history/fut_fin_txt_2026.zip: a zip that does not open"
         in bad.err
     )
+
+
+def _cot(store: Path, year: int | None = None) -> list[dict[str, object]]:
+    """The store's cot rows (of one report year), without what says when and from which file."""
+    t = pq.read_table(store / "cot").drop_columns(["ingested_at", "source_file"])
+    rows = sorted(t.to_pylist(), key=lambda r: (r["report_date"], r["contract_code"], r["futures_only"]))
+    return [r for r in rows if year is None or r["report_date"].year == year]
+
+
+ZIP25 = "https://" + CFTC_YEAR_PATH.format(year=2025)
+PRE_URL = "https://" + PRE_FUT_PATH
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [Reply(500, b"Internal Server Error"), Reply(200, b"<!DOCTYPE html><title>Just a moment</title>")],
+    ids=["http-500", "bot-wall"],
+)
+def test_fetch_cot_falls_back_to_pre_when_a_zip_fails(mirror: Env, tmp_path: Path, failure: Reply) -> None:
+    serve_cftc(mirror.server.routes, range(2026, 2027), bundle=False, through=date(2026, 11, 3))
+    mirror.server.routes.script(CFTC_YEAR_PATH.format(year=2025), failure)
+    mirror.server.routes.put(PRE_FUT_PATH, pre_year(2025))
+    r = mirror.run("fetch", "cot", "--since", "2025")
+    assert r.code == 0, r.err
+    assert "CFTC TFF: current: 2 requested, 2 downloaded" in r.err
+    assert "note: 2025: the CFTC zip failed (" in r.err
+    assert "reports from CFTC's public reporting API" in r.err
+    asked = [p for _, p, _ in mirror.server.routes.log if p.startswith(PRE_FUT_PATH)]
+    assert len(asked) == 1 and "between%20'2025-01-01T00:00:00.000'%20and%20'2025-12-31" in asked[0]
+    kept = mirror.store / "raw/cftc-tff/pre_fut_fin_2025.json"
+    assert kept.read_bytes() == pre_year(2025)
+
+    # The year's rows are the zip's rows: the same file ingested from the zip by hand.
+    from_zip = tmp_path / "from-zip"
+    text = tmp_path / "FinFut25.txt"
+    text.write_bytes(cftc_year(2025))
+    assert run_cli("ingest", "cot", str(text), store=from_zip).code == 0
+    got, want = _cot(mirror.store, 2025), _cot(from_zip)
+    assert len(got) == len(want) > 10
+    assert {r.pop("source_format") for r in got} == {"cftc-pre-json"}
+    assert {r.pop("source_format") for r in want} == {"cftc-tff"}
+    assert got == want
+
+    # One parse path: the kept PRE file ingested by hand gives what the fetch stored.
+    by_hand = tmp_path / "by-hand"
+    assert run_cli("ingest", "cot", str(kept), store=by_hand).code == 0
+    assert _cot(by_hand) == _cot(mirror.store, 2025)
+
+
+def test_fetch_cot_zip_and_pre_failing_is_one_line_naming_both(mirror: Env) -> None:
+    mirror.server.routes.script(CFTC_YEAR_PATH.format(year=2025), Reply(500, b"down"))
+    mirror.server.routes.script(PRE_FUT_PATH, Reply(503, b"down too"))
+    r = mirror.run("fetch", "cot", "--since", "2025", now=NOW.replace("2026", "2025"))
+    assert r.code == 9
+    line = f"error: CFTC TFF: {ZIP25}: HTTP 500; fallback {PRE_URL}: HTTP 503\n"
+    assert line in r.err
+    assert not (mirror.store / "cot").exists()
+
+
+def test_fetch_cot_pre_rows_of_another_year_are_refused(mirror: Env) -> None:
+    mirror.server.routes.script(CFTC_YEAR_PATH.format(year=2025), Reply(404, b"Not Found"))
+    mirror.server.routes.put(PRE_FUT_PATH, pre_year(2024))  # the wrong year's reports
+    r = mirror.run("fetch", "cot", "--since", "2025", now=NOW.replace("2026", "2025"))
+    assert r.code == 9
+    assert f"error: CFTC TFF: {ZIP25}: HTTP 404; fallback {PRE_URL}: record 1: report date '2024-" in r.err
+    assert "outside the requested 2025-2025" in r.err
+    assert not list((mirror.store / "raw/cftc-tff").glob("pre_*"))
+    assert not (mirror.store / "cot").exists()
 
 
 def test_fetch_cot_real_cftc_file(mirror: Env, tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -82,3 +82,62 @@ def test_leftover_temporary_files_are_removed_by_the_next_run(tmp_path: Path) ->
     with fetch_lock(store, 0):
         pass
     assert list(folder.iterdir()) == []
+
+
+class _PagedPre:
+    """A client whose cftc.gov zip answers 500 and whose PRE answers ``records`` ``$limit`` at a time
+    from ``$offset`` (as Socrata pages), logging every URL asked for."""
+
+    def __init__(self, records: list[dict[str, str]]) -> None:
+        self.records = records
+        self.urls: list[str] = []
+
+    def get(self, url: str, *, headers: object = None, what: str = "") -> Reply:
+        from urllib.parse import parse_qs, urlsplit
+
+        self.urls.append(url)
+        if "publicreporting" not in url:
+            return Reply(url, 500, {}, b"down")
+        q = parse_qs(urlsplit(url).query)
+        start, limit = int(q.get("$offset", ["0"])[0]), int(q["$limit"][0])
+        page = self.records[start : start + limit]
+        return Reply(url, 200, {"content-type": "application/json"}, json.dumps(page).encode())
+
+
+@pytest.mark.parametrize("combined", [False, True])
+def test_cftc_pre_fallback_pages_until_a_short_page(monkeypatch: pytest.MonkeyPatch, combined: bool) -> None:
+    from positioning_cli.fetch.sources import Context
+    from tests.fetch_payloads import pre_records
+
+    records = pre_records(cftc_year(2025))
+    if combined:
+        records = [r | {"futonly_or_combined": "Combined"} for r in records]
+    src = CftcTff()
+    monkeypatch.setattr(src, "pre_page", 7)
+    client = _PagedPre(records)
+    ctx = Context(now=datetime(2025, 11, 12, 17, tzinfo=UTC), manifest={}, combined=combined)
+    (item,) = src.items(ctx, date(2025, 1, 1), None)
+    reply = src.download(client, item, {}, ctx)  # type: ignore[arg-type]
+    src.validate(item, reply)
+    assert len(records) > 3 * 7
+    assert json.loads(reply.body) == records  # every record once, in order
+    pages = -(-len(records) // 7) + (len(records) % 7 == 0)  # a full last page needs one more request
+    pre = [u for u in client.urls if "publicreporting" in u]
+    assert len(pre) == pages
+    assert ("yw9f-hn96" if combined else "gpe5-46if") in pre[0]
+    assert src.raw_name(item, reply) == ("pre_com_fin_2025.json" if combined else "pre_fut_fin_2025.json")
+    (note,) = src.drain_notes()
+    assert note.startswith("2025: the CFTC zip failed (HTTP 500)")
+    assert src.drain_notes() == []
+
+
+def test_cftc_pre_rows_of_the_other_report_are_refused() -> None:
+    from tests.fetch_payloads import pre_records
+
+    item = Item(date(2025, 1, 1), "https://www.cftc.gov/files/dea/history/fut_fin_txt_2025.zip", "x.zip")
+    records = [r | {"futonly_or_combined": "Combined"} for r in pre_records(cftc_year(2025))]
+    url = "https://publicreporting.cftc.gov/resource/gpe5-46if.json?$limit=50000"
+    with pytest.raises(FetchError, match="record 1: a 'combined' row, requested 'futonly'"):
+        CftcTff().validate(item, Reply(url, 200, {}, json.dumps(records).encode()))
+    with pytest.raises(FetchError, match="0 rows"):
+        CftcTff().validate(item, Reply(url, 200, {}, b"[]"))

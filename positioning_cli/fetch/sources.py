@@ -224,13 +224,35 @@ CFTC_YEAR_URL = "https://www.cftc.gov/files/dea/history/{prefix}_txt_{year}.zip"
 CFTC_BUNDLE_URL = "https://www.cftc.gov/files/dea/history/{bundle}_txt_2006_2016.zip"
 CFTC_FIRST_YEAR = 2006
 CFTC_FIRST_YEARLY = 2017  # before this, one 2006-2016 bundle
+# CFTC's Public Reporting Environment (Socrata): the same report, "drawn from exactly the same source
+# data" (PRE FAQ), the fallback when a zip fails. TFF futures only / futures-and-options combined.
+PRE_HOST = "publicreporting.cftc.gov"
+PRE_URL = "https://publicreporting.cftc.gov/resource/{dataset}.json"
+PRE_DATASETS = {False: "gpe5-46if", True: "yw9f-hn96"}  # keyed by "combined"
+PRE_DATE = "report_date_as_yyyy_mm_dd"
+PRE_KIND = {"gpe5-46if": "futonly", "yw9f-hn96": "combined"}  # futonly_or_combined, lower case
 
 
 class CftcTff(Source):
+    """Yearly zips (and the 2006-2016 bundle); a year whose zip fails (an HTTP error after the
+    retries, an HTML page, a zip that does not open) is requested from PRE instead, one query per
+    year, and kept as ``pre_<prefix>_<year>.json`` beside the zips."""
+
     name = "cftc-tff"
     label = "CFTC TFF"
     kind = "cot"
-    min_interval = {"www.cftc.gov": 2.0}  # a few requests per run; cftc.gov blocks aggressive clients
+    # A few requests per run; cftc.gov blocks aggressive clients. PRE publishes no limit.
+    min_interval = {"www.cftc.gov": 2.0, PRE_HOST: 1.0}
+    pre_page = 50_000  # a year is ~7,000 rows (both reports ~140 markets x 52 weeks): one page
+    pre_max_pages = 20
+
+    def __init__(self) -> None:
+        self._notes: list[str] = []
+        self._checked: Reply | None = None  # the zip download() just validated (the bundle is ~25 MB)
+
+    def drain_notes(self) -> list[str]:
+        out, self._notes = self._notes, []
+        return out
 
     def expected(self, now: datetime) -> list[cal.Expected]:
         today = now.date()
@@ -270,7 +292,116 @@ class CftcTff(Source):
             )
         return out
 
+    @staticmethod
+    def _years(item: Item) -> tuple[int, int]:
+        """The report years an item's payload holds (the bundle: 2006-2016)."""
+        return (2006, 2016) if item.key.year < CFTC_FIRST_YEARLY else (item.key.year, item.key.year)
+
+    def download(self, client: Client, item: Item, headers: Mapping[str, str], ctx: Context) -> Reply:
+        try:
+            reply = client.get(item.url, headers=headers, what=self.label)
+            if reply.status == 304:
+                return reply
+            if reply.status != 200:
+                raise _bad(self, reply, f"HTTP {reply.status}")
+            self._check_zip(item, reply)
+            self._checked = reply
+            return reply
+        except FetchError as exc:
+            problem = _problem(exc, self.label)
+        url = PRE_URL.format(dataset=PRE_DATASETS[ctx.combined])
+        try:
+            alt = self._pre(client, item, url)
+            self._check_pre(item, alt)
+        except FetchError as exc:
+            raise FetchError(
+                f"{self.label}: {item.url}: {problem}; fallback {url}: {_problem(exc, self.label)}"
+            ) from None
+        lo, hi = self._years(item)
+        years = str(lo) if lo == hi else f"{lo}-{hi}"
+        self._notes.append(
+            f"{years}: the CFTC zip failed ({problem}); reports from CFTC's public reporting API"
+        )
+        return alt
+
+    def _pre(self, client: Client, item: Item, url: str) -> Reply:
+        """One year (the bundle's years) from PRE, oldest first; pages of ``pre_page`` records joined
+        into one JSON array (a single page is kept as served)."""
+        from urllib.parse import quote, urlencode
+
+        lo, hi = self._years(item)
+        where = f"{PRE_DATE} between '{lo}-01-01T00:00:00.000' and '{hi}-12-31T00:00:00.000'"
+        records: list[object] = []
+        first: Reply | None = None
+        for _ in range(self.pre_max_pages):
+            # ":id" after the date: a total order, so pages neither skip nor repeat a record.
+            query = {"$where": where, "$order": f"{PRE_DATE},:id", "$limit": self.pre_page}
+            if records:
+                query["$offset"] = len(records)
+            page_url = url + "?" + urlencode(query, safe="$:',", quote_via=quote)
+            r = client.get(page_url, what=self.label)
+            if r.status != 200:
+                raise FetchError(f"{self.label}: {url}: HTTP {r.status}")
+            if _looks_like_html(r):
+                raise _bad(self, Reply(url, r.status, r.headers, r.body), "an HTML page instead of data")
+            try:
+                page = json.loads(r.body)
+            except ValueError:
+                raise FetchError(f"{self.label}: {url}: not JSON (truncated?)") from None
+            if not isinstance(page, list):
+                raise FetchError(f"{self.label}: {url}: not a JSON array of records")
+            first = first or r
+            records += page
+            if len(page) < self.pre_page:
+                break
+        else:
+            raise FetchError(f"{self.label}: {url}: more than {self.pre_max_pages} pages of {self.pre_page}")
+        assert first is not None
+        if len(records) <= self.pre_page:
+            return first
+        return Reply(first.url, 200, {"content-type": "application/json"}, json.dumps(records).encode())
+
+    def raw_name(self, item: Item, reply: Reply) -> str:
+        if PRE_HOST in reply.url:  # fut_fin_txt_2024.zip -> pre_fut_fin_2024.json
+            return "pre_" + item.name.removesuffix(".zip").replace("_txt_", "_") + ".json"
+        return item.name
+
     def validate(self, item: Item, reply: Reply) -> None:
+        if PRE_HOST in reply.url:
+            self._check_pre(item, reply)
+        elif reply is not self._checked:
+            self._check_zip(item, reply)
+        self._checked = None
+
+    def _check_pre(self, item: Item, reply: Reply) -> None:
+        """A JSON array of TFF records, every report date within the requested years, of the
+        requested report (futures only or combined)."""
+        super().validate(item, reply)
+        url = reply.url.split("?", 1)[0]
+        try:
+            records = json.loads(reply.body)
+        except ValueError:
+            raise FetchError(f"{self.label}: {url}: not JSON (truncated?)") from None
+        if not isinstance(records, list):
+            raise FetchError(f"{self.label}: {url}: not a JSON array of records")
+        if not records:  # items() skips a year before its first report, so a year asked for has some
+            raise FetchError(f"{self.label}: {url}: 0 rows")
+        lo, hi = self._years(item)
+        kind = PRE_KIND.get(url.rsplit("/", 1)[-1].removesuffix(".json"))
+        for n, rec in enumerate(records, 1):
+            got = rec.get(PRE_DATE) if isinstance(rec, dict) else None
+            if not isinstance(rec, dict) or not rec.get("cftc_contract_market_code"):
+                raise FetchError(f"{self.label}: {url}: record {n}: not a TFF record (no contract code)")
+            year = str(got)[:4]
+            if not (year.isdigit() and lo <= int(year) <= hi):
+                raise FetchError(
+                    f"{self.label}: {url}: record {n}: report date {got!r} outside the requested {lo}-{hi}"
+                )
+            which = str(rec.get("futonly_or_combined", "")).strip().lower()
+            if kind and which and which != kind:
+                raise FetchError(f"{self.label}: {url}: record {n}: a {which!r} row, requested {kind!r}")
+
+    def _check_zip(self, item: Item, reply: Reply) -> None:
         super().validate(item, reply)
         try:
             with zipfile.ZipFile(io.BytesIO(reply.body)) as z:
@@ -286,11 +417,17 @@ class CftcTff(Source):
         rows = [ln for ln in lines[1:] if ln.strip()]
         if not rows:
             raise _bad(self, reply, "0 rows")
-        lo, hi = (2006, 2016) if item.key.year < CFTC_FIRST_YEARLY else (item.key.year, item.key.year)
+        lo, hi = self._years(item)
         for ln in (rows[0], rows[-1]):
             year = _cftc_row_year(ln)
             if year is None or not lo <= year <= hi:
                 raise _bad(self, reply, f"report year {year} outside the requested {lo}-{hi}")
+
+
+def _problem(exc: FetchError, label: str) -> str:
+    """A FetchError's message without its ``label: URL:`` prefix (to join two into one line)."""
+    text = exc.message.removeprefix(f"{label}: ")
+    return text.split(": ", 1)[1] if text.startswith("https://") and ": " in text else text
 
 
 def _cftc_row_year(line: str) -> int | None:

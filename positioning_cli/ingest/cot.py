@@ -1,4 +1,5 @@
-"""CFTC Traders in Financial Futures (TFF) annual files: ``FinFutYY.txt`` and ``FinComYY.txt``.
+"""CFTC Traders in Financial Futures (TFF): the annual files ``FinFutYY.txt`` and ``FinComYY.txt``,
+and the same report as CFTC's Public Reporting Environment (PRE, Socrata) serves it as JSON.
 
 One format, "cftc-tff", for both: the futures-only and the futures-and-options-combined files share
 the header, and the last column (``FutOnly_or_Combined``) says which a row is. Columns are read by
@@ -9,6 +10,12 @@ Quirks handled (PROVENANCE.md section 8): quoted names, space-padded numbers, ``
 cell, CRLF or LF, rows newest first, Monday report dates in holiday weeks, the 2006-2016 bundle's ``MM/DD/YYYY 12:00:00 AM`` dates, trailing spaces in quoted
 code fields (``"CME "``), codes with leading zeros (``090741``, kept as text). A ``.zip`` as CFTC
 publishes it is unzipped by ``text.load``.
+
+PRE JSON ("cftc-pre-json", datasets ``gpe5-46if`` futures only and ``yw9f-hn96`` combined) is an array of
+records whose fields are the annual file's header names in lower case, numbers as strings and the report
+date as a timestamp (``2024-01-02T00:00:00.000``). PRE drops the ``_all`` suffix on some fields
+(``lev_money_positions_long``) and keeps it on others, so every field is looked up with and without it
+(``_spellings``); both formats then go through one column mapping and one set of value checks.
 """
 
 from __future__ import annotations
@@ -20,13 +27,15 @@ from positioning_cli.schema import COT
 
 from . import values as v
 from .base import FormatDef, Parsed, ParseOptions, build_table, dedupe
-from .text import RawTable, Source, read_csv
+from .text import RawTable, Source, read_csv, read_json_records
 
 FORMAT = "cftc-tff"
+PRE_FORMAT = "cftc-pre-json"
 
 # Store field -> accepted header names (first found wins).
 DATE_COLUMNS = ("Report_Date_as_YYYY-MM-DD", "Report_Date_as_YYYY_MM_DD")
 BUNDLE_DATE = "%m/%d/%Y %I:%M:%S %p"
+PRE_DATE = "%Y-%m-%dT%H:%M:%S.%f"  # Socrata's floating timestamp
 YYMMDD_COLUMN = "As_of_Date_In_Form_YYMMDD"  # fallback when a file lacks the ISO date
 CODE = "CFTC_Contract_Market_Code"
 NAME = "Market_and_Exchange_Names"
@@ -49,6 +58,22 @@ _KIND_VALUES = {"futonly": True, "combined": False}
 _CFTC_BLANK = "."  # CFTC's placeholder for a suppressed or empty cell
 
 
+def _spellings(*names: str) -> tuple[str, ...]:
+    """Each header name as the annual file spells it, then without (or with) its ``_All`` suffix, as
+    PRE spells some fields; matching ignores case (``RawTable.find``)."""
+    out: list[str] = []
+    for name in names:
+        out += [name, name[: -len("_All")] if name.lower().endswith("_all") else f"{name}_All"]
+    return tuple(dict.fromkeys(out))
+
+
+def _sniff_pre(source: Source) -> bool:
+    if not source.is_json:
+        return False
+    head = source.text[:4000].lower()
+    return CODE.lower() in head and any(n.lower() in head for n in (*DATE_COLUMNS, YYMMDD_COLUMN))
+
+
 def _sniff(source: Source) -> bool:
     if source.is_json:
         return False
@@ -68,7 +93,7 @@ def _report_dates(raw: RawTable) -> tuple[pa.Array, str]:
     if iso is not None:
         # CFTC's 2006-2016 bundle writes "06/13/2006 12:00:00 AM" under the ISO-named header.
         first = next((x for x in raw.columns[iso].head(50) if str(x).strip()), "")
-        fmt = BUNDLE_DATE if "/" in str(first) else "%Y-%m-%d"
+        fmt = BUNDLE_DATE if "/" in str(first) else PRE_DATE if "T" in str(first) else "%Y-%m-%d"
         return v.dates(raw, iso, fmt, v.REPORT_DATES), iso
     short = raw.find(YYMMDD_COLUMN)
     if short is None:
@@ -90,11 +115,21 @@ def _futures_only(raw: RawTable) -> np.ndarray:
 
 
 def parse_tff(source: Source, options: ParseOptions) -> Parsed:
-    raw = read_csv(source, ",")
-    raw.require(CODE, OPEN_INTEREST, NAME)
+    return _parse(read_csv(source, ","), FORMAT)
+
+
+def parse_pre(source: Source, options: ParseOptions) -> Parsed:
+    return _parse(read_json_records(source), PRE_FORMAT)
+
+
+def _parse(raw: RawTable, fmt: str) -> Parsed:
+    """The annual file's columns or PRE's fields (the same names), checked and typed."""
+    raw.require(CODE, NAME)
+    if raw.find(*_spellings(OPEN_INTEREST)) is None:
+        raise raw.missing([OPEN_INTEREST])
     cols = {}
     for field, names in POSITIONS.items():
-        hit = raw.find(*names)
+        hit = raw.find(*_spellings(*names))
         if hit is None:
             raise raw.missing([names[0]])
         cols[field] = hit
@@ -111,7 +146,7 @@ def parse_tff(source: Source, options: ParseOptions) -> Parsed:
     out["market_name"] = v.strings(raw, name_col)
     out["futures_only"] = pa.array(_futures_only(raw), type=pa.bool_())
 
-    oi_col = raw.find(OPEN_INTEREST)
+    oi_col = raw.find(*_spellings(OPEN_INTEREST))
     assert oi_col is not None
     for column in (oi_col, *cols.values()):
         _dots_blank(raw, column)
@@ -119,7 +154,7 @@ def parse_tff(source: Source, options: ParseOptions) -> Parsed:
     v.require_values(raw, oi_col, out["open_interest"], "blank open interest")
     for field, column in cols.items():
         out[field] = v.ints(raw, column)
-    out["source_format"] = pa.array([FORMAT] * raw.n, type=pa.string())
+    out["source_format"] = pa.array([fmt] * raw.n, type=pa.string())
 
     warnings: list[str] = []
     full = build_table(COT, out, raw.n)
@@ -129,9 +164,18 @@ def parse_tff(source: Source, options: ParseOptions) -> Parsed:
         first = int(raw.lines[np.flatnonzero(keys.duplicated(keep="last").to_numpy())[0]])
         warnings.append(
             f"{dropped} duplicate (report date, contract code, futures-only) rows dropped, "
-            f"first at line {first}; kept the last of each"
+            f"first at {raw.unit} {first}; kept the last of each"
         )
-    return Parsed(table=table, format=FORMAT, warnings=tuple(warnings))
+    return Parsed(table=table, format=fmt, warnings=tuple(warnings))
 
 
-FORMATS = (FormatDef(FORMAT, _sniff, parse_tff, signature=SIGNATURE),)
+FORMATS = (
+    FormatDef(FORMAT, _sniff, parse_tff, signature=SIGNATURE),
+    FormatDef(
+        PRE_FORMAT,
+        _sniff_pre,
+        parse_pre,
+        signature=tuple(n.lower() for n in SIGNATURE),
+        delimiter="json",
+    ),
+)

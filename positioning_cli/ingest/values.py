@@ -144,6 +144,10 @@ def describe_date_format(fmt: str) -> str:
         ("%d", "DD"),
         ("%b", "Mon"),
         ("%B", "Month"),
+        ("%H", "hh"),
+        ("%M", "mm"),
+        ("%S", "ss"),
+        ("%f", "fff"),
     ):
         fmt = fmt.replace(code, text)
     return fmt
