@@ -10,7 +10,6 @@ close and its Open/High/Low are not the quoted ones; Stooq's Close is the quoted
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +21,7 @@ from positioning_cli.symbols import describe_implausible, normalise_symbol, plau
 
 from . import values as v
 from .base import FormatDef, Parsed, ParseOptions, absent_columns, build_table, dedupe
-from .text import RawTable, Source, read_csv
+from .text import RawTable, Source, json_document, read_csv, shorten
 
 # Store field -> accepted header names (English, then Stooq's Polish).
 COLUMNS = {
@@ -188,7 +187,7 @@ def chart_problem(doc: Any) -> str | None:
     error = chart.get("error")
     if error:
         desc = error.get("description") or error.get("code") if isinstance(error, dict) else error
-        return f"Yahoo reports an error: {str(desc)[:100]}"
+        return f"Yahoo reports an error: {shorten(str(desc), 100)}"  # one line, whatever it holds
     result = chart.get("result")
     if not isinstance(result, list) or not result or not isinstance(result[0], dict):
         return "empty result"
@@ -227,10 +226,7 @@ def _column(values: list[Any], n: int, what: str, source: Source) -> np.ndarray:
 
 
 def parse_yahoo_chart(source: Source, options: ParseOptions) -> Parsed:
-    try:
-        doc = json.loads(source.text)
-    except ValueError as exc:
-        raise source.error(f"not valid JSON (truncated?): {exc}") from None
+    doc = json_document(source)
     problem = chart_problem(doc)
     if problem:
         raise source.error(problem)

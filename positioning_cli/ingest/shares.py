@@ -22,7 +22,6 @@ any one class's count: it is stored as filed and quarantined where it is used (m
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,7 +36,7 @@ from positioning_cli.symbols import normalise_symbol
 
 from . import values as v
 from .base import FormatDef, Parsed, ParseOptions, build_table, dedupe
-from .text import Source, json_records, load
+from .text import Source, json_document, json_records, load
 
 TAG = "EntityCommonStockSharesOutstanding"
 TICKER_MAP = "company_tickers.json"
@@ -47,18 +46,9 @@ FRAMES, FACTS, TICKERS = "sec-frames", "sec-companyfacts", "sec-tickers"
 _NOT_COMMON = re.compile(r"[-.](?:P[A-Z]?|WS|WT|W|U|UN|R|RT)$", re.IGNORECASE)
 
 
-def _json(source: Source) -> Any:
-    try:
-        return json.loads(source.text)
-    except json.JSONDecodeError as exc:
-        raise InputError(source.name, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
-    except RecursionError:
-        raise InputError(source.name, "invalid JSON: nested too deeply") from None
-
-
 def ticker_map(source: Source) -> dict[int, tuple[str, ...]]:
     """CIK -> its common tickers, normalised (symbols.py), in the map's order, each once."""
-    data = _json(source)
+    data = json_document(source)
     if not isinstance(data, dict) or not data:
         raise InputError(source.name, 'not SEC\'s ticker map (expected {"0": {cik_str, ticker, title}, ...})')
     out: dict[int, list[str]] = {}
@@ -198,7 +188,7 @@ def _days(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 
 def parse_frames(source: Source, options: ParseOptions) -> Parsed:
-    data = _json(source)
+    data = json_document(source)
     if not isinstance(data, dict) or data.get("tag") != TAG:
         raise source.error(
             f"not an SEC frame of dei:{TAG} (tag {data.get('tag') if isinstance(data, dict) else None!r})"
@@ -212,7 +202,7 @@ def parse_frames(source: Source, options: ParseOptions) -> Parsed:
 
 
 def parse_companyfacts(source: Source, options: ParseOptions) -> Parsed:
-    data = _json(source)
+    data = json_document(source)
     cik = data.get("cik") if isinstance(data, dict) else None
     if isinstance(cik, str) and cik.isdigit():
         cik = int(cik)

@@ -535,20 +535,26 @@ def _refuse_cut_last_row(source: Source, widths: list[int], header_width: int, l
         )
 
 
-def read_json_records(source: Source) -> RawTable:
-    """A JSON array of flat objects (or an object wrapping one) as string columns, one per key."""
-    objects = source.data.count(b"{")  # at least the number of records
+def json_document(source: Source) -> Any:
+    """The parsed JSON of ``source``, or one line saying why not: invalid, nested too deeply, or
+    more objects than the limit (memory stays bounded whatever the input)."""
+    objects = source.data.count(b"{")  # at least the number of objects
     if objects > MAX_JSON_RECORDS:
         raise InputError(
             source.name,
             f"{objects:,} JSON objects, more than {MAX_JSON_RECORDS:,}, the limit for one file; split it",
         )
     try:
-        data = json.loads(source.text)
+        return json.loads(source.text)
     except json.JSONDecodeError as exc:
         raise InputError(source.name, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
     except RecursionError:
         raise InputError(source.name, "invalid JSON: nested too deeply") from None
+
+
+def read_json_records(source: Source) -> RawTable:
+    """A JSON array of flat objects (or an object wrapping one) as string columns, one per key."""
+    data = json_document(source)
     if isinstance(data, dict):
         # API clients sometimes save {"data": [...]}: accept the single list-valued member.
         lists = [v for v in data.values() if isinstance(v, list)]
