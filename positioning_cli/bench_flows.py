@@ -180,6 +180,47 @@ def sv_data(data: Path, years: int, quick: bool) -> tuple[Path, int]:
     return out, rows
 
 
+def stock_prices(data: Path, years: int) -> Path:
+    """Cached Yahoo daily files (``stock-prices/<SYMBOL>.csv``) of every index member of the bench
+    data, over the sessions from 1 July two years before the end (sample_data's default span) or the
+    history's start if later, through the last price day: ``flows`` adds up the constituents'
+    dollar volume. A random walk per symbol; the bench's short-interest files give no prices."""
+    import numpy as np
+    import pyarrow.csv as pacsv
+
+    from positioning_cli.bench import END
+    from positioning_cli.fetch.calendar import sessions_between
+    from positioning_cli.sample_data import yahoo_symbol
+
+    start = max(date(END.year - 2, 7, 1), date(END.year - years, 11, 1))
+    end = END + timedelta(days=21)
+    params = {"version": SV_VERSION, "start": start.isoformat(), "end": end.isoformat()}
+    out = data / "stock-prices"
+    stamp = data / "stock-prices.json"  # beside the folder: ingest reads every file in it
+    if stamp.exists() and json.loads(stamp.read_text()) == params:
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    members: list[str] = []
+    for f in sorted((data / "members").glob("*.csv")):
+        members += pacsv.read_csv(f).column("symbol").to_pylist()
+    symbols = sorted(set(members))
+    days = [d.isoformat() for d in sessions_between(start, end)]
+    rng = np.random.default_rng([SV_SEED, 2])
+    n, t = len(symbols), len(days)
+    close = np.exp(rng.uniform(2.0, 5.5, n)[None, :] + np.cumsum(rng.normal(0.0, 0.02, (t, n)), axis=0))
+    volume = np.rint(rng.lognormal(13.5, 1.2, n)[None, :] * rng.lognormal(0.0, 0.3, (t, n)))
+    for j, sym in enumerate(symbols):
+        c, v = close[:, j], volume[:, j]
+        lines = ["Date,Open,High,Low,Close,Adj Close,Volume"] + [
+            f"{d},{x:.2f},{x * 1.01:.2f},{x * 0.99:.2f},{x:.2f},{x:.2f},{q:.0f}"
+            for d, x, q in zip(days, c.tolist(), v.tolist(), strict=True)
+        ]
+        (out / f"{yahoo_symbol(sym)}.csv").write_text("\n".join(lines) + "\n")
+    stamp.write_text(json.dumps(params))
+    return out
+
+
 def params_rows(stamp: Path) -> int:
     return int(json.loads(stamp.read_text()).get("rows", 0))
 
@@ -201,13 +242,16 @@ def bench_flows(years: int, repeat: int, quick: bool) -> list[Row]:
         hist_dir.mkdir()
         for f in hist:
             os.link(f, hist_dir / f.name)
-    # the store holding the rest: membership, prices, the funds' assets, all short interest
+    # the store holding the rest: membership, index ETF and members' prices, the funds' assets, all
+    # short interest
     ref = work / "store-ref"
-    if not (ref / "manifest.json").exists():
+    if not (work / "store-ref.done").exists():
         print(f"building the {years}-year reference store (no short volume) ...", flush=True)
         b._fresh_store_with_reference(ref, data)
         b._run([*b._pos(ref), "ingest", "funds", str(data / "funds")])
+        b._run([*b._pos(ref), "ingest", "prices", str(stock_prices(data, years))])
         b._run([*b._pos(ref), "ingest", "short-interest", str(data / "short_interest")])
+        (work / "store-ref.done").write_text("ok")
     rows: list[Row] = []
 
     # 1. the whole history but the newest day, once, into a copy of the reference store
