@@ -336,7 +336,8 @@ def _check_same_numbers(summary_json: str, duck_json: str) -> None:
         ):
             print(f"WARNING: {idx}: positioning {mine} != DuckDB {vals}", flush=True)
     print(
-        f"numbers checked: median SI % of SO and 1Y/5Y percentiles equal DuckDB's for {', '.join(sorted(duck))}"
+        f"numbers checked: median SI % of SO and 1Y/5Y percentiles (those positioning gives) equal "
+        f"DuckDB's for {', '.join(sorted(duck))}"
     )
 
 
