@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from positioning_cli.bench import Row
 
-SV_VERSION = 1  # bump when the short-volume generator below changes
+SV_VERSION = 2  # bump when the short-volume generator below changes
 SV_SYMBOLS = 9500  # a day's symbols in the full form: ~12 M rows over five years
 SV_SYMBOLS_QUICK = 4000
 SV_SEED = 20261502
@@ -122,6 +122,7 @@ def sv_data(data: Path, years: int, quick: bool) -> tuple[Path, int]:
 
     from positioning_cli.bench import END
     from positioning_cli.fetch.calendar import sessions_between
+    from positioning_cli.symbols import normalise_symbol
 
     n_symbols = SV_SYMBOLS_QUICK if quick else SV_SYMBOLS
     start, end = date(END.year - years, 11, 1), END + timedelta(days=21)  # the price files' last day
@@ -140,14 +141,16 @@ def sv_data(data: Path, years: int, quick: bool) -> tuple[Path, int]:
         members += pacsv.read_csv(f).column("symbol").to_pylist()
     newest_si = sorted((data / "short_interest").glob("shrt*.csv.gz"))[-1]
     si = pacsv.read_csv(newest_si, parse_options=pacsv.ParseOptions(delimiter="|"))
-    seen = set(members)
+    # one row per stored symbol, as in FINRA's files: none whose stored spelling (symbols.py drops
+    # class separators: BIR.A and BIRA are one symbol) is already taken
+    seen = {normalise_symbol(m) for m in members}
     symbols = list(dict.fromkeys(members))
     for s in si.column("symbolCode").to_pylist():
         if len(symbols) >= n_symbols:
             break
-        if s not in seen and s.isalpha() and s.isupper() and len(s) <= 5:
+        if s.isalpha() and s.isupper() and len(s) <= 5 and normalise_symbol(s) not in seen:
             symbols.append(s)
-            seen.add(s)
+            seen.add(normalise_symbol(s))
     n = len(symbols)
     rng = np.random.default_rng(SV_SEED)
     adv = np.rint(rng.lognormal(12.5, 1.6, n)) + 100.0
