@@ -13,11 +13,17 @@ cron runs them, each next to the DuckDB command doing the same work:
 - ``scan`` and ``summary`` (JSON)  vs  one DuckDB query over the store's Parquet files computing
   the per-index median SI % of shares outstanding with its 1Y/5Y percentiles (its numbers are
   checked against positioning's ``summary``);
-- ``--help`` / ``--version``, and whether shell completion imports pandas or pyarrow.
+- ``--help`` / ``--version``, and whether shell completion imports pandas or pyarrow;
+- issue 15 (bench_flows.py, skipped with ``--no-flows``): a daily Reg SHO short-volume history in
+  FINRA's CNMS layout (9,500 symbols a session, ~12 M rows over 5 years; 4,000 with ``--quick``),
+  its ingest into a store holding the rest and one day's file (target < 1 s), the short-volume
+  columns of ``scan`` (scan with the table less scan without it) and ``flows``, each against a
+  DuckDB process running the project's SQL files on the store's Parquet files (target 1.5x),
+  numbers checked equal.
 
 Wall time is the median over ``--repeat`` runs; peak memory is the child's max RSS. Runs are
 interleaved (ours, DuckDB, ours, ...) so both see the same machine load. Nothing here is a test.
-``--quick`` (1 year, repeat 3, no whole-history repeat) takes under two minutes once cached.
+``--quick`` (1 year, repeat 3, no whole-history repeat) takes a few minutes once cached.
 """
 
 from __future__ import annotations
@@ -323,10 +329,15 @@ def _check_same_numbers(summary_json: str, duck_json: str) -> None:
     duck = json.loads(duck_json.strip().splitlines()[-1])
     for idx, vals in duck.items():
         mine = ours.get(idx)
-        if mine is None or any(abs(a - b) > 1e-9 * max(1.0, abs(b)) for a, b in zip(mine, vals, strict=True)):
+        # positioning withholds a percentile (null) whose window reaches before the history held;
+        # DuckDB's query computes it over what there is: only the figures both give are compared
+        if mine is None or any(
+            a is not None and abs(a - b) > 1e-9 * max(1.0, abs(b)) for a, b in zip(mine, vals, strict=True)
+        ):
             print(f"WARNING: {idx}: positioning {mine} != DuckDB {vals}", flush=True)
     print(
-        f"numbers checked: median SI % of SO and 1Y/5Y percentiles equal DuckDB's for {', '.join(sorted(duck))}"
+        f"numbers checked: median SI % of SO and 1Y/5Y percentiles (those positioning gives) equal "
+        f"DuckDB's for {', '.join(sorted(duck))}"
     )
 
 
@@ -369,6 +380,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--history-all", action="store_true", help="also time the whole-history ingest beyond 5 years (slow)"
     )
+    parser.add_argument(
+        "--no-flows", action="store_true", help="skip the short-volume and flows rows (bench_flows.py)"
+    )
     ns = parser.parse_args(argv)
     years = ns.years or ([1] if ns.quick else [5])
     repeat = ns.repeat or (3 if ns.quick else 5)
@@ -378,6 +392,10 @@ def main(argv: list[str] | None = None) -> None:
     rows = bench_startup(repeat)
     for y in years:
         got = bench_years(y, repeat, ingest_repeat, ns.history_all)
+        if not ns.no_flows:
+            from positioning_cli.bench_flows import bench_flows
+
+            got += bench_flows(y, repeat, ns.quick)
         for name, ours, duck, _limit in got:
             d = f"{duck.median:.3f} s ({duck.peak_mib:.0f} MiB)" if duck else "-"
             print(f"  {name}: ours {ours.median:.3f} s ({ours.peak_mib:.0f} MiB), DuckDB {d}", flush=True)
@@ -393,12 +411,13 @@ def main(argv: list[str] | None = None) -> None:
     for name, ours, duck, limit in rows:
         ratio = ours.median / duck.median if duck else float("nan")
         target = f"<={limit:g}x" if limit else ""
-        if name.endswith("new file"):
+        one_day = name.endswith("new file") or "<1 s" in name
+        if one_day:
             target = "<1 s"
         mark = ""
         if limit and duck:
             mark = " ok" if ratio <= limit else " MISS"
-        elif name.endswith("new file"):
+        elif one_day:
             mark = " ok" if ours.median < 1.0 else " MISS"
         elif "target < 0.150" in name:
             mark = " ok" if ours.median < 0.150 else " MISS"
