@@ -21,7 +21,7 @@ from positioning_cli.schema import BARS
 
 from . import values as v
 from .base import FormatDef, Parsed, ParseOptions, absent_columns, build_table, dedupe
-from .prices import COLUMNS, file_symbol, price_columns, symbol_from_name
+from .prices import COLUMNS, file_symbol, price_columns, symbol_from_name, without_priceless_rows
 from .text import Source, read_csv
 
 FORMAT = "yfinance-intraday"
@@ -91,14 +91,7 @@ def parse_intraday(source: Source, options: ParseOptions) -> Parsed:
         raise raw.missing(["Close"])
 
     warnings: list[str] = []
-    price_cols = [cols[f] for f in _FIELDS if f in cols]
-    empty = np.logical_and.reduce([v.blank(raw, c) for c in price_cols])
-    if empty.any():
-        first = int(raw.lines[np.flatnonzero(empty)[0]])
-        warnings.append(f"skipped {int(empty.sum())} rows with no prices (first at line {first})")
-        raw = raw.take(~empty)
-        if raw.n == 0:
-            raise source.error("no rows with prices")
+    raw = without_priceless_rows(source, raw, [cols[f] for f in _FIELDS if f in cols], warnings)
 
     text = v.stripped(raw, stamp_col)
     has_offset = text.str.contains(_OFFSET, regex=True).to_numpy(dtype=bool)

@@ -104,6 +104,21 @@ def file_symbol(source: Source, options: ParseOptions, fmt: str, in_file: str | 
     return symbol
 
 
+def without_priceless_rows(
+    source: Source, raw: RawTable, price_cols: list[str], warnings: list[str]
+) -> RawTable:
+    """``raw`` without the rows blank in every price column (Yahoo writes "null" for every price on
+    a non-trading row), counted in ``warnings``; no row left is an error."""
+    empty = np.logical_and.reduce([v.blank(raw, c) for c in price_cols])
+    if empty.any():
+        first = int(raw.lines[np.flatnonzero(empty)[0]])
+        warnings.append(f"skipped {int(empty.sum())} rows with no prices (first at line {first})")
+        raw = raw.take(~empty)
+        if raw.n == 0:
+            raise source.error("no rows with prices")
+    return raw
+
+
 def price_columns(raw: RawTable, cols: dict[str, str], fields: tuple[str, ...]) -> dict[str, pa.Array]:
     """The price columns of ``fields`` the file has (``cols``: field -> header), as float64 with
     nulls for blanks, never negative; the close is required in every row and must be > 0."""
@@ -130,15 +145,7 @@ def _parse(source: Source, options: ParseOptions, fmt: str) -> Parsed:
     symbol = file_symbol(source, options, fmt)
 
     warnings: list[str] = []
-    price_cols = [cols[f] for f in PRICE_FIELDS if f in cols]
-    # Yahoo writes "null" for every price on a non-trading row: skip those, count them.
-    empty = np.logical_and.reduce([v.blank(raw, c) for c in price_cols])
-    if empty.any():
-        first = int(raw.lines[np.flatnonzero(empty)[0]])
-        warnings.append(f"skipped {int(empty.sum())} rows with no prices (first at line {first})")
-        raw = raw.take(~empty)
-        if raw.n == 0:
-            raise source.error("no rows with prices")
+    raw = without_priceless_rows(source, raw, [cols[f] for f in PRICE_FIELDS if f in cols], warnings)
 
     date_col = cols["date"]
     if (raw.columns[date_col].str.len() > 10).any():
