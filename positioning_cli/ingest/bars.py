@@ -11,6 +11,7 @@ day (bars.py ``infer_interval``) or --interval. The Close is stored as the file 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -22,7 +23,10 @@ from positioning_cli.schema import BARS
 from . import values as v
 from .base import FormatDef, Parsed, ParseOptions, absent_columns, build_table, dedupe
 from .prices import COLUMNS, file_symbol, price_columns, symbol_from_name, without_priceless_rows
-from .text import Source, read_csv
+from .text import RawTable, Source, read_csv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMAT = "yfinance-intraday"
 _FIELDS = ("open", "high", "low", "close")
@@ -68,7 +72,6 @@ def _ticker(source: Source, line: int | None) -> str | None:
 
 
 def parse_intraday(source: Source, options: ParseOptions) -> Parsed:
-    import pandas as pd
 
     layout = _layout(source)
     if layout is None:
@@ -92,6 +95,41 @@ def parse_intraday(source: Source, options: ParseOptions) -> Parsed:
 
     warnings: list[str] = []
     raw = without_priceless_rows(source, raw, [cols[f] for f in _FIELDS if f in cols], warnings)
+
+    ts, days = _timestamps(source, options, raw, stamp_col)
+
+    out: dict[str, pa.Array | list | None] = {**price_columns(raw, cols, _FIELDS)}
+    if "volume" in cols:
+        out["volume"] = v.ints(raw, cols["volume"], round_fractions=True)
+    n = raw.n
+    out["ts"] = pa.array(ts, type=pa.timestamp("us", tz="UTC"))
+    out["date"] = pa.array(list(days), type=pa.date32())
+    out["symbol"] = pa.array([symbol] * n, type=pa.string())
+    out["source_format"] = pa.array([FORMAT] * n, type=pa.string())
+    out["interval"] = pa.array([""] * n, type=pa.string())  # set below, once the rows are distinct
+
+    not_given = absent_columns(BARS, out)
+    table = build_table(BARS, out, n)
+    table, dropped = dedupe(table, ("symbol", "ts"))
+    if dropped:
+        warnings.append(f"{dropped} duplicate timestamps dropped; kept the last row of each")
+    table = table.sort_by("ts")
+    t_us = table.column("ts").cast(pa.int64()).to_numpy()
+    day_ord = np.array([d.toordinal() for d in table.column("date").to_pylist()])
+    minutes = _interval(source, options, t_us, day_ord, table)
+    table = table.set_column(
+        table.schema.get_field_index("interval"),
+        BARS.schema.field("interval"),
+        pa.array([interval_name(minutes)] * table.num_rows, type=pa.string()),
+    )
+    return Parsed(table, FORMAT, tuple(warnings), absent=not_given)
+
+
+def _timestamps(
+    source: Source, options: ParseOptions, raw: RawTable, stamp_col: str
+) -> tuple[np.ndarray, pd.Series]:
+    """The bars' UTC instants and their New York session dates, from offsets or ``--tz``."""
+    import pandas as pd
 
     text = v.stripped(raw, stamp_col)
     has_offset = text.str.contains(_OFFSET, regex=True).to_numpy(dtype=bool)
@@ -128,32 +166,7 @@ def parse_intraday(source: Source, options: ParseOptions) -> Parsed:
     if outside.any():
         row = int(np.flatnonzero(outside)[0])
         raise raw.error(row, stamp_col, v.BAR_DATES.problem(days.iloc[row].isoformat()))
-
-    out: dict[str, pa.Array | list | None] = {**price_columns(raw, cols, _FIELDS)}
-    if "volume" in cols:
-        out["volume"] = v.ints(raw, cols["volume"], round_fractions=True)
-    n = raw.n
-    out["ts"] = pa.array(ts, type=pa.timestamp("us", tz="UTC"))
-    out["date"] = pa.array(list(days), type=pa.date32())
-    out["symbol"] = pa.array([symbol] * n, type=pa.string())
-    out["source_format"] = pa.array([FORMAT] * n, type=pa.string())
-    out["interval"] = pa.array([""] * n, type=pa.string())  # set below, once the rows are distinct
-
-    not_given = absent_columns(BARS, out)
-    table = build_table(BARS, out, n)
-    table, dropped = dedupe(table, ("symbol", "ts"))
-    if dropped:
-        warnings.append(f"{dropped} duplicate timestamps dropped; kept the last row of each")
-    table = table.sort_by("ts")
-    t_us = table.column("ts").cast(pa.int64()).to_numpy()
-    day_ord = np.array([d.toordinal() for d in table.column("date").to_pylist()])
-    minutes = _interval(source, options, t_us, day_ord, table)
-    table = table.set_column(
-        table.schema.get_field_index("interval"),
-        BARS.schema.field("interval"),
-        pa.array([interval_name(minutes)] * table.num_rows, type=pa.string()),
-    )
-    return Parsed(table, FORMAT, tuple(warnings), absent=not_given)
+    return ts, days
 
 
 def _interval(
