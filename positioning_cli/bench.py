@@ -183,6 +183,16 @@ def _data(years: int) -> Path:
     return out
 
 
+def prepare(years: list[int], quick: bool, flows: bool) -> None:
+    """Generate the data sets the bench needs (run in a child process by ``main``)."""
+    for y in years:
+        data = _data(y)
+        if flows:
+            from positioning_cli.bench_flows import sv_data
+
+            sv_data(data, y, quick)
+
+
 def _pos(store: Path) -> list[str]:
     return [sys.executable, "-m", "positioning_cli", "--store", str(store)]
 
@@ -423,6 +433,11 @@ def main(argv: list[str] | None = None) -> None:
     ingest_repeat = 1 if ns.quick else min(repeat, 3)
     BENCH_DIR.mkdir(exist_ok=True)
     t0 = time.perf_counter()
+    # Generate (or find cached) data in a child: a forked child starts with its parent's peak RSS,
+    # so a parent that generated a gigabyte of data would make every measured command look that big.
+    prepare = f"import positioning_cli.bench as b; b.prepare({years!r}, {ns.quick!r}, {not ns.no_flows!r})"
+    if subprocess.run([sys.executable, "-c", prepare], check=False).returncode != 0:
+        raise SystemExit("bench: generating the data sets failed (see above)")
     rows = bench_startup(repeat)
     for y in years:
         got = bench_years(y, repeat, ingest_repeat, ns.history_all)
