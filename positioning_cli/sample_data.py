@@ -19,15 +19,16 @@ Written files (under OUT_DIR):
   before ``end`` on (Yahoo spelling: ``DLT-A``), beta to its index's ETF plus idiosyncratic noise, market
   caps in the index's range, unadjusted ``Close`` splitting on the FINRA ``S`` rows' split days, ``Adj Close``
   back-adjusted for splits and dividends, ``Volume`` around the FINRA ADV.
-- ``short_volume/sample-CNMSshvolYYYYMMDD.txt.gz`` (and ``sample-FNQCshvol…`` etc. on the first day): daily
-  short-sale volume in FINRA's Reg SHO layout over the last sessions of the price files. The ``sample-``
-  prefix marks them as generated; the rest of the name is FINRA's, which the ingest reads the facility from.
+- ``short_volume/sample-short-volume-CNMS-YYYY-MM-DD.txt.gz`` (and ``sample-short-volume-FNQC-…`` etc. on the
+  first day): daily short-sale volume in FINRA's Reg SHO layout over the last sessions of the price files.
+  The names are our own (``ingest.short_volume.own_file_name``, which the ingest reads the facility from),
+  not FINRA's ``CNMSshvolYYYYMMDD.txt``: no generated file carries a FINRA file's name.
 - ``funds/letf_assets.csv.gz``: net assets of the leveraged ETFs over the same sessions.
 
 The ``.gz`` files are written with ``gzip.compress(data, compresslevel=9, mtime=0)``: no file name, no time
 stamp, so the bytes depend only on the content (and the zlib version). A run removes the files it owns but
 did not write (``short_interest/shrt*.csv[.gz]``, ``prices/stocks/*.csv[.gz]``,
-``short_volume/[sample-]*shvol*.txt[.gz]``); it never touches other folders (``cot/`` belongs to another
+``short_volume/`` files named like the ones it writes, or as earlier runs named them); it never touches other folders (``cot/`` belongs to another
 generator). The stock prices draw from the same generator *after*
 everything else, so adding them did not change a byte of the other files.
 
@@ -1488,9 +1489,11 @@ def generate(
 
 
 SHORT_VOLUME_DAYS = 45
-# Reg SHO file names keep FINRA's (the ingest reads the facility from them) behind a prefix that says
-# the files are this generator's, not copies of FINRA's.
+# Reg SHO files are named by our own rule (the ingest reads the facility from it), behind a prefix that
+# says the files are this generator's.
 SAMPLE_PREFIX = "sample-"
+# What an earlier or this run wrote: FINRA-style names (with or without the prefix) and ours.
+_SHORT_VOLUME_NAMES = r"(sample-)?([A-Z]{4}shvol\d{8}|short-volume-[A-Z]{4}-\d{4}-\d{2}-\d{2})\.txt(\.gz)?"
 _FACILITY_SHARE = {"FNQC": 0.08, "FNSQ": 0.57, "FNYX": 0.35}  # of a day's off-exchange volume
 _FUND_ASSETS = {  # net assets on the first flow day, dollars (orders of magnitude of 2025)
     "TQQQ": 22e9, "SQQQ": 3.2e9, "QLD": 6.5e9, "QID": 0.3e9, "UPRO": 3.6e9, "SPXU": 0.6e9,
@@ -1503,6 +1506,13 @@ def _regsho_file(path: Path, rows: list[str]) -> tuple[Path, bytes]:
     """FINRA's layout: the header, the rows, the record count; CRLF line ends."""
     lines = ["Date|Symbol|ShortVolume|ShortExemptVolume|TotalVolume|Market", *rows, str(len(rows))]
     return path, ("\r\n".join(lines) + "\r\n").encode("ascii")
+
+
+def _short_volume_path(out: Path, facility: str, day: date) -> Path:
+    """Named by the ingest's own rule, so the ingest reads the facility back from the name."""
+    from positioning_cli.ingest.short_volume import own_file_name  # pyarrow: only when writing these
+
+    return out / f"{SAMPLE_PREFIX}{own_file_name(facility, day)}.txt.gz"
 
 
 def _write_short_volume(
@@ -1530,7 +1540,7 @@ def _write_short_volume(
                 f"{stamp}|{sym}|{s:.0f}|{e:.0f}|{t:.0f}|{m}"
                 for sym, s, e, t, m in zip(symbols, short, exempt, total, markets, strict=True)
             ]
-            files.append(_regsho_file(out / f"{SAMPLE_PREFIX}CNMSshvol{stamp}.txt.gz", rows))
+            files.append(_regsho_file(_short_volume_path(out, "CNMS", day), rows))
             continue
         for facility, share in _FACILITY_SHARE.items():
             f_total = np.rint(total * share)
@@ -1540,10 +1550,9 @@ def _write_short_volume(
                 for sym, s, t in zip(symbols, f_short, f_total, strict=True)
                 if t > 0
             ]
-            files.append(_regsho_file(out / f"{SAMPLE_PREFIX}{facility}shvol{stamp}.txt.gz", rows))
-        files.append(_regsho_file(out / f"{SAMPLE_PREFIX}FNRAshvol{stamp}.txt.gz", []))
-    # the unprefixed names are those of earlier runs: removed too
-    _remove_stale(out, "*shvol*", r"(sample-)?[A-Z]{4}shvol\d{8}\.txt(\.gz)?", {p.name for p, _ in files})
+            files.append(_regsho_file(_short_volume_path(out, facility, day), rows))
+        files.append(_regsho_file(_short_volume_path(out, "FNRA", day), []))
+    _remove_stale(out, "*", _SHORT_VOLUME_NAMES, {p.name for p, _ in files})
     for path, raw in files:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(_gzip(raw))

@@ -22,6 +22,7 @@ from tests.conftest import SAMPLE
 FINRA_PATH = "cdn.finra.org/equity/otcmarket/biweekly/shrt{d:%Y%m%d}.csv"
 CFTC_YEAR_PATH = "www.cftc.gov/files/dea/history/fut_fin_txt_{year}.zip"
 CFTC_BUNDLE_PATH = "www.cftc.gov/files/dea/history/fin_fut_txt_2006_2016.zip"
+CFTC_WEEK_PATH = "www.cftc.gov/dea/newcot/FinFutWk.txt"
 
 
 def finra_dates() -> list[date]:
@@ -94,6 +95,17 @@ def extended(text: bytes, through: date) -> bytes:
             w.writerow([r[0], f"{d:%y%m%d}", d.isoformat(), *r[3:]])
         d += timedelta(days=7)
     return out.getvalue().encode()
+
+
+def split_newest_week(text: bytes) -> tuple[bytes, bytes]:
+    """(the annual file without its newest report, that report's lines without the header line: the
+    current-week file CFTC publishes beside it), byte for byte."""
+    lines = text.splitlines(keepends=True)
+    dates = [next(csv.reader([ln.decode()]))[2] for ln in lines[1:]]
+    newest = max(dates)
+    rest = [ln for ln, d in zip(lines[1:], dates, strict=True) if d != newest]
+    week = [ln for ln, d in zip(lines[1:], dates, strict=True) if d == newest]
+    return lines[0] + b"".join(rest), b"".join(week)
 
 
 def serve_cftc(routes: object, years: range, bundle: bool = True, through: date | None = None) -> None:

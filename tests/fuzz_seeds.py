@@ -361,6 +361,9 @@ def _sample_seeds() -> list[Seed]:
         # The same rows as CFTC's public reporting API serves them (JSON records).
         pre = json.dumps(pre_records(head(_read(cot[-1]), 12)), indent=1).encode()
         out.append(Seed("cot", "cftc-pre-json", "pre_fut_fin_2026.json", pre, "sample", delimiter="json"))
+        # CFTC's current-week file: the same rows without the header line.
+        week = head(_read(cot[-1]), 12).split(b"\n", 1)[1]
+        out.append(Seed("cot", "cftc-tff-week", "FinFutWk.txt", week, "sample"))
     combined = sorted((SAMPLE / "cot").glob("FinCom*.txt.gz"))
     if combined:
         out.append(Seed("cot", "cftc-tff", "FinCom24.txt", head(_read(combined[-1]), 12), "sample"))

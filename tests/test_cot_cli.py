@@ -145,3 +145,64 @@ def test_ingest_cot_pre_json_reads_the_raw_numbers(tmp_path: Path) -> None:
     assert got["open_interest"] == int(record["open_interest_all"])
     assert got["futures_only"] is (record["futonly_or_combined"] == "FutOnly")
     assert got["source_format"] == "cftc-pre-json"
+
+
+def _newest_week(text: bytes) -> tuple[bytes, bytes]:
+    """(header line, the lines of the newest report date) of an annual file, byte for byte."""
+    lines = text.splitlines(keepends=True)
+    dates = [next(csv.reader([ln.decode()]))[2] for ln in lines[1:]]
+    newest = max(dates)
+    return lines[0], b"".join(ln for ln, d in zip(lines[1:], dates, strict=True) if d == newest)
+
+
+def _cot_rows(store: Path) -> list[dict[str, object]]:
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(store / "cot").drop_columns(["ingested_at", "source_file"])
+    return sorted(t.to_pylist(), key=lambda r: (r["report_date"], r["contract_code"], r["futures_only"]))
+
+
+@pytest.mark.parametrize(
+    ("sample", "name"),
+    [
+        ("FinFut26.txt.gz", "FinFutWk.txt"),
+        ("FinCom24.txt.gz", "FinComWk.txt"),
+        ("FinFut26.txt.gz", "week.txt"),
+    ],
+    ids=["futures-only", "combined", "unnamed"],
+)
+def test_ingest_cot_current_week_file_reads_like_the_annual_rows(
+    tmp_path: Path, sample: str, name: str
+) -> None:
+    """CFTC's headerless current-week file (recognised by name, or by its rows' shape) gives the rows
+    the same lines give under the annual header."""
+    header, week = _newest_week(gzip.decompress((SAMPLE / "cot" / sample).read_bytes()))
+    weekly, annual = tmp_path / name, tmp_path / "annual.txt"
+    weekly.write_bytes(week)
+    annual.write_bytes(header + week)
+    r = run_cli("ingest", "cot", str(weekly), store=tmp_path / "w")
+    assert r.code == 0, r.err
+    assert ", cftc-tff-week, " in r.err
+    assert run_cli("ingest", "cot", str(annual), store=tmp_path / "a").code == 0
+    got, want = _cot_rows(tmp_path / "w"), _cot_rows(tmp_path / "a")
+    assert len(got) == len(week.splitlines()) >= 3
+    assert {r.pop("source_format") for r in got} == {"cftc-tff-week"}
+    assert {r.pop("source_format") for r in want} == {"cftc-tff"}
+    assert got == want
+    # and against the raw line, read with the csv module by position (field 14: leveraged funds long)
+    first = next(csv.reader([week.splitlines()[0].decode()]))
+    row = next(r for r in got if r["contract_code"] == first[3].strip())
+    assert row["lev_money_long"] == int(first[14]) and row["open_interest"] == int(first[7])
+    assert row["futures_only"] is (first[-1] == "FutOnly")
+
+
+def test_ingest_cot_current_week_file_with_a_wrong_field_count_is_one_line(tmp_path: Path) -> None:
+    _, week = _newest_week(gzip.decompress((SAMPLE / "cot" / "FinFut26.txt.gz").read_bytes()))
+    lines = week.splitlines(keepends=True)
+    lines[2] = lines[2].rstrip(b"\r\n").rsplit(b",", 1)[0] + b"\n"  # the third row loses its last field
+    path = tmp_path / "FinFutWk.txt"
+    path.write_bytes(b"".join(lines))
+    r = run_cli("ingest", "cot", str(path), store=tmp_path / "store")
+    assert r.code == 3
+    assert r.err == f"error: {path}:3: 86 fields, but the header this headerless file is read with has 87\n"
+    assert not (tmp_path / "store" / "cot").exists()

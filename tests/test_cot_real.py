@@ -18,6 +18,7 @@ import pytest
 
 from positioning_cli import futures
 from positioning_cli.ingest import parse_file
+from positioning_cli.ingest.cot import TFF_HEADER
 
 REAL_COT = Path(__file__).resolve().parents[2] / "shared/data/real/cftc_tff"
 INDEX_CODES = ("13874A", "209742", "239742", "23977A")
@@ -214,3 +215,18 @@ def test_lf_and_crlf_agree(tmp_path: Path) -> None:
 def test_raw_headers_identical() -> None:
     headers = {p.read_bytes().split(b"\n", 1)[0].rstrip(b"\r") for p in _files()}
     assert len(headers) == 1
+    # the header the current-week files are read with is this one, name for name
+    assert headers == {",".join(f'"{n}"' for n in TFF_HEADER).encode()}
+
+
+def test_headerless_rows_read_like_the_annual_file(tmp_path: Path) -> None:
+    """Every real annual file without its header line, named as CFTC names its current-week files,
+    parses to the same rows (only the format name differs)."""
+    for path in _files():
+        data = path.read_bytes()
+        week = tmp_path / ("FinComWk.txt" if "FinCom" in path.name else "FinFutWk.txt")
+        week.write_bytes(data.split(b"\n", 1)[1])
+        got, want = parse_file("cot", week), parse_file("cot", path)
+        assert got.format == "cftc-tff-week"
+        assert got.table.num_rows == want.table.num_rows > 1000
+        assert got.table.drop_columns(["source_format"]).equals(want.table.drop_columns(["source_format"]))

@@ -25,6 +25,7 @@ import pytest
 from positioning_cli.symbols import normalise_symbol
 from tests.conftest import SAMPLE, Run, real_dir, run_cli, store_bytes
 from tests.fetch_payloads import (
+    CFTC_WEEK_PATH,
     CFTC_YEAR_PATH,
     FINRA_PATH,
     PRE_FUT_PATH,
@@ -36,6 +37,8 @@ from tests.fetch_payloads import (
     real_cftc_zip,
     serve_cftc,
     serve_finra,
+    split_newest_week,
+    zipped,
 )
 from tests.fetch_server import Reply, Server, serve
 
@@ -329,6 +332,103 @@ def test_fetch_cot_real_cftc_file(mirror: Env, tmp_path: Path) -> None:
     assert got.equals(want)
 
 
+# The sample's newest report (2026-08-04) was released Friday 2026-08-07 15:30 ET and is late from
+# Monday 2026-08-10 12:00 ET: at 13:00 ET that Monday the store must hold it.
+WEEK_NOW = "2026-08-10T17:00:00+00:00"
+WEEK_URL = "https://" + CFTC_WEEK_PATH
+
+
+def _serve_year_without_newest_week(mirror: Env) -> bytes:
+    """Serve the 2026 zip without its newest report; return that report as a current-week file."""
+    annual, week = split_newest_week(cftc_year(2026))
+    mirror.server.routes.put(CFTC_YEAR_PATH.format(year=2026), zipped("FinFut26.txt", annual))
+    return week
+
+
+def test_fetch_cot_reads_the_current_week_file_when_the_yearly_zip_lacks_the_newest_report(
+    mirror: Env, tmp_path: Path
+) -> None:
+    week = _serve_year_without_newest_week(mirror)
+    mirror.server.routes.put(CFTC_WEEK_PATH, week)
+    r = mirror.run("fetch", "cot", "--since", "2026", now=WEEK_NOW)
+    assert r.code == 0, r.err
+    assert "CFTC TFF: current: 2 requested, 2 downloaded" in r.err
+    assert (
+        "note: 2026-08-04: not in the yearly file yet; read from the current-week file FinFutWk.txt" in r.err
+    )
+    kept = mirror.store / "raw/cftc-tff/FinFutWk.txt"
+    assert kept.read_bytes() == week
+
+    # The store holds what the whole annual file ingested by hand holds; the newest week's rows
+    # came from the current-week file.
+    annual = tmp_path / "FinFut26.txt"
+    annual.write_bytes(cftc_year(2026))
+    assert run_cli("ingest", "cot", str(annual), store=tmp_path / "annual").code == 0
+    got, want = _cot(mirror.store), _cot(tmp_path / "annual")
+    assert len(got) == len(want) > 50
+    formats = {str(r["report_date"]): r.pop("source_format") for r in got}
+    assert formats["2026-08-04"] == "cftc-tff-week" and formats["2026-07-28"] == "cftc-tff"
+    assert got == [{k: v for k, v in r.items() if k != "source_format"} for r in want]
+
+    # One parse path: the kept file ingested by hand gives the rows the fetch stored.
+    assert run_cli("ingest", "cot", str(kept), store=tmp_path / "by-hand").code == 0
+    newest = [r for r in _cot(mirror.store) if str(r["report_date"]) == "2026-08-04"]
+    assert _cot(tmp_path / "by-hand") == newest
+
+    # Held now: the next run asks for the zip only (unchanged) and not for the week again.
+    again = mirror.run("fetch", "cot", now=WEEK_NOW)
+    assert again.code == 0, again.err
+    assert "CFTC TFF: current: 1 requested, 0 downloaded, 1 unchanged" in again.err
+    assert len(mirror.server.routes.requests(CFTC_WEEK_PATH)) == 1
+
+
+@pytest.mark.parametrize(
+    ("reply", "problem"),
+    [
+        (
+            Reply(403, b"<html><body>Access Denied</body></html>", {"Content-Type": "text/html"}),
+            "HTTP 403",
+        ),
+        (
+            Reply(200, b"<!DOCTYPE html><title>Just a moment...</title>", {"Content-Type": "text/html"}),
+            "an HTML page instead of data (a bot wall or an error page)",
+        ),
+        (None, "line 2: 86 fields, the TFF header has 87"),
+    ],
+    ids=["403-html", "bot-wall", "field-count"],
+)
+def test_fetch_cot_bad_current_week_file_is_one_line_and_never_data(
+    mirror: Env, reply: Reply | None, problem: str
+) -> None:
+    week = _serve_year_without_newest_week(mirror)
+    if reply is None:  # the second row loses its last field
+        lines = week.splitlines(keepends=True)
+        lines[1] = lines[1].rstrip(b"\r\n").rsplit(b",", 1)[0] + b"\n"
+        reply = Reply(200, b"".join(lines))
+    mirror.server.routes.script(CFTC_WEEK_PATH, reply)
+    r = mirror.run("fetch", "cot", "--since", "2026", now=WEEK_NOW)
+    assert r.code == 9
+    assert f"error: CFTC TFF: {WEEK_URL}: {problem}\n" in r.err
+    dates = {str(row["report_date"]) for row in _cot(mirror.store)}
+    assert "2026-07-28" in dates and "2026-08-04" not in dates  # the zip's rows, nothing of the week
+    assert not (mirror.store / "raw/cftc-tff/FinFutWk.txt").exists()
+
+
+def test_fetch_cot_current_week_file_not_advanced_is_late_not_an_error(mirror: Env) -> None:
+    annual, _ = split_newest_week(cftc_year(2026))
+    _, stale = split_newest_week(annual)  # the week before: CFTC's file has not advanced
+    mirror.server.routes.put(CFTC_YEAR_PATH.format(year=2026), zipped("FinFut26.txt", annual))
+    mirror.server.routes.put(CFTC_WEEK_PATH, stale)
+    r = mirror.run("fetch", "cot", "--since", "2026", now=WEEK_NOW)
+    assert r.code == 8, r.err
+    assert "CFTC TFF: late: 2 requested, 2 downloaded" in r.err
+    assert "newest held 2026-07-28" in r.err
+    assert (
+        "note: 2026-08-04: not in the yearly file; the current-week file FinFutWk.txt still holds 2026-07-28"
+        in r.err
+    )
+
+
 def _members_dated(tmp_path: Path, d: date) -> Path:
     """The sample's newest membership snapshot of every index again, dated ``d`` (store layout CSV)."""
     lines = []
@@ -556,3 +656,22 @@ def test_fetch_into_a_new_folder_makes_it_a_store(mirror: Env) -> None:
     assert mirror.run("fetch", "short-interest", "--since", "2026-10-01").code == 0
     assert (mirror.store / ".positioning-store").is_file()
     assert mirror.run("fetch", "short-interest", "--since", "2026-10-01").code == 0  # and stays one
+
+
+def test_make_live_reads_the_current_week_files(mirror: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    """`make live`'s [4] probe: each current-week file's width against the annual header, and its rows
+    as `ingest cot` reads them (the combined file answering 403 is said, not a crash)."""
+    from positioning_cli.fetch import live
+    from positioning_cli.fetch.http import Client, HttpSettings
+
+    _, week = split_newest_week(cftc_year(2026))
+    mirror.server.routes.put(CFTC_WEEK_PATH, week)
+    es = next(csv.reader([next(ln for ln in week.decode().splitlines() if ",13874A," in ln)]))
+    with Client(HttpSettings(mirror=mirror.server.url, retries=0, timeout=5)) as client:
+        live._current_week(client)
+    out = capsys.readouterr().out
+    assert f"{WEEK_URL}: HTTP 200, {len(week):,} bytes" in out
+    assert "first row: 87 fields (annual header: 87)" in out
+    assert "3 rows, report date(s) 2026-08-04; ES 13874A: [{'report_date': datetime.date(2026, 8, 4)" in out
+    assert f"'lev_money_long': {int(es[14])}," in out
+    assert "https://www.cftc.gov/dea/newcot/FinComWk.txt: HTTP 403" in out

@@ -12,7 +12,7 @@ from positioning_cli.errors import FetchError
 from positioning_cli.fetch.http import Reply
 from positioning_cli.fetch.raw import RawStore, fetch_lock
 from positioning_cli.fetch.sources import CftcTff, FinraShortInterest, Item
-from tests.fetch_payloads import cftc_year, finra_file, zipped
+from tests.fetch_payloads import cftc_year, finra_file, split_newest_week, zipped
 
 D = date(2026, 10, 30)
 ITEM = Item(D, "https://cdn.finra.org/x/shrt20261030.csv", "shrt20261030.csv")
@@ -48,6 +48,29 @@ def test_cftc_zip_must_hold_the_requested_year() -> None:
     two = zipped("a.txt", b"x")[:-22]  # the end-of-central-directory record is gone
     with pytest.raises(FetchError, match="a zip that does not open"):
         CftcTff().validate(item, Reply(item.url, 200, {}, two))
+
+
+def test_cftc_current_week_file_holds_one_report_week() -> None:
+    url = "https://www.cftc.gov/dea/newcot/FinFutWk.txt"
+    item = Item(date(2026, 8, 4), url, "FinFutWk.txt")
+    annual, week = split_newest_week(cftc_year(2026))
+    _, before = split_newest_week(annual)
+    src = CftcTff()
+    src.validate(item, Reply(url, 200, {}, week))
+    assert src.drain_notes() == [
+        "2026-08-04: not in the yearly file yet; read from the current-week file FinFutWk.txt"
+    ]
+    src.validate(item, Reply(url, 200, {}, before))  # CFTC's file not advanced yet: kept, said
+    assert src.drain_notes() == [
+        "2026-08-04: not in the yearly file; the current-week file FinFutWk.txt still holds 2026-07-28"
+    ]
+    with pytest.raises(FetchError, match="2 report dates, a current-week file holds one"):
+        src.validate(item, Reply(url, 200, {}, before + week))
+    header = annual.split(b"\n", 1)[0] + b"\n"  # a header line is not a report row
+    with pytest.raises(FetchError, match="line 1: no YYMMDD report date in field 2"):
+        src.validate(item, Reply(url, 200, {}, header + week))
+    with pytest.raises(FetchError, match="empty body"):
+        src.validate(item, Reply(url, 200, {}, b""))
 
 
 def test_raw_store_records_hashes_and_forgets(tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ def test_public_constants() -> None:
     )
     assert FORMATS["prices"] == ("yahoo", "yfinance", "stooq", "yahoo-chart", "index-level")
     assert FORMATS["members"] == ("ishares", "invesco", "sp500-list", "generic")
-    assert FORMATS["cot"] == ("cftc-tff", "cftc-pre-json")
+    assert FORMATS["cot"] == ("cftc-tff", "cftc-tff-week", "cftc-pre-json")
     assert FORMATS["short-volume"] == ("finra-regsho", "nyse-regsho")
     assert FORMATS["funds"] == ("fund-assets",)
     assert FORMATS["bars"] == ("yfinance-intraday",)

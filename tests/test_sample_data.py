@@ -166,7 +166,8 @@ def test_regeneration_removes_stale_files_and_leaves_cot_alone(tmp_path: Path) -
         tmp_path / "short_interest" / "shrt19990115.csv.gz",
         tmp_path / "prices" / "stocks" / "ZZZZ.csv.gz",
         tmp_path / "short_volume" / "CNMSshvol20261030.txt.gz",  # the old unprefixed spelling
-        tmp_path / "short_volume" / "sample-CNMSshvol19990115.txt.gz",
+        tmp_path / "short_volume" / "sample-CNMSshvol19990115.txt.gz",  # FINRA-style, as until 2026-12
+        tmp_path / "short_volume" / "sample-short-volume-CNMS-1999-01-15.txt.gz",
     ]
     kept = [
         tmp_path / "cot" / "FinFut26.txt.gz",
@@ -474,9 +475,12 @@ def test_stock_levels_and_market_caps(members, stock_files) -> None:
 
 def test_short_volume_files_in_finra_layout() -> None:
     files = sorted((SAMPLE / "short_volume").iterdir())
-    # every name says the file is generated (not a copy of FINRA's), then FINRA's name
-    assert files and all(re.fullmatch(r"sample-[A-Z]{4}shvol\d{8}\.txt\.gz", f.name) for f in files)
-    names = {f.name.removeprefix("sample-"): f for f in files}
+    # every name says the file is generated, then its facility and day in our own form (no name is FINRA's)
+    pattern = r"sample-short-volume-([A-Z]{4})-(\d{4})-(\d\d)-(\d\d)\.txt\.gz"
+    matches = [re.fullmatch(pattern, f.name) for f in files]
+    assert files and all(matches)
+    assert not any("shvol" in f.name for f in files)
+    names = {"".join(m.groups()): f for m, f in zip(matches, files, strict=True) if m}  # CNMS20261120 -> file
     assert len([n for n in names if n.startswith("CNMS")]) == sd.SHORT_VOLUME_DAYS - 1
     for name, path in names.items():
         lines = _gunzip(path.read_bytes()).decode("ascii").split("\r\n")
@@ -486,11 +490,11 @@ def test_short_volume_files_in_finra_layout() -> None:
         assert count == len(body)
         for line in body:
             day, _symbol, short, exempt, total, _market = line.split("|")
-            assert day == name[9:17] and 0 <= int(exempt) <= int(short) <= int(total)
+            assert day == name[4:] and 0 <= int(exempt) <= int(short) <= int(total)
     # the first day has the facility files instead of the consolidated one: CNMS = their sum
-    first = min(n[9:17] for n in names)
-    assert f"CNMSshvol{first}.txt.gz" not in names
-    assert {n[:4] for n in names if n[9:17] == first} == {"FNQC", "FNRA", "FNSQ", "FNYX"}
+    first = min(n[4:] for n in names)
+    assert f"CNMS{first}" not in names
+    assert {n[:4] for n in names if n[4:] == first} == {"FNQC", "FNRA", "FNSQ", "FNYX"}
 
 
 def test_fund_assets_cover_the_default_funds() -> None:

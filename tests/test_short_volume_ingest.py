@@ -56,22 +56,49 @@ def test_finra_file_rows_facility_from_name(tmp_path: Path) -> None:
         ("CNMSshvol20260814.txt", "CNMS"),  # FINRA's own names
         ("FNSQshvol20260814.txt", "FNSQ"),
         ("ARCAshvol20260814.txt", "ARCA"),
-        ("sample-CNMSshvol20260814.txt.gz", "CNMS"),  # the generated sample's
+        ("sample-CNMSshvol20260814.txt.gz", "CNMS"),  # the generated sample's, before it had its own
         ("sample-FNQCshvol20260814.txt", "FNQC"),
         ("2026_08_14_FNYXshvol20260814.txt", "FNYX"),  # any prefix ending in a non-letter
+        ("short-volume-CNMS-2026-08-14.txt", "CNMS"),  # our own names
+        ("sample-short-volume-FNQC-2026-08-14.txt.gz", "FNQC"),  # the generated sample's
+        ("x_short-volume-fnsq-2026-08-14.txt", "FNSQ"),
     ],
 )
-def test_facility_from_the_file_name_with_or_without_a_prefix(name: str, facility: str) -> None:
-    from positioning_cli.ingest.short_volume import _FILE_NAME
+def test_facility_from_the_file_name_with_or_without_a_prefix(
+    tmp_path: Path, name: str, facility: str
+) -> None:
+    path = tmp_path / name.removesuffix(".gz")
+    path.write_text(f"{FINRA_HEADER}\r\n20260814|AAPL|1|0|2|Q\r\n1\r\n")
+    if facility == "ARCA":
+        path.write_text(f"{NYSE_HEADER}\n20260814|AAPL|0|1|2|P\n")
+    assert [r["facility"] for r in rows(path)] == [facility]
 
-    hit = _FILE_NAME.search(name)
-    assert hit is not None and hit.group(1).upper() == facility
+
+@pytest.mark.parametrize(
+    "name",
+    ["short-volume-2026-08-14.txt", "shortvolume-CNMS-2026-08-14.txt", "short-volume-CNMS-20260814.txt"],
+)
+def test_a_name_neither_finra_nor_ours_needs_facility(tmp_path: Path, name: str) -> None:
+    path = write(tmp_path, name, FINRA_HEADER, "20260814|AAPL|1|0|2|Q", "1")
+    run = run_cli("ingest", "short-volume", str(path), store=tmp_path / "store")
+    assert run.code == 3 and "cannot tell the facility from the file name" in run.err
+    ok = run_cli("ingest", "short-volume", str(path), "--facility", "CNMS", store=tmp_path / "store")
+    assert ok.code == 0, ok.err
+
+
+def test_own_file_name_reads_back() -> None:
+    from positioning_cli.ingest.short_volume import _FILE_NAME, own_file_name
+
+    name = own_file_name("FNYX", datetime.date(2026, 9, 21))
+    assert name == "short-volume-FNYX-2026-09-21"
+    hit = _FILE_NAME.search(name + ".txt")
+    assert hit is not None and hit.group(2) == "FNYX"
 
 
 def test_sample_prefixed_file_ingests_with_the_facility_from_its_name(tmp_path: Path) -> None:
     import gzip
 
-    path = tmp_path / "sample-FNSQshvol20260814.txt.gz"
+    path = tmp_path / "sample-short-volume-FNSQ-2026-08-14.txt.gz"
     path.write_bytes(gzip.compress(f"{FINRA_HEADER}\r\n20260814|AAPL|1|0|2|Q\r\n1\r\n".encode()))
     assert [(r["symbol"], r["facility"]) for r in rows(path)] == [("AAPL", "FNSQ")]
 

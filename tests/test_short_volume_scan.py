@@ -13,7 +13,8 @@ from tests.conftest import SAMPLE, run_cli
 
 def _raw_day(day: str) -> dict[str, tuple[float, float]]:
     """symbol (store spelling) -> (short, total) from the CNMS file of ``day`` (YYYYMMDD)."""
-    text = gzip.decompress((SAMPLE / "short_volume" / f"sample-CNMSshvol{day}.txt.gz").read_bytes()).decode()
+    name = f"sample-short-volume-CNMS-{day[:4]}-{day[4:6]}-{day[6:]}.txt.gz"
+    text = gzip.decompress((SAMPLE / "short_volume" / name).read_bytes()).decode()
     lines = text.split("\r\n")[1:-2]
     out = {}
     for line in lines:
@@ -31,7 +32,10 @@ def _members(index: str, day: str) -> set[str]:
 
 
 def _last_day() -> str:
-    return max(p.name[16:24] for p in (SAMPLE / "short_volume").glob("sample-CNMS*"))
+    """The newest consolidated file's day, YYYYMMDD."""
+    return max(
+        p.name[25:35].replace("-", "") for p in (SAMPLE / "short_volume").glob("sample-short-volume-CNMS-*")
+    )
 
 
 def test_scan_rows_carry_the_ratio(demo_store: Path) -> None:

@@ -3,7 +3,7 @@
     python -m positioning_cli.fetch.live STORE
 
 Walks the first-live-run checklist of data-sources.md §8.5 for the sources this version fetches
-(FINRA CDN, CFTC zips, iShares/Invesco holdings, Yahoo prices with the Cboe/FRED fallback, SEC frames) and probes a few URLs the checklist names (without storing them). Needs the
+(FINRA CDN, CFTC zips and current-week files, iShares/Invesco holdings, Yahoo prices with the Cboe/FRED fallback, SEC frames) and probes a few URLs the checklist names (without storing them). Needs the
 network; never run by the tests.
 """
 
@@ -21,7 +21,7 @@ from positioning_cli.errors import FetchError
 from positioning_cli.fetch.config import Config
 from positioning_cli.fetch.http import Client
 from positioning_cli.fetch.run import http_settings
-from positioning_cli.fetch.sources import FINRA_URL, SOURCES
+from positioning_cli.fetch.sources import CFTC_WEEK_NAMES, CFTC_WEEK_URL, FINRA_URL, SOURCES
 
 CFTC_CODES = ("13874A", "209742", "239742", "20974+", "13874+")
 
@@ -70,6 +70,34 @@ def _probe(client: Client, label: str, url: str) -> bytes | None:
     return r.body if r.status == 200 else None
 
 
+def _current_week(client: Client) -> None:
+    """[4] CFTC's current-week files: reachable, and read with the annual header by position (what
+    ``fetch cot`` falls back to when the yearly zip lacks the latest report)."""
+    import tempfile
+
+    from positioning_cli.errors import InputError
+    from positioning_cli.ingest import parse_file
+    from positioning_cli.ingest.cot import TFF_HEADER
+
+    for name in CFTC_WEEK_NAMES.values():
+        body = _probe(client, "[4] CFTC current week", CFTC_WEEK_URL.format(name=name))
+        if not body:
+            continue
+        first = next(csv.reader(io.StringIO(body.decode("utf-8", "replace"))), [])
+        print(f"      first row: {len(first)} fields (annual header: {len(TFF_HEADER)})")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(body)
+            try:
+                t = parse_file("cot", path).table
+            except InputError as exc:
+                print(f"      does not parse: {exc}")
+                continue
+        es = [r for r in t.to_pylist() if r["contract_code"] == "13874A"]
+        dates = sorted({str(d) for d in t.column("report_date").to_pylist()})
+        print(f"      {t.num_rows} rows, report date(s) {', '.join(dates)}; ES 13874A: {es[:1] or 'absent'}")
+
+
 def _members_and_prices(client: Client) -> None:
     """[6] Cboe/FRED index levels, [7] iShares (today and a past month end) and Invesco holdings,
     and Yahoo's chart API: status, size, content type and the first line of each."""
@@ -108,8 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             if body:
                 rows, listed = _exchange_listed(body)
                 print(f"      {rows:,} rows, {listed:,} not OTC")
-        for f in ("FinFutWk.txt", "FinComWk.txt"):
-            _probe(client, "[4] CFTC current week", f"https://www.cftc.gov/dea/newcot/{f}")
+        _current_week(client)
         _members_and_prices(client)
         if Config().get("sec-contact"):  # SEC refuses requests without a contact
             from positioning_cli.fetch.sec import FRAME_URL, ccp, quarter_end

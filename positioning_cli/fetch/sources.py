@@ -224,6 +224,9 @@ CFTC_YEAR_URL = "https://www.cftc.gov/files/dea/history/{prefix}_txt_{year}.zip"
 CFTC_BUNDLE_URL = "https://www.cftc.gov/files/dea/history/{bundle}_txt_2006_2016.zip"
 CFTC_FIRST_YEAR = 2006
 CFTC_FIRST_YEARLY = 2017  # before this, one 2006-2016 bundle
+# The current week's report alone, headerless (data-sources.md §3.2); keyed by "combined".
+CFTC_WEEK_URL = "https://www.cftc.gov/dea/newcot/{name}"
+CFTC_WEEK_NAMES = {False: "FinFutWk.txt", True: "FinComWk.txt"}
 # CFTC's Public Reporting Environment (Socrata): the same report, "drawn from exactly the same source
 # data" (PRE FAQ), the fallback when a zip fails. TFF futures only / futures-and-options combined.
 PRE_HOST = "publicreporting.cftc.gov"
@@ -236,7 +239,9 @@ PRE_KIND = {"gpe5-46if": "futonly", "yw9f-hn96": "combined"}  # futonly_or_combi
 class CftcTff(Source):
     """Yearly zips (and the 2006-2016 bundle); a year whose zip fails (an HTTP error after the
     retries, an HTML page, a zip that does not open) is requested from PRE instead, one query per
-    year, and kept as ``pre_<prefix>_<year>.json`` beside the zips."""
+    year, and kept as ``pre_<prefix>_<year>.json`` beside the zips. When the store still lacks the
+    latest report released by the calendar after that, the current-week file (``FinFutWk.txt``,
+    ``FinComWk.txt``) is requested as a follow-up and ingested by the same parser as ``ingest cot``."""
 
     name = "cftc-tff"
     label = "CFTC TFF"
@@ -249,6 +254,8 @@ class CftcTff(Source):
     def __init__(self) -> None:
         self._notes: list[str] = []
         self._checked: Reply | None = None  # the zip download() just validated (the bundle is ~25 MB)
+        self._week_asked = False  # the current-week file is a follow-up, asked for once per run
+        self._until: date | None = None
 
     def drain_notes(self) -> list[str]:
         out, self._notes = self._notes, []
@@ -268,6 +275,7 @@ class CftcTff(Source):
         return bool(held) and key <= max(held)
 
     def items(self, ctx: Context, since: date | None, until: date | None) -> list[Item]:
+        self._week_asked, self._until = False, until
         today = ctx.now.date()
         held = self.held(ctx.manifest)
         first = since.year if since else (max(held).year if held else CFTC_FIRST_YEAR)
@@ -292,12 +300,33 @@ class CftcTff(Source):
             )
         return out
 
+    def follow_up(self, ctx: Context, store_root: Path) -> list[Item]:
+        """The current-week file, when the yearly files (or PRE) left the latest released report out."""
+        from positioning_cli.store import Store
+
+        if self._week_asked:
+            return []
+        self._week_asked = True
+        latest = cal.latest_released(self.expected(ctx.now), ctx.now)
+        if latest is None or (self._until is not None and latest.key > self._until):
+            return []
+        if self.is_held(latest.key, self.held(Store(store_root).manifest())):
+            return []
+        name = CFTC_WEEK_NAMES[ctx.combined]
+        return [Item(latest.key, CFTC_WEEK_URL.format(name=name), name, latest)]
+
+    @staticmethod
+    def _is_week(item: Item) -> bool:
+        return item.name in CFTC_WEEK_NAMES.values()
+
     @staticmethod
     def _years(item: Item) -> tuple[int, int]:
         """The report years an item's payload holds (the bundle: 2006-2016)."""
         return (2006, 2016) if item.key.year < CFTC_FIRST_YEARLY else (item.key.year, item.key.year)
 
     def download(self, client: Client, item: Item, headers: Mapping[str, str], ctx: Context) -> Reply:
+        if self._is_week(item):  # the last resort: no fallback of its own
+            return client.get(item.url, headers=headers, what=self.label)
         try:
             reply = client.get(item.url, headers=headers, what=self.label)
             if reply.status == 304:
@@ -367,7 +396,9 @@ class CftcTff(Source):
         return item.name
 
     def validate(self, item: Item, reply: Reply) -> None:
-        if PRE_HOST in reply.url:
+        if self._is_week(item):
+            self._check_week(item, reply)
+        elif PRE_HOST in reply.url:
             self._check_pre(item, reply)
         elif reply is not self._checked:
             self._check_zip(item, reply)
@@ -423,6 +454,42 @@ class CftcTff(Source):
             if year is None or not lo <= year <= hi:
                 raise _bad(self, reply, f"report year {year} outside the requested {lo}-{hi}")
 
+    def _check_week(self, item: Item, reply: Reply) -> None:
+        """Headerless rows of the annual header's width, all of one report week. A week older than
+        the one asked for is CFTC's file not advanced yet: kept and ingested, and said in a note (the
+        calendar state says due or late)."""
+        import csv
+
+        from positioning_cli.ingest.cot import TFF_HEADER
+
+        super().validate(item, reply)
+        text = reply.body.decode("utf-8-sig", "replace")
+        weeks: set[date] = set()
+        for n, fields in enumerate(csv.reader(io.StringIO(text, newline="")), 1):
+            if not any(f.strip() for f in fields):
+                continue
+            if len(fields) != len(TFF_HEADER):
+                raise _bad(
+                    self, reply, f"line {n}: {len(fields)} fields, the TFF header has {len(TFF_HEADER)}"
+                )
+            week = _cftc_row_date(fields)
+            if week is None:
+                raise _bad(self, reply, f"line {n}: no YYMMDD report date in field 2 ({fields[1]!r})")
+            weeks.add(week)
+        if not weeks:
+            raise _bad(self, reply, "0 rows")
+        if len(weeks) > 1:
+            raise _bad(self, reply, f"{len(weeks)} report dates, a current-week file holds one")
+        (week,) = weeks
+        if week < item.key:
+            self._notes.append(
+                f"{item.key}: not in the yearly file; the current-week file {item.name} still holds {week}"
+            )
+        else:
+            self._notes.append(
+                f"{week}: not in the yearly file yet; read from the current-week file {item.name}"
+            )
+
 
 def _problem(exc: FetchError, label: str) -> str:
     """A FetchError's message without its ``label: URL:`` prefix (to join two into one line)."""
@@ -434,14 +501,22 @@ def _cftc_row_year(line: str) -> int | None:
     """The year of a TFF row from its YYMMDD field (the second column after the quoted name)."""
     import csv
 
-    fields = next(csv.reader([line]), [])
+    week = _cftc_row_date(next(csv.reader([line]), []))
+    return None if week is None else week.year
+
+
+def _cftc_row_date(fields: list[str]) -> date | None:
+    """The report date of a TFF row's fields from its YYMMDD field (the second)."""
     if len(fields) < 3:
         return None
     yymmdd = fields[1].strip()
     if len(yymmdd) != 6 or not yymmdd.isdigit():
         return None
     yy = int(yymmdd[:2])
-    return 2000 + yy if yy < 70 else 1900 + yy
+    try:
+        return date(2000 + yy if yy < 70 else 1900 + yy, int(yymmdd[2:4]), int(yymmdd[4:]))
+    except ValueError:
+        return None
 
 
 # ------------------------------------------------------------------ FINRA Query API (older history)

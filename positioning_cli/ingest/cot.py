@@ -31,6 +31,9 @@ from .text import RawTable, Source, read_csv, read_json_records
 
 FORMAT = "cftc-tff"
 PRE_FORMAT = "cftc-pre-json"
+WEEK_FORMAT = "cftc-tff-week"
+# The current-week files CFTC names FinFutWk.txt (futures only) and FinComWk.txt (combined).
+WEEK_FILE_NAMES = ("finfutwk", "fincomwk")
 
 # Store field -> accepted header names (first found wins).
 DATE_COLUMNS = ("Report_Date_as_YYYY-MM-DD", "Report_Date_as_YYYY_MM_DD")
@@ -53,6 +56,97 @@ POSITIONS = {
     "nonrept_long": ("NonRept_Positions_Long_All",),
     "nonrept_short": ("NonRept_Positions_Short_All",),
 }
+# The annual files' header line, column by column (every annual file since 2017 and the 2006-2016
+# bundle carry it). The current-week files have the same fields and no header: this names them.
+TFF_HEADER = (
+    "Market_and_Exchange_Names",
+    "As_of_Date_In_Form_YYMMDD",
+    "Report_Date_as_YYYY-MM-DD",
+    "CFTC_Contract_Market_Code",
+    "CFTC_Market_Code",
+    "CFTC_Region_Code",
+    "CFTC_Commodity_Code",
+    "Open_Interest_All",
+    "Dealer_Positions_Long_All",
+    "Dealer_Positions_Short_All",
+    "Dealer_Positions_Spread_All",
+    "Asset_Mgr_Positions_Long_All",
+    "Asset_Mgr_Positions_Short_All",
+    "Asset_Mgr_Positions_Spread_All",
+    "Lev_Money_Positions_Long_All",
+    "Lev_Money_Positions_Short_All",
+    "Lev_Money_Positions_Spread_All",
+    "Other_Rept_Positions_Long_All",
+    "Other_Rept_Positions_Short_All",
+    "Other_Rept_Positions_Spread_All",
+    "Tot_Rept_Positions_Long_All",
+    "Tot_Rept_Positions_Short_All",
+    "NonRept_Positions_Long_All",
+    "NonRept_Positions_Short_All",
+    "Change_in_Open_Interest_All",
+    "Change_in_Dealer_Long_All",
+    "Change_in_Dealer_Short_All",
+    "Change_in_Dealer_Spread_All",
+    "Change_in_Asset_Mgr_Long_All",
+    "Change_in_Asset_Mgr_Short_All",
+    "Change_in_Asset_Mgr_Spread_All",
+    "Change_in_Lev_Money_Long_All",
+    "Change_in_Lev_Money_Short_All",
+    "Change_in_Lev_Money_Spread_All",
+    "Change_in_Other_Rept_Long_All",
+    "Change_in_Other_Rept_Short_All",
+    "Change_in_Other_Rept_Spread_All",
+    "Change_in_Tot_Rept_Long_All",
+    "Change_in_Tot_Rept_Short_All",
+    "Change_in_NonRept_Long_All",
+    "Change_in_NonRept_Short_All",
+    "Pct_of_Open_Interest_All",
+    "Pct_of_OI_Dealer_Long_All",
+    "Pct_of_OI_Dealer_Short_All",
+    "Pct_of_OI_Dealer_Spread_All",
+    "Pct_of_OI_Asset_Mgr_Long_All",
+    "Pct_of_OI_Asset_Mgr_Short_All",
+    "Pct_of_OI_Asset_Mgr_Spread_All",
+    "Pct_of_OI_Lev_Money_Long_All",
+    "Pct_of_OI_Lev_Money_Short_All",
+    "Pct_of_OI_Lev_Money_Spread_All",
+    "Pct_of_OI_Other_Rept_Long_All",
+    "Pct_of_OI_Other_Rept_Short_All",
+    "Pct_of_OI_Other_Rept_Spread_All",
+    "Pct_of_OI_Tot_Rept_Long_All",
+    "Pct_of_OI_Tot_Rept_Short_All",
+    "Pct_of_OI_NonRept_Long_All",
+    "Pct_of_OI_NonRept_Short_All",
+    "Traders_Tot_All",
+    "Traders_Dealer_Long_All",
+    "Traders_Dealer_Short_All",
+    "Traders_Dealer_Spread_All",
+    "Traders_Asset_Mgr_Long_All",
+    "Traders_Asset_Mgr_Short_All",
+    "Traders_Asset_Mgr_Spread_All",
+    "Traders_Lev_Money_Long_All",
+    "Traders_Lev_Money_Short_All",
+    "Traders_Lev_Money_Spread_All",
+    "Traders_Other_Rept_Long_All",
+    "Traders_Other_Rept_Short_All",
+    "Traders_Other_Rept_Spread_All",
+    "Traders_Tot_Rept_Long_All",
+    "Traders_Tot_Rept_Short_All",
+    "Conc_Gross_LE_4_TDR_Long_All",
+    "Conc_Gross_LE_4_TDR_Short_All",
+    "Conc_Gross_LE_8_TDR_Long_All",
+    "Conc_Gross_LE_8_TDR_Short_All",
+    "Conc_Net_LE_4_TDR_Long_All",
+    "Conc_Net_LE_4_TDR_Short_All",
+    "Conc_Net_LE_8_TDR_Long_All",
+    "Conc_Net_LE_8_TDR_Short_All",
+    "Contract_Units",
+    "CFTC_Contract_Market_Code_Quotes",
+    "CFTC_Market_Code_Quotes",
+    "CFTC_Commodity_Code_Quotes",
+    "CFTC_SubGroup_Code",
+    "FutOnly_or_Combined",
+)
 SIGNATURE = (CODE, OPEN_INTEREST, "Lev_Money_Positions_Long_All", KIND)
 _KIND_VALUES = {"futonly": True, "combined": False}
 _CFTC_BLANK = "."  # CFTC's placeholder for a suppressed or empty cell
@@ -80,6 +174,31 @@ def _sniff(source: Source) -> bool:
     found = source.header_names(",")
     names = set(found[0][1]) if found else set()
     return all(n.lower() in names for n in (CODE, OPEN_INTEREST, "Lev_Money_Positions_Long_All"))
+
+
+def _week_named(source: Source) -> bool:
+    """A file named as CFTC names its current-week files (``FinFutWk.txt``, ``FinComWk.txt``)."""
+    stem = source.name.replace("\\", "/").rsplit("/", 1)[-1].split(".", 1)[0].lower()
+    return stem in WEEK_FILE_NAMES
+
+
+def _sniff_week(source: Source) -> bool:
+    """A current-week file: by its CFTC name, or headerless rows of the annual header's width whose
+    second and third fields are the YYMMDD and ISO report dates."""
+    if source.is_json:
+        return False
+    if _week_named(source):
+        return True
+    found = source.header_names(",")
+    first = found[0][1] if found else []
+    return (
+        len(first) == len(TFF_HEADER)
+        and len(first[1]) == 6
+        and first[1].isdigit()
+        and len(first[2]) == 10
+        and first[2][4] == first[2][7] == "-"
+        and first[2].replace("-", "").isdigit()
+    )
 
 
 def _dots_blank(raw: RawTable, column: str) -> None:
@@ -116,6 +235,14 @@ def _futures_only(raw: RawTable) -> np.ndarray:
 
 def parse_tff(source: Source, options: ParseOptions) -> Parsed:
     return _parse(read_csv(source, ","), FORMAT)
+
+
+def parse_week(source: Source, options: ParseOptions) -> Parsed:
+    """A current-week file: the annual header applied by position (a file that has a header line
+    after all is read by it, as an annual file)."""
+    if _sniff(source):
+        return _parse(read_csv(source, ","), WEEK_FORMAT)
+    return _parse(read_csv(source, ",", names=TFF_HEADER), WEEK_FORMAT)
 
 
 def parse_pre(source: Source, options: ParseOptions) -> Parsed:
@@ -171,6 +298,7 @@ def _parse(raw: RawTable, fmt: str) -> Parsed:
 
 FORMATS = (
     FormatDef(FORMAT, _sniff, parse_tff, signature=SIGNATURE),
+    FormatDef(WEEK_FORMAT, _sniff_week, parse_week),
     FormatDef(
         PRE_FORMAT,
         _sniff_pre,

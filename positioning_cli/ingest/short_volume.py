@@ -10,14 +10,16 @@ Two formats, told apart by the header:
   2017-07-24, ``Date|Symbol|Short Volume|Total Volume|Market`` before; no record-count line.
 
 Neither layout names its venue inside the rows (a CNMS row and an FNSQ row can both say ``Q``), so
-the facility comes from the file name (``CNMSshvol20210604.txt``, or the generated sample's
-``sample-CNMSshvol…`` -> CNMS) or ``--facility``. The date comes from the rows: NYSE's 2009 files
-carry the next day's date under the file's own date.
+the facility comes from the file name (FINRA's ``CNMSshvol20210604.txt``, or our own
+``short-volume-CNMS-2026-09-22.txt`` that the generated sample uses, ``own_file_name``) or
+``--facility``. The date comes from the rows: NYSE's 2009 files carry the next day's date under the
+file's own date.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import numpy as np
 import pyarrow as pa
@@ -67,9 +69,18 @@ SUFFIX_MARKERS = {
     "#": "WI",  # when issued (ARCA GAB^#)
     "+": "WS",  # warrants (ARCA AAC+)
 }
-# The venue letters before "shvol" and the date: the whole name (FINRA's CNMSshvol20210604.txt) or
-# after a prefix that ends in a non-letter (the sample's sample-CNMSshvol20260922.txt.gz).
-_FILE_NAME = re.compile(r"(?<![A-Za-z])([A-Za-z]+?)shvol\d{8}", re.IGNORECASE)
+# The venue letters and the date, after the start of the name or a prefix that ends in a non-letter:
+# FINRA's and NYSE's names (the letters before "shvol": CNMSshvol20210604.txt) or our own, which the
+# generated sample uses so that no file carries a FINRA file's name (short-volume-CNMS-2026-09-22.txt).
+_FILE_NAME = re.compile(
+    r"(?<![A-Za-z])(?:([A-Za-z]+?)shvol\d{8}|short-volume-([A-Za-z]+)-\d{4}-\d{2}-\d{2})", re.IGNORECASE
+)
+OWN_NAME = "short-volume-{facility}-{day:%Y-%m-%d}"
+
+
+def own_file_name(facility: str, day: date) -> str:
+    """Our name for one facility's file of one day, without its extension (read back by the rule above)."""
+    return OWN_NAME.format(facility=facility, day=day)
 
 
 def _names(source: Source) -> set[str]:
@@ -86,16 +97,16 @@ def _is_nyse(source: Source) -> bool:
 
 
 def facility_of(source: Source, options: ParseOptions, fmt: str) -> str:
-    """The venue of the file: ``--facility``, else the letters before ``shvol`` in its name."""
+    """The venue of the file: ``--facility``, else from its name (``_FILE_NAME``)."""
     given = options.facility
     if given is None:
         hit = _FILE_NAME.search(source.path.name)
         if hit is None:
             raise source.error(
-                "cannot tell the facility from the file name (expected e.g. CNMSshvol20210604.txt); "
-                "pass --facility"
+                "cannot tell the facility from the file name (expected e.g. CNMSshvol20210604.txt or "
+                "short-volume-CNMS-2021-06-04.txt); pass --facility"
             )
-        given = hit.group(1)
+        given = hit.group(1) or hit.group(2)
     facility = given.strip().upper()
     if fmt == FINRA and facility not in FINRA_FACILITIES:
         raise source.error(

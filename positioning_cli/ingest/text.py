@@ -374,6 +374,7 @@ def read_csv(
     *,
     header_line: int | None = None,
     stop_at_blank: bool = False,
+    names: Sequence[str] | None = None,
 ) -> RawTable:
     """Split CSV text into string columns, keeping each record's physical start line.
 
@@ -381,7 +382,12 @@ def read_csv(
     it are skipped (preambles). ``stop_at_blank``: stop at the first blank line after the data
     (iShares puts a legal trailer there). Rows shorter than the header are padded with "" (old Stooq
     rows lack the volume field); longer rows are an error unless the extra fields are blank.
+    ``names``: the file has no header line (CFTC's current-week files); these names apply by
+    position and every row must have exactly that many fields (nothing tells a missing field from a
+    shifted one).
     """
+    if names is not None:
+        return _read_general(source, delimiter, header_line=None, stop_at_blank=False, names=names)
     if header_line is None and not stop_at_blank:
         fast = _read_simple(source, delimiter)
         if fast is not None:
@@ -451,6 +457,7 @@ def _read_general(
     *,
     header_line: int | None,
     stop_at_blank: bool,
+    names: Sequence[str] | None = None,
 ) -> RawTable:
     """Any CSV, via the csv module: quoted fields, multi-line values, ragged rows, preambles."""
     stream = io.StringIO(source.text, newline="")
@@ -458,7 +465,7 @@ def _read_general(
         reader = csv.reader(stream, delimiter=delimiter)
     else:
         reader = csv.reader(stream, delimiter=delimiter, quoting=csv.QUOTE_NONE)
-    header: list[str] | None = None
+    header: list[str] | None = None if names is None else list(names)
     found_line = 0
     rows: list[list[str]] = []
     lines: list[int] = []
@@ -482,6 +489,12 @@ def _read_general(
                 continue
             widths = [*widths[-1:], len(record)]
             width = len(header)
+            if names is not None and len(record) != width:
+                raise InputError(
+                    source.name,
+                    f"{len(record)} fields, but the header this headerless file is read with has {width}",
+                    line=start,
+                )
             if len(record) > width:
                 if any(f.strip() for f in record[width:]):
                     raise InputError(
