@@ -464,7 +464,8 @@ def _split_change(
 ) -> tuple[float, int]:
     """indices.SplitTotals on these frames, each date against the snapshot its levels used."""
     levels = Levels.from_frame(m.index_levels(si, members, None, index))
-    return SplitTotals.from_frames(si, members).change(index, levels, ms.day(d), ms.day(base))
+    matched = SplitTotals.from_frames(si, members).change(index, levels, ms.day(d), ms.day(base))
+    return matched.value, len(matched.split)
 
 
 def test_split_excluded_change_by_hand() -> None:
@@ -480,14 +481,23 @@ def test_split_excluded_change_by_hand() -> None:
 
 
 @pytest.mark.parametrize("seed", [4, 5])
-def test_split_exclusion_without_flags_equals_plain_change(seed: int) -> None:
+def test_like_for_like_equals_plain_change_when_nothing_moves(seed: int) -> None:
+    """Without split flags, with one membership snapshot and every member reporting on both dates, the
+    like-for-like change is the change of the level (tests/test_like_for_like.py: when they differ)."""
     si, members, _ = _random_store(seed)
     si["split_flag"] = False
-    levels = m.index_levels(si, members, None, "RUT")
-    dates = list(levels.index)
+    members = members[members["as_of"] == members["as_of"].min()]
+    dates = sorted(set(si["settlement_date"]))
     for d, base in [(dates[-1], dates[-2]), (dates[-1], dates[0]), (dates[10], dates[3])]:
-        plain = levels.loc[d, "total_si_shares"] / levels.loc[base, "total_si_shares"] - 1
-        value, n = _split_change(si, members, "RUT", d, base)
+        on = si[si["settlement_date"].isin([d, base])]
+        both = on.groupby("symbol")["settlement_date"].transform("size") == 2
+        pair = on[both.to_numpy()].reset_index(drop=True)
+        levels = m.index_levels(pair, members, None, "RUT")
+        plain = (
+            levels.loc[pd.Timestamp(d), "total_si_shares"] / levels.loc[pd.Timestamp(base), "total_si_shares"]
+            - 1
+        )
+        value, n = _split_change(pair, members, "RUT", d, base)
         assert n == 0 and value == pytest.approx(plain, rel=1e-12)
 
 
