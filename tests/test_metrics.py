@@ -480,6 +480,31 @@ def test_split_excluded_change_by_hand() -> None:
     assert _split_change(flagged_base, SPLIT_MEMBERS, "RUT", T2, T0)[1] == 0
 
 
+def test_split_and_reconstitution_by_hand() -> None:
+    """Base T1 uses the snapshot of 2024-01-01 (A, B), d = T2 that of 2024-02-01 (A, C, D): the change
+    is over A, C, D; a split flag counts only for one of them."""
+    members = _members(
+        [(date(2024, 1, 1), s, "x", 1000, None) for s in ("A", "B")]
+        + [(date(2024, 2, 1), s, "x", 1000, None) for s in ("A", "C", "D")]
+    )
+    values = {T1: {"A": 100, "B": 50, "C": 30, "D": 10}, T2: {"A": 120, "B": 500, "C": 90, "D": 25}}
+
+    def frame(flagged: str) -> pd.DataFrame:
+        return _si(
+            [
+                (t, s, v, 1, (t, s) == (T2, flagged), None, None)
+                for t, row in values.items()
+                for s, v in row.items()
+            ]
+        )
+
+    value, n = _split_change(frame("B"), members, "RUT", T2, T1)  # B is no constituent on d
+    assert value == pytest.approx((120 + 90 + 25) / (100 + 30 + 10) - 1) and n == 0
+    assert value != pytest.approx((120 + 90 + 25) / (100 + 50) - 1)  # the levels' own memberships
+    value, n = _split_change(frame("C"), members, "RUT", T2, T1)
+    assert value == pytest.approx((120 + 25) / (100 + 10) - 1) and n == 1
+
+
 @pytest.mark.parametrize("seed", [4, 5])
 def test_like_for_like_equals_plain_change_when_nothing_moves(seed: int) -> None:
     """Without split flags, with one membership snapshot and every member reporting on both dates, the
