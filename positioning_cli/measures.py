@@ -1,4 +1,5 @@
-"""Measures of one dated series: changes, percentiles, price returns, quadrant, divergence score.
+"""Measures of one dated series: changes, percentiles, price returns, quadrant, divergence score;
+and the one rule of an index's or sector's SI change, like for like (``like_for_like``).
 
 DOMAIN.md "Metrics", to the letter, on numpy arrays only: ``scan`` and ``summary`` compute their
 index rows from cached levels without importing pandas (its import alone costs more than the
