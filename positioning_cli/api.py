@@ -366,6 +366,12 @@ INTEGER_KEYS = frozenset(
         "members_with_price",
         "quarantined",
         "split_excluded_symbols",
+        "si_change_compared_last",
+        "si_change_compared_ytd",
+        "si_change_compared_12m",
+        "si_change_excluded_last",
+        "si_change_excluded_ytd",
+        "si_change_excluded_12m",
         "short_interest",
         "short_interest_prev",
         "avg_daily_volume",
@@ -663,13 +669,13 @@ def _cached_index_view(
 
     Index rows need each index's levels on every date held — from the levels cache
     (levels_cache.py), computed here only for dates whose inputs changed — and short-interest rows
-    only on the report date, the report before it and their change bases, plus the split flags
-    inside those windows (for the split-excluded changes). So the figures are exactly those of
+    only on the report date, the report before it and their change bases (for the like-for-like
+    changes), plus the split flags inside those windows. So the figures are exactly those of
     the whole-table view, and a warm scan imports no pandas.
 
     ``every_change``: the view answers the change since the last report on every date held (the
-    nowcast's history), so it holds every split-flagged row and the full rows of each flagged date
-    and of the date before it; a change over a window without a flag needs only the levels.
+    nowcast's history), so it holds the constituents' rows of every date: a like-for-like change
+    compares the same symbols on both dates, which the levels alone cannot tell.
     """
     import numpy as np
     import pyarrow as pa
@@ -710,23 +716,8 @@ def _cached_index_view(
             return [files[to_date(x)] for x in days]
 
         columns = ["settlement_date", "symbol", "short_interest", "split_flag"]
-        if every_change:
-            flags = store.read(
-                "short_interest", columns, manifest, row_filter=flagged, partitions=rel_of(dates)
-            )
-            flag_days = np.unique(arrays.days(flags.column("settlement_date")))
-            needed = set(flag_days) | {previous_date(dates, x, "last") for x in flag_days} - {None}
-            keep = ~np.isin(
-                arrays.days(flags.column("settlement_date")), np.array(sorted(needed), "datetime64[D]")
-            )
-            si = pa.concat_tables(
-                [
-                    store.read(
-                        "short_interest", columns, manifest, row_filter=listed, partitions=rel_of(needed)
-                    ),
-                    flags.filter(arrays.from_numpy(keep)),
-                ]
-            )
+        if every_change:  # a like-for-like change on every date needs every date's rows
+            si = store.read("short_interest", columns, manifest, row_filter=listed, partitions=rel_of(dates))
         else:
             window = [x for x in dates if min(needed) < x <= d and x not in needed]
             si = pa.concat_tables(
@@ -1070,6 +1061,14 @@ SCAN_KEYS = (
     "si_base_ytd",
     "si_base_12m",
     "split_excluded_symbols",
+    "si_change_basis",
+    "si_level_basis",
+    "si_change_compared_last",
+    "si_change_compared_ytd",
+    "si_change_compared_12m",
+    "si_change_excluded_last",
+    "si_change_excluded_ytd",
+    "si_change_excluded_12m",
     "si_pct_1y",
     "si_pct_1y_obs",
     "si_pct_1y_complete",
@@ -1122,6 +1121,7 @@ SUMMARY_KEYS = (
     "base_last",
     "base_ytd",
     "base_12m",
+    "change_basis",
     "explain",
 )
 HISTORY_KEYS = ("index", "metric", "settlement_date", "value", "members_with_si", "membership_as_of")
@@ -1357,7 +1357,7 @@ def _nowcast_method() -> str:
 
     return (
         "target: the % change of total SI shares from one settlement date to the next (scan's "
-        "si_change_last); inputs over the same interval: the proxy's return, the previous report's change, "
+        "si_change_last, like for like); inputs over the same interval: the proxy's return, the previous report's change, "
         "the short-sale volume ratio's mean over the interval less its 20-day average at its start; an input "
         f"enters when held on {nc.MIN_INPUT_INTERVALS} intervals ({nc.N_TRAIN} to fit, {nc.MIN_TESTS} to test); "
         "OLS with an intercept; walk-forward "

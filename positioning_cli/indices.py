@@ -67,13 +67,14 @@ class Prices:
 
 
 class SplitTotals:
-    """Change of an index's total SI shares with split-flagged symbols left out of both sums.
+    """Like-for-like changes of an index's total SI shares (``measures.like_for_like``).
 
-    A symbol with split_flag on any settlement date in (base, d] reports pre- and post-split shares
-    on the two dates; mixing them would book the split as a change in positioning. Each sum is over
-    its own date's constituents (the membership snapshot its levels used) that have SI rows; the
-    count is of the symbols actually removed from at least one of the two sums. ``si`` needs the
-    rows of both dates and the split-flagged rows in between (Arrow: settlement_date, symbol,
+    The change from base to d sums the SI of the same constituents on both dates: the members of the
+    snapshot d's levels used that have an SI row on both dates, less any symbol split-flagged on a
+    settlement date in (base, d] (it reports pre- and post-split shares on the two dates; mixing them
+    would book the split as a change in positioning). A reconstitution between base and d therefore
+    moves neither sum; the levels themselves keep each date's own membership. ``si`` needs the rows
+    of both dates and the split-flagged rows in between (Arrow: settlement_date, symbol,
     short_interest, split_flag); ``members``: index, as_of, symbol.
     """
 
@@ -84,10 +85,12 @@ class SplitTotals:
         from positioning_cli import arrays
 
         symbols = pc.unique(pa.concat_arrays([_array(si.column("symbol")), _array(members.column("symbol"))]))
-        self._day = arrays.days(si.column("settlement_date"))
-        self._code = arrays.to_numpy(pc.index_in(si.column("symbol"), value_set=symbols))
-        self._si = arrays.floats(si.column("short_interest"))
-        self._split = arrays.flags(si.column("split_flag"))
+        day = arrays.days(si.column("settlement_date"))
+        order = np.argsort(day, kind="stable")  # each date's rows one slice (searchsorted)
+        self._day = day[order]
+        self._code = arrays.to_numpy(pc.index_in(si.column("symbol"), value_set=symbols))[order]
+        self._si = arrays.floats(si.column("short_interest"))[order]
+        self._split = arrays.flags(si.column("split_flag"))[order]
         self._member_index = np.array(members.column("index").to_pylist(), dtype=object)
         self._member_as_of = arrays.days(members.column("as_of"))
         self._member_code = arrays.to_numpy(pc.index_in(members.column("symbol"), value_set=symbols))
@@ -108,29 +111,25 @@ class SplitTotals:
             members_t.set_column(1, "as_of", members_t.column(1).cast(pa.date32())),
         )
 
-    def flagged_in(self, base: Day, d: Day) -> bool:
-        """Whether any symbol (listed in some index) carries a split flag in (base, d]."""
-        return bool((self._split & (self._day > base) & (self._day <= d)).any())
+    def _rows(self, after: Day, upto: Day) -> slice:
+        """The rows of the settlement dates in (after, upto]."""
+        lo = int(np.searchsorted(self._day, after, side="right"))
+        return slice(lo, int(np.searchsorted(self._day, upto, side="right")))
 
-    def change(self, index: str, levels: Levels, d: Day, base: Day) -> tuple[float, int]:
-        window = (self._day > base) & (self._day <= d) & self._split
-        flagged = np.unique(self._code[window])
-        totals: list[float] = []
-        removed: set[int] = set()
-        for when in (d, base):
-            i = levels.pos(when)
-            if i is None:
-                totals.append(math.nan)
-                continue
-            snapshot = levels["membership_as_of"][i]
-            listed = self._member_code[(self._member_index == index) & (self._member_as_of == snapshot)]
-            rows = np.flatnonzero((self._day == when) & ~np.isnan(self._si) & np.isin(self._code, listed))
-            codes = self._code[rows]
-            drop = np.isin(codes, flagged)
-            removed.update(codes[drop].tolist())
-            kept = self._si[rows][~drop]
-            totals.append(float(kept.sum()) if len(kept) else math.nan)
-        return ms.ratio_change(totals[0], totals[1]), len(removed)
+    def change(self, index: str, levels: Levels, d: Day, base: Day) -> ms.Matched:
+        i = levels.pos(d)
+        if i is None:
+            empty = np.array([], dtype=self._code.dtype)
+            return ms.Matched(empty, np.array([]), np.array([]), empty, empty)
+        snapshot = levels["membership_as_of"][i]
+        listed = self._member_code[(self._member_index == index) & (self._member_as_of == snapshot)]
+        window = self._rows(base, d)
+        flagged = np.unique(self._code[window][self._split[window]])
+        now = self._rows(d - np.timedelta64(1, "D"), d)
+        then = self._rows(base - np.timedelta64(1, "D"), base)
+        return ms.like_for_like(
+            listed, self._code[now], self._si[now], self._code[then], self._si[then], flagged
+        )
 
 
 def _array(column: Any) -> Any:
@@ -210,14 +209,9 @@ def index_rows(
     return rows
 
 
-def _total_change(
-    view: IndexView, idx: str, levels: Levels, d: Day, base: Day, kind: str
-) -> tuple[float, int]:
-    """Change of total SI shares since ``base``: split-flagged symbols left out when a split falls in
-    the window, else the plain change of the level (the same number when nothing is flagged)."""
-    if view.split.flagged_in(base, d):
-        return view.split.change(idx, levels, d, base)
-    return ms.change(levels.days, levels.floats("total_si_shares"), d, kind).value, 0
+def _total_change(view: IndexView, idx: str, levels: Levels, d: Day, base: Day) -> ms.Matched:
+    """Change of total SI shares since ``base`` over the same constituents at both dates (SplitTotals)."""
+    return view.split.change(idx, levels, d, base)
 
 
 def _index_row(
@@ -254,17 +248,22 @@ def _index_row(
     for col in ("median_si_pct_so", "median_si_pct_float", "agg_days_to_cover", "median_days_to_cover"):
         row[col] = float(lv[col])
 
-    excluded: set[int] = set()
+    split: set[int] = set()
     bases: dict[str, Day | None] = {}
+    row["si_change_basis"], row["si_level_basis"] = ms.LIKE_FOR_LIKE, ms.OWN_MEMBERSHIP
     for kind in CHANGE_KINDS:
         base = bases[kind] = ms.previous_date(levels.days, d, kind)
         row[f"si_base_{kind}"] = iso(base)
         if base is None:
-            row[f"si_change_{kind}"] = None
+            for key in ("si_change", "si_change_compared", "si_change_excluded"):
+                row[f"{key}_{kind}"] = None
             continue
-        row[f"si_change_{kind}"], n_excl = _total_change(view, idx, levels, d, base, kind)
-        excluded.add(n_excl)
-    row["split_excluded_symbols"] = max(excluded) if excluded else 0
+        matched = _total_change(view, idx, levels, d, base)
+        row[f"si_change_{kind}"] = matched.value
+        row[f"si_change_compared_{kind}"] = len(matched.keys)
+        row[f"si_change_excluded_{kind}"] = len(matched.split) + len(matched.unmatched)
+        split.add(len(matched.split))
+    row["split_excluded_symbols"] = max(split) if split else 0
 
     si_missing = None
     for label, window in WINDOWS_DAYS.items():
@@ -417,23 +416,7 @@ def summary_rows(
         if levels is None:
             continue
         lv = levels.at(d)
-        idx_rows = []
-        for metric in SUMMARY_METRICS:
-            series = levels.floats(metric)
-            row: dict[str, Any] = {"index": idx, "settlement_date": iso(d), "metric": metric, "symbol": None}
-            row["value"] = float(lv[metric])
-            row.update(_percentiles(levels.days, series, d))
-            for kind in CHANGE_KINDS:
-                base = ms.previous_date(levels.days, d, kind)
-                row[f"base_{kind}"] = iso(base)
-                if base is None:
-                    row[f"change_{kind}"] = None
-                elif metric == "total_si_shares":  # split-aware
-                    row[f"change_{kind}"] = _total_change(view, idx, levels, d, base, kind)[0]
-                else:
-                    row[f"change_{kind}"] = ms.change(levels.days, series, d, kind).value
-            row["explain"] = _explain(metric, lv, row, d) if explain else None
-            idx_rows.append(row)
+        idx_rows = [_summary_row(view, idx, levels, metric, d, explain) for metric in SUMMARY_METRICS]
         px = proxy(view, proxy_map[idx])
         if px is None:
             warnings.append(no_proxy_warning(idx, proxy_map[idx]))
@@ -452,6 +435,35 @@ def summary_rows(
     return rows, text, sparks
 
 
+def _summary_row(
+    view: IndexView, idx: str, levels: Levels, metric: str, d: Day, explain: bool
+) -> dict[str, Any]:
+    """One headline level on d: its percentiles and changes. Total SI shares changes like for like
+    (the same constituents at both dates); the other levels change as levels, each date over its own
+    membership (``change_basis`` says which)."""
+    lv = levels.at(d)
+    series = levels.floats(metric)
+    row: dict[str, Any] = {"index": idx, "settlement_date": iso(d), "metric": metric, "symbol": None}
+    row["value"] = float(lv[metric])
+    row.update(_percentiles(levels.days, series, d))
+    like_for_like = metric == "total_si_shares"
+    row["change_basis"] = ms.LIKE_FOR_LIKE if like_for_like else ms.OWN_MEMBERSHIP
+    compared: dict[str, int] = {}
+    for kind in CHANGE_KINDS:
+        base = ms.previous_date(levels.days, d, kind)
+        row[f"base_{kind}"] = iso(base)
+        if base is None:
+            row[f"change_{kind}"] = None
+        elif like_for_like:
+            matched = _total_change(view, idx, levels, d, base)
+            row[f"change_{kind}"] = matched.value
+            compared[kind] = len(matched.keys)
+        else:
+            row[f"change_{kind}"] = ms.change(levels.days, series, d, kind).value
+    row["explain"] = _explain(metric, lv, row, d, compared) if explain else None
+    return row
+
+
 def _price_row(idx: str, px: Prices, levels: Levels, d: Day, explain: bool) -> dict[str, Any]:
     held = px.days <= d
     upto_days, upto = px.days[held], px.close[held]
@@ -465,6 +477,7 @@ def _price_row(idx: str, px: Prices, levels: Levels, d: Day, explain: bool) -> d
     row.update(
         _percentiles(upto_days, upto, d, tolerance=ms.PRICE_STALE_DAYS, per_year=ms.PRICE_CLOSES_PER_YEAR)
     )
+    row["change_basis"] = None  # a return of one series: no constituents to hold fixed
     for kind in CHANGE_KINDS:
         base = ms.previous_date(levels.days, d, kind)
         row[f"base_{kind}"] = iso(base)
@@ -497,11 +510,14 @@ def _percentiles(
     return out
 
 
-def _explain(metric: str, lv: dict[str, Any], row: dict[str, Any], d: Day) -> str:
+def _explain(
+    metric: str, lv: dict[str, Any], row: dict[str, Any], d: Day, compared: Mapping[str, int]
+) -> str:
+    """``compared``: per change kind, the constituents a like-for-like change compared (total SI)."""
+    snapshot = iso(lv["membership_as_of"])
     parts = [
         f"{metric} on {iso(d)} = {LEVEL_METRICS.get(metric, metric)} over {int(lv['members_with_si'])} of "
-        f"{int(lv['members'])} constituents with a short-interest row (membership as of "
-        f"{iso(lv['membership_as_of'])})",
+        f"{int(lv['members'])} constituents with a short-interest row (membership as of {snapshot})",
         f"percentiles: share of reports in (d − W, d] with a value ≤ today's; all history: {row['obs_all']} "
         f"reports since {row['history_from']}",
     ]
@@ -510,8 +526,19 @@ def _explain(metric: str, lv: dict[str, Any], row: dict[str, Any], d: Day) -> st
         ("ytd", "last report of the previous year"),
         ("12m", "last report on or before d − 365 days"),
     ):
-        if row[f"base_{kind}"]:
-            parts.append(f"change_{kind} = x({iso(d)}) / x({row[f'base_{kind}']}) − 1 (base: {text})")
+        base = row[f"base_{kind}"]
+        if not base:
+            continue
+        if kind in compared:
+            parts.append(
+                f"change_{kind} = Σ SI({iso(d)}) / Σ SI({base}) − 1 over the same {compared[kind]} "
+                f"constituents (members as of {snapshot} with a row on both dates, split-flagged symbols "
+                f"left out; base: {text})"
+            )
+        else:
+            parts.append(
+                f"change_{kind} = x({iso(d)}) / x({base}) − 1, each date over its own membership (base: {text})"
+            )
     return "; ".join(parts)
 
 
@@ -567,7 +594,13 @@ def _sentences(idx: str, by_metric: dict[str, dict[str, Any]], coverage: dict[st
         if _known(total[key])
     ]
     if moves:
-        sentence = "It is " + ", ".join(moves[:-1]) + (" and " if len(moves) > 1 else "") + moves[-1]
+        # Like for like (SplitTotals): a reconstitution since the base does not move these.
+        sentence = (
+            "Over today's constituents it is "
+            + ", ".join(moves[:-1])
+            + (" and " if len(moves) > 1 else "")
+            + moves[-1]
+        )
         if price is not None and _known(price["change_last"]) and _known(total["change_last"]):
             si_up = total["change_last"] > 0
             px_up = price["change_last"] > 0
@@ -717,9 +750,10 @@ class NowcastSeries:
     """One index's settlement intervals (d_k-1, d_k], k = 1..n, as the nowcast model reads them.
 
     ``target``: the change of total SI shares over each interval, exactly scan's ``si_change_last``
-    on d_k (split-flagged symbols left out when a split falls in it); NaN when d_k-1 and d_k are not
-    consecutive FINRA settlement dates (a missed report) or either total is zero. ``inputs`` are
-    aligned with it; their ``now`` is what has been observed over (d_n, ``through``].
+    on d_k (like for like: d_k's constituents with a row on both dates, split-flagged symbols left
+    out); NaN when d_k-1 and d_k are not consecutive FINRA settlement dates (a missed report) or
+    either total is zero. ``inputs`` are aligned with it; their ``now`` is what has been observed
+    over (d_n, ``through``].
     """
 
     dates: np.ndarray  # d_0..d_n, datetime64[D]
@@ -761,7 +795,7 @@ def nowcast_series(
         a, b = ms.to_date(dates[k - 1]), ms.to_date(dates[k])
         if expected.get(a) != b or not (total[k - 1] > 0 and total[k] > 0):
             continue
-        target[k - 1] = _total_change(view, idx, levels, dates[k], dates[k - 1], "last")[0]
+        target[k - 1] = _total_change(view, idx, levels, dates[k], dates[k - 1]).value
 
     # The end of the interval being nowcast as observed: the next settlement date, or earlier.
     px = proxy(view, proxy_candidates)

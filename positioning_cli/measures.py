@@ -1,4 +1,5 @@
-"""Measures of one dated series: changes, percentiles, price returns, quadrant, divergence score.
+"""Measures of one dated series: changes, percentiles, price returns, quadrant, divergence score;
+and the one rule of an index's or sector's SI change, like for like (``like_for_like``).
 
 DOMAIN.md "Metrics", to the letter, on numpy arrays only: ``scan`` and ``summary`` compute their
 index rows from cached levels without importing pandas (its import alone costs more than the
@@ -168,6 +169,67 @@ def ratio_change(now: float, base: float) -> float:
     if math.isnan(now) or math.isnan(base) or base == 0:
         return math.nan
     return now / base - 1.0
+
+
+# What each change compares: a constituent set held fixed, or each date's own (JSON ``*_basis``).
+LIKE_FOR_LIKE = "like_for_like"
+OWN_MEMBERSHIP = "own_membership"
+
+
+@dataclass(frozen=True)
+class Matched:
+    """The constituents a like-for-like change of total SI compares, with their SI on both dates.
+
+    ``keys``, ``now`` and ``base`` are aligned (one entry per compared constituent); ``split`` are the
+    constituents left out for a split flag in (base, d], ``unmatched`` those with an SI row on only one
+    of the two dates. Both are keys, so a caller can count them per group (sector)."""
+
+    keys: np.ndarray
+    now: np.ndarray
+    base: np.ndarray
+    split: np.ndarray
+    unmatched: np.ndarray
+
+    @property
+    def value(self) -> float:
+        """Σ SI(d) / Σ SI(base) − 1 over the compared constituents; NaN when none are."""
+        if not len(self.keys):
+            return math.nan
+        return ratio_change(float(self.now.sum()), float(self.base.sum()))
+
+    def subset(self, keys: Any) -> Matched:
+        """The same comparison restricted to ``keys`` (a sector's constituents)."""
+        inside = np.isin(self.keys, keys)
+        return Matched(
+            self.keys[inside],
+            self.now[inside],
+            self.base[inside],
+            self.split[np.isin(self.split, keys)],
+            self.unmatched[np.isin(self.unmatched, keys)],
+        )
+
+
+def like_for_like(
+    constituents: Any, now_keys: Any, now_si: Any, base_keys: Any, base_si: Any, flagged: Any
+) -> Matched:
+    """The one rule of an index or sector SI change (DOMAIN.md "change of a level", README "Choices"):
+    the same constituents at both dates — ``constituents``, the members of the snapshot used for d —
+    that have an SI row (a number) on both dates, less any symbol in ``flagged`` (a split flag in
+    (base, d]: its two figures count different shares). So a reconstitution between base and d moves
+    neither sum. Keys are symbols or symbol codes, one row per key and date."""
+    members = np.asarray(constituents)
+    sides = []
+    for keys, si in ((now_keys, now_si), (base_keys, base_si)):
+        k, v = np.asarray(keys), np.asarray(si, dtype="float64")
+        ok = np.isin(k, members) & ~np.isnan(v)
+        sides.append((k[ok], v[ok]))
+    (nk, nv), (bk, bv) = sides
+    split = np.union1d(nk[np.isin(nk, flagged)], bk[np.isin(bk, flagged)])
+    keep_n, keep_b = ~np.isin(nk, split), ~np.isin(bk, split)
+    nk, nv, bk, bv = nk[keep_n], nv[keep_n], bk[keep_b], bv[keep_b]
+    common, i_now, i_base = np.intersect1d(nk, bk, return_indices=True)
+    unmatched = np.setxor1d(nk, bk)
+    return Matched(common, nv[i_now], bv[i_base], split, unmatched)
 
 
 def change(days_: Any, values: Any, d: Any, kind: str) -> Change:

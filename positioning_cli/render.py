@@ -431,7 +431,8 @@ def scan_table(result: Any, layout: Layout = Layout()) -> Group:
         caption=(
             "Score = √(SI percentile 1Y × price percentile 1Y), 0–100: 100 = short interest and price both "
             "at their 1Y highs (shorts expanding into strength). Quadrant = signs of the SI and price "
-            "changes since the last report. * = window not fully covered by the store."
+            "changes since the last report. SI Δ = like for like: today's constituents with short "
+            "interest on both dates. * = window not fully covered by the store."
             + sv_caption
             + _no_score_notes(rows, "index")
             + _denominator_notes(result.extra.get("denominators", {}), rows)

@@ -131,6 +131,14 @@ SECTOR_TABLE_COLUMNS = [
     "si_change_last",
     "si_change_ytd",
     "si_change_12m",
+    "si_change_basis",
+    "si_level_basis",
+    "si_change_compared_last",
+    "si_change_compared_ytd",
+    "si_change_compared_12m",
+    "si_change_excluded_last",
+    "si_change_excluded_ytd",
+    "si_change_excluded_12m",
     "split_excluded_symbols",
     "si_pct_1y",
     "si_pct_1y_obs",
@@ -655,6 +663,49 @@ def _sector_price_levels(px: pd.DataFrame, weights: pd.DataFrame) -> dict[str, p
     return {str(s): lv.droplevel("sector") for s, lv in level.groupby(level="sector")}
 
 
+def _sector_changes(
+    si_h: pd.DataFrame,
+    cons: pd.DataFrame,
+    d: pd.Timestamp,
+    bases: dict[str, pd.Timestamp | None],
+    exclude_split_flagged: bool,
+) -> pd.DataFrame:
+    """Per sector: SI changes like for like (``measures.like_for_like``, as the index rows do) over
+    the sector's constituents on d, with the counts compared and left out; indexed by sector."""
+    flag_col = si_h["split_flag"] if "split_flag" in si_h else pd.Series(False, index=si_h.index)
+    flags = si_h[flag_col.fillna(False).astype(bool).to_numpy()]
+    members = cons["symbol"].to_numpy(dtype=object)
+    by_sector = {str(s): g["symbol"].to_numpy(dtype=object) for s, g in cons.groupby("sector")}
+    out = pd.DataFrame(index=pd.Index(sorted(by_sector), name="sector"))
+    out["si_change_basis"], out["si_level_basis"] = ms.LIKE_FOR_LIKE, ms.OWN_MEMBERSHIP
+    split: dict[str, set[Any]] = {s: set() for s in by_sector}
+    on_d = si_h[si_h["settlement_date"] == d]
+    for kind in SECTOR_CHANGE_KINDS:
+        b = bases[kind]
+        cols = [f"si_change_{kind}", f"si_change_compared_{kind}", f"si_change_excluded_{kind}"]
+        if b is None:
+            out[cols] = None
+            continue
+        on_b = si_h[si_h["settlement_date"] == b]
+        flagged = flags.loc[flags["settlement_date"] > b, "symbol"].to_numpy(dtype=object)
+        matched = ms.like_for_like(
+            members,
+            on_d["symbol"].to_numpy(dtype=object),
+            m._float(on_d, "short_interest"),
+            on_b["symbol"].to_numpy(dtype=object),
+            m._float(on_b, "short_interest"),
+            flagged if exclude_split_flagged else np.array([], dtype=object),
+        )
+        subs = {s: matched.subset(syms) for s, syms in by_sector.items()}
+        out[cols[0]] = [subs[s].value for s in out.index]
+        out[cols[1]] = [len(subs[s].keys) for s in out.index]
+        out[cols[2]] = [len(subs[s].split) + len(subs[s].unmatched) for s in out.index]
+        for s, sub in subs.items():
+            split[s].update(sub.split.tolist())
+    out["split_excluded_symbols"] = [len(split[s]) for s in out.index]
+    return out
+
+
 def sector_table(
     si: pd.DataFrame,
     members: pd.DataFrame,
@@ -668,8 +719,9 @@ def sector_table(
 
     Each date's figures are over that date's own constituents of the sector that have an SI row (as
     ``metrics.index_levels`` does for the index). Quarantined rows stay out of the median SI % but their
-    shares count in total_si_shares. SI changes of the sector total leave split-flagged symbols (flag in
-    (base, d]) out of both sums when ``gates.exclude_split_flagged``. si_pct_1y / 5y: percentile of the
+    shares count in total_si_shares. SI changes of the sector total are like for like (``_sector_changes``):
+    the sector's constituents on d with an SI row on both dates, split-flagged symbols (flag in (base, d])
+    left out when ``gates.exclude_split_flagged``. si_pct_1y / 5y: percentile of the
     sector's median SI % of shares outstanding over the settlement dates held. Price: a chain-linked
     cap-weighted (Σ shares outstanding × close) level of the sector's constituents on d; null without
     closes, and then quadrant and divergence are null too. Liquidity gates do not apply to sector
@@ -705,28 +757,10 @@ def sector_table(
     out["total_si_shares"] = gd["si"].sum().reindex(sectors).to_numpy()
 
     bases: dict[str, pd.Timestamp | None] = {}
-    removed: dict[str, set[str]] = {s: set() for s in sectors}
-    flag_col = si_h["split_flag"] if "split_flag" in si_h else pd.Series(False, index=si_h.index)
-    flags = si_h[flag_col.fillna(False).astype(bool).to_numpy()]
     for kind in SECTOR_CHANGE_KINDS:
-        b = _base(dates, d, kind)
-        bases[kind] = b
-        out[f"si_base_{kind}"] = _iso(b)
-        if b is None:
-            out[f"si_change_{kind}"] = np.nan
-            continue
-        flagged = (
-            set(flags.loc[flags["settlement_date"] > b, "symbol"]) if gates.exclude_split_flagged else set()
-        )
-        at_d = jd[~jd["symbol"].isin(flagged)]
-        at_b = j[(j["date"] == b) & ~j["symbol"].isin(flagged)]
-        for s, grp in pd.concat([jd, j[j["date"] == b]]).groupby("sector"):
-            removed[str(s)].update(set(grp["symbol"]) & flagged)
-        tot_d = at_d.groupby("sector")["si"].sum().reindex(sectors)
-        tot_b = at_b.groupby("sector")["si"].sum().reindex(sectors)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[f"si_change_{kind}"] = (tot_d / tot_b.where(tot_b != 0) - 1.0).to_numpy()
-    out["split_excluded_symbols"] = [len(removed[s]) for s in sectors]
+        bases[kind] = _base(dates, d, kind)
+        out[f"si_base_{kind}"] = _iso(bases[kind])
+    out = out.join(_sector_changes(si_h, cons, d, bases, gates.exclude_split_flagged).reindex(sectors))
 
     for label, days in (("1y", ONE_YEAR_DAYS), ("5y", FIVE_YEAR_DAYS)):
         vals, obs, comp = [], [], []

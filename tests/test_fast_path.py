@@ -3,7 +3,7 @@
 Random stores (index members, non-members, split flags, missing and implausible denominators,
 several membership snapshots, a date on which no constituent reported, stock and ETF prices) are
 scanned and summarised twice: through the fast path, and through a reference path that joins the
-whole short-interest table per index and date for the split-excluded changes.
+whole short-interest table per index and date for the like-for-like changes.
 Index levels are also checked against a per-date Python loop. Nothing here is timed.
 """
 
@@ -127,43 +127,47 @@ def _random_store(root: Path, seed: int) -> list[date]:
 
 def _reference_split_change(
     si: pd.DataFrame, members: pd.DataFrame, index: str, d: Any, base: Any
-) -> tuple[float, int]:
-    """Change of total SI shares from base to d with split-flagged symbols left out of both sums,
-    straight from the frames: each date's constituents joined with the whole table (metrics._joined)."""
+) -> tuple[float, set[str], set[str], set[str]]:
+    """Like-for-like change of total SI shares from base to d, straight from the frames in plain
+    Python: the constituents as of d (metrics.membership_on) with an SI row on both dates, less the
+    symbols split-flagged in (base, d]. Returns the change, the compared, split and unmatched symbols."""
     d, base = pd.Timestamp(d), pd.Timestamp(base)
+    constituents = set(m.membership_on(members, index, d)[0]["symbol"])
     dates = pd.to_datetime(si["settlement_date"])
     window = (dates > base) & (dates <= d) & si["split_flag"].fillna(False).astype(bool)
     flagged = set(si.loc[window.to_numpy(), "symbol"])
-    totals: list[float] = []
-    removed: set[str] = set()
-    for when in (d, base):
-        rows, _ = m._joined(si, members, None, index, math.inf, only_date=when)
-        if rows.empty:
-            totals.append(float("nan"))
-            continue
-        syms = si["symbol"].iloc[rows["srow"].to_numpy()].to_numpy(dtype=object)
-        drop = np.array([sym in flagged for sym in syms], dtype=bool)
-        removed.update(syms[drop])
-        kept = rows.loc[~drop, "short_interest"]
-        totals.append(float(kept.sum()) if len(kept) else float("nan"))
-    now, then = totals
-    change = float("nan") if math.isnan(now) or math.isnan(then) or then == 0 else now / then - 1.0
-    return change, len(removed)
+    on: dict[pd.Timestamp, dict[str, float]] = {d: {}, base: {}}
+    for when, sym, value in zip(dates, si["symbol"], si["short_interest"], strict=True):
+        if when in on and sym in constituents and not pd.isna(value):
+            on[when][sym] = float(value)
+    split = (set(on[d]) | set(on[base])) & flagged
+    both = (set(on[d]) & set(on[base])) - flagged
+    unmatched = (set(on[d]) ^ set(on[base])) - flagged
+    now, then = sum(on[d][s] for s in both), sum(on[base][s] for s in both)
+    change = float("nan") if not both or then == 0 else now / then - 1.0
+    return change, both, split, unmatched
 
 
 class _ReferenceSplit:
-    """SplitTotals' interface on top of the straightforward join of _reference_split_change."""
+    """SplitTotals' interface on top of the plain loop of _reference_split_change."""
 
     def __init__(self, si: pd.DataFrame, members: pd.DataFrame) -> None:
         self.si, self.members = si, members
 
-    def flagged_in(self, base: Any, d: Any) -> bool:
-        dates = pd.to_datetime(self.si["settlement_date"])
-        window = ((dates > pd.Timestamp(base)) & (dates <= pd.Timestamp(d))).to_numpy()
-        return bool(self.si["split_flag"].fillna(False).astype(bool).to_numpy()[window].any())
+    def change(self, index: str, levels: Any, d: Any, base: Any) -> Any:
+        from positioning_cli.measures import Matched
 
-    def change(self, index: str, levels: Any, d: Any, base: Any) -> tuple[float, int]:
-        return _reference_split_change(self.si, self.members, index, d, base)
+        value, both, split, unmatched = _reference_split_change(self.si, self.members, index, d, base)
+        keys = sorted(both)
+        si = self.si[self.si["symbol"].isin(both)]
+        on = {
+            when: si[pd.to_datetime(si["settlement_date"]) == pd.Timestamp(when)].set_index("symbol")
+            for when in (d, base)
+        }
+        now = np.array([float(on[d].loc[k, "short_interest"]) for k in keys])
+        then = np.array([float(on[base].loc[k, "short_interest"]) for k in keys])
+        as_array = lambda xs: np.array(sorted(xs), dtype=object)  # noqa: E731
+        return Matched(as_array(keys), now, then, as_array(split), as_array(unmatched))
 
 
 def _use_reference_path(mp: pytest.MonkeyPatch) -> None:
@@ -305,8 +309,15 @@ def test_index_levels_and_split_totals_equal_naive(tmp_path: Path, seed: int) ->
         for i, d in enumerate(ds):
             for base in ds[max(0, i - 4) : i]:
                 got = split.change(idx, lv, day(d), day(base))
-                want = _reference_split_change(frames.si, frames.members, idx, d, base)
-                assert _same(got[0], want[0]) and got[1] == want[1], (idx, d, base)
+                value, both, flagged, unmatched = _reference_split_change(
+                    frames.si, frames.members, idx, d, base
+                )
+                assert _same(got.value, value), (idx, d, base)
+                assert (len(got.keys), len(got.split), len(got.unmatched)) == (
+                    len(both),
+                    len(flagged),
+                    len(unmatched),
+                ), (idx, d, base)
 
 
 @pytest.mark.parametrize("seed", SEEDS[:2])

@@ -464,7 +464,8 @@ def _split_change(
 ) -> tuple[float, int]:
     """indices.SplitTotals on these frames, each date against the snapshot its levels used."""
     levels = Levels.from_frame(m.index_levels(si, members, None, index))
-    return SplitTotals.from_frames(si, members).change(index, levels, ms.day(d), ms.day(base))
+    matched = SplitTotals.from_frames(si, members).change(index, levels, ms.day(d), ms.day(base))
+    return matched.value, len(matched.split)
 
 
 def test_split_excluded_change_by_hand() -> None:
@@ -479,15 +480,49 @@ def test_split_excluded_change_by_hand() -> None:
     assert _split_change(flagged_base, SPLIT_MEMBERS, "RUT", T2, T0)[1] == 0
 
 
+def test_split_and_reconstitution_by_hand() -> None:
+    """Base T1 uses the snapshot of 2024-01-01 (A, B), d = T2 that of 2024-02-01 (A, C, D): the change
+    is over A, C, D; a split flag counts only for one of them."""
+    members = _members(
+        [(date(2024, 1, 1), s, "x", 1000, None) for s in ("A", "B")]
+        + [(date(2024, 2, 1), s, "x", 1000, None) for s in ("A", "C", "D")]
+    )
+    values = {T1: {"A": 100, "B": 50, "C": 30, "D": 10}, T2: {"A": 120, "B": 500, "C": 90, "D": 25}}
+
+    def frame(flagged: str) -> pd.DataFrame:
+        return _si(
+            [
+                (t, s, v, 1, (t, s) == (T2, flagged), None, None)
+                for t, row in values.items()
+                for s, v in row.items()
+            ]
+        )
+
+    value, n = _split_change(frame("B"), members, "RUT", T2, T1)  # B is no constituent on d
+    assert value == pytest.approx((120 + 90 + 25) / (100 + 30 + 10) - 1) and n == 0
+    assert value != pytest.approx((120 + 90 + 25) / (100 + 50) - 1)  # the levels' own memberships
+    value, n = _split_change(frame("C"), members, "RUT", T2, T1)
+    assert value == pytest.approx((120 + 25) / (100 + 10) - 1) and n == 1
+
+
 @pytest.mark.parametrize("seed", [4, 5])
-def test_split_exclusion_without_flags_equals_plain_change(seed: int) -> None:
+def test_like_for_like_equals_plain_change_when_nothing_moves(seed: int) -> None:
+    """Without split flags, with one membership snapshot and every member reporting on both dates, the
+    like-for-like change is the change of the level (tests/test_like_for_like.py: when they differ)."""
     si, members, _ = _random_store(seed)
     si["split_flag"] = False
-    levels = m.index_levels(si, members, None, "RUT")
-    dates = list(levels.index)
+    members = members[members["as_of"] == members["as_of"].min()]
+    dates = sorted(set(si["settlement_date"]))
     for d, base in [(dates[-1], dates[-2]), (dates[-1], dates[0]), (dates[10], dates[3])]:
-        plain = levels.loc[d, "total_si_shares"] / levels.loc[base, "total_si_shares"] - 1
-        value, n = _split_change(si, members, "RUT", d, base)
+        on = si[si["settlement_date"].isin([d, base])]
+        both = on.groupby("symbol")["settlement_date"].transform("size") == 2
+        pair = on[both.to_numpy()].reset_index(drop=True)
+        levels = m.index_levels(pair, members, None, "RUT")
+        plain = (
+            levels.loc[pd.Timestamp(d), "total_si_shares"] / levels.loc[pd.Timestamp(base), "total_si_shares"]
+            - 1
+        )
+        value, n = _split_change(pair, members, "RUT", d, base)
         assert n == 0 and value == pytest.approx(plain, rel=1e-12)
 
 

@@ -133,7 +133,14 @@ def test_summary_levels_percentiles_and_changes_by_hand(store: Path) -> None:
     assert (price["symbol"], price["value"]) == ("IWM", 115.0)
     assert price["change_12m"] == pytest.approx(0.15)
     assert rows["total_si_value"]["value"] is None  # no stock closes in this store
-    assert "x(2026-06-30) / x(2025-12-31) − 1" in total["explain"]
+    # total SI changes like for like (all three members reported on both dates); the median as a level
+    assert (
+        "change_ytd = Σ SI(2026-06-30) / Σ SI(2025-12-31) − 1 over the same 3 constituents"
+        in total["explain"]
+    )
+    assert (
+        "change_ytd = x(2026-06-30) / x(2025-12-31) − 1, each date over its own membership" in med["explain"]
+    )
     text = " ".join(doc["text"]["RUT"])
     assert "too short a history for a percentile (4 reports held)" in text
     assert "+50.0% YTD" in text and "+12.5% since the last report" in text

@@ -60,7 +60,7 @@ def test_summary_missing_denominators_says_what_is_missing(store: Path) -> None:
         in text
     )
     # The one change that exists (since the last report: 550 / 500 - 1 = +10.0%) is the only move written.
-    assert "It is +10.0% since the last report." in text
+    assert "Over today's constituents it is +10.0% since the last report." in text
 
 
 def test_summary_missing_denominators_table_has_no_nan(store: Path) -> None:
