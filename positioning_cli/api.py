@@ -730,12 +730,15 @@ def _cached_index_view(
             _no_short_interest(store_root, None)
         dates = np.array(sorted(files), dtype="datetime64[D]")
         d = _pick_date(dates, as_of, warnings)
-        # The report date, the one before (scan's previous rank) and the change bases of both.
-        ends = [d, *dates[dates < d][-1:]]
+        held = coverage.from_manifest(manifest)
+        # The report date, the one before (scan's previous rank) and the change bases of both,
+        # none of them a sparse date but d (indices._levels_on skips those the same way).
+        solid = dates[~held.sparse_at(dates)]
+        ends = [d, *solid[solid < d][-1:]]
         needed = set(ends)
         for end in ends:
             for kind in ("last", "ytd", "12m"):
-                base = previous_date(dates, end, kind)
+                base = previous_date(dates[held.keep(dates, end)], end, kind)
                 if base is not None:
                     needed.add(base)
         listed = _listed_rows(members_table.column("symbol"))
@@ -790,7 +793,6 @@ def _cached_index_view(
             levels_cache.save(store_root, levels, wanted)
         prices = _proxy_prices(store, manifest, proxies)
         cot = store.read("cot", None, manifest)
-        held = coverage.from_manifest(manifest)
     view = IndexView(
         dates,
         {i: levels.get(i, Levels.empty()) for i in with_members},

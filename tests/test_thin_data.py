@@ -51,10 +51,16 @@ def pct(values: list[float], x: float) -> float:
     return 100.0 * sum(v <= x for v in values) / len(values)
 
 
+def split_flag(sym: str, k: int) -> str:
+    """DDD splits in the newest cycle: it leaves both totals of the index's change over it."""
+    return "S" if (sym, k) == ("DDD", 19) else ""
+
+
 def write_si(folder: Path, k: int) -> Path:
     d = DATES[k]
     lines = [HEADER] + [
-        f"{d:%Y%m%d}|{sym}|{sym} Corp|A|NNM|{si}|0||200000|{max(1.0, si / 200_000):.2f}||0|0|{d:%Y-%m-%d}"
+        f"{d:%Y%m%d}|{sym}|{sym} Corp|A|NNM|{si}|0|{split_flag(sym, k)}|200000|{max(1.0, si / 200_000):.2f}"
+        f"||0|0|{d:%Y-%m-%d}"
         for sym, si in si_on(k).items()
     ]
     path = folder / f"shrt{d:%Y%m%d}.csv"
@@ -151,9 +157,15 @@ def test_index_percentile_and_change_leave_the_sparse_date_out(thin: tuple[Path,
     assert row["si_pct_1y"] == pytest.approx(pct(held, rut_total(19)))
     with_sparse = [rut_total(k) for k in range(len(DATES))]
     assert pct(with_sparse, rut_total(19)) != pytest.approx(row["si_pct_1y"])  # the test can fail
-    # the change since the last report skips the sparse report to the one before it
+    # the change since the last report skips the sparse report to the one before it, and leaves
+    # DDD (split in the window) out of both totals
     assert row["si_base_last"] == DATES[17].isoformat()
-    assert row["si_change_last"] == pytest.approx(rut_total(19) / rut_total(17) - 1)
+    ddd = (si_on(19)["DDD"], si_on(17)["DDD"])
+    assert row["si_change_last"] == pytest.approx((rut_total(19) - ddd[0]) / (rut_total(17) - ddd[1]) - 1)
+    assert row["split_excluded_symbols"] == 1
+    # the same from the whole table (no levels cache, every row read)
+    whole = run_cli("scan", "--index", "RUT", "-f", "json", store=store, env={"POSITIONING_NO_CACHE": "1"})
+    assert json.loads(whole.out)["rows"][0] == row
     assert any(w.startswith("sparse settlement dates left out of percentiles") for w in doc["warnings"])
 
     summary = scan_json(store, "summary", "--index", "RUT")
