@@ -184,9 +184,12 @@ def _look_ahead(as_of: Any, d: pd.Timestamp) -> tuple[Any, Any]:
     """``(membership_as_of as ISO text, membership_look_ahead)`` of snapshot dates: a list taken
     after d stands in for d's (the earliest snapshot, used before it: metrics.membership_on)."""
     when = pd.to_datetime(pd.Series(as_of, dtype=object))
-    return when.dt.strftime("%Y-%m-%d").where(when.notna(), None).to_numpy(dtype=object), (when > d).to_numpy(
-        dtype=bool
-    )
+    text = when.dt.strftime("%Y-%m-%d").where(when.notna(), None)
+    return text.to_numpy(dtype=object), (when > d).to_numpy(dtype=bool)
+
+
+def _is_sparse(sparse: Any, d: pd.Timestamp) -> bool:
+    return sparse is not None and bool(np.isin(ms.day(d), ms.days(sparse)))
 
 
 def _indices(members: pd.DataFrame, index: str | None) -> list[str]:
@@ -438,7 +441,7 @@ def stock_table(
     if si_h.empty or not indices:
         return _empty_stock_tables()
     dates = _not_sparse(pd.DatetimeIndex(np.sort(si_h["settlement_date"].unique())), sparse, d)
-    sparse_d = sparse is not None and bool(np.isin(ms.day(d), ms.days(sparse)))
+    sparse_d = _is_sparse(sparse, d)
     n_before = int(dates.searchsorted(d, side="left"))
     bases: dict[str, pd.Timestamp | None] = {
         "last": pd.Timestamp(dates[n_before - 1]) if n_before >= 1 else None,
@@ -742,7 +745,7 @@ def sector_table(
     out["settlement_date"] = _iso(d)
     as_of, ahead = _look_ahead([cons["membership_as_of"].max()], d)
     out["membership_as_of"], out["membership_look_ahead"] = as_of[0], bool(ahead[0])
-    out["sparse_date"] = sparse is not None and bool(np.isin(ms.day(d), ms.days(sparse)))
+    out["sparse_date"] = _is_sparse(sparse, d)
     out["members"] = cons.groupby("sector").size().reindex(sectors).fillna(0).astype("int64")
 
     jd = j[j["date"] == d]

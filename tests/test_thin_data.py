@@ -290,3 +290,12 @@ def test_coverage_is_the_same_from_the_manifest_and_from_the_rows(thin: tuple[Pa
     assert listed.days.tolist() == rebuilt.days.tolist()
     assert listed.symbols.tolist() == rebuilt.symbols.tolist() == [5] * 18 + [1, 5]
     assert np.flatnonzero(rebuilt.sparse).tolist() == [18]
+
+
+def test_stock_story_flags_the_sparse_date(thin: tuple[Path, str, str]) -> None:
+    doc = scan_json(thin[0], "stock", "AAA", "--last", "0")
+    by_date = {r["settlement_date"]: r for r in doc["rows"]}
+    assert [d for d, r in by_date.items() if r["sparse_date"]] == [SPARSE.isoformat()]
+    assert by_date[SPARSE.isoformat()]["si_pct_1y"] is None
+    aaa = [si_on(k)["AAA"] for k in range(len(DATES)) if DATES[k] != SPARSE]
+    assert by_date[D.isoformat()]["si_pct_1y"] == pytest.approx(pct(aaa, si_on(19)["AAA"]))
