@@ -578,6 +578,11 @@ def _sentences(idx: str, by_metric: dict[str, dict[str, Any]], coverage: dict[st
         levels.append(f"{_pct_word(total['pct_5y'])} percentile versus 5Y{held}")
     if levels:
         out.append(f"Short interest across {name} constituents is at {' and '.join(levels)}.")
+    elif total.get("sparse_date"):
+        out.append(
+            "This report is a sparse settlement date (far fewer symbols held than on the reports "
+            "around it): its short interest is not ranked against history."
+        )
     else:
         out.append(
             f"Short interest across {name} constituents has too short a history for a percentile "

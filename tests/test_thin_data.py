@@ -185,6 +185,9 @@ def test_on_the_sparse_date_itself_percentiles_are_null(thin: tuple[Path, str, s
     assert f"{SPARSE.isoformat()}: 1 symbol, far below its neighbours' median 5" in " ".join(doc["warnings"])
     stocks = scan_json(store, "scan", "--by", "stock", "--index", "RUT", "--as-of", SPARSE.isoformat())
     assert [(r["symbol"], r["sparse_date"], r["si_pct_1y"]) for r in stocks["rows"]] == [("AAA", True, None)]
+    summary = scan_json(store, "summary", "--index", "RUT", "--as-of", SPARSE.isoformat())
+    assert all(r["sparse_date"] and r["pct_1y"] is None for r in summary["rows"])
+    assert any("is a sparse settlement date" in t for t in summary["text"]["RUT"])
     table = run_cli("scan", "--index", "RUT", "--as-of", SPARSE.isoformat(), "-f", "table", store=store)
     assert f"Sparse settlement date {SPARSE.isoformat()}" in " ".join(table.out.split())
 
