@@ -56,16 +56,20 @@ def split_flag(sym: str, k: int) -> str:
     return "S" if (sym, k) == ("DDD", 19) else ""
 
 
-def write_si(folder: Path, k: int) -> Path:
-    d = DATES[k]
+def write_finra(folder: Path, d: date, rows: dict[str, int], split: str = "") -> Path:
+    """One FINRA pipe file; ``split`` names the symbol flagged "S" in it."""
     lines = [HEADER] + [
-        f"{d:%Y%m%d}|{sym}|{sym} Corp|A|NNM|{si}|0|{split_flag(sym, k)}|200000|{max(1.0, si / 200_000):.2f}"
-        f"||0|0|{d:%Y-%m-%d}"
-        for sym, si in si_on(k).items()
+        f"{d:%Y%m%d}|{sym}|{sym} Corp|A|NNM|{si}|0|{'S' if sym == split else ''}|200000|"
+        f"{max(1.0, si / 200_000):.2f}||0|0|{d:%Y-%m-%d}"
+        for sym, si in rows.items()
     ]
     path = folder / f"shrt{d:%Y%m%d}.csv"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def write_si(folder: Path, k: int) -> Path:
+    return write_finra(folder, DATES[k], si_on(k), "DDD" if split_flag("DDD", k) else "")
 
 
 def write_members(path: Path, as_of: str) -> Path:
@@ -302,3 +306,38 @@ def test_stock_story_flags_the_sparse_date(thin: tuple[Path, str, str]) -> None:
     assert by_date[SPARSE.isoformat()]["si_pct_1y"] is None
     aaa = [si_on(k)["AAA"] for k in range(len(DATES)) if DATES[k] != SPARSE]
     assert by_date[D.isoformat()]["si_pct_1y"] == pytest.approx(pct(aaa, si_on(19)["AAA"]))
+
+
+def test_a_sparse_ytd_base_skips_back_in_the_cached_scan_too(tmp_path: Path) -> None:
+    """The YTD base 2024-12-28 is sparse: the change is measured from 2024-12-15, whose rows the
+    cached scan must read (DDD splits in the newest cycle, so the change needs them, not levels)."""
+    dates = settlement_dates(8, start=date(2024, 11, 15))
+    sparse, base, d = dates[3], dates[2], dates[-1]
+    assert (sparse, base) == (date(2024, 12, 28), date(2024, 12, 15))
+
+    def rows(k: int) -> dict[str, int]:
+        if dates[k] == sparse:
+            return {"AAA": 3_000_000}
+        return {
+            "AAA": 1_000_000 + 50_000 * k,
+            "BBB": 2_000_000,
+            "CCC": 900_000 + 7_000 * k,
+            "DDD": 1_500_000 + k,
+        }
+
+    si_dir = tmp_path / "si"
+    si_dir.mkdir()
+    for k, x in enumerate(dates):
+        write_finra(si_dir, x, rows(k), "DDD" if x == d else "")
+    store = tmp_path / "store"
+    assert (
+        run_cli("ingest", "members", str(write_members(tmp_path / "m.csv", "2024-01-02")), store=store).code
+        == 0
+    )
+    assert run_cli("ingest", "short-interest", str(si_dir), store=store).code == 0
+    kept = {k: sum(v for s, v in rows(k).items() if s != "DDD") for k in (2, 7)}
+    for env in ({}, {"POSITIONING_NO_CACHE": "1"}):
+        r = run_cli("scan", "--index", "RUT", "-f", "json", store=store, env=env)
+        row = json.loads(r.out)["rows"][0]
+        assert row["si_base_ytd"] == base.isoformat(), env
+        assert row["si_change_ytd"] == pytest.approx(kept[7] / kept[2] - 1), env
