@@ -163,7 +163,7 @@ def _iso(ts: pd.Timestamp | None) -> str | None:
     return None if ts is None else ts.date().isoformat()
 
 
-def _not_sparse(dates: pd.DatetimeIndex, sparse: Any, d: pd.Timestamp) -> pd.DatetimeIndex:
+def _not_sparse(dates: pd.DatetimeIndex, sparse: np.ndarray | None, d: pd.Timestamp) -> pd.DatetimeIndex:
     """Settlement dates without the sparse ones (analytics/coverage.py), d itself kept: no change
     is measured from a sparse report (its base skips to the previous one that is not sparse)."""
     if sparse is None or not len(sparse):
@@ -172,7 +172,7 @@ def _not_sparse(dates: pd.DatetimeIndex, sparse: Any, d: pd.Timestamp) -> pd.Dat
     return dates[~np.isin(t, ms.days(sparse)) | (t == ms.day(d))]
 
 
-def _without_dates(obs: _Obs, sparse: Any) -> _Obs:
+def _without_dates(obs: _Obs, sparse: np.ndarray | None) -> _Obs:
     """``obs`` without the observations dated on a sparse settlement date."""
     if sparse is None or not len(sparse):
         return obs
@@ -188,7 +188,7 @@ def _look_ahead(as_of: Any, d: pd.Timestamp) -> tuple[Any, Any]:
     return text.to_numpy(dtype=object), (when > d).to_numpy(dtype=bool)
 
 
-def _is_sparse(sparse: Any, d: pd.Timestamp) -> bool:
+def _is_sparse(sparse: np.ndarray | None, d: pd.Timestamp) -> bool:
     return sparse is not None and bool(np.isin(ms.day(d), ms.days(sparse)))
 
 
@@ -423,7 +423,7 @@ def stock_table(
     gates: GateConfig | None = None,
     prev_d: Any = None,
     *,
-    sparse: Any = None,
+    sparse: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-stock rows on settlement date d over the constituents of ``index`` as of d (all indices when None).
 
@@ -713,7 +713,7 @@ def sector_table(
     gates: GateConfig | None = None,
     prev_d: Any = None,
     *,
-    sparse: Any = None,
+    sparse: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Per GICS sector of the constituents of ``index`` (all indices when None) on settlement date d.
 
