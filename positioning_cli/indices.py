@@ -749,7 +749,8 @@ class NowcastSeries:
 
     ``target``: the change of total SI shares over each interval, exactly scan's ``si_change_last``
     on d_k (split-flagged symbols left out when a split falls in it); NaN when d_k-1 and d_k are not
-    consecutive FINRA settlement dates (a missed report) or either total is zero. ``inputs`` are
+    consecutive FINRA settlement dates (a missed report), either is a sparse date (analytics/coverage.py)
+    or either total is zero. ``inputs`` are
     aligned with it; their ``now`` is what has been observed over (d_n, ``through``].
     """
 
@@ -791,6 +792,9 @@ def nowcast_series(
     for k in range(1, n + 1):
         a, b = ms.to_date(dates[k - 1]), ms.to_date(dates[k])
         if expected.get(a) != b or not (total[k - 1] > 0 and total[k] > 0):
+            continue
+        if view.is_sparse(dates[k - 1]) or view.is_sparse(dates[k]):  # as a missed report
+            continue
             continue
         target[k - 1] = _total_change(view, idx, levels, dates[k], dates[k - 1], "last")[0]
 

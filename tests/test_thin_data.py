@@ -341,3 +341,39 @@ def test_a_sparse_ytd_base_skips_back_in_the_cached_scan_too(tmp_path: Path) -> 
         row = json.loads(r.out)["rows"][0]
         assert row["si_base_ytd"] == base.isoformat(), env
         assert row["si_change_ytd"] == pytest.approx(kept[7] / kept[2] - 1), env
+
+
+def test_nowcast_target_leaves_out_the_intervals_touching_a_sparse_date(tmp_path: Path) -> None:
+    """A sparse report is treated as a missed one: neither interval next to it is a target."""
+    from positioning_cli import api
+    from positioning_cli.fetch.calendar import finra_settlements
+    from positioning_cli.indices import nowcast_series
+
+    dates = finra_settlements(date(2025, 1, 1), date(2025, 6, 30))
+    assert len(dates) == 12
+    sparse = dates[5]
+
+    def rows(k: int) -> dict[str, int]:
+        if dates[k] == sparse:
+            return {"AAA": 900_000}
+        return {"AAA": 1_000_000 + 40_000 * k, "BBB": 2_000_000 - 15_000 * k, "CCC": 700_000, "DDD": 500_000}
+
+    si_dir = tmp_path / "si"
+    si_dir.mkdir()
+    for k, x in enumerate(dates):
+        write_finra(si_dir, x, rows(k))
+    store = tmp_path / "store"
+    assert (
+        run_cli("ingest", "members", str(write_members(tmp_path / "m.csv", "2024-01-02")), store=store).code
+        == 0
+    )
+    assert run_cli("ingest", "short-interest", str(si_dir), store=store).code == 0
+    view, d = api._cached_index_view(store, None, api.DEFAULT_PROXIES, [], every_change=True)
+    series = nowcast_series(view, "RUT", d, api.DEFAULT_PROXIES["RUT"], [], None)
+    total = [sum(rows(k).values()) for k in range(len(dates))]
+    expected = [
+        float("nan") if sparse in (dates[k - 1], dates[k]) else total[k] / total[k - 1] - 1
+        for k in range(1, len(dates))
+    ]
+    np.testing.assert_allclose(series.target, expected, rtol=1e-12)
+    assert np.isnan(series.target).sum() == 2
