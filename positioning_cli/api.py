@@ -214,7 +214,27 @@ def ingest(
             merge_step()
         if progress:
             progress("committing", len(todo), len(todo))
+    if spec.name == "short_interest":
+        _sparse_dates_ingested(store, reports)
     return [reports[i] for i in range(len(files))]
+
+
+def _sparse_dates_ingested(store: Any, reports: dict[int, FileReport]) -> None:
+    """A warning on each file ingested now for every sparse settlement date it holds, judged over
+    the store as committed (analytics/coverage.py)."""
+    from dataclasses import replace
+
+    from positioning_cli.analytics import coverage
+    from positioning_cli.measures import to_date
+
+    held = coverage.from_manifest(store.manifest())
+    sparse = [to_date(x) for x in held.sparse_days()]
+    for i, r in reports.items():
+        if r.status != "ingested" or r.first_date is None or r.last_date is None:
+            continue
+        mine = [x for x in sparse if r.first_date <= x <= r.last_date]
+        if mine:
+            reports[i] = replace(r, warnings=r.warnings + tuple(held.note(x) for x in mine))
 
 
 def row_options(options: Any) -> dict[str, str]:
@@ -433,6 +453,7 @@ class _Frames:
     prices: Any
     dates: Any  # sorted settlement dates held
     cot: Any = None  # CFTC TFF rows (Arrow), or None when the store holds none
+    coverage: Any = None  # analytics.coverage.Coverage of every short-interest row held
 
 
 SI_COLUMNS = [
@@ -453,23 +474,27 @@ def _load(store_root: Path, known_at: datetime | None = None) -> _Frames:
     """Read one consistent snapshot; with ``known_at``, the store exactly as it was at that time."""
     import pandas as pd
 
+    from positioning_cli.analytics import coverage
     from positioning_cli.store import Store
 
     store = Store(store_root)
+    listed = None
+    counts: list[Any] = []
+
+    def counted(t: Any) -> Any:
+        # Every row counts towards its date's coverage (store-wide), before the unlisted go.
+        counts.append(coverage.count_rows(t))  # list.append is atomic: the filter runs on threads
+        return listed(t) if listed is not None else t
+
     with store.reading(known_at=known_at) as manifest:
         members_table = store.read("members", MEMBER_COLUMNS, manifest)
-        si = _si_frame(
-            store.read(
-                "short_interest",
-                SI_COLUMNS,
-                manifest,
-                row_filter=_listed_rows(members_table.column("symbol")),
-            )
-        )
+        listed = _listed_rows(members_table.column("symbol"))
+        si = _si_frame(store.read("short_interest", SI_COLUMNS, manifest, row_filter=counted))
         frames = _reference_frames(store, manifest, members_table)
     if si.empty:
         _no_short_interest(store_root, known_at)
     frames.si = si
+    frames.coverage = coverage.Coverage.from_arrow_counts(counts)
     frames.dates = pd.DatetimeIndex(sorted(si["settlement_date"].unique()))
     return frames
 
@@ -631,10 +656,21 @@ def _index_view(
     warnings: list[str] = []
     if known_at is None and not os.environ.get("POSITIONING_NO_CACHE"):
         view, d = _cached_index_view(store_root, as_of, proxy_map, warnings)
-        return view, d, warnings
-    frames = _load(store_root, known_at)
-    view = _whole_index_view(frames, proxy_map)
-    return view, _pick_date(view.dates, as_of, warnings), warnings
+    else:
+        frames = _load(store_root, known_at)
+        view = _whole_index_view(frames, proxy_map)
+        d = _pick_date(view.dates, as_of, warnings)
+    _sparse_warnings(view.coverage, d, warnings)
+    return view, d, warnings
+
+
+def _sparse_warnings(coverage: Any, d: Any, warnings: list[str]) -> None:
+    """Say when the report date is sparse, and which earlier sparse dates were left out."""
+    if coverage.is_sparse(d):
+        warnings.append(coverage.note(d) + "; this report's own percentiles are null")
+    before = coverage.left_out(d)
+    if before:
+        warnings.append(before)
 
 
 def _whole_index_view(frames: _Frames, proxy_map: Mapping[str, tuple[str, ...]]) -> Any:
@@ -649,7 +685,7 @@ def _whole_index_view(frames: _Frames, proxy_map: Mapping[str, tuple[str, ...]])
         if len(sel):
             prices[sym] = Prices.of(sym, sel["date"], sel["close"], sel["high"], sel["low"])
     split = SplitTotals.from_frames(frames.si, frames.members)
-    return IndexView(days(frames.dates), levels, split, prices, frames.cot)
+    return IndexView(days(frames.dates), levels, split, prices, frames.cot, frames.coverage)
 
 
 def _indices_with_members(listed_indices: Iterable[str]) -> list[str]:
@@ -681,6 +717,7 @@ def _cached_index_view(
     import pyarrow as pa
 
     from positioning_cli import arrays, levels_cache
+    from positioning_cli.analytics import coverage
     from positioning_cli.indices import IndexView, SplitTotals
     from positioning_cli.levels import Levels
     from positioning_cli.measures import previous_date, to_date
@@ -699,12 +736,15 @@ def _cached_index_view(
             _no_short_interest(store_root, None)
         dates = np.array(sorted(files), dtype="datetime64[D]")
         d = _pick_date(dates, as_of, warnings)
-        # The report date, the one before (scan's previous rank) and the change bases of both.
-        ends = [d, *dates[dates < d][-1:]]
+        held = coverage.from_manifest(manifest)
+        # The report date, the one before (scan's previous rank) and the change bases of both,
+        # none of them a sparse date but d (indices._levels_on skips those the same way).
+        solid = dates[~held.sparse_at(dates)]
+        ends = [d, *solid[solid < d][-1:]]
         needed = set(ends)
         for end in ends:
             for kind in ("last", "ytd", "12m"):
-                base = previous_date(dates, end, kind)
+                base = previous_date(dates[held.keep(dates, end)], end, kind)
                 if base is not None:
                     needed.add(base)
         listed = _listed_rows(members_table.column("symbol"))
@@ -750,6 +790,7 @@ def _cached_index_view(
         SplitTotals(si, members_table),
         prices,
         cot if cot.num_rows else None,
+        held,
     )
     return view, d
 
@@ -837,6 +878,7 @@ def scan(
     if not rows:
         raise NoDataError(f"no index could be scanned on {iso(d)}: " + "; ".join(warnings))
     prev = view.dates[view.dates < d]
+    prev = prev[~view.coverage.sparse_at(prev)]  # the previous report that is not sparse
     prev_ranks = (
         {r["index"]: r["rank"] for r in index_rows(view, indices, prev[-1], proxy_map, [], rank_only=True)}
         if len(prev)
@@ -1045,6 +1087,8 @@ SCAN_KEYS = (
     "index",
     "settlement_date",
     "membership_as_of",
+    "membership_look_ahead",
+    "sparse_date",
     "members",
     "members_with_si",
     "members_with_denominator",
@@ -1122,9 +1166,21 @@ SUMMARY_KEYS = (
     "base_ytd",
     "base_12m",
     "change_basis",
+    "membership_as_of",
+    "membership_look_ahead",
+    "sparse_date",
     "explain",
 )
-HISTORY_KEYS = ("index", "metric", "settlement_date", "value", "members_with_si", "membership_as_of")
+HISTORY_KEYS = (
+    "index",
+    "metric",
+    "settlement_date",
+    "value",
+    "members_with_si",
+    "membership_as_of",
+    "membership_look_ahead",
+    "sparse_date",
+)
 
 
 def _iso(ts: Any) -> str | None:
@@ -1300,6 +1356,8 @@ def history(
             "value": _none_if_nan(float(lv[metric])),
             "members_with_si": int(lv["members_with_si"]),
             "membership_as_of": lv["membership_as_of"].date().isoformat(),
+            "membership_look_ahead": bool(lv["before_first_snapshot"]),
+            "sparse_date": frames.coverage.is_sparse(ts),
         }
         for ts, lv in levels.iterrows()
     ]
@@ -1311,6 +1369,13 @@ def history(
             )
     if last is not None:
         rows = rows[-last:]
+    warnings += [frames.coverage.note(r["settlement_date"]) for r in rows if r["sparse_date"]]
+    ahead = [r["settlement_date"] for r in rows if r["membership_look_ahead"]]
+    if ahead:
+        warnings.append(
+            f"{index}: {len(ahead)} report(s) from {ahead[0]} to {ahead[-1]} precede the first membership "
+            f"snapshot; they use the list as of {rows[0]['membership_as_of']} (membership_look_ahead)"
+        )
     return Result("history", d.date(), rows, warnings, extra={"metric_definition": LEVEL_METRICS[metric]})
 
 
@@ -1636,8 +1701,11 @@ def _ranking_context(
     if as_of is None:
         _warn_if_behind(d.date(), known_at, warnings)
     prev = frames.dates[frames.dates < d]
+    # The previous rank is of the previous report that is not sparse (as a change's base is).
+    prev = prev[~frames.coverage.sparse_at(prev)]
     si = frames.si[frames.si["settlement_date"] <= d]
     _membership_warnings(frames, indices, d, warnings)
+    _sparse_warnings(frames.coverage, d, warnings)
     return frames, si, d, (prev[-1] if len(prev) else None), warnings
 
 
@@ -1670,6 +1738,7 @@ def scan_stocks(
         d,
         _gates(gates),
         prev_d,
+        sparse=frames.coverage.sparse_days(),
     )
     rows = [r for r in stocks.to_records(table) if _in_indices(r, indices)]
     excl = [r for r in stocks.to_records(excluded) if _in_indices(r, indices)]
@@ -1771,7 +1840,16 @@ def scan_sectors(
         if idx not in held:
             warnings.append(no_members(idx))
             continue
-        table = stocks.sector_table(si, frames.members, frames.prices, idx, d, _gates(gates), prev_d)
+        table = stocks.sector_table(
+            si,
+            frames.members,
+            frames.prices,
+            idx,
+            d,
+            _gates(gates),
+            prev_d,
+            sparse=frames.coverage.sparse_days(),
+        )
         rows += [_shape(r, sector_keys()) for r in stocks.to_records(table)]
     if not rows:
         raise NoDataError(f"no sector of {', '.join(indices)} has short interest on {d.date()}")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from positioning_cli import measures as ms
+from positioning_cli.analytics.coverage import Coverage
 from positioning_cli.levels import Levels
 from positioning_cli.measures import Day, iso
 
@@ -145,6 +146,14 @@ class IndexView:
     split: SplitTotals
     prices: dict[str, Prices]  # by symbol: the price proxies held
     cot: Any = None  # the CFTC table (Arrow), or None when the store holds none
+    coverage: Coverage | None = None  # symbols held per date: which dates are sparse
+
+    def left_out(self) -> np.ndarray | None:
+        """The sparse settlement dates (left out of percentiles), None when none is known."""
+        return None if self.coverage is None else self.coverage.sparse_days()
+
+    def is_sparse(self, d: Day) -> bool:
+        return self.coverage is not None and self.coverage.is_sparse(d)
 
 
 def proxy(view: IndexView, candidates: Sequence[str]) -> Prices | None:
@@ -169,8 +178,12 @@ def no_members(idx: str) -> str:
 
 
 def _levels_on(view: IndexView, idx: str, d: Day, warnings: list[str]) -> Levels | None:
-    """The index's levels up to ``d``, None (with a warning) when it has nothing to report on d."""
+    """The index's levels up to ``d`` without the sparse dates before it (so no change is measured
+    from one: its base skips to the previous report that is not sparse), None (with a warning)
+    when it has nothing to report on d."""
     levels = view.levels[idx].upto(d)
+    if view.coverage is not None:
+        levels = levels.take(view.coverage.keep(levels.days, d))
     i = levels.pos(d)
     # A date can hold SI rows of other symbols only: then this index has nothing to report on it.
     if i is None or not levels["members_with_si"][i] > 0:
@@ -228,7 +241,7 @@ def _index_row(
     total = levels.floats("total_si_shares")
     px = proxy(view, proxy_candidates)
     if rank_only:  # the divergence score is all a rank needs: the same two percentiles as below
-        si_pct = ms.percentile(levels.days, total, d, WINDOWS_DAYS["1y"]).value
+        si_pct = ms.percentile(levels.days, total, d, WINDOWS_DAYS["1y"], left_out=view.left_out()).value
         px_pct = (
             math.nan if px is None else ms.price_percentile(px.days, px.close, d, WINDOWS_DAYS["1y"]).value
         )
@@ -241,7 +254,7 @@ def _index_row(
     row: dict[str, Any] = {
         "index": idx,
         "settlement_date": iso(d),
-        "membership_as_of": iso(lv["membership_as_of"]),
+        **thin_flags(view, lv, d),
     }
     for col in ("members", "members_with_si", "members_with_denominator", "quarantined", "total_si_shares"):
         row[col] = int(lv[col])
@@ -267,7 +280,7 @@ def _index_row(
 
     si_missing = None
     for label, window in WINDOWS_DAYS.items():
-        p = ms.percentile(levels.days, total, d, window)
+        p = ms.percentile(levels.days, total, d, window, left_out=view.left_out())
         row[f"si_pct_{label}"] = p.value
         row[f"si_pct_{label}_obs"] = p.n_obs
         row[f"si_pct_{label}_complete"] = p.window_complete
@@ -320,6 +333,17 @@ def _index_row(
 
 def _nan(x: Any) -> float:
     return math.nan if x is None else float(x)
+
+
+def thin_flags(view: IndexView, lv: Mapping[str, Any], d: Day) -> dict[str, Any]:
+    """How thin the data behind a row on ``d`` are: the membership snapshot used and whether it
+    was taken after d (look-ahead: the earliest list stands in for history), and whether d is a
+    sparse settlement date."""
+    return {
+        "membership_as_of": iso(lv["membership_as_of"]),
+        "membership_look_ahead": bool(lv["before_first_snapshot"]),
+        "sparse_date": view.is_sparse(d),
+    }
 
 
 def trend_fields(prices: Prices | None, d: Day) -> dict[str, Any]:
@@ -423,6 +447,7 @@ def summary_rows(
         else:
             idx_rows.append(_price_row(idx, px, levels, d, explain))
         for r in idx_rows:
+            r.update(thin_flags(view, lv, d))
             if not r["pct_5y_complete"] and r["metric"] == "total_si_shares":
                 warnings.append(
                     f"{idx}: 5Y percentile covers history from {r['history_from']} only ({r['obs_all']} reports)"
@@ -445,7 +470,7 @@ def _summary_row(
     series = levels.floats(metric)
     row: dict[str, Any] = {"index": idx, "settlement_date": iso(d), "metric": metric, "symbol": None}
     row["value"] = float(lv[metric])
-    row.update(_percentiles(levels.days, series, d))
+    row.update(_percentiles(levels.days, series, d, left_out=view.left_out()))
     like_for_like = metric == "total_si_shares"
     row["change_basis"] = ms.LIKE_FOR_LIKE if like_for_like else ms.OWN_MEMBERSHIP
     compared: dict[str, int] = {}
@@ -497,13 +522,14 @@ def _percentiles(
     d: Day,
     tolerance: int = ms.WINDOW_TOLERANCE_DAYS,
     per_year: int = ms.SI_REPORTS_PER_YEAR,
+    left_out: np.ndarray | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for label, window in WINDOWS_DAYS.items():
-        p = ms.percentile(days, series, d, window, tolerance, per_year)
+        p = ms.percentile(days, series, d, window, tolerance, per_year, left_out)
         out[f"pct_{label}"] = p.value
         out[f"pct_{label}_complete"] = p.window_complete
-    p_all = ms.percentile(days, series, d, None, tolerance, per_year)
+    p_all = ms.percentile(days, series, d, None, tolerance, per_year, left_out)
     out["pct_all"] = p_all.value
     out["obs_all"] = p_all.n_obs
     out["history_from"] = iso(p_all.first_obs)
@@ -579,6 +605,11 @@ def _sentences(idx: str, by_metric: dict[str, dict[str, Any]], coverage: dict[st
         levels.append(f"{_pct_word(total['pct_5y'])} percentile versus 5Y{held}")
     if levels:
         out.append(f"Short interest across {name} constituents is at {' and '.join(levels)}.")
+    elif total.get("sparse_date"):
+        out.append(
+            "This report is a sparse settlement date (far fewer symbols held than on the reports "
+            "around it): its short interest is not ranked against history."
+        )
     else:
         out.append(
             f"Short interest across {name} constituents has too short a history for a percentile "
@@ -751,9 +782,9 @@ class NowcastSeries:
 
     ``target``: the change of total SI shares over each interval, exactly scan's ``si_change_last``
     on d_k (like for like: d_k's constituents with a row on both dates, split-flagged symbols left
-    out); NaN when d_k-1 and d_k are not consecutive FINRA settlement dates (a missed report) or
-    either total is zero. ``inputs`` are aligned with it; their ``now`` is what has been observed
-    over (d_n, ``through``].
+    out); NaN when d_k-1 and d_k are not consecutive FINRA settlement dates (a missed report),
+    either is a sparse date (analytics/coverage.py) or either total is zero. ``inputs`` are aligned
+    with it; their ``now`` is what has been observed over (d_n, ``through``].
     """
 
     dates: np.ndarray  # d_0..d_n, datetime64[D]
@@ -794,6 +825,8 @@ def nowcast_series(
     for k in range(1, n + 1):
         a, b = ms.to_date(dates[k - 1]), ms.to_date(dates[k])
         if expected.get(a) != b or not (total[k - 1] > 0 and total[k] > 0):
+            continue
+        if view.is_sparse(dates[k - 1]) or view.is_sparse(dates[k]):  # as a missed report
             continue
         target[k - 1] = _total_change(view, idx, levels, dates[k], dates[k - 1]).value
 

@@ -61,10 +61,13 @@ class Percentile:
     window_complete: bool  # False: the store holds less than W, say so instead of a full-window figure
     covered_days: int  # d − first_obs
     min_obs: int = 0  # fewer observations in the window than this: value is NaN (``missing`` says why)
+    sparse_date: bool = False  # d is a sparse settlement date (analytics/coverage.py): value is NaN
 
     @property
     def missing(self) -> str | None:
-        """Why ``value`` is NaN for lack of observations; None otherwise."""
+        """Why ``value`` is NaN for lack of observations or a sparse date; None otherwise."""
+        if self.sparse_date:
+            return "a sparse settlement date (too few symbols held) is not ranked"
         if self.n_obs >= self.min_obs:
             return None
         return f"{self.n_obs} observations in the window, fewer than the {self.min_obs} required"
@@ -253,8 +256,13 @@ def _percentile(
     window_days: int | None,
     tolerance_days: int,
     per_year: int,
+    left_out: np.ndarray | None = None,
 ) -> Percentile:
     held = ~np.isnan(v) & (t <= d)  # point in time: nothing after d exists yet
+    sparse_d = False
+    if left_out is not None and len(left_out):
+        held &= ~np.isin(t, left_out)
+        sparse_d = bool((left_out == d).any())
     t, v = t[held], v[held]
     if window_days is None:
         in_window = np.ones(len(t), dtype=bool)
@@ -268,8 +276,8 @@ def _percentile(
     first = win_t.min() if n else None
     covered = int((d - first).astype(int)) if first is not None else 0
     need = max(1, min_observations(window_days, per_year))
-    value = math.nan if math.isnan(x) or n < need else 100.0 * float((win_v <= x).sum()) / n
-    return Percentile(value, n, first, bool(complete), covered, need)
+    value = math.nan if math.isnan(x) or n < need or sparse_d else 100.0 * float((win_v <= x).sum()) / n
+    return Percentile(value, n, first, bool(complete), covered, need, sparse_d)
 
 
 def percentile(
@@ -279,6 +287,7 @@ def percentile(
     window_days: int | None,
     tolerance_days: int = WINDOW_TOLERANCE_DAYS,
     per_year: int = SI_REPORTS_PER_YEAR,
+    left_out: Any = None,
 ) -> Percentile:
     """Percentile of x(d) in its trailing window (d − W, d]: 100 × share of observations <= x(d).
 
@@ -286,10 +295,13 @@ def percentile(
     ``window_complete`` is False when the series' first observation is later than d − W + tolerance
     (a semi-monthly series misses the exact window start by up to ~16 days without being short).
     NaN with fewer than ``min_observations(window_days, per_year)`` observations in the window.
+    ``left_out``: dates whose observations are not counted (sparse settlement dates,
+    analytics/coverage.py); when d is one of them the value is NaN (``sparse_date``).
     """
     t, v = _series(days_, values)
     dd = day(d)
-    return _percentile(t, v, dd, _value_at(t, v, dd), window_days, tolerance_days, per_year)
+    skip = None if left_out is None else days(left_out)
+    return _percentile(t, v, dd, _value_at(t, v, dd), window_days, tolerance_days, per_year, skip)
 
 
 def _closes(days_: Any, closes: Any) -> tuple[np.ndarray, np.ndarray]:

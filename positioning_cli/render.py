@@ -435,6 +435,7 @@ def scan_table(result: Any, layout: Layout = Layout()) -> Group:
             "interest on both dates. * = window not fully covered by the store."
             + sv_caption
             + _no_score_notes(rows, "index")
+            + _thin_notes(rows, "index")
             + _denominator_notes(result.extra.get("denominators", {}), rows)
         ),
         caption_justify="left",
@@ -452,6 +453,29 @@ def _denominator_notes(counts: dict[str, dict[str, int]], rows: Sequence[dict[st
                 f"{r['index']} denominators: {c['members_file']} members file, {c['short_interest_file']} "
                 f"SI file, {c['sec']} SEC ({c['sec_quarantined']} quarantined), {c['none']} none."
             )
+    return "".join(f"\n{n}" for n in notes)
+
+
+def _thin_notes(rows: Sequence[dict[str, Any]], name: str) -> str:
+    """Caption text naming the rows whose membership list was taken after their date (look-ahead)
+    and the sparse settlement dates among them; empty when there are none."""
+    notes = []
+    ahead: dict[str, list[str]] = {}
+    for r in rows:
+        if r.get("membership_look_ahead"):
+            ahead.setdefault(str(r.get("membership_as_of")), []).append(str(r[name]))
+    for as_of, names in ahead.items():
+        who = ", ".join(names) if len(names) <= 3 else f"{len(names)} rows"
+        notes.append(
+            f"Look-ahead: {who} use the membership list as of {as_of}, taken after the report date "
+            "(no earlier list is held)."
+        )
+    sparse = list(dict.fromkeys(str(r["settlement_date"]) for r in rows if r.get("sparse_date")))
+    if sparse:
+        notes.append(
+            f"Sparse settlement date{'s' if len(sparse) > 1 else ''} {', '.join(sparse)}: too few symbols "
+            "held, left out of percentiles and change bases (its own percentiles are null)."
+        )
     return "".join(f"\n{n}" for n in notes)
 
 
@@ -550,7 +574,7 @@ def stock_view(result: Any, layout: Layout = Layout()) -> Group:
         )
         ex, _ = _fitted("Excluded", ex_cols, excluded["rows"], layout, primary=False, title_justify="left")
         parts.append(ex)
-    notes = _no_score_notes(result.rows, "symbol")
+    notes = _no_score_notes(result.rows, "symbol") + _thin_notes(result.rows, "symbol")
     if notes:
         parts.append(Text(notes.strip("\n")))
     parts.append(
@@ -593,7 +617,7 @@ def sector_view(result: Any, layout: Layout = Layout()) -> Group:
     parts: list[Any] = []
     dropped: list[str] = []
     for idx, rows in by_index.items():
-        notes = _no_score_notes(rows, "sector")
+        notes = _no_score_notes(rows, "sector") + _thin_notes(rows, "sector")
         table, dropped = _fitted(
             f"{idx} sectors — {result.as_of.isoformat()}, ranked by median SI % percentile (previous rank in brackets)",
             SECTOR_COLUMNS,
@@ -883,6 +907,9 @@ def summary_view(result: Any, layout: Layout = Layout()) -> Group:
         for r in rows:
             if r.get("explain"):
                 parts.append(Text(f"· {r['explain']}", style="dim"))
+        thin = _thin_notes(rows[:1], "index")
+        if thin:
+            parts.append(Text(thin.strip("\n")))
         parts.append(Text(""))
     parts.append(Text("Percentiles: 100 = highest in the window. * = window not fully covered by the store."))
     return Group(*parts, *_dropped_note([d for d in dropped if d not in STOCK_EXTRA_KEYS], layout))
@@ -914,7 +941,9 @@ def history_view(result: Any, layout: Layout = Layout()) -> Group:
     ]
     if nums:
         lines.append(Text(f"min {_level(min(nums))}  max {_level(max(nums))}  reports {len(values)}"))
-    return Group(*lines, table, *_dropped_note(dropped, layout))
+    thin = _thin_notes(rows, "settlement_date")
+    notes = [Text(thin.strip("\n"))] if thin else []
+    return Group(*lines, table, *notes, *_dropped_note(dropped, layout))
 
 
 def _usd(x: float | None) -> str:

@@ -40,6 +40,8 @@ STORY_KEYS = (
     "split_flag",
     "change_note",
     "quarantined",
+    "membership_look_ahead",
+    "sparse_date",
 )
 # The series drawn as sparklines (table view; JSON carries them under "sparklines").
 SPARK_KEYS = ("short_interest", "si_pct_so", "days_to_cover", "close")
@@ -103,7 +105,9 @@ def story(
     if span_days:
         days = [d for d in days if d > days[-1] - pd.Timedelta(days=span_days)]
     for d in days[-last:] if last > 0 else days:
-        table, excluded = stocks.stock_table(si, members, prices, None, d, gates)
+        table, excluded = stocks.stock_table(
+            si, members, prices, None, d, gates, sparse=frames.coverage.sparse_days()
+        )
         day = pd.Timestamp(d).date()
         got = stocks.to_records(table[table["symbol"] == sym])
         if got:
@@ -121,6 +125,7 @@ def story(
         flag = flag_of.get(day, {})
         row["revision_flag"] = bool(flag.get("revision_flag", False))
         row["split_flag"] = bool(flag.get("split_flag", False))
+        row["sparse_date"] = frames.coverage.is_sparse(d)
         rows.append({k: row.get(k) for k in STORY_KEYS})
     if not rows:
         raise NoDataError(f"{sym}: never a constituent on a date it has short interest")

@@ -73,6 +73,9 @@ STOCK_TABLE_COLUMNS = [
     "index",
     "indices",
     "settlement_date",
+    "membership_as_of",
+    "membership_look_ahead",
+    "sparse_date",
     "short_interest",
     "avg_daily_volume",
     "shares_outstanding",
@@ -119,6 +122,9 @@ SECTOR_TABLE_COLUMNS = [
     "sector",
     "index",
     "settlement_date",
+    "membership_as_of",
+    "membership_look_ahead",
+    "sparse_date",
     "members",
     "members_with_si",
     "members_with_denominator",
@@ -163,6 +169,35 @@ SECTOR_TABLE_COLUMNS = [
 
 def _iso(ts: pd.Timestamp | None) -> str | None:
     return None if ts is None else ts.date().isoformat()
+
+
+def _not_sparse(dates: pd.DatetimeIndex, sparse: np.ndarray | None, d: pd.Timestamp) -> pd.DatetimeIndex:
+    """Settlement dates without the sparse ones (analytics/coverage.py), d itself kept: no change
+    is measured from a sparse report (its base skips to the previous one that is not sparse)."""
+    if sparse is None or not len(sparse):
+        return dates
+    t = ms.days(dates)
+    return dates[~np.isin(t, ms.days(sparse)) | (t == ms.day(d))]
+
+
+def _without_dates(obs: _Obs, sparse: np.ndarray | None) -> _Obs:
+    """``obs`` without the observations dated on a sparse settlement date."""
+    if sparse is None or not len(sparse):
+        return obs
+    keep = ~np.isin(obs.date, ms.days(sparse).astype("datetime64[ns]").view("int64"))
+    return _Obs(obs.code[keep], obs.date[keep], obs.value[keep], obs.flag[keep])
+
+
+def _look_ahead(as_of: Any, d: pd.Timestamp) -> tuple[Any, Any]:
+    """``(membership_as_of as ISO text, membership_look_ahead)`` of snapshot dates: a list taken
+    after d stands in for d's (the earliest snapshot, used before it: metrics.membership_on)."""
+    when = pd.to_datetime(pd.Series(as_of, dtype=object))
+    text = when.dt.strftime("%Y-%m-%d").where(when.notna(), None)
+    return text.to_numpy(dtype=object), (when > d).to_numpy(dtype=bool)
+
+
+def _is_sparse(sparse: np.ndarray | None, d: pd.Timestamp) -> bool:
+    return sparse is not None and bool(np.isin(ms.day(d), ms.days(sparse)))
 
 
 def _indices(members: pd.DataFrame, index: str | None) -> list[str]:
@@ -332,10 +367,11 @@ def to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _constituents_on(members: pd.DataFrame, indices: list[str], d: pd.Timestamp) -> pd.DataFrame:
-    """symbol, name, sector, indices (comma-joined) of the union of ``indices`` as of d (metrics.membership_on)."""
+    """symbol, name, sector, indices (comma-joined), membership_as_of (the latest snapshot date of the
+    lists it was picked from) of the union of ``indices`` as of d (metrics.membership_on)."""
     parts = []
     for idx in indices:
-        rows, _, _ = m.membership_on(members, idx, d)
+        rows, as_of, _ = m.membership_on(members, idx, d)
         part = pd.DataFrame(
             {
                 "symbol": rows["symbol"].to_numpy(dtype=object),
@@ -346,11 +382,12 @@ def _constituents_on(members: pd.DataFrame, indices: list[str], d: pd.Timestamp)
                     rows["sector"] if "sector" in rows else pd.Series(None, index=rows.index)
                 ).to_numpy(dtype=object),
                 "idx": idx,
+                "as_of": pd.Timestamp(as_of) if as_of is not None else pd.NaT,
             }
         )
         parts.append(part)
     if not parts:
-        return pd.DataFrame(columns=["symbol", "name", "sector", "indices"])
+        return pd.DataFrame(columns=["symbol", "name", "sector", "indices", "membership_as_of"])
     cons = pd.concat(parts, ignore_index=True)
     first = cons.drop_duplicates("symbol", keep="first").reset_index(drop=True)
     listed = np.full(len(first), "", dtype=object)
@@ -358,7 +395,8 @@ def _constituents_on(members: pd.DataFrame, indices: list[str], d: pd.Timestamp)
         has = first["symbol"].isin(set(cons.loc[cons["idx"] == idx, "symbol"])).to_numpy()
         listed = np.where(has, np.where(listed == "", idx, listed + "," + idx), listed)
     first["indices"] = listed
-    return first.drop(columns="idx")
+    first["membership_as_of"] = first["symbol"].map(cons.groupby("symbol")["as_of"].max()).to_numpy()
+    return first.drop(columns=["idx", "as_of"])
 
 
 def _member_rows(
@@ -392,13 +430,17 @@ def stock_table(
     d: Any,
     gates: GateConfig | None = None,
     prev_d: Any = None,
+    *,
+    sparse: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-stock rows on settlement date d over the constituents of ``index`` as of d (all indices when None).
 
     Returns (rows in ``STOCK_TABLE_COLUMNS`` order, ranked by divergence_score desc, NaN last, ties by
     symbol; excluded in ``EXCLUDED_COLUMNS``: one row per failed gate per stock, with a plain reason).
     ``prev_rank``: the stock's rank on ``prev_d`` computed the same way (null when not ranked then or no
-    prev_d). See the module docstring for change bases, splits, closes and gates.
+    prev_d). ``sparse``: the sparse settlement dates (analytics/coverage.py), left out of change bases
+    and SI percentiles; on a sparse d the SI percentile is null. See the module docstring for change
+    bases, splits, closes and gates.
     """
     gates = gates or GateConfig()
     d = m._ts(d)
@@ -406,7 +448,8 @@ def stock_table(
     si_h = _si_frame(si, d)
     if si_h.empty or not indices:
         return _empty_stock_tables()
-    dates = pd.DatetimeIndex(np.sort(si_h["settlement_date"].unique()))
+    dates = _not_sparse(pd.DatetimeIndex(np.sort(si_h["settlement_date"].unique())), sparse, d)
+    sparse_d = _is_sparse(sparse, d)
     n_before = int(dates.searchsorted(d, side="left"))
     bases: dict[str, pd.Timestamp | None] = {
         "last": pd.Timestamp(dates[n_before - 1]) if n_before >= 1 else None,
@@ -421,9 +464,11 @@ def stock_table(
     rows = _member_rows(
         si_d, members, indices, d, px[px["date"] >= d - pd.Timedelta(days=10)], gates.max_si_pct
     )
-    rows = rows.merge(cons[["symbol", "indices"]], on="symbol", how="left")
+    rows = rows.merge(cons[["symbol", "indices", "membership_as_of"]], on="symbol", how="left")
     rows["index"] = index
     rows["settlement_date"] = _iso(d)
+    rows["membership_as_of"], rows["membership_look_ahead"] = _look_ahead(rows["membership_as_of"], d)
+    rows["sparse_date"] = sparse_d
 
     # ---- gates: one excluded row per failed gate
     excl: list[dict[str, Any]] = []
@@ -534,8 +579,10 @@ def stock_table(
     truncated = cut != _NO_DATE
     si_min = ms.min_observations(ONE_YEAR_DAYS, ms.SI_REPORTS_PER_YEAR)
     pct, obs, complete = _pct_in_window(
-        h, n, si_now, d, ONE_YEAR_DAYS, SI_PCT_TOLERANCE_DAYS, si_min, since=cut
+        _without_dates(h, sparse), n, si_now, d, ONE_YEAR_DAYS, SI_PCT_TOLERANCE_DAYS, si_min, since=cut
     )
+    if sparse_d:
+        pct[:] = np.nan
     rows["si_pct_1y"] = pct
     rows["si_pct_1y_obs"] = obs
     rows["si_pct_1y_complete"] = complete & ~truncated
@@ -559,7 +606,9 @@ def stock_table(
             ms.score_missing(
                 a,
                 b,
-                f"1Y SI percentile: {so} reports in the window, fewer than the {si_min} required"
+                "1Y SI percentile: a sparse settlement date (too few symbols held) is not ranked"
+                if sparse_d
+                else f"1Y SI percentile: {so} reports in the window, fewer than the {si_min} required"
                 if so < si_min
                 else None,
                 f"no close on or before {_iso(d)}"
@@ -598,7 +647,7 @@ def stock_table(
     rows["rank"] = _rank(rows, "divergence_score", "symbol")
     rows["prev_rank"] = pd.array([pd.NA] * len(rows), dtype="Int64")
     if prev_d is not None:
-        prev_rows, _ = stock_table(si, members, prices, index, prev_d, gates)
+        prev_rows, _ = stock_table(si, members, prices, index, prev_d, gates, sparse=sparse)
         prev_map = dict(zip(prev_rows["symbol"], prev_rows["rank"], strict=True))
         rows["prev_rank"] = pd.array([prev_map.get(sym) for sym in syms], dtype="Int64")
     rows = rows.sort_values("rank", kind="stable").reset_index(drop=True)
@@ -714,6 +763,8 @@ def sector_table(
     d: Any,
     gates: GateConfig | None = None,
     prev_d: Any = None,
+    *,
+    sparse: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Per GICS sector of the constituents of ``index`` (all indices when None) on settlement date d.
 
@@ -737,13 +788,16 @@ def sector_table(
     j = _joined_all(si_h, members, indices, gates.max_si_pct)
     if j.empty or not (j["date"] == d).any():
         return empty
-    dates = pd.DatetimeIndex(np.sort(j["date"].unique()))
+    dates = _not_sparse(pd.DatetimeIndex(np.sort(j["date"].unique())), sparse, d)
     cons = _constituents_on(members, indices, d)
     cons["sector"] = cons["sector"].where(cons["sector"].notna(), UNKNOWN_SECTOR)
     sectors = sorted(set(cons["sector"]) | set(j.loc[j["date"] == d, "sector"]))
     out = pd.DataFrame({"sector": sectors}).set_index("sector", drop=False)
     out["index"] = index
     out["settlement_date"] = _iso(d)
+    as_of, ahead = _look_ahead([cons["membership_as_of"].max()], d)
+    out["membership_as_of"], out["membership_look_ahead"] = as_of[0], bool(ahead[0])
+    out["sparse_date"] = _is_sparse(sparse, d)
     out["members"] = cons.groupby("sector").size().reindex(sectors).fillna(0).astype("int64")
 
     jd = j[j["date"] == d]
@@ -771,7 +825,7 @@ def sector_table(
                 else pd.Series(dtype="float64")
             )
             p = (
-                ms.percentile(series.index, series.to_numpy(), d, days)
+                ms.percentile(series.index, series.to_numpy(), d, days, left_out=sparse)
                 if len(series)
                 else ms.Percentile(math.nan, 0, None, False, 0)
             )
@@ -824,7 +878,7 @@ def sector_table(
     out["rank"] = _rank(out, "si_pct_1y", "sector")
     out["prev_rank"] = pd.array([pd.NA] * len(out), dtype="Int64")
     if prev_d is not None:
-        prev = sector_table(si, members, prices, index, prev_d, gates)
+        prev = sector_table(si, members, prices, index, prev_d, gates, sparse=sparse)
         prev_map = dict(zip(prev["sector"], prev["rank"], strict=True))
         out["prev_rank"] = pd.array([prev_map.get(s) for s in out["sector"]], dtype="Int64")
     out = out.sort_values("rank", kind="stable").reset_index(drop=True)
