@@ -135,9 +135,8 @@ def ingest(
     identity = row_options(opts)
     # cron can point at a whole folder of history every day and pay only for the new file. The
     # options that shape the rows are part of a file's identity: other options re-read it.
-    live = [
-        i for i in store.manifest()["ingests"] if i.get("table") == spec.name and not i.get("forgotten_at")
-    ]
+    logged = store.manifest()["ingests"]  # read once: a manifest of years of daily files is ~2 MB
+    live = [i for i in logged if i.get("table") == spec.name and not i.get("forgotten_at")]
     seen = {i["sha256"]: i for i in live if i.get("options", {}) == identity}
     read_otherwise = {i["sha256"] for i in live}
     digests = _digests(files)
@@ -172,7 +171,7 @@ def ingest(
         return i, batch, parsed.warnings
 
     replacing = {i for i in todo if digests[i] in read_otherwise}
-    forgotten_names = {i["source_file"] for i in store.manifest()["ingests"] if i.get("forgotten_at")}
+    forgotten_names = {i["source_file"] for i in logged if i.get("forgotten_at")}
     distinct = bool(replacing) or any(files[i].name in forgotten_names for i in todo)
     with store.writing(wait, distinct_time=distinct) as writer:
         step: list[tuple[int, SourceBatch, tuple[str, ...]]] = []

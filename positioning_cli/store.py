@@ -103,8 +103,10 @@ from positioning_cli.store_meta import (
     check_manifest,
     check_rel,
     classify_folder,
+    copy_json,
     load_journal,
     lstat_kind,
+    manifest_text,
     os_error_text,
     read_json,
     read_marker,
@@ -675,7 +677,7 @@ def as_of_view(manifest: dict[str, Any], known_at: datetime) -> dict[str, Any]:
     log stops at ``known_at``.
     """
     at = _as_utc(known_at)
-    view = json.loads(json.dumps(manifest))
+    view = copy_json(manifest)
     view["known_at"] = at.isoformat()
     for name in TABLES:
         view["tables"][name] = {"files": {}}
@@ -711,7 +713,7 @@ class Writer:
         self.wait = wait  # how long the commit waits for readers before it is applied
         self.root = store.root
         self.base = store.manifest()
-        self.next_manifest = json.loads(json.dumps(self.base))
+        self.next_manifest = copy_json(self.base)
         self.staging = self.root / STAGING
         self._staged: dict[str, _Staged] = {}  # final rel path -> content of this commit
         self._versions: dict[str, list[pa.Table]] = {}  # table/year=YYYY -> buffered version rows
@@ -1104,7 +1106,7 @@ class Writer:
             }
             renames.append((str(copy.relative_to(self.root)), f"{VERSIONS}/{spec_name}/{vrel}"))
         staged_manifest = self.staging / f"{uuid.uuid4().hex}.json"
-        staged_manifest.write_text(json.dumps(self.next_manifest, indent=1, sort_keys=True), "utf-8")
+        staged_manifest.write_text(manifest_text(self.next_manifest), "utf-8")
         _fsync_file(staged_manifest)
         renames.append((str(staged_manifest.relative_to(self.root)), MANIFEST))
         journal_tmp = self.staging / "journal.tmp"
