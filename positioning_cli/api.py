@@ -1203,6 +1203,7 @@ def flows(
     short-sale volume ratio, for the last ``days`` sessions of the index proxy (on or before as_of)."""
     import pyarrow.compute as pc
 
+    from positioning_cli import arrays
     from positioning_cli.analytics import flows as fl
     from positioning_cli.analytics import short_volume as sv
     from positioning_cli.store import Store
@@ -1225,7 +1226,10 @@ def flows(
     closes: dict[str, tuple[str, list[date], list[float]]] = {}
     for idx in indices:
         for symbol in proxy_map[idx]:
-            rows = prices.filter(pc.equal(prices.column("symbol"), symbol)).sort_by("date")
+            # the symbol as an Arrow scalar: a Python str here makes pyarrow import pandas (arrays.py)
+            rows = prices.filter(pc.equal(prices.column("symbol"), arrays.strings([symbol])[0])).sort_by(
+                "date"
+            )
             if rows.num_rows >= 2:
                 tail = rows.slice(max(rows.num_rows - days - 1, 0))
                 closes[idx] = (symbol, tail.column("date").to_pylist(), tail.column("close").to_pylist())

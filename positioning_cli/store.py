@@ -126,6 +126,7 @@ REMOVED = "removed"  # a _versions row that records the key's removal by a snaps
 # Columns a partial source can never leave "not provided": they decide which row wins.
 _ALWAYS_PROVIDED = frozenset({"revision_flag", "source_format"})
 COMPRESSION = "zstd"
+READ_THREADS_FILES = 32  # files in one read from which it runs on a thread per core
 # Lock files a reader cannot open on a read-only store (mount, or permissions): it reads unlocked.
 _READ_ONLY_ERRNOS = frozenset({errno.EACCES, errno.EROFS, errno.EPERM})
 _said_unlocked = False  # "reading without the lock" is said once per process
@@ -501,7 +502,9 @@ class Store:
             return t if row_filter is None else row_filter(t)
 
         paths = [p for p, _ in files]
-        workers = min(len(paths), os.cpu_count() or 1, 8) if row_filter is not None else 1
+        # a filter, or many small files (a year of daily short-volume files): worth the threads
+        many = row_filter is not None or len(paths) >= READ_THREADS_FILES
+        workers = min(len(paths), os.cpu_count() or 1, 8) if many else 1
         if workers <= 1:
             return [one(p) for p in paths]
         # Arrow decodes and filters without the GIL: one file per core at a time.
