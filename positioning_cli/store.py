@@ -1515,9 +1515,11 @@ def _resolve(
         everything = (np.arange(n_in), np.ones(n_in, dtype=bool), incoming, *nothing_removed)
         if _strictly_increasing(incoming, key):
             return _Resolved(incoming, *everything)
-        if incoming.group_by(key).aggregate([]).num_rows == n_in:
-            order = pc.sort_indices(incoming, [(k, "ascending") for k in key])
-            return _Resolved(incoming.take(order), *everything)
+        ordered = incoming.take(pc.sort_indices(incoming, [(k, "ascending") for k in key]))
+        if _strictly_increasing(
+            ordered, key
+        ):  # unique keys, told without Table.group_by (acero imports pandas)
+            return _Resolved(ordered, *everything)
 
     import pandas as pd
 
