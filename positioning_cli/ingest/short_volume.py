@@ -17,20 +17,18 @@ carry the next day's date under the file's own date.
 
 from __future__ import annotations
 
-import io
 import re
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from positioning_cli import arrays
 from positioning_cli.schema import SHORT_VOLUME
 
 from . import values as v
 from .base import FormatDef, Parsed, ParseOptions, build_table, dedupe
-from .text import Source, canonical, check_width, read_csv
+from .text import Source, canonical, plain_pipe_cells, read_csv
 
 FINRA = "finra-regsho"
 NYSE = "nyse-regsho"
@@ -212,43 +210,18 @@ def _fast_finra(body: Source, stated: int | None) -> dict[str, pa.Array] | None:
     import alone was a fifth of a one-day ingest), or None at the first doubt: the general path
     then reads it and names what is wrong.
 
-    Taken only when the file is plainly valid: the header on the first line, no two names alike,
-    LF or CRLF line ends, as many rows as the record-count line says, dates of 8 digits within
+    Taken only when the file is plainly valid: simple (``text.plain_pipe_cells``), every column of
+    the layout, as many rows as the record-count line says, dates of 8 digits within
     the plausible years, volumes plain digits, no blank symbol, no symbol the store would refuse,
     no row with short volume above total. Cells are trimmed and converted by the same Arrow steps
     as the general path, so what is accepted here is the same table there.
     """
-    data = body.data
-    end = data.find(b"\n")
-    if end < 0 or data.count(b"\r") != data.count(b"\r\n"):
+    cells = plain_pipe_cells(body, FINRA_COLUMNS)
+    if cells is None or len(cells) != len(FINRA_COLUMNS):
         return None
-    header = data[:end].decode("utf-8").split("|")
-    check_width(body.name, len(header), line=1)
-    names = [canonical(h) for h in header]
-    position = {name: i for i, name in enumerate(names)}
-    if len(position) != len(names) or not all(canonical(c) in position for c in FINRA_COLUMNS.values()):
+    if stated is not None and stated != len(cells["date"]):
         return None
-    cols = {f: f"c{position[canonical(c)]}" for f, c in FINRA_COLUMNS.items()}
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(
-                column_names=[f"c{i}" for i in range(len(header))], skip_rows=1, use_threads=False
-            ),
-            parse_options=pacsv.ParseOptions(delimiter="|", quote_char=False, newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=list(cols.values()),
-                column_types=dict.fromkeys(cols.values(), pa.string()),
-                strings_can_be_null=False,
-                check_utf8=False,  # load() decoded these very bytes as UTF-8
-            ),
-        )
-    except pa.ArrowException:
-        return None  # a ragged row
-    if table.num_rows == 0 or (stated is not None and stated != table.num_rows):
-        return None
-    cells = {f: pc.utf8_trim_whitespace(table.column(c).combine_chunks()) for f, c in cols.items()}
-    return _fast_convert(cells)
+    return _fast_convert({f: pc.utf8_trim_whitespace(c) for f, c in cells.items()})
 
 
 def _fast_convert(cells: dict[str, pa.Array]) -> dict[str, pa.Array] | None:
