@@ -135,9 +135,8 @@ def ingest(
     identity = row_options(opts)
     # cron can point at a whole folder of history every day and pay only for the new file. The
     # options that shape the rows are part of a file's identity: other options re-read it.
-    live = [
-        i for i in store.manifest()["ingests"] if i.get("table") == spec.name and not i.get("forgotten_at")
-    ]
+    logged = store.manifest()["ingests"]  # read once: a manifest of years of daily files is ~2 MB
+    live = [i for i in logged if i.get("table") == spec.name and not i.get("forgotten_at")]
     seen = {i["sha256"]: i for i in live if i.get("options", {}) == identity}
     read_otherwise = {i["sha256"] for i in live}
     digests = _digests(files)
@@ -172,7 +171,7 @@ def ingest(
         return i, batch, parsed.warnings
 
     replacing = {i for i in todo if digests[i] in read_otherwise}
-    forgotten_names = {i["source_file"] for i in store.manifest()["ingests"] if i.get("forgotten_at")}
+    forgotten_names = {i["source_file"] for i in logged if i.get("forgotten_at")}
     distinct = bool(replacing) or any(files[i].name in forgotten_names for i in todo)
     with store.writing(wait, distinct_time=distinct) as writer:
         step: list[tuple[int, SourceBatch, tuple[str, ...]]] = []
@@ -1260,6 +1259,7 @@ def flows(
     short-sale volume ratio, for the last ``days`` sessions of the index proxy (on or before as_of)."""
     import pyarrow.compute as pc
 
+    from positioning_cli import arrays
     from positioning_cli.analytics import flows as fl
     from positioning_cli.analytics import short_volume as sv
     from positioning_cli.store import Store
@@ -1282,7 +1282,10 @@ def flows(
     closes: dict[str, tuple[str, list[date], list[float]]] = {}
     for idx in indices:
         for symbol in proxy_map[idx]:
-            rows = prices.filter(pc.equal(prices.column("symbol"), symbol)).sort_by("date")
+            # the symbol as an Arrow scalar: a Python str here makes pyarrow import pandas (arrays.py)
+            rows = prices.filter(pc.equal(prices.column("symbol"), arrays.strings([symbol])[0])).sort_by(
+                "date"
+            )
             if rows.num_rows >= 2:
                 tail = rows.slice(max(rows.num_rows - days - 1, 0))
                 closes[idx] = (symbol, tail.column("date").to_pylist(), tail.column("close").to_pylist())

@@ -9,12 +9,14 @@ path goes through raw buffers here instead, so a run whose files all take it nev
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from itertools import accumulate
 
 import numpy as np
 import pyarrow as pa
 
 _ARROW: dict[np.dtype, pa.DataType] = {np.dtype(np.int64): pa.int64(), np.dtype(np.float64): pa.float64()}
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()  # date32 counts days from 1970-01-01
 _NUMPY: dict[pa.DataType, np.dtype] = {
     pa.int32(): np.dtype(np.int32),
     pa.int64(): np.dtype(np.int64),
@@ -89,6 +91,12 @@ def strings(values: Sequence[str]) -> pa.Array:
     return pa.Array.from_buffers(
         pa.string(), len(encoded), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
     )
+
+
+def dates(values: Sequence[date]) -> pa.Array:
+    """A date32 array of ``values``."""
+    ordinals = np.array([d.toordinal() - _EPOCH_ORDINAL for d in values], dtype=np.int32)
+    return pa.Array.from_buffers(pa.date32(), len(ordinals), [None, pa.py_buffer(ordinals)])
 
 
 def repeat(value: str, n: int) -> pa.Array:

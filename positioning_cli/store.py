@@ -103,8 +103,10 @@ from positioning_cli.store_meta import (
     check_manifest,
     check_rel,
     classify_folder,
+    copy_json,
     load_journal,
     lstat_kind,
+    manifest_text,
     os_error_text,
     read_json,
     read_marker,
@@ -124,6 +126,7 @@ REMOVED = "removed"  # a _versions row that records the key's removal by a snaps
 # Columns a partial source can never leave "not provided": they decide which row wins.
 _ALWAYS_PROVIDED = frozenset({"revision_flag", "source_format"})
 COMPRESSION = "zstd"
+READ_THREADS_FILES = 32  # files in one read from which it runs on a thread per core
 # Lock files a reader cannot open on a read-only store (mount, or permissions): it reads unlocked.
 _READ_ONLY_ERRNOS = frozenset({errno.EACCES, errno.EROFS, errno.EPERM})
 _said_unlocked = False  # "reading without the lock" is said once per process
@@ -499,7 +502,9 @@ class Store:
             return t if row_filter is None else row_filter(t)
 
         paths = [p for p, _ in files]
-        workers = min(len(paths), os.cpu_count() or 1, 8) if row_filter is not None else 1
+        # a filter, or many small files (a year of daily short-volume files): worth the threads
+        many = row_filter is not None or len(paths) >= READ_THREADS_FILES
+        workers = min(len(paths), os.cpu_count() or 1, 8) if many else 1
         if workers <= 1:
             return [one(p) for p in paths]
         # Arrow decodes and filters without the GIL: one file per core at a time.
@@ -675,7 +680,7 @@ def as_of_view(manifest: dict[str, Any], known_at: datetime) -> dict[str, Any]:
     log stops at ``known_at``.
     """
     at = _as_utc(known_at)
-    view = json.loads(json.dumps(manifest))
+    view = copy_json(manifest)
     view["known_at"] = at.isoformat()
     for name in TABLES:
         view["tables"][name] = {"files": {}}
@@ -711,7 +716,7 @@ class Writer:
         self.wait = wait  # how long the commit waits for readers before it is applied
         self.root = store.root
         self.base = store.manifest()
-        self.next_manifest = json.loads(json.dumps(self.base))
+        self.next_manifest = copy_json(self.base)
         self.staging = self.root / STAGING
         self._staged: dict[str, _Staged] = {}  # final rel path -> content of this commit
         self._versions: dict[str, list[pa.Table]] = {}  # table/year=YYYY -> buffered version rows
@@ -1104,7 +1109,7 @@ class Writer:
             }
             renames.append((str(copy.relative_to(self.root)), f"{VERSIONS}/{spec_name}/{vrel}"))
         staged_manifest = self.staging / f"{uuid.uuid4().hex}.json"
-        staged_manifest.write_text(json.dumps(self.next_manifest, indent=1, sort_keys=True), "utf-8")
+        staged_manifest.write_text(manifest_text(self.next_manifest), "utf-8")
         _fsync_file(staged_manifest)
         renames.append((str(staged_manifest.relative_to(self.root)), MANIFEST))
         journal_tmp = self.staging / "journal.tmp"
@@ -1510,9 +1515,11 @@ def _resolve(
         everything = (np.arange(n_in), np.ones(n_in, dtype=bool), incoming, *nothing_removed)
         if _strictly_increasing(incoming, key):
             return _Resolved(incoming, *everything)
-        if incoming.group_by(key).aggregate([]).num_rows == n_in:
-            order = pc.sort_indices(incoming, [(k, "ascending") for k in key])
-            return _Resolved(incoming.take(order), *everything)
+        ordered = incoming.take(pc.sort_indices(incoming, [(k, "ascending") for k in key]))
+        if _strictly_increasing(
+            ordered, key
+        ):  # unique keys, told without Table.group_by (acero imports pandas)
+            return _Resolved(ordered, *everything)
 
     import pandas as pd
 

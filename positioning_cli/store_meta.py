@@ -15,6 +15,8 @@ that knows the layout (which relative paths a store may name) and the shape of e
   the field that is wrong.
 - ``read_marker`` / ``write_marker``: ``.positioning-store`` says a folder is a store and which
   format it is written in; without it (and without a manifest) a non-empty folder is not ours.
+- ``manifest_text`` / ``copy_json``: the manifest as written, one file entry or ingest entry a
+  line; a deep copy of it for a writer to change.
 """
 
 from __future__ import annotations
@@ -366,6 +368,52 @@ def write_marker(root: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def manifest_text(manifest: dict[str, Any]) -> str:
+    """The manifest as JSON, keys sorted: the manifest itself, a list, or an object whose values
+    are all objects (the sections, the tables, their ``files``), one member a line; anything else
+    (a file entry, an ingest entry) on one line. Each line is C-encoded: ``json.dumps(indent=...)`` runs the pure
+    Python encoder, which took a fifth of a one-day ingest once the log held five years of daily
+    files (a manifest of ~2 MB); this takes ~20 ms and still diffs entry by entry."""
+    out: list[str] = []
+    _encode(manifest, "", out)
+    return "".join(out) + "\n"
+
+
+_COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"))  # built once: json.dumps builds one a call
+
+
+def _encode(value: object, pad: str, out: list[str]) -> None:
+    if isinstance(value, dict) and value and (not pad or all(isinstance(v, dict) for v in value.values())):
+        members: list[tuple[str, object]] = [(_COMPACT.encode(k), value[k]) for k in sorted(value)]
+        opening, closing = "{", "}"
+    elif isinstance(value, list) and value:
+        members = [("", v) for v in value]
+        opening, closing = "[", "]"
+    else:
+        out.append(_COMPACT.encode(value))
+        return
+    inner = pad + " "
+    out.append(opening)
+    for n, (key, member) in enumerate(members):
+        out.append(("," if n else "") + "\n" + inner + (f"{key}: " if key else ""))
+        _encode(member, inner, out)
+    out.append("\n" + pad + closing)
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of parsed JSON (dicts, lists, scalars): ``json.loads(json.dumps(m))`` without
+    the text in between, about four times faster on a manifest of thousands of entries."""
+    kind = type(value)
+    if kind is dict:
+        return {k: v if type(v) in _SCALARS else copy_json(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _SCALARS else copy_json(v) for v in value]
+    return value
 
 
 def classify_folder(root: Path) -> str:

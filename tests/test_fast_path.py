@@ -356,6 +356,7 @@ assert not loaded, f"pandas imported: {loaded[:3]}"
         ["summary", "--format", "json"],
         ["summary", "--explain", "--format", "csv"],
         ["cot", "--format", "json"],
+        ["flows", "--format", "json"],
     ],
 )
 def test_warm_index_commands_import_no_pandas(demo_store: Path, args: list[str]) -> None:

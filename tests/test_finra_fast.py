@@ -503,6 +503,10 @@ def test_array_helpers_match_pyarrow(type_: pa.DataType) -> None:
             assert back.equals(arr)
     assert arrays.strings(["", "a", "\u00e9t\u00e9"]).to_pylist() == ["", "a", "\u00e9t\u00e9"]
     assert arrays.repeat("finra-pipe", 3).to_pylist() == ["finra-pipe"] * 3
+    d = datetime.date
+    days = [d(1970, 1, 1), d(1969, 12, 31), d(2026, 11, 20), d(1, 1, 1), d(9999, 12, 31)]
+    assert arrays.dates(days).equals(pa.array(days, pa.date32()))
+    assert arrays.dates([]).equals(pa.array([], pa.date32()))
 
 
 def test_fast_path_does_not_import_pandas() -> None:

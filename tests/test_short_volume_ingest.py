@@ -335,3 +335,63 @@ def test_real_consolidated_equals_sum_of_facilities(tmp_path: Path) -> None:
             consolidated[r["symbol"]] = [r["short_volume"], r["total_volume"]]
     assert consolidated["AAPL"][0] == 70_234 + 8_115_264 + 5_241_803 == sums["AAPL"][0]
     assert consolidated == sums
+
+
+# Valid FINRA files of every shape the fast path (short_volume._fast_finra) must read exactly as the
+# general reader does, or leave to it; (lines, line end, whether the fast path takes it).
+_SHAPES = [
+    ([FINRA_HEADER, "20260814|AAPL|1200|10|3000|B,Q,N", "20260814|BRK/B|7|0|20|Q", "2"], "\r\n", True),
+    ([FINRA_HEADER, "20260814|MSFT|5|0|9|Q", "20260814|AAPL|1|0|2|Q", "2"], "\n", True),  # unsorted
+    ([FINRA_HEADER, " 20260814 | ABRpA | 3 | 0 | 4 | Q ", "20260814|ACPr|1|1|1|N", "2"], "\r\n", True),
+    ([FINRA_HEADER, "20260814|AAPL|1|0|2|Q", "20260814|AAPL|2|0|3|Q", "2"], "\r\n", True),  # duplicate
+    ([FINRA_HEADER, "20260814|AAPL|1|0|2|Q"], "\r\n", True),  # no record-count line: a warning
+    (
+        [FINRA_HEADER, "20260814|AAPL|1|0|2|", "20260814|TSLA|9007199254740993|0|9007199254740995|Q", "2"],
+        "\n",
+        True,
+    ),
+    ([FINRA_HEADER, "20260814|AAPL|1|0|2|Q", "", "20260814|MSFT|1|0|2|Q", "2"], "\r\n", True),  # blank line
+    ([FINRA_HEADER, "20260814|AAPL|1200.5|10|3000|Q", "1"], "\r\n", False),  # a fraction
+    ([FINRA_HEADER, "20260814|AAPL|1||3|Q", "1"], "\r\n", False),  # blank exempt volume
+    ([FINRA_HEADER, "20260814|AAPL|5|0|3|Q", "1"], "\r\n", False),  # short above total: warned
+    (["", FINRA_HEADER, "20260814|AAPL|1|0|2|Q", "1"], "\r\n", False),  # header not on line 1
+    (
+        ["Market|Date|Symbol|ShortVolume|ShortExemptVolume|TotalVolume", "Q|20260814|AAPL|1|0|2", "1"],
+        "\n",
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(("lines", "end", "fast"), _SHAPES)
+def test_fast_finra_path_reads_as_the_general_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str], end: str, fast: bool
+) -> None:
+    from positioning_cli.ingest import short_volume as sv
+    from positioning_cli.ingest.text import load
+
+    path = write(tmp_path, "CNMSshvol20260814.txt", *lines, end=end)
+    body, stated, _ = sv._without_trailer(load(path))
+    assert (sv._fast_finra(body, stated) is not None) == fast
+    got = parse_file("short-volume", path)
+    monkeypatch.setattr(sv, "_fast_finra", lambda *_: None)
+    general = parse_file("short-volume", path)
+    assert got.table.equals(general.table) and got.warnings == general.warnings
+    assert got.table.num_rows >= 1
+
+
+def test_a_plain_finra_file_parses_without_pandas() -> None:
+    import subprocess
+    import sys
+
+    sample = sorted((Path(__file__).parent.parent / "sample_data" / "short_volume").glob("*CNMS*"))[-1]
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from positioning_cli.ingest import parse_file\n"
+        f"assert parse_file('short-volume', Path({str(sample)!r})).table.num_rows > 0\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False", "parsing a plain FINRA short-volume file imported pandas"

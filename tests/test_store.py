@@ -262,3 +262,46 @@ def test_verify_finds_every_kind_of_damage(tmp_path: Path) -> None:
     assert "schema" in {p.kind for p in verify(tmp_path).problems}
     (tmp_path / "manifest.json").write_text("{not json")
     assert "manifest" in {p.kind for p in verify(tmp_path).problems}
+
+
+# JSON values as a manifest holds them: objects with text keys, lists, and scalars.
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_json_values)
+def test_manifest_text_and_copy_are_the_json_they_stand_for(value) -> None:
+    import json
+
+    from positioning_cli.store_meta import copy_json, manifest_text
+
+    doc = {"commit": 1, "ingests": [value], "tables": {"t": {"files": {"r": value}}}, "x": value}
+    assert json.loads(manifest_text(doc)) == json.loads(json.dumps(doc))
+    copied = copy_json(doc)
+    assert copied == doc
+    # nothing shared that a writer could change through the copy
+    assert copied["ingests"] is not doc["ingests"] and copied["tables"]["t"] is not doc["tables"]["t"]
+    if isinstance(value, dict | list):
+        assert copied["x"] is not value
+
+
+def test_written_manifest_has_one_entry_a_line_and_reads_back(tmp_path: Path) -> None:
+    import json
+
+    ingest(tmp_path, batch("a.csv", [(D1, "AAPL", 100, False)]))
+    ingest(tmp_path, batch("b.csv", [(D2, "MSFT", 5, False), (D1, "AAPL", 101, True)]))
+    text = (tmp_path / "manifest.json").read_text()
+    m = json.loads(text)
+    assert m == Store(tmp_path).manifest()
+    lines = [ln.removesuffix(",") for ln in text.splitlines()]
+    # each ingest entry and each file entry is one line, keys sorted
+    for entry in m["ingests"]:
+        assert "  " + json.dumps(entry, sort_keys=True, separators=(",", ":")) in lines
+    for rel, entry in m["tables"]["short_interest"]["files"].items():
+        assert f'    "{rel}": ' + json.dumps(entry, sort_keys=True, separators=(",", ":")) in lines
+    assert [ln for ln in lines if not ln.startswith(" ")] == ["{", "}"]
+    assert lines[1:3] == [f' "commit": {m["commit"]}', ' "format_version": 1']

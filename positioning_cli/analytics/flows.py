@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from positioning_cli import letf
+from positioning_cli import arrays, letf
 from positioning_cli.analytics import short_volume as sv
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def dollar_volume(
         con.register("prices", prices)
         con.register("members", members)
         con.register("short_interest", short_interest)
-        con.register("flow_days", pa.table({"d": pa.array(sorted(set(days)), pa.date32())}))
+        con.register("flow_days", pa.table({"d": arrays.dates(sorted(set(days)))}))
         con.execute(sv.query_text("membership"))
         con.execute(sv.query_text("dollar_volume"))
         rows = con.execute(

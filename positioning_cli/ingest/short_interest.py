@@ -6,19 +6,16 @@ All formats reduce to one step: name which source column feeds which store field
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from positioning_cli import arrays
 from positioning_cli.schema import SHORT_INTEREST
 
 from . import values as v
 from .base import FormatDef, Parsed, ParseOptions, absent_columns, build_table, dedupe
-from .text import RawTable, Source, canonical, check_width, guess_delimiter, read_csv, read_json_records
+from .text import RawTable, Source, canonical, guess_delimiter, plain_pipe_cells, read_csv, read_json_records
 
 ISO = "%Y-%m-%d"
 NO_VOLUME_DTC = 999.99  # FINRA's days-to-cover sentinel for "no volume": stored as null
@@ -217,42 +214,13 @@ def fast_finra_pipe(source: Source) -> Parsed | None:
     reader's Arrow split and text goes through the same helpers, so anything accepted here parses
     to exactly the same table and warnings there.
     """
-    data = source.data
-    end = data.find(b"\n")
-    if end < 0 or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
-        return None  # no data line, or a lone CR (the general reader's simple case declines it too)
-    header = data[:end].decode("utf-8").split("|")
-    check_width(source.name, len(header), line=1)
-    names = [canonical(h) for h in header]
-    if not "".join(names) or len(set(names)) != len(names):
-        return None  # blank first line (header further down) or ambiguous names
-    position = {name: i for i, name in enumerate(names)}
-    cols = {f: f"c{position[canonical(c)]}" for f, c in FINRA_FIELDS.items() if canonical(c) in position}
-    if not set(REQUIRED) <= set(cols):
+    cells = plain_pipe_cells(source, FINRA_FIELDS)
+    if cells is None or not set(REQUIRED) <= set(cells):
         return None
     try:
-        table = pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(
-                column_names=[f"c{i}" for i in range(len(header))], skip_rows=1, use_threads=False
-            ),
-            # One record per line, blank lines skipped, every row as wide as the header (else an
-            # ArrowInvalid): the general reader's simple case exactly.
-            parse_options=pacsv.ParseOptions(delimiter="|", quote_char=False, newlines_in_values=False),
-            # Text only, converted below by strict casts: a typed int64 read would take " 123" and "0x1F".
-            convert_options=pacsv.ConvertOptions(
-                include_columns=list(cols.values()),
-                column_types=dict.fromkeys(cols.values(), pa.string()),
-                strings_can_be_null=False,
-                check_utf8=False,  # load() has decoded these very bytes as UTF-8
-            ),
-        )
-        if table.num_rows == 0:
-            return None
-        cells = {f: table.column(c).combine_chunks() for f, c in cols.items()}
-        return _fast_convert(cells, table.num_rows)
+        return _fast_convert(cells, len(cells["settlement_date"]))
     except pa.ArrowException:
-        return None  # a ragged row, or a cell a strict cast rejects
+        return None  # a cell a strict cast rejects
 
 
 def _fast_convert(cells: dict[str, pa.Array], n: int) -> Parsed | None:

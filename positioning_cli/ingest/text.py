@@ -395,6 +395,49 @@ def read_csv(
     return _read_general(source, delimiter, header_line=header_line, stop_at_blank=stop_at_blank)
 
 
+def plain_pipe_cells(source: Source, fields: dict[str, str]) -> dict[str, pa.Array] | None:
+    """The raw (untrimmed) text cells of a plainly simple pipe file, keyed by store field
+    (``fields``: field -> header name; those the header lacks are left out), read straight from
+    its bytes with Arrow (no pandas), or None so the caller takes the general reader, which names
+    what is wrong: the header not on the first line, two header names alike, a lone CR, no data
+    row, a row of another width. One record a line and blank lines skipped, as the general
+    reader's simple case (``_read_simple``) splits them."""
+    data = source.data
+    end = data.find(b"\n")
+    if end < 0 or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
+        return None
+    header = data[:end].decode("utf-8").split("|")
+    check_width(source.name, len(header), line=1)
+    names = [canonical(h) for h in header]
+    if not "".join(names) or len(set(names)) != len(names):
+        return None  # blank first line (header further down) or ambiguous names
+    position = {name: i for i, name in enumerate(names)}
+    cols = {f: f"c{position[canonical(c)]}" for f, c in fields.items() if canonical(c) in position}
+    if not cols:
+        return None
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(
+                column_names=[f"c{i}" for i in range(len(header))], skip_rows=1, use_threads=False
+            ),
+            # Every row as wide as the header, else an ArrowInvalid.
+            parse_options=pacsv.ParseOptions(delimiter="|", quote_char=False, newlines_in_values=False),
+            # Text only, for the caller's strict casts: a typed int64 read would take " 123" and "0x1F".
+            convert_options=pacsv.ConvertOptions(
+                include_columns=list(cols.values()),
+                column_types=dict.fromkeys(cols.values(), pa.string()),
+                strings_can_be_null=False,
+                check_utf8=False,  # load() has decoded these very bytes as UTF-8
+            ),
+        )
+    except pa.ArrowException:
+        return None
+    if table.num_rows == 0:
+        return None
+    return {f: table.column(c).combine_chunks() for f, c in cols.items()}
+
+
 def _quoted(delimiter: str) -> bool:
     """Pipe files (FINRA) are never quoted: a '"' in an issue name is just a character."""
     return delimiter != "|"

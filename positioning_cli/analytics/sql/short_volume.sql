@@ -22,24 +22,33 @@ FROM short_volume
 WHERE "date" >= getvariable('sv_from') - 400 AND "date" <= getvariable('as_of')
 GROUP BY "date";
 
-CREATE OR REPLACE TEMP VIEW sv_symbol_daily AS
-SELECT v."date" AS d, v.symbol, sum(v.short_volume) AS short, sum(v.total_volume) AS total
+CREATE OR REPLACE TEMP VIEW sv_counted AS  -- the rows that count, by the rule above
+SELECT v."date" AS d, v.symbol, v.short_volume, v.total_volume
 FROM short_volume AS v JOIN sv_days AS days ON days.d = v."date"
 WHERE v.facility = 'FORF'
    OR (days.has_consolidated AND v.facility = 'CNMS')
-   OR (NOT days.has_consolidated AND v.facility IN ('FNQC', 'FNRA', 'FNSQ', 'FNYX'))
-GROUP BY v."date", v.symbol;
+   OR (NOT days.has_consolidated AND v.facility IN ('FNQC', 'FNRA', 'FNSQ', 'FNYX'));
+
+CREATE OR REPLACE TEMP VIEW sv_symbol_daily AS
+SELECT d, symbol, sum(short_volume) AS short, sum(total_volume) AS total FROM sv_counted GROUP BY d, symbol;
 
 CREATE OR REPLACE TEMP VIEW sv_day_snapshot AS  -- membership.sql's rule
 SELECT s."index", days.d, s.as_of
 FROM member_spans AS s JOIN sv_days AS days ON days.d >= s.valid_from AND days.d < s.valid_to;
+
+-- The same sums for the symbols that were ever an index member, filtered before the grouping
+-- (DuckDB does not move the filter below it): an index needs no other symbol's volume, and a
+-- full-market day holds three times as many.
+CREATE OR REPLACE TEMP VIEW sv_member_daily AS
+SELECT d, symbol, sum(short_volume) AS short, sum(total_volume) AS total
+FROM sv_counted WHERE symbol IN (SELECT symbol FROM members) GROUP BY d, symbol;
 
 CREATE OR REPLACE TEMP VIEW sv_index_daily AS
 SELECT ds."index" AS key, ds.d, ds.as_of AS membership_as_of,
   sum(f.short) AS short, sum(f.total) AS total, count(f.symbol) AS members_with_volume
 FROM sv_day_snapshot AS ds
 JOIN members AS m ON m."index" = ds."index" AND m.as_of = ds.as_of
-LEFT JOIN sv_symbol_daily AS f ON f.d = ds.d AND f.symbol = m.symbol
+LEFT JOIN sv_member_daily AS f ON f.d = ds.d AND f.symbol = m.symbol
 GROUP BY ds."index", ds.d, ds.as_of;
 
 CREATE OR REPLACE TEMP VIEW sv_series AS
