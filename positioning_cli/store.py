@@ -25,7 +25,8 @@ else null) and ``seq`` (the global order of the merge that brought the row). A p
 commit creates is recorded as a byte copy of its live file as committed,
 ``part-YYYYMMDD-cNNNNNNNN.parquet`` (``layout: "snapshot"`` in the manifest, with the commit's
 last ``seq``): no row is encoded twice, and rows superseded inside the commit, which no reader
-could ever see, are not kept. Rows identical in value to the live row change nothing and add no
+could ever see, are not kept — except those a restatement (``SourceBatch.restates``, FINRA's
+revised previous cycle) replaced, kept as rows so that forgetting the restating file restores them. Rows identical in value to the live row change nothing and add no
 version, so re-ingesting identical data adds nothing. A column a source does not carry
 (``SourceBatch.absent``) keeps the live row's value; a whole-snapshot source (``SourceBatch.snapshot``)
 removes the keys of its ``TableSpec.snapshot_scope`` it lacks, and each removal is a ``_versions``
@@ -61,6 +62,7 @@ Signals: SIGINT/SIGTERM (``signals.Interrupted``) unwind like any error before t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import hashlib
@@ -76,7 +78,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -88,7 +90,7 @@ import pyarrow.parquet as pq
 
 from positioning_cli import arrays, signals
 from positioning_cli.errors import BusyError, StoreError, UsageError
-from positioning_cli.schema import INGESTED_AT, SOURCE_FILE, TABLES, TableSpec
+from positioning_cli.schema import INGESTED_AT, RESTATES_FROM, RESTATES_TO, SOURCE_FILE, TABLES, TableSpec
 from positioning_cli.store_meta import (
     COMMITTED,
     FORMAT_VERSION,
@@ -146,6 +148,13 @@ class SourceBatch:
     # The source is the whole of each snapshot scope it holds (``TableSpec.snapshot_scope``): keys of
     # those scopes it lacks are removed. Otherwise it only adds and updates rows.
     snapshot: bool = False
+    # Values the source gives for rows of other dates (a FINRA row flagged R: the previous cycle's
+    # corrected figure). Columns: the key without its date, RESTATES_FROM and RESTATES_TO (the
+    # dates the restated row may have), and the restated columns. The newest row held for the key
+    # in that span (by the store, or by this or an earlier file of the run) takes the values, as a
+    # new version with this source's lineage; its other columns keep their held values. None held
+    # in the span: nothing to restate (``MergeResult.not_restated``).
+    restates: pa.Table | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +168,9 @@ class MergeResult:
     last_date: date | None
     warnings: tuple[str, ...] = ()  # e.g. existing closes this file moved (CLOSE_CHANGE_TOLERANCE)
     removed: int = 0  # rows of the live table this snapshot source removed
+    restatements: int = 0  # rows of ``SourceBatch.restates`` (FINRA: R rows with a previous figure)
+    restated: int = 0  # held rows this source's restatements changed (a new version each)
+    not_restated: int = 0  # restatements with no row held in their span: nothing to restate
 
 
 def versions_schema(spec: TableSpec) -> pa.Schema:
@@ -803,10 +815,12 @@ class Writer:
 
         All batches are resolved together, one pass per partition file, so ingesting hundreds of
         files costs one read and one write of each partition they touch (see _resolve for the rule;
-        a later batch is newer than an earlier one).
+        a later batch is newer than an earlier one). Rows are tagged with an ``origin``: ``2 * i``
+        for batch ``i``'s own rows, ``2 * i + 1`` for the held rows its restatements change
+        (``SourceBatch.restates``), so those come right after the batch and before the next one.
         """
         results: list[MergeResult | None] = [None] * len(batches)
-        parts: dict[str, list[tuple[int, pa.Table]]] = {}  # partition -> (batch position, its rows)
+        parts: dict[str, list[tuple[int, pa.Table]]] = {}  # partition -> (origin, its rows)
         moved: dict[int, list[tuple[str, date, float, float]]] = {}  # batch -> closes it moved
         entries: dict[int, dict[str, Any]] = {}
         seqs: dict[int, int] = {}
@@ -823,7 +837,7 @@ class Writer:
             for rel, part in _split_by_file(
                 spec, _with_lineage(spec, t, batch.source_file, self.ingested_at)
             ):
-                parts.setdefault(rel, []).append((i, part))
+                parts.setdefault(rel, []).append((2 * i, part))
             entries[i] = {
                 "table": spec.name,
                 "source_file": batch.source_file,
@@ -839,73 +853,142 @@ class Writer:
             if batch.options:
                 entries[i]["options"] = dict(batch.options)
             self.next_manifest["ingests"].append(entries[i])
-            results[i] = MergeResult(batch.source_file, spec.name, len(t), 0, False, first, last)
+            asked = 0 if batch.restates is None else len(batch.restates)
+            results[i] = MergeResult(
+                batch.source_file, spec.name, len(t), 0, False, first, last, restatements=asked
+            )
+        restated_rows, not_restated = self._restatements(spec, batches, set(entries))
+        for i, wanted in restated_rows.items():
+            lineage = _with_lineage(spec, wanted, batches[i].source_file, self.ingested_at)
+            for rel, part in _split_by_file(spec, lineage):
+                parts.setdefault(rel, []).append((2 * i + 1, part))
+                parts[rel].sort(key=lambda p: p[0])  # stable: a batch's rows keep their order
         changed: dict[int, int] = {}
         removed: dict[int, int] = {}
-        absent = {i: b.absent - set(spec.key) - _ALWAYS_PROVIDED for i, b in enumerate(batches)}
-        snapshots = frozenset(i for i, b in enumerate(batches) if b.snapshot and spec.snapshot_scope)
+        restated: dict[int, int] = {}
+        absent = {2 * i: b.absent - set(spec.key) - _ALWAYS_PROVIDED for i, b in enumerate(batches)}
+        # A restated row gives only its restated columns: the others keep the value held for its key.
+        absent |= {2 * i + 1: _restated_absent(spec, batches[i]) for i in restated_rows}
+        snapshots = frozenset(2 * i for i, b in enumerate(batches) if b.snapshot and spec.snapshot_scope)
+        restating = frozenset(2 * i + 1 for i in restated_rows)
         for rel in sorted(parts):
             # One contiguous table per partition: take/filter on many small chunks is slow.
             rows = pa.concat_tables([p for _, p in parts[rel]]).combine_chunks()
-            origin = np.repeat([i for i, _ in parts[rel]], [p.num_rows for _, p in parts[rel]])
+            origin = np.repeat([o for o, _ in parts[rel]], [p.num_rows for _, p in parts[rel]])
             current = self._current(spec, rel)
             if spec.keep_held:
                 rows, moves = _keep_held(spec, current, rows)
                 for j, move in moves:
-                    moved.setdefault(int(origin[j]), []).append(move)
-            res = _resolve(spec, current, rows, origin, absent, snapshots)
+                    moved.setdefault(int(origin[j]) // 2, []).append(move)
+            res = _resolve(spec, current, rows, origin, absent, snapshots, restating)
+            own = origin % 2 == 0
             if len(res.winners) or len(res.removed_by):
                 self._staged[f"{spec.name}/{rel}"] = _Staged(spec, res.table)
-                for i, n in zip(*np.unique(origin[res.winners], return_counts=True), strict=True):
+                won = origin[res.winners]
+                for i, n in zip(*np.unique(won[won % 2 == 0] // 2, return_counts=True), strict=True):
                     changed[int(i)] = changed.get(int(i), 0) + int(n)
-                for i, n in zip(*np.unique(res.removed_by, return_counts=True), strict=True):
+                for i, n in zip(*np.unique(res.removed_by // 2, return_counts=True), strict=True):
                     removed[int(i)] = removed.get(int(i), 0) + int(n)
+            for i, n in zip(*np.unique(origin[res.recorded & ~own] // 2, return_counts=True), strict=True):
+                restated[int(i)] = restated.get(int(i), 0) + int(n)
             if rel not in self.base["tables"][spec.name]["files"]:
                 # A partition new in this commit: its live file, as written, records its versions
-                # (rows superseded within the commit were never visible to any reader).
+                # (rows superseded within the commit were never visible to any reader), except the
+                # rows a restatement replaced: kept, so forgetting the restating file restores them.
                 self._snapshots.add(f"{spec.name}/{rel}")
+                self._record_replaced(spec, rel, res, seqs)
                 continue
             rows, recorded = res.incoming, res.recorded
             if recorded.all():
-                self._record_versions(spec, rel, rows, origin, batches, seqs)
+                self._record_versions(spec, rel, rows, origin // 2, batches, seqs)
             elif recorded.any():
                 sel = np.flatnonzero(recorded)
-                self._record_versions(spec, rel, rows.take(sel), origin[sel], batches, seqs)
+                self._record_versions(spec, rel, rows.take(sel), origin[sel] // 2, batches, seqs)
             if len(res.removed_by):
                 # Tombstones: the removed rows, stamped with the lineage of the snapshot that removed them.
                 gone = res.removed.drop_columns([SOURCE_FILE, INGESTED_AT])
-                by = res.removed_by
+                by = res.removed_by // 2
                 names = [batches[int(i)].source_file for i in by]
                 gone = _with_lineage(spec, gone, "", self.ingested_at)
                 gone = gone.set_column(
                     gone.schema.get_field_index(SOURCE_FILE), SOURCE_FILE, arrays.strings(names)
                 )
                 self._record_versions(spec, rel, gone, by, batches, seqs, removed=True)
-        for i in set(changed) | set(removed):
+        for i in set(changed) | set(removed) | set(restated) | set(not_restated):
             n, gone_n = changed.get(i, 0), removed.get(i, 0)
             entries[i]["changed"] = n
             entries[i]["removed"] = gone_n
+            if i in restated or i in not_restated:
+                entries[i]["restated"] = restated.get(i, 0)
+                entries[i]["not_restated"] = not_restated.get(i, 0)
             r = results[i]
             assert r is not None
-            results[i] = MergeResult(
-                r.source_file, r.table, r.rows, n, False, r.first_date, r.last_date, removed=gone_n
+            results[i] = dataclasses.replace(
+                r, changed=n, removed=gone_n, restated=restated.get(i, 0), not_restated=not_restated.get(i, 0)
             )
         for i, closes_moved in moved.items():
             r = results[i]
             assert r is not None
-            said = (_moved_closes(closes_moved),)
-            results[i] = MergeResult(
-                r.source_file,
-                r.table,
-                r.rows,
-                r.changed,
-                r.skipped,
-                r.first_date,
-                r.last_date,
-                said,
-                r.removed,
-            )
+            results[i] = dataclasses.replace(r, warnings=(_moved_closes(closes_moved),))
         return [r for r in results if r is not None]
+
+    def _restatements(
+        self, spec: TableSpec, batches: Sequence[SourceBatch], live: set[int]
+    ) -> tuple[dict[int, pa.Table], dict[int, int]]:
+        """Per batch (of those in ``live``, not skipped), the rows its restatements change: the key
+        of the newest row held in each restatement's span, the restated values, placeholders for
+        the other columns (``_resolve`` fills them from the held row); and how many found none.
+
+        "Held" at batch ``i`` is what the store holds (with this commit's earlier steps) and the
+        rows of batches up to ``i`` in this run: ingest order, as if each file were its own commit.
+        """
+        asks = {
+            i: b.restates
+            for i, b in enumerate(batches)
+            if i in live and b.restates is not None and len(b.restates)
+        }
+        if not asks:
+            return {}, {}
+        others = [k for k in spec.key if k != spec.date_column]
+        lo = min(pc.min(t.column(RESTATES_FROM)).as_py() for t in asks.values())
+        hi = max(pc.max(t.column(RESTATES_TO)).as_py() for t in asks.values())
+
+        def in_span(t: pa.Table) -> pa.Table:
+            d = t.column(spec.date_column)
+            keep = pc.and_(
+                pc.greater_equal(d, pa.scalar(lo, d.type)), pc.less_equal(d, pa.scalar(hi, d.type))
+            )
+            return t.filter(keep).select([*others, spec.date_column])
+
+        held = [
+            in_span(t)
+            for rel in self._rels_between(spec, lo, hi)
+            if (t := self._current(spec, rel)) is not None
+        ]
+        found: dict[int, pa.Table] = {}
+        missing: dict[int, int] = {}
+        for i in sorted(live):
+            held.append(in_span(batches[i].table))
+            if i in asks:
+                found[i], missing[i] = _restated_rows(spec, asks[i], pa.concat_tables(held))
+        return {i: t for i, t in found.items() if len(t)}, missing
+
+    def _rels_between(self, spec: TableSpec, lo: date, hi: date) -> list[str]:
+        """Partition files (held or staged in this commit) that may hold rows dated in [lo, hi]."""
+        rels = set(self.base["tables"][spec.name]["files"])
+        rels |= {f.split("/", 1)[1] for f in self._staged if f.split("/", 1)[0] == spec.name}
+        wanted = {file_for(spec, lo + timedelta(days=n)) for n in range((hi - lo).days + 1)}
+        return sorted(rels & wanted)
+
+    def _record_replaced(self, spec: TableSpec, rel: str, res: _Resolved, seqs: dict[int, int]) -> None:
+        """Keep the rows a restatement replaced in a partition new in this commit (they are not
+        in its snapshot): just before the restating batch in merge order, with their own lineage."""
+        if not len(res.replaced_by):
+            return
+        seq = np.asarray([seqs[int(o) // 2] - 1 for o in res.replaced_by], dtype=np.int64)
+        self._record_rows(
+            spec, rel, res.replaced, seq, _published(self.next_manifest, spec.name, res.replaced)
+        )
 
     def _record_versions(
         self,
@@ -924,8 +1007,23 @@ class Writer:
         at = np.searchsorted(present, origin)
         seq = np.asarray([seqs[i] for i in present], dtype=np.int64)[at]
         published = _dates([batches[i].published for i in present])
+        self._record_rows(
+            spec, rel, rows, seq, published.take(arrays.from_numpy(at.astype(np.int64))), removed=removed
+        )
+
+    def _record_rows(
+        self,
+        spec: TableSpec,
+        rel: str,
+        rows: pa.Table,
+        seq: np.ndarray,
+        published: pa.Array,
+        *,
+        removed: bool = False,
+    ) -> None:
+        """Buffer ``rows`` for this commit's ``_versions`` file of their year, with these columns."""
         rows = (
-            rows.append_column(PUBLISHED, published.take(arrays.from_numpy(at.astype(np.int64))))
+            rows.append_column(PUBLISHED, published)
             .append_column(SEQ, arrays.from_numpy(seq))
             .append_column(REMOVED, arrays.from_numpy(np.full(len(rows), removed)))
         )
@@ -1274,6 +1372,48 @@ def _with_lineage(spec: TableSpec, table: pa.Table, source_file: str, at: dateti
     return table.select(spec.schema.names).cast(spec.schema)
 
 
+def _restated_absent(spec: TableSpec, batch: SourceBatch) -> frozenset[str]:
+    """The columns a restatement of ``batch`` does not give: every one but the key and the restated."""
+    assert batch.restates is not None
+    given = {*spec.key, *batch.restates.column_names}
+    return frozenset(f.name for f in spec.parsed_schema if f.name not in given)
+
+
+def _restated_rows(spec: TableSpec, asks: pa.Table, held: pa.Table) -> tuple[pa.Table, int]:
+    """The rows ``asks`` (a ``SourceBatch.restates`` table) restate among the ``held`` keys: per
+    restatement, the newest held date of its key in its span, its restated values, placeholders
+    elsewhere (filled from the held row by ``_resolve``). Also how many found no held row."""
+    d = spec.date_column
+    others = [k for k in spec.key if k != d]
+    asks = asks.append_column("_ask", arrays.from_numpy(np.arange(len(asks), dtype=np.int64)))
+    pairs = asks.select([*others, RESTATES_FROM, RESTATES_TO, "_ask"]).join(held, others, join_type="inner")
+    inside = pc.and_(
+        pc.greater_equal(pairs.column(d), pairs.column(RESTATES_FROM)),
+        pc.less_equal(pairs.column(d), pairs.column(RESTATES_TO)),
+    )
+    newest = pairs.filter(inside).group_by("_ask").aggregate([(d, "max")]).sort_by("_ask")
+    picked = asks.take(newest.column("_ask"))
+    n = len(picked)
+    columns = {
+        f.name: newest.column(f"{d}_max")
+        if f.name == d
+        else picked.column(f.name)
+        if f.name in picked.column_names
+        else _placeholder(f, n)
+        for f in spec.parsed_schema
+    }
+    return pa.table(columns).cast(spec.parsed_schema), len(asks) - n
+
+
+def _placeholder(f: pa.Field, n: int) -> pa.Array:
+    """A column ``_resolve`` overwrites with the held value; any value of the right type."""
+    if f.nullable:
+        return pa.nulls(n, f.type)
+    if pa.types.is_string(f.type):
+        return arrays.repeat("", n)
+    return pa.repeat(pa.scalar(False if pa.types.is_boolean(f.type) else 0).cast(f.type), n)
+
+
 def _epoch_days(d: date | None) -> float:
     return math.nan if d is None else float((d - date(1970, 1, 1)).days)
 
@@ -1472,6 +1612,9 @@ class _Resolved:
     incoming: pa.Table  # ``incoming`` with the columns its source lacks filled from the live row
     removed: pa.Table  # live rows a snapshot removed (their last value)
     removed_by: np.ndarray  # per removed row, the batch (``origin`` value) that removed it
+    # Rows (held or incoming) a restating row replaced, and per row the restating ``origin``.
+    replaced: pa.Table | None = None
+    replaced_by: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def _resolve(
@@ -1481,6 +1624,7 @@ def _resolve(
     origin: np.ndarray | None = None,
     absent: Mapping[int, frozenset[str]] | None = None,
     snapshots: frozenset[int] = frozenset(),
+    restating: frozenset[int] = frozenset(),
 ) -> _Resolved:
     """Merge ``incoming`` into ``current``: one row per key, the newest value wins.
 
@@ -1494,16 +1638,21 @@ def _resolve(
     one that batch's source does not carry: its rows take that column from the value prevailing
     for the key, so a partial source never erases what another gave. A batch in ``snapshots`` is the
     whole of each ``spec.snapshot_scope`` it holds: a key of such a scope that neither it nor a
-    later batch holds is removed.
+    later batch holds is removed. A batch in ``restating`` restates held rows
+    (``SourceBatch.restates``): its rows never add a key (one not held at that point is dropped)
+    and always replace the prevailing value, revision or not, unless they equal it.
     """
     key = list(spec.key)
     n_in = incoming.num_rows
     origin = np.zeros(n_in, dtype=np.int64) if origin is None else np.asarray(origin, dtype=np.int64)
     partial = {i: a for i, a in (absent or {}).items() if a and i in set(origin.tolist())}
     snapshots = frozenset(i for i in snapshots if i in set(origin.tolist()))
+    restates = np.isin(origin, list(restating))
     nothing_removed = (pa.Table.from_batches([], schema=incoming.schema), np.zeros(0, dtype=np.int64))
-    if (current is None or len(current) == 0) and (
-        (not partial and not snapshots) or len(np.unique(origin)) <= 1
+    if (
+        (current is None or len(current) == 0)
+        and ((not partial and not snapshots) or len(np.unique(origin)) <= 1)
+        and not restates.any()
     ):
         # A new partition (the common case: a new settlement date). When the keys are unique there
         # is nothing to resolve; skip the pandas round trip (and the sort, for a sorted file).
@@ -1527,9 +1676,11 @@ def _resolve(
     frame = both.drop_columns([SOURCE_FILE, INGESTED_AT]).to_pandas(types_mapper=pd.ArrowDtype)
     key_id = frame.groupby(key, sort=False).ngroup().to_numpy()
     counts = np.bincount(key_id)
+    restates = np.concatenate([np.zeros(n_cur, dtype=bool), restates])
     single = counts[key_id] == 1
-    win = single.copy()  # the row each key ends with
-    rec = single & (pos >= 0)  # incoming rows that are new versions (a value not prevailing before)
+    win = single & ~restates  # the row each key ends with (a restatement never adds a key)
+    rec = win & (pos >= 0)  # incoming rows that are new versions (a value not prevailing before)
+    replaced: list[tuple[int, int]] = []  # (row a restatement replaced, the restating row)
     fillable = sorted(set().union(*partial.values())) if partial else []
     filled = {c: both.column(c).to_pylist() for c in fillable}
     # Removals by snapshots: per scope (a settlement date; an index on an as-of date), the batches
@@ -1577,19 +1728,27 @@ def _resolve(
                     tombstones.append((state, by))
                     state = -1
             held = int(batch[r])
+            if state < 0 and restates[r]:
+                continue  # nothing held to restate (removed since the restatement was matched)
             if state >= 0:
                 for c in partial.get(int(batch[r]), ()):
                     filled[c][r] = filled[c][state]  # not in this source: the prevailing value
                 if value_id[r] == value_id[state] and all(filled[c][r] == filled[c][state] for c in fillable):
                     continue  # the value it already has: no change, no version
             rec[r] = True
-            # the later row wins, except that an unflagged row never replaces a revision
-            if state < 0 or not (revision[state] and not revision[r]):
+            # the later row wins, except that an unflagged row never replaces a revision; a
+            # restatement takes the held row's flag, so it always replaces what it restates
+            if restates[r]:
+                replaced.append((state, r))
                 state = r
-        win[state] = True
+            elif state < 0 or not (revision[state] and not revision[r]):
+                state = r
+        if state >= 0:
+            win[state] = True
     for c in fillable:
+        kept_field = both.schema.field(c)  # with its nullability: a restatement fills non-null columns too
         both = both.set_column(
-            both.schema.get_field_index(c), c, pa.array(filled[c], type=both.schema.field(c).type)
+            both.schema.get_field_index(c), kept_field, pa.array(filled[c], type=kept_field.type)
         )
     if by_scope:
         # The rows left standing that a later snapshot of their scope does not hold go too.
@@ -1608,10 +1767,14 @@ def _resolve(
     recorded = rec[n_cur:]
     won = pos[win & (pos >= 0)]
     filled_incoming = both.slice(n_cur)
+    swapped = np.asarray(replaced, dtype=np.int64).reshape(-1, 2)
+    lost = (both.take(arrays.from_numpy(swapped[:, 0])), batch[swapped[:, 1]])
     if len(won) == 0 and not len(gone):
         assert current is not None
-        return _Resolved(current, np.zeros(0, dtype=np.int64), recorded, filled_incoming, *nothing_removed)
+        return _Resolved(
+            current, np.zeros(0, dtype=np.int64), recorded, filled_incoming, *nothing_removed, *lost
+        )
     kept = both.filter(pa.array(win))
     out = kept.take(pc.sort_indices(kept, [(k, "ascending") for k in key]))
     removed = both.take(arrays.from_numpy(gone))
-    return _Resolved(out, np.sort(won), recorded, filled_incoming, removed, removed_by)
+    return _Resolved(out, np.sort(won), recorded, filled_incoming, removed, removed_by, *lost)
