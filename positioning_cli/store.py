@@ -880,7 +880,7 @@ class Writer:
                 rows, moves = _keep_held(spec, current, rows)
                 for j, move in moves:
                     moved.setdefault(int(origin[j]) // 2, []).append(move)
-            res = _resolve(spec, current, rows, origin, absent, snapshots, restating)
+            res = _resolve_restating(spec, current, rows, origin, absent, snapshots, restating)
             own = origin % 2 == 0
             if len(res.winners) or len(res.removed_by):
                 self._staged[f"{spec.name}/{rel}"] = _Staged(spec, res.table)
@@ -941,6 +941,7 @@ class Writer:
 
         "Held" at batch ``i`` is what the store holds (with this commit's earlier steps) and the
         rows of batches up to ``i`` in this run: ingest order, as if each file were its own commit.
+        Only the key columns of the partitions in the restatements' spans are read.
         """
         asks = {
             i: b.restates
@@ -949,29 +950,33 @@ class Writer:
         }
         if not asks:
             return {}, {}
-        others = [k for k in spec.key if k != spec.date_column]
-        lo = min(pc.min(t.column(RESTATES_FROM)).as_py() for t in asks.values())
-        hi = max(pc.max(t.column(RESTATES_TO)).as_py() for t in asks.values())
-
-        def in_span(t: pa.Table) -> pa.Table:
-            d = t.column(spec.date_column)
-            keep = pc.and_(
-                pc.greater_equal(d, pa.scalar(lo, d.type)), pc.less_equal(d, pa.scalar(hi, d.type))
-            )
-            return t.filter(keep).select([*others, spec.date_column])
-
-        held = [
-            in_span(t)
-            for rel in self._rels_between(spec, lo, hi)
-            if (t := self._current(spec, rel)) is not None
-        ]
+        keys = [*(k for k in spec.key if k != spec.date_column), spec.date_column]
+        spans = {
+            i: (pc.min(t.column(RESTATES_FROM)).as_py(), pc.max(t.column(RESTATES_TO)).as_py())
+            for i, t in asks.items()
+        }
+        rels = sorted({rel for lo, hi in spans.values() for rel in self._rels_between(spec, lo, hi)})
+        # (first date, last date, keys) of each held part: the partitions, then the batches in order
+        held = [_dated(spec, t) for rel in rels if (t := self._held_keys(spec, rel, keys)) is not None]
         found: dict[int, pa.Table] = {}
         missing: dict[int, int] = {}
         for i in sorted(live):
-            held.append(in_span(batches[i].table))
+            held.append(_dated(spec, batches[i].table.select(keys)))
             if i in asks:
-                found[i], missing[i] = _restated_rows(spec, asks[i], pa.concat_tables(held))
+                lo, hi = spans[i]
+                near = [t for first, last, t in held if first is not None and first <= hi and last >= lo]
+                candidates = pa.concat_tables(near) if near else held[-1][2].slice(0, 0)
+                found[i], missing[i] = _restated_rows(spec, asks[i], candidates)
         return {i: t for i, t in found.items() if len(t)}, missing
+
+    def _held_keys(self, spec: TableSpec, rel: str, keys: list[str]) -> pa.Table | None:
+        """The key columns of partition ``rel`` as this commit holds it so far (None: not held)."""
+        if f"{spec.name}/{rel}" in self._staged:
+            current = self._current(spec, rel)
+            return None if current is None else current.select(keys)
+        if rel in self.base["tables"][spec.name]["files"]:
+            return self.store._read_files(self.store._live(spec.name, self.base, [rel]), spec.schema, keys)[0]
+        return None
 
     def _rels_between(self, spec: TableSpec, lo: date, hi: date) -> list[str]:
         """Partition files (held or staged in this commit) that may hold rows dated in [lo, hi]."""
@@ -1379,6 +1384,12 @@ def _restated_absent(spec: TableSpec, batch: SourceBatch) -> frozenset[str]:
     return frozenset(f.name for f in spec.parsed_schema if f.name not in given)
 
 
+def _dated(spec: TableSpec, keys: pa.Table) -> tuple[date | None, date | None, pa.Table]:
+    """``keys`` with the first and last of its dates (None, None when empty)."""
+    span = pc.min_max(keys.column(spec.date_column)).as_py()
+    return span["min"], span["max"], keys
+
+
 def _restated_rows(spec: TableSpec, asks: pa.Table, held: pa.Table) -> tuple[pa.Table, int]:
     """The rows ``asks`` (a ``SourceBatch.restates`` table) restate among the ``held`` keys: per
     restatement, the newest held date of its key in its span, its restated values, placeholders
@@ -1645,8 +1656,9 @@ def _resolve(
     key = list(spec.key)
     n_in = incoming.num_rows
     origin = np.zeros(n_in, dtype=np.int64) if origin is None else np.asarray(origin, dtype=np.int64)
-    partial = {i: a for i, a in (absent or {}).items() if a and i in set(origin.tolist())}
-    snapshots = frozenset(i for i in snapshots if i in set(origin.tolist()))
+    present = set(np.unique(origin).tolist())
+    partial = {i: a for i, a in (absent or {}).items() if a and i in present}
+    snapshots = frozenset(i for i in snapshots if i in present)
     restates = np.isin(origin, list(restating))
     nothing_removed = (pa.Table.from_batches([], schema=incoming.schema), np.zeros(0, dtype=np.int64))
     if (
@@ -1682,7 +1694,10 @@ def _resolve(
     rec = win & (pos >= 0)  # incoming rows that are new versions (a value not prevailing before)
     replaced: list[tuple[int, int]] = []  # (row a restatement replaced, the restating row)
     fillable = sorted(set().union(*partial.values())) if partial else []
-    filled = {c: both.column(c).to_pylist() for c in fillable}
+    # Per fillable column, the row whose value each row takes (itself, or the prevailing row's
+    # source when its batch lacks the column), and each row's value as an id (nulls alike).
+    source = {c: np.arange(len(both), dtype=np.int64) for c in fillable}
+    value_of = {c: pd.factorize(frame[c], use_na_sentinel=False)[0] for c in fillable}
     # Removals by snapshots: per scope (a settlement date; an index on an as-of date), the batches
     # that are whole snapshots of it, ascending. A removal resets the key: what comes after starts
     # afresh, exactly as in separate commits. Each removed row is kept as (row, removing batch).
@@ -1732,8 +1747,10 @@ def _resolve(
                 continue  # nothing held to restate (removed since the restatement was matched)
             if state >= 0:
                 for c in partial.get(int(batch[r]), ()):
-                    filled[c][r] = filled[c][state]  # not in this source: the prevailing value
-                if value_id[r] == value_id[state] and all(filled[c][r] == filled[c][state] for c in fillable):
+                    source[c][r] = source[c][state]  # not in this source: the prevailing value
+                if value_id[r] == value_id[state] and all(
+                    value_of[c][source[c][r]] == value_of[c][source[c][state]] for c in fillable
+                ):
                     continue  # the value it already has: no change, no version
             rec[r] = True
             # the later row wins, except that an unflagged row never replaces a revision; a
@@ -1746,10 +1763,9 @@ def _resolve(
         if state >= 0:
             win[state] = True
     for c in fillable:
-        kept_field = both.schema.field(c)  # with its nullability: a restatement fills non-null columns too
-        both = both.set_column(
-            both.schema.get_field_index(c), kept_field, pa.array(filled[c], type=kept_field.type)
-        )
+        if (source[c] != np.arange(len(both))).any():
+            column = both.column(c).take(arrays.from_numpy(source[c]))
+            both = both.set_column(both.schema.get_field_index(c), both.schema.field(c), column)
     if by_scope:
         # The rows left standing that a later snapshot of their scope does not hold go too.
         last_seen = np.full(key_id.max() + 1, -1, dtype=np.int64)
@@ -1778,3 +1794,70 @@ def _resolve(
     out = kept.take(pc.sort_indices(kept, [(k, "ascending") for k in key]))
     removed = both.take(arrays.from_numpy(gone))
     return _Resolved(out, np.sort(won), recorded, filled_incoming, removed, removed_by, *lost)
+
+
+def _resolve_restating(
+    spec: TableSpec,
+    current: pa.Table | None,
+    incoming: pa.Table,
+    origin: np.ndarray,
+    absent: Mapping[int, frozenset[str]],
+    snapshots: frozenset[int],
+    restating: frozenset[int],
+) -> _Resolved:
+    """``_resolve`` for a partition some rows of which restate held rows: the keys they restate
+    (a few) are resolved apart from the others, so the partition's other rows keep the fast paths
+    (a new date, or a held one nothing else touches). Only when no snapshot can remove a key
+    across the two parts: no snapshot with a held partition, or one batch besides the restatements
+    on a new one. Otherwise, and without restating rows, plain ``_resolve``."""
+    is_restating = np.isin(origin, list(restating))
+    others = np.unique(origin[~is_restating])
+    whole = bool(snapshots & set(others.tolist())) and (
+        (current is not None and len(current) > 0) or len(others) > 1
+    )
+    if not is_restating.any() or whole:
+        return _resolve(spec, current, incoming, origin, absent, snapshots, restating)
+    key = list(spec.key)
+    restated = incoming.filter(arrays.from_numpy(is_restating)).select(key)
+
+    def touched(t: pa.Table) -> np.ndarray:
+        """Mask of ``t``'s rows whose key a restating row names."""
+        numbered = t.select(key).append_column("_row", arrays.from_numpy(np.arange(len(t), dtype=np.int64)))
+        hit = numbered.join(restated, key, join_type="left semi").column("_row")
+        mask = np.zeros(len(t), dtype=bool)
+        mask[arrays.to_numpy(hit).astype(np.int64)] = True
+        return mask
+
+    in_a = touched(incoming)
+    cur_a = None if current is None else current.filter(arrays.from_numpy(touched(current)))
+    cur_b = None if current is None else current.filter(arrays.from_numpy(~touched(current)))
+    rows_a, rows_b = np.flatnonzero(in_a), np.flatnonzero(~in_a)
+    a = _resolve(spec, cur_a, incoming.take(rows_a), origin[rows_a], absent, snapshots, restating)
+    if len(rows_b):
+        b = _resolve(spec, cur_b, incoming.take(rows_b), origin[rows_b], absent, snapshots, restating)
+    else:  # nothing but restatements: the rest of the partition stays as held
+        assert cur_b is not None
+        b = _Resolved(
+            cur_b,
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0, dtype=bool),
+            incoming.take(rows_b),
+            pa.Table.from_batches([], schema=incoming.schema),
+            np.zeros(0, dtype=np.int64),
+        )
+    table = pa.concat_tables([a.table, b.table])
+    table = table.take(pc.sort_indices(table, [(k, "ascending") for k in key]))
+    recorded = np.zeros(len(incoming), dtype=bool)
+    recorded[rows_a], recorded[rows_b] = a.recorded, b.recorded
+    order = np.argsort(np.concatenate([rows_a, rows_b]), kind="stable")
+    filled = pa.concat_tables([a.incoming, b.incoming]).take(arrays.from_numpy(order.astype(np.int64)))
+    return _Resolved(
+        table,
+        np.sort(np.concatenate([rows_a[a.winners], rows_b[b.winners]])),
+        recorded,
+        filled,
+        pa.concat_tables([a.removed, b.removed]),
+        np.concatenate([a.removed_by, b.removed_by]),
+        a.replaced,
+        a.replaced_by,
+    )

@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 
 from positioning_cli import api
+from positioning_cli import store as store_module
 from positioning_cli.ingest import parse_file
 from positioning_cli.ingest.short_interest import previous_cycle
 from positioning_cli.store import Store
 from tests.conftest import SAMPLE, real_dir, run_cli
-from tests.store_helpers import HEADER
+from tests.store_helpers import HEADER, write_finra_files
 
 D1, D2 = date(2026, 1, 15), date(2026, 1, 30)
 
@@ -345,3 +346,26 @@ def test_real_finra_files_carry_no_revision_and_restate_nothing(tmp_path: Path) 
         assert parse_file("short-interest", path).restates is None  # the web grid has no revision flag
     reports = api.ingest("short-interest", web, tmp_path / "store")
     assert [(r.revisions, r.revised) for r in reports] == [(0, 0)] * len(web)
+
+
+@pytest.mark.parametrize("one_run", [True, False])
+def test_resolving_restated_keys_apart_gives_the_plain_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, one_run: bool
+) -> None:
+    """The restated keys are resolved apart from the rest of a partition (speed); the plain
+    resolution of the whole partition gives the same live rows, versions and reports."""
+    files = write_finra_files(tmp_path / "in", 4, 200, seed=5, revise=0.1)
+
+    def run(root: Path) -> tuple[list[str], list[str], list[tuple[int, int, int]]]:
+        reports = []
+        for group in [files] if one_run else [[f] for f in files]:
+            reports += api.ingest("short-interest", group, root)
+        cols = ["settlement_date", "symbol", "short_interest", "revision_flag", "source_file"]
+        live = sorted(map(str, Store(root).read("short_interest", cols).to_pylist()))
+        kept = sorted(map(str, Store(root).versions("short_interest", [*cols, "seq"]).to_pylist()))
+        return live, kept, [(r.changed, r.revised, r.revisions_not_held) for r in reports]
+
+    apart = run(tmp_path / "apart")
+    assert sum(r[1] for r in apart[2]) > 0  # some revisions were applied
+    monkeypatch.setattr(store_module, "_resolve_restating", store_module._resolve)
+    assert run(tmp_path / "plain") == apart
