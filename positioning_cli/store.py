@@ -26,8 +26,9 @@ commit creates is recorded as a byte copy of its live file as committed,
 ``part-YYYYMMDD-cNNNNNNNN.parquet`` (``layout: "snapshot"`` in the manifest, with the commit's
 last ``seq``): no row is encoded twice, and rows superseded inside the commit, which no reader
 could ever see, are not kept — except those a restatement (``SourceBatch.restates``, FINRA's
-revised previous cycle) replaced, kept as rows so that forgetting the restating file restores them. Rows identical in value to the live row change nothing and add no
-version, so re-ingesting identical data adds nothing. A column a source does not carry
+revised previous cycle) replaced, kept as rows so that forgetting the restating file restores
+them. Rows identical in value to the live row change nothing and add no version, so re-ingesting
+identical data adds nothing. A column a source does not carry
 (``SourceBatch.absent``) keeps the live row's value; a whole-snapshot source (``SourceBatch.snapshot``)
 removes the keys of its ``TableSpec.snapshot_scope`` it lacks, and each removal is a ``_versions``
 row with ``removed`` true (a tombstone), so the history replays it. ``Store.versions`` reads both kinds as one
