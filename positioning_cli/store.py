@@ -783,6 +783,7 @@ class Writer:
             tomb = tomb.filter(pc.and_(pc.fill_null(tomb.column(REMOVED), False), _from_ingests(tomb, gone)))
             unremoved = dict(_split_by_file(spec, tomb.select(where)))
         fallback: pa.Table | None = None
+        allv: pa.Table | None = None
         for rel in sorted(rels):
             current = self._current(spec, rel)
             if current is None:
@@ -790,12 +791,13 @@ class Writer:
             mine = _from_ingests(current, gone)
             if not pc.any(mine).as_py() and rel not in unremoved:
                 continue
-            if fallback is None:
+            if allv is None:
                 allv = self.store.versions(spec.name, None, self.base)
                 allv = allv.filter(
                     pc.invert(_from_ingests(allv, forgotten_ingests(self.next_manifest, spec.name)))
                 )
                 fallback = newest_versions(spec, allv, spec.schema)
+            assert fallback is not None
             kept = current.filter(pc.invert(mine))
             removed = current.filter(mine).select(key)
             if rel in unremoved:  # removed by the forgotten snapshot and not held since
@@ -803,9 +805,27 @@ class Writer:
                 removed = pa.concat_tables([removed, lost.cast(removed.schema)])
             back = fallback.join(removed, key, join_type="inner").select(spec.schema.names)
             merged = pa.concat_tables([kept, back.cast(spec.schema)])
+            assert allv is not None
+            merged = merged.filter(arrays.from_numpy(~self._orphans(spec, merged, allv)))
             merged = merged.take(pc.sort_indices(merged, [(k, "ascending") for k in spec.key]))
             self._staged[f"{spec.name}/{rel}"] = _Staged(spec, merged)
         return gone
+
+    def _orphans(self, spec: TableSpec, rows: pa.Table, allv: pa.Table) -> np.ndarray:
+        """Mask of ``rows`` that restate a key (FINRA's revised previous cycle) no longer given by
+        any other row kept in ``allv`` (the versions of ingests not forgotten): a restatement never
+        outlives what it restated, so forgetting the revised cycle's file takes it along."""
+        key = list(spec.key)
+        restating = _restating(self.next_manifest, spec, rows)
+        if not restating.any():
+            return restating
+        asked = rows.filter(arrays.from_numpy(restating)).select(key)
+        near = allv.filter(arrays.from_numpy(_key_mask(allv, asked, key)))
+        given = ~_restating(self.next_manifest, spec, near)
+        if REMOVED in near.column_names:
+            given &= ~arrays.flags(near.column(REMOVED))
+        based = near.filter(arrays.from_numpy(given)).select(key)
+        return restating & ~_key_mask(rows, based, key)
 
     def merge(self, spec: TableSpec, batch: SourceBatch) -> MergeResult:
         """Stage one batch; see ``merge_many``."""
@@ -1385,6 +1405,38 @@ def _restated_absent(spec: TableSpec, batch: SourceBatch) -> frozenset[str]:
     return frozenset(f.name for f in spec.parsed_schema if f.name not in given)
 
 
+def _key_mask(rows: pa.Table, keys: pa.Table, key: list[str]) -> np.ndarray:
+    """Mask of ``rows`` whose key is one of ``keys``'."""
+    numbered = rows.select(key).append_column("_row", arrays.from_numpy(np.arange(len(rows), dtype=np.int64)))
+    hit = numbered.join(keys.select(key), key, join_type="left semi").column("_row")
+    mask = np.zeros(len(rows), dtype=bool)
+    mask[arrays.to_numpy(hit).astype(np.int64)] = True
+    return mask
+
+
+def _restating(manifest: dict[str, Any], spec: TableSpec, rows: pa.Table) -> np.ndarray:
+    """Mask of ``rows`` dated outside the dates of the ingest that brought them: values that file
+    restated for another date (FINRA's revisions), not rows of its own."""
+    spans = {
+        (e["source_file"], e["ingested_at"]): (e.get("first_date"), e.get("last_date"))
+        for e in manifest["ingests"]
+        if e["table"] == spec.name
+    }
+    mask = np.zeros(len(rows), dtype=bool)
+    if not len(rows):
+        return mask
+    days = arrays.days(rows.column(spec.date_column))
+    lineage = rows.select([SOURCE_FILE, INGESTED_AT])
+    for pair in lineage.group_by([SOURCE_FILE, INGESTED_AT]).aggregate([]).to_pylist():
+        name, at = pair[SOURCE_FILE], _as_utc(pair[INGESTED_AT]).isoformat()
+        first, last = spans.get((name, at), (None, None))
+        if first is None or last is None:
+            continue
+        theirs = arrays.flags(_from_ingests(rows, [{"source_file": name, "ingested_at": at}]))
+        mask |= theirs & ((days < np.datetime64(first)) | (days > np.datetime64(last)))
+    return mask
+
+
 def _dated(spec: TableSpec, keys: pa.Table) -> tuple[date | None, date | None, pa.Table]:
     """``keys`` with the first and last of its dates (None, None when empty)."""
     span = pc.min_max(keys.column(spec.date_column)).as_py()
@@ -1821,17 +1873,11 @@ def _resolve_restating(
     key = list(spec.key)
     restated = incoming.filter(arrays.from_numpy(is_restating)).select(key)
 
-    def touched(t: pa.Table) -> np.ndarray:
-        """Mask of ``t``'s rows whose key a restating row names."""
-        numbered = t.select(key).append_column("_row", arrays.from_numpy(np.arange(len(t), dtype=np.int64)))
-        hit = numbered.join(restated, key, join_type="left semi").column("_row")
-        mask = np.zeros(len(t), dtype=bool)
-        mask[arrays.to_numpy(hit).astype(np.int64)] = True
-        return mask
-
-    in_a = touched(incoming)
-    cur_a = None if current is None else current.filter(arrays.from_numpy(touched(current)))
-    cur_b = None if current is None else current.filter(arrays.from_numpy(~touched(current)))
+    in_a = _key_mask(incoming, restated, key)
+    cur_a = cur_b = None
+    if current is not None:
+        held_a = _key_mask(current, restated, key)
+        cur_a, cur_b = current.filter(arrays.from_numpy(held_a)), current.filter(arrays.from_numpy(~held_a))
     rows_a, rows_b = np.flatnonzero(in_a), np.flatnonzero(~in_a)
     a = _resolve(spec, cur_a, incoming.take(rows_a), origin[rows_a], absent, snapshots, restating)
     if len(rows_b):

@@ -369,3 +369,34 @@ def test_resolving_restated_keys_apart_gives_the_plain_result(
     assert sum(r[1] for r in apart[2]) > 0  # some revisions were applied
     monkeypatch.setattr(store_module, "_resolve_restating", store_module._resolve)
     assert run(tmp_path / "plain") == apart
+
+
+def test_forgetting_the_revised_cycle_takes_its_restated_rows_along(
+    tmp_path: Path, cycles: tuple[Path, Path]
+) -> None:
+    """A restatement never outlives the row it restated: forget cycle 1's file and its AAA row,
+    revised by cycle 2's file, goes too (cycle 2's own rows stay)."""
+    first, second = cycles
+    store = tmp_path / "store"
+    _ingest(store, first)
+    _next_second()
+    _ingest(store, second)
+    _next_second()
+    api.forget(store, first)
+    assert _si(store) == {(D2, "AAA"): (150, "shrt20260130.csv"), (D2, "BBB"): (210, "shrt20260130.csv")}
+    # another file giving cycle 1 keeps the restatement standing
+    other = tmp_path / "store2"
+    _ingest(other, first)
+    api_file = tmp_path / "api.json"
+    api_file.write_text(
+        json.dumps(
+            [{"symbolCode": "AAA", "settlementDate": "2026-01-15", "currentShortPositionQuantity": 100}]
+        )
+    )
+    _next_second()
+    _ingest(other, api_file)
+    _next_second()
+    _ingest(other, second)
+    _next_second()
+    api.forget(other, first)
+    assert _si(other)[(D1, "AAA")] == (120, "shrt20260130.csv")
