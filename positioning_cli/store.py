@@ -545,8 +545,17 @@ class Store:
             return schema.empty_table()
         at = pa.scalar(_as_utc(known_at), pa.timestamp("us", tz="UTC"))
         allv = allv.filter(pc.less_equal(allv.column(INGESTED_AT), at))
-        allv = allv.filter(pc.invert(_from_ingests(allv, forgotten_ingests(m, spec.name, known_at))))
-        return newest_versions(spec, allv, schema)
+        forgotten = forgotten_ingests(m, spec.name, known_at)
+        allv = allv.filter(pc.invert(_from_ingests(allv, forgotten)))
+        if not forgotten:
+            return newest_versions(spec, allv, schema)
+        # with lineage and date, to leave out the restatements whose restated rows were forgotten
+        traced = pa.schema([vschema.field(c) for c in need if c not in (SEQ, REMOVED)])
+        live = newest_versions(spec, allv, traced)
+        orphans = _orphans(m, spec, live, allv)
+        if orphans.any():
+            live = live.filter(arrays.from_numpy(~orphans))
+        return live.select(schema.names).cast(schema)
 
     # ----------------------------------------------------------------- writes
     @contextlib.contextmanager
@@ -806,26 +815,10 @@ class Writer:
             back = fallback.join(removed, key, join_type="inner").select(spec.schema.names)
             merged = pa.concat_tables([kept, back.cast(spec.schema)])
             assert allv is not None
-            merged = merged.filter(arrays.from_numpy(~self._orphans(spec, merged, allv)))
+            merged = merged.filter(arrays.from_numpy(~_orphans(self.next_manifest, spec, merged, allv)))
             merged = merged.take(pc.sort_indices(merged, [(k, "ascending") for k in spec.key]))
             self._staged[f"{spec.name}/{rel}"] = _Staged(spec, merged)
         return gone
-
-    def _orphans(self, spec: TableSpec, rows: pa.Table, allv: pa.Table) -> np.ndarray:
-        """Mask of ``rows`` that restate a key (FINRA's revised previous cycle) no longer given by
-        any other row kept in ``allv`` (the versions of ingests not forgotten): a restatement never
-        outlives what it restated, so forgetting the revised cycle's file takes it along."""
-        key = list(spec.key)
-        restating = _restating(self.next_manifest, spec, rows)
-        if not restating.any():
-            return restating
-        asked = rows.filter(arrays.from_numpy(restating)).select(key)
-        near = allv.filter(arrays.from_numpy(_key_mask(allv, asked, key)))
-        given = ~_restating(self.next_manifest, spec, near)
-        if REMOVED in near.column_names:
-            given &= ~arrays.flags(near.column(REMOVED))
-        based = near.filter(arrays.from_numpy(given)).select(key)
-        return restating & ~_key_mask(rows, based, key)
 
     def merge(self, spec: TableSpec, batch: SourceBatch) -> MergeResult:
         """Stage one batch; see ``merge_many``."""
@@ -1417,24 +1410,49 @@ def _key_mask(rows: pa.Table, keys: pa.Table, key: list[str]) -> np.ndarray:
 def _restating(manifest: dict[str, Any], spec: TableSpec, rows: pa.Table) -> np.ndarray:
     """Mask of ``rows`` dated outside the dates of the ingest that brought them: values that file
     restated for another date (FINRA's revisions), not rows of its own."""
-    spans = {
-        (e["source_file"], e["ingested_at"]): (e.get("first_date"), e.get("last_date"))
+    spans = [
+        (e["source_file"], _parse_time(e["ingested_at"]), e.get("first_date"), e.get("last_date"))
         for e in manifest["ingests"]
-        if e["table"] == spec.name
-    }
+        if e["table"] == spec.name and e.get("first_date") and e.get("last_date")
+    ]
     mask = np.zeros(len(rows), dtype=bool)
-    if not len(rows):
+    if not spans or not len(rows):
         return mask
-    days = arrays.days(rows.column(spec.date_column))
-    lineage = rows.select([SOURCE_FILE, INGESTED_AT])
-    for pair in lineage.group_by([SOURCE_FILE, INGESTED_AT]).aggregate([]).to_pylist():
-        name, at = pair[SOURCE_FILE], _as_utc(pair[INGESTED_AT]).isoformat()
-        first, last = spans.get((name, at), (None, None))
-        if first is None or last is None:
-            continue
-        theirs = arrays.flags(_from_ingests(rows, [{"source_file": name, "ingested_at": at}]))
-        mask |= theirs & ((days < np.datetime64(first)) | (days > np.datetime64(last)))
+    names, times, firsts, lasts = zip(*spans, strict=True)
+    ingests = pa.table(
+        {
+            SOURCE_FILE: arrays.strings(names),
+            INGESTED_AT: pa.array(times, pa.timestamp("us", tz="UTC")),
+            "_first": _dates([date.fromisoformat(d) for d in firsts]),
+            "_last": _dates([date.fromisoformat(d) for d in lasts]),
+        }
+    )
+    # one span per lineage (a name ingested twice in one commit: the union of its dates)
+    ingests = ingests.group_by([SOURCE_FILE, INGESTED_AT]).aggregate([("_first", "min"), ("_last", "max")])
+    lineage = rows.select([SOURCE_FILE, INGESTED_AT, spec.date_column])
+    numbered = lineage.append_column("_row", arrays.from_numpy(np.arange(len(rows), dtype=np.int64)))
+    joined = numbered.join(ingests, [SOURCE_FILE, INGESTED_AT], join_type="inner")
+    d = joined.column(spec.date_column)
+    outside = pc.or_(pc.less(d, joined.column("_first_min")), pc.greater(d, joined.column("_last_max")))
+    mask[arrays.to_numpy(joined.filter(outside).column("_row")).astype(np.int64)] = True
     return mask
+
+
+def _orphans(manifest: dict[str, Any], spec: TableSpec, rows: pa.Table, kept: pa.Table) -> np.ndarray:
+    """Mask of ``rows`` that restate a key (FINRA's revised previous cycle) no other row of
+    ``kept`` (the versions of ingests not forgotten) gives: a restatement never outlives what it
+    restated, so forgetting the revised cycle's file takes it along."""
+    key = list(spec.key)
+    restating = _restating(manifest, spec, rows)
+    if not restating.any():
+        return restating
+    asked = rows.filter(arrays.from_numpy(restating)).select(key)
+    near = kept.filter(arrays.from_numpy(_key_mask(kept, asked, key)))
+    given = ~_restating(manifest, spec, near)
+    if REMOVED in near.column_names:
+        given &= ~arrays.flags(near.column(REMOVED))
+    based = near.filter(arrays.from_numpy(given)).select(key)
+    return restating & ~_key_mask(rows, based, key)
 
 
 def _dated(spec: TableSpec, keys: pa.Table) -> tuple[date | None, date | None, pa.Table]:

@@ -382,8 +382,11 @@ def test_forgetting_the_revised_cycle_takes_its_restated_rows_along(
     _next_second()
     _ingest(store, second)
     _next_second()
+    before_forget = _ingested_at(store)
     api.forget(store, first)
     assert _si(store) == {(D2, "AAA"): (150, "shrt20260130.csv"), (D2, "BBB"): (210, "shrt20260130.csv")}
+    assert _si(store, known_at=datetime.now(UTC)) == _si(store)  # the replay applies the same rule
+    assert _si(store, known_at=before_forget)[(D1, "AAA")] == (120, "shrt20260130.csv")
     # another file giving cycle 1 keeps the restatement standing
     other = tmp_path / "store2"
     _ingest(other, first)
