@@ -1341,13 +1341,15 @@ def _copy(src: Path, dst: Path) -> None:
 
 def _published(manifest: dict[str, Any], table: str, rows: pa.Table) -> pa.Array:
     """Per row, the publication date of the ingest that brought it (its source file and time)."""
+    epoch, micro = datetime(1970, 1, 1, tzinfo=UTC), timedelta(microseconds=1)
     by_ingest = {
-        (i["source_file"], i["ingested_at"]): i.get("published")
+        (i["source_file"], (_parse_time(i["ingested_at"]) - epoch) // micro): i.get("published")
         for i in manifest["ingests"]
         if i.get("table") == table
     }
     sources = rows.column(SOURCE_FILE).to_pylist()
-    times = [t.isoformat() for t in rows.column(INGESTED_AT).to_pylist()]
+    # times as microseconds: converting aware timestamps to Python would import pandas on ingest
+    times = arrays.to_numpy(rows.column(INGESTED_AT).cast(pa.int64())).tolist()
     found = [by_ingest.get(k) for k in zip(sources, times, strict=True)]
     return _dates([date.fromisoformat(d) if d else None for d in found])
 
@@ -1398,13 +1400,23 @@ def _restated_absent(spec: TableSpec, batch: SourceBatch) -> frozenset[str]:
     return frozenset(f.name for f in spec.parsed_schema if f.name not in given)
 
 
+_KEY_SEPARATOR = arrays.strings(["\x1f"])[0]  # an Arrow scalar: a Python one would import pandas
+
+
+def _key_text(rows: pa.Table, columns: Sequence[str]) -> pa.Array:
+    """One string per row naming its values in ``columns``: a composite key for Arrow's set
+    lookups (``is_in``, ``index_in``), which need no join engine (Arrow's would import pandas)."""
+    parts = [pc.cast(rows.column(c), pa.string()).combine_chunks() for c in columns]
+    return parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, _KEY_SEPARATOR)
+
+
 def _key_mask(rows: pa.Table, keys: pa.Table, key: list[str]) -> np.ndarray:
     """Mask of ``rows`` whose key is one of ``keys``'."""
-    numbered = rows.select(key).append_column("_row", arrays.from_numpy(np.arange(len(rows), dtype=np.int64)))
-    hit = numbered.join(keys.select(key), key, join_type="left semi").column("_row")
-    mask = np.zeros(len(rows), dtype=bool)
-    mask[arrays.to_numpy(hit).astype(np.int64)] = True
-    return mask
+    return arrays.flags(pc.is_in(_key_text(rows, key), value_set=_key_text(keys, key)))
+
+
+def _unique_keys(rows: pa.Table, key: list[str]) -> bool:
+    return len(pc.unique(_key_text(rows, key))) == len(rows)
 
 
 def _restating(manifest: dict[str, Any], spec: TableSpec, rows: pa.Table) -> np.ndarray:
@@ -1467,17 +1479,25 @@ def _restated_rows(spec: TableSpec, asks: pa.Table, held: pa.Table) -> tuple[pa.
     elsewhere (filled from the held row by ``_resolve``). Also how many found no held row."""
     d = spec.date_column
     others = [k for k in spec.key if k != d]
-    asks = asks.append_column("_ask", arrays.from_numpy(np.arange(len(asks), dtype=np.int64)))
-    pairs = asks.select([*others, RESTATES_FROM, RESTATES_TO, "_ask"]).join(held, others, join_type="inner")
-    inside = pc.and_(
-        pc.greater_equal(pairs.column(d), pairs.column(RESTATES_FROM)),
-        pc.less_equal(pairs.column(d), pairs.column(RESTATES_TO)),
-    )
-    newest = pairs.filter(inside).group_by("_ask").aggregate([(d, "max")]).sort_by("_ask")
-    picked = asks.take(newest.column("_ask"))
+    first, last = arrays.days(asks.column(RESTATES_FROM)), arrays.days(asks.column(RESTATES_TO))
+    days = arrays.days(held.column(d))
+    wanted, have = _key_text(asks, others), _key_text(held, others)
+    target = np.full(len(asks), -1, dtype=np.int64)  # per restatement, its held row
+    for lo, hi in {(a, b) for a, b in zip(first.tolist(), last.tolist(), strict=True)}:
+        asking = np.flatnonzero((first == np.datetime64(lo)) & (last == np.datetime64(hi)))
+        inside = np.flatnonzero((days >= np.datetime64(lo)) & (days <= np.datetime64(hi)))
+        newest_first = inside[np.argsort(days[inside], kind="stable")[::-1]]
+        # index_in finds the first occurrence: the newest held date of the key in the span
+        at = pc.index_in(
+            wanted.take(arrays.from_numpy(asking)), value_set=have.take(arrays.from_numpy(newest_first))
+        )
+        hit = arrays.valid(at)
+        target[asking[hit]] = newest_first[arrays.to_numpy(at)[hit].astype(np.int64)]
+    found = np.flatnonzero(target >= 0)
+    picked = asks.take(arrays.from_numpy(found))
     n = len(picked)
     columns = {
-        f.name: newest.column(f"{d}_max")
+        f.name: held.column(d).take(arrays.from_numpy(target[found]))
         if f.name == d
         else picked.column(f.name)
         if f.name in picked.column_names
@@ -1493,7 +1513,9 @@ def _placeholder(f: pa.Field, n: int) -> pa.Array:
         return pa.nulls(n, f.type)
     if pa.types.is_string(f.type):
         return arrays.repeat("", n)
-    return pa.repeat(pa.scalar(False if pa.types.is_boolean(f.type) else 0).cast(f.type), n)
+    if pa.types.is_boolean(f.type):
+        return arrays.from_numpy(np.zeros(n, dtype=bool))
+    return arrays.from_numpy(np.zeros(n, dtype=np.int64)).cast(f.type)  # built from buffers: no pandas
 
 
 def _epoch_days(d: date | None) -> float:
@@ -1897,16 +1919,27 @@ def _resolve_restating(
         held_a = _key_mask(current, restated, key)
         cur_a, cur_b = current.filter(arrays.from_numpy(held_a)), current.filter(arrays.from_numpy(~held_a))
     rows_a, rows_b = np.flatnonzero(in_a), np.flatnonzero(~in_a)
-    a = _resolve(spec, cur_a, incoming.take(rows_a), origin[rows_a], absent, snapshots, restating)
+    inc_a = incoming.take(arrays.from_numpy(rows_a))
+    a = _restate_simply(spec, cur_a, inc_a, origin[rows_a], absent, restating) or _resolve(
+        spec, cur_a, inc_a, origin[rows_a], absent, snapshots, restating
+    )
     if len(rows_b):
-        b = _resolve(spec, cur_b, incoming.take(rows_b), origin[rows_b], absent, snapshots, restating)
+        b = _resolve(
+            spec,
+            cur_b,
+            incoming.take(arrays.from_numpy(rows_b)),
+            origin[rows_b],
+            absent,
+            snapshots,
+            restating,
+        )
     else:  # nothing but restatements: the rest of the partition stays as held
         assert cur_b is not None
         b = _Resolved(
             cur_b,
             np.zeros(0, dtype=np.int64),
             np.zeros(0, dtype=bool),
-            incoming.take(rows_b),
+            incoming.take(arrays.from_numpy(rows_b)),
             pa.Table.from_batches([], schema=incoming.schema),
             np.zeros(0, dtype=np.int64),
         )
@@ -1925,4 +1958,79 @@ def _resolve_restating(
         np.concatenate([a.removed_by, b.removed_by]),
         a.replaced,
         a.replaced_by,
+    )
+
+
+def _restate_simply(
+    spec: TableSpec,
+    current: pa.Table | None,
+    incoming: pa.Table,
+    origin: np.ndarray,
+    absent: Mapping[int, frozenset[str]],
+    restating: frozenset[int],
+) -> _Resolved | None:
+    """``_resolve`` of restated keys without pandas, in the usual case: each key restated once,
+    after at most one row held or given earlier in the run (None: not that case). The restating
+    row takes that row's other columns; equal to it, it changes nothing; with none, it is dropped."""
+    key = list(spec.key)
+    is_restating = np.isin(origin, list(restating))
+    regular = np.flatnonzero(~is_restating)
+    later = np.flatnonzero(is_restating)
+    if len(regular) and regular.max() > later.min():
+        return None  # a file after the restating one gives these keys too
+    held = pa.Table.from_batches([], schema=incoming.schema) if current is None else current
+    prior = pa.concat_tables([held, incoming.take(arrays.from_numpy(regular))])
+    restated = incoming.take(arrays.from_numpy(later))
+    if (
+        not _unique_keys(prior, key)
+        or not _unique_keys(restated, key)
+        or len({absent.get(int(o), frozenset()) for o in np.unique(origin[later])}) != 1
+    ):
+        return None
+    gives = [c for c in restated.column_names if c not in absent[int(origin[later[0]])]]
+    at = pc.index_in(_key_text(restated, key), value_set=_key_text(prior, key))  # keys unique
+    r = np.flatnonzero(arrays.valid(at))
+    p = arrays.to_numpy(at)[r].astype(np.int64)
+    # the restated row: the prior row with the restated columns and the restating file's lineage
+    filled = prior.take(arrays.from_numpy(p))
+    for c in gives:
+        filled = filled.set_column(
+            filled.schema.get_field_index(c),
+            filled.schema.field(c),
+            restated.column(c).take(arrays.from_numpy(r)),
+        )
+    same = np.ones(len(r), dtype=bool)
+    for c in (c for c in gives if c not in key and c not in (SOURCE_FILE, INGESTED_AT)):
+        a, b = prior.column(c).take(arrays.from_numpy(p)), restated.column(c).take(arrays.from_numpy(r))
+        same &= arrays.flags(pc.equal(a, b)) | arrays.flags(pc.and_(pc.is_null(a), pc.is_null(b)))
+    changed = ~same
+    n_cur, n_in = held.num_rows, incoming.num_rows
+    recorded = np.zeros(n_in, dtype=bool)
+    recorded[regular] = True  # a new key (a held key given again is not this case)
+    recorded[later[r[changed]]] = True
+    gone = np.zeros(len(prior), dtype=bool)
+    gone[p[changed]] = True
+    table = pa.concat_tables(
+        [prior.filter(arrays.from_numpy(~gone)), filled.filter(arrays.from_numpy(changed))]
+    )
+    table = table.take(pc.sort_indices(table, [(k, "ascending") for k in key]))
+    winners = np.sort(np.concatenate([regular[~gone[n_cur:]], later[r[changed]]]))
+    # the restating rows as filled (placeholders where nothing was held: they are dropped)
+    filled_in = pa.concat_tables(
+        [filled, restated.take(arrays.from_numpy(np.setdiff1d(np.arange(len(restated)), r)))]
+    )
+    order = np.argsort(np.concatenate([r, np.setdiff1d(np.arange(len(restated)), r)]), kind="stable")
+    filled_in = filled_in.take(arrays.from_numpy(order.astype(np.int64)))
+    whole_in = pa.concat_tables([incoming.take(arrays.from_numpy(regular)), filled_in])
+    back = np.argsort(np.concatenate([regular, later]), kind="stable")
+    nothing = pa.Table.from_batches([], schema=incoming.schema)
+    return _Resolved(
+        table,
+        winners,
+        recorded,
+        whole_in.take(arrays.from_numpy(back.astype(np.int64))),
+        nothing,
+        np.zeros(0, dtype=np.int64),
+        prior.take(arrays.from_numpy(p[changed])),
+        origin[later[r[changed]]],
     )
