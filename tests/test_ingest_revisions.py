@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -403,3 +405,15 @@ def test_forgetting_the_revised_cycle_takes_its_restated_rows_along(
     _next_second()
     api.forget(other, first)
     assert _si(other)[(D1, "AAA")] == (120, "shrt20260130.csv")
+
+
+def test_an_ingest_with_revisions_does_not_load_pandas(tmp_path: Path, cycles: tuple[Path, Path]) -> None:
+    """Revisions are applied with Arrow alone in the usual case (pandas costs ~0.5 s to import:
+    more than a day's file takes to ingest)."""
+    code = (
+        "import sys; from pathlib import Path; from positioning_cli import api; "
+        f"r = api.ingest('short-interest', [Path({str(cycles[0])!r})], Path({str(tmp_path / 's')!r})); "
+        f"r = api.ingest('short-interest', [Path({str(cycles[1])!r})], Path({str(tmp_path / 's')!r})); "
+        "assert r[0].revised == 1, r; assert 'pandas' not in sys.modules, 'pandas imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
