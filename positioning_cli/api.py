@@ -84,6 +84,11 @@ class FileReport:
     warnings: tuple[str, ...]
     replaced: bool = False  # the same bytes were ingested before with other options: their rows gave way
     removed: int = 0  # live rows this file (a whole snapshot) removed because it lacks them
+    # FINRA revisions (R rows): how many the file carries, how many previous-cycle figures they
+    # changed, and how many name a previous cycle the store does not hold (nothing to correct).
+    revisions: int = 0
+    revised: int = 0
+    revisions_not_held: int = 0
     error: str | None = None  # with keep_going: why this file was left out (nothing of it stored)
 
     @property
@@ -167,6 +172,7 @@ def ingest(
             options=identity,
             absent=parsed.absent,
             snapshot=parsed.snapshot,
+            restates=parsed.restates,
         )
         return i, batch, parsed.warnings
 
@@ -193,6 +199,9 @@ def ingest(
                     warnings + r.warnings,
                     replaced=i in replacing,
                     removed=r.removed,
+                    revisions=r.restatements,
+                    revised=r.restated,
+                    revisions_not_held=r.not_restated,
                 )
             step.clear()
             writer.spill()

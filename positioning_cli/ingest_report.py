@@ -72,7 +72,24 @@ def file_summary(report: Any) -> str:
             tail += ", replacing the rows its earlier ingest with other options gave"
         if report.removed:
             tail += f", {report.removed:,} removed (not in this snapshot)"
+        tail += revisions_text(report)
     return f"{report.path}: {report.rows:,} rows, {dates}, {report.format}, {tail}"
+
+
+def revisions_text(report: Any) -> str:
+    """ ", N previous-cycle figures revised" for a file with FINRA revisions (R rows), and why the
+    others changed nothing; "" for a file without."""
+    total = getattr(report, "revisions", 0)
+    if not total:
+        return ""
+    revised, unheld = report.revised, report.revisions_not_held
+    text = f", {revised:,} previous-cycle figure{'s' if revised != 1 else ''} revised"
+    if unheld:
+        text += f" ({unheld:,} not held: nothing to correct"
+    same = total - revised - unheld
+    if same:
+        text += f"{'; ' if unheld else ' ('}{same:,} already as revised"
+    return text + (")" if unheld or same else "")
 
 
 def totals(reports: Sequence[Any]) -> dict[str, int]:
@@ -112,6 +129,9 @@ def document(kind: str, reports: Sequence[Any]) -> dict[str, Any]:
                 "changed": r.changed,
                 "first_date": r.first_date.isoformat() if r.first_date else None,
                 "last_date": r.last_date.isoformat() if r.last_date else None,
+                "revisions": getattr(r, "revisions", 0),
+                "revised": getattr(r, "revised", 0),
+                "revisions_not_held": getattr(r, "revisions_not_held", 0),
                 "warnings": list(r.warnings),
                 "error": r.error,
             }

@@ -19,6 +19,11 @@ LINEAGE_FIELDS = [
     pa.field(INGESTED_AT, pa.timestamp("us", tz="UTC"), nullable=False),
 ]
 
+# A restatement (``store.SourceBatch.restates``: values a source gives for a held row of another
+# date, e.g. FINRA's corrected previous cycle) names the span of dates the restated row may have.
+RESTATES_FROM = "restates_from"
+RESTATES_TO = "restates_to"
+
 
 @dataclass(frozen=True)
 class TableSpec:

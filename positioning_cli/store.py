@@ -25,8 +25,10 @@ else null) and ``seq`` (the global order of the merge that brought the row). A p
 commit creates is recorded as a byte copy of its live file as committed,
 ``part-YYYYMMDD-cNNNNNNNN.parquet`` (``layout: "snapshot"`` in the manifest, with the commit's
 last ``seq``): no row is encoded twice, and rows superseded inside the commit, which no reader
-could ever see, are not kept. Rows identical in value to the live row change nothing and add no
-version, so re-ingesting identical data adds nothing. A column a source does not carry
+could ever see, are not kept — except those a restatement (``SourceBatch.restates``, FINRA's
+revised previous cycle) replaced, kept as rows so that forgetting the restating file restores
+them. Rows identical in value to the live row change nothing and add no version, so re-ingesting
+identical data adds nothing. A column a source does not carry
 (``SourceBatch.absent``) keeps the live row's value; a whole-snapshot source (``SourceBatch.snapshot``)
 removes the keys of its ``TableSpec.snapshot_scope`` it lacks, and each removal is a ``_versions``
 row with ``removed`` true (a tombstone), so the history replays it. ``Store.versions`` reads both kinds as one
@@ -61,6 +63,7 @@ Signals: SIGINT/SIGTERM (``signals.Interrupted``) unwind like any error before t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import hashlib
@@ -76,7 +79,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -88,7 +91,7 @@ import pyarrow.parquet as pq
 
 from positioning_cli import arrays, signals
 from positioning_cli.errors import BusyError, StoreError, UsageError
-from positioning_cli.schema import INGESTED_AT, SOURCE_FILE, TABLES, TableSpec
+from positioning_cli.schema import INGESTED_AT, RESTATES_FROM, RESTATES_TO, SOURCE_FILE, TABLES, TableSpec
 from positioning_cli.store_meta import (
     COMMITTED,
     FORMAT_VERSION,
@@ -149,6 +152,13 @@ class SourceBatch:
     # The source is the whole of each snapshot scope it holds (``TableSpec.snapshot_scope``): keys of
     # those scopes it lacks are removed. Otherwise it only adds and updates rows.
     snapshot: bool = False
+    # Values the source gives for rows of other dates (a FINRA row flagged R: the previous cycle's
+    # corrected figure). Columns: the key without its date, RESTATES_FROM and RESTATES_TO (the
+    # dates the restated row may have), and the restated columns. The newest row held for the key
+    # in that span (by the store, or by this or an earlier file of the run) takes the values, as a
+    # new version with this source's lineage; its other columns keep their held values. None held
+    # in the span: nothing to restate (``MergeResult.not_restated``).
+    restates: pa.Table | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +172,9 @@ class MergeResult:
     last_date: date | None
     warnings: tuple[str, ...] = ()  # e.g. existing closes this file moved (CLOSE_CHANGE_TOLERANCE)
     removed: int = 0  # rows of the live table this snapshot source removed
+    restatements: int = 0  # rows of ``SourceBatch.restates`` (FINRA: R rows with a previous figure)
+    restated: int = 0  # held rows this source's restatements changed (a new version each)
+    not_restated: int = 0  # restatements with no row held in their span: nothing to restate
 
 
 def versions_schema(spec: TableSpec) -> pa.Schema:
@@ -537,8 +550,17 @@ class Store:
             return schema.empty_table()
         at = pa.scalar(_as_utc(known_at), pa.timestamp("us", tz="UTC"))
         allv = allv.filter(pc.less_equal(allv.column(INGESTED_AT), at))
-        allv = allv.filter(pc.invert(_from_ingests(allv, forgotten_ingests(m, spec.name, known_at))))
-        return newest_versions(spec, allv, schema)
+        forgotten = forgotten_ingests(m, spec.name, known_at)
+        allv = allv.filter(pc.invert(_from_ingests(allv, forgotten)))
+        if not forgotten:
+            return newest_versions(spec, allv, schema)
+        # with lineage and date, to leave out the restatements whose restated rows were forgotten
+        traced = pa.schema([vschema.field(c) for c in need if c not in (SEQ, REMOVED)])
+        live = newest_versions(spec, allv, traced)
+        orphans = _orphans(m, spec, live, allv)
+        if orphans.any():
+            live = live.filter(arrays.from_numpy(~orphans))
+        return live.select(schema.names).cast(schema)
 
     # ----------------------------------------------------------------- writes
     @contextlib.contextmanager
@@ -775,6 +797,7 @@ class Writer:
             tomb = tomb.filter(pc.and_(pc.fill_null(tomb.column(REMOVED), False), _from_ingests(tomb, gone)))
             unremoved = dict(_split_by_file(spec, tomb.select(where)))
         fallback: pa.Table | None = None
+        allv: pa.Table | None = None
         for rel in sorted(rels):
             current = self._current(spec, rel)
             if current is None:
@@ -782,12 +805,13 @@ class Writer:
             mine = _from_ingests(current, gone)
             if not pc.any(mine).as_py() and rel not in unremoved:
                 continue
-            if fallback is None:
+            if allv is None:
                 allv = self.store.versions(spec.name, None, self.base)
                 allv = allv.filter(
                     pc.invert(_from_ingests(allv, forgotten_ingests(self.next_manifest, spec.name)))
                 )
                 fallback = newest_versions(spec, allv, spec.schema)
+            assert fallback is not None
             kept = current.filter(pc.invert(mine))
             removed = current.filter(mine).select(key)
             if rel in unremoved:  # removed by the forgotten snapshot and not held since
@@ -795,6 +819,8 @@ class Writer:
                 removed = pa.concat_tables([removed, lost.cast(removed.schema)])
             back = fallback.join(removed, key, join_type="inner").select(spec.schema.names)
             merged = pa.concat_tables([kept, back.cast(spec.schema)])
+            assert allv is not None
+            merged = merged.filter(arrays.from_numpy(~_orphans(self.next_manifest, spec, merged, allv)))
             merged = merged.take(pc.sort_indices(merged, [(k, "ascending") for k in spec.key]))
             self._staged[f"{spec.name}/{rel}"] = _Staged(spec, merged)
         return gone
@@ -808,10 +834,12 @@ class Writer:
 
         All batches are resolved together, one pass per partition file, so ingesting hundreds of
         files costs one read and one write of each partition they touch (see _resolve for the rule;
-        a later batch is newer than an earlier one).
+        a later batch is newer than an earlier one). Rows are tagged with an ``origin``: ``2 * i``
+        for batch ``i``'s own rows, ``2 * i + 1`` for the held rows its restatements change
+        (``SourceBatch.restates``), so those come right after the batch and before the next one.
         """
         results: list[MergeResult | None] = [None] * len(batches)
-        parts: dict[str, list[tuple[int, pa.Table]]] = {}  # partition -> (batch position, its rows)
+        parts: dict[str, list[tuple[int, pa.Table]]] = {}  # partition -> (origin, its rows)
         moved: dict[int, list[tuple[str, date, float, float]]] = {}  # batch -> closes it moved
         entries: dict[int, dict[str, Any]] = {}
         seqs: dict[int, int] = {}
@@ -828,7 +856,7 @@ class Writer:
             for rel, part in _split_by_file(
                 spec, _with_lineage(spec, t, batch.source_file, self.ingested_at)
             ):
-                parts.setdefault(rel, []).append((i, part))
+                parts.setdefault(rel, []).append((2 * i, part))
             entries[i] = {
                 "table": spec.name,
                 "source_file": batch.source_file,
@@ -844,73 +872,147 @@ class Writer:
             if batch.options:
                 entries[i]["options"] = dict(batch.options)
             self.next_manifest["ingests"].append(entries[i])
-            results[i] = MergeResult(batch.source_file, spec.name, len(t), 0, False, first, last)
+            asked = 0 if batch.restates is None else len(batch.restates)
+            results[i] = MergeResult(
+                batch.source_file, spec.name, len(t), 0, False, first, last, restatements=asked
+            )
+        restated_rows, not_restated = self._restatements(spec, batches, set(entries))
+        for i, wanted in restated_rows.items():
+            lineage = _with_lineage(spec, wanted, batches[i].source_file, self.ingested_at)
+            for rel, part in _split_by_file(spec, lineage):
+                parts.setdefault(rel, []).append((2 * i + 1, part))
+                parts[rel].sort(key=lambda p: p[0])  # stable: a batch's rows keep their order
         changed: dict[int, int] = {}
         removed: dict[int, int] = {}
-        absent = {i: b.absent - set(spec.key) - _ALWAYS_PROVIDED for i, b in enumerate(batches)}
-        snapshots = frozenset(i for i, b in enumerate(batches) if b.snapshot and spec.snapshot_scope)
+        restated: dict[int, int] = {}
+        absent = {2 * i: b.absent - set(spec.key) - _ALWAYS_PROVIDED for i, b in enumerate(batches)}
+        # A restated row gives only its restated columns: the others keep the value held for its key.
+        absent |= {2 * i + 1: _restated_absent(spec, batches[i]) for i in restated_rows}
+        snapshots = frozenset(2 * i for i, b in enumerate(batches) if b.snapshot and spec.snapshot_scope)
+        restating = frozenset(2 * i + 1 for i in restated_rows)
         for rel in sorted(parts):
             # One contiguous table per partition: take/filter on many small chunks is slow.
             rows = pa.concat_tables([p for _, p in parts[rel]]).combine_chunks()
-            origin = np.repeat([i for i, _ in parts[rel]], [p.num_rows for _, p in parts[rel]])
+            origin = np.repeat([o for o, _ in parts[rel]], [p.num_rows for _, p in parts[rel]])
             current = self._current(spec, rel)
             if spec.keep_held:
                 rows, moves = _keep_held(spec, current, rows)
                 for j, move in moves:
-                    moved.setdefault(int(origin[j]), []).append(move)
-            res = _resolve(spec, current, rows, origin, absent, snapshots)
+                    moved.setdefault(int(origin[j]) // 2, []).append(move)
+            res = _resolve_restating(spec, current, rows, origin, absent, snapshots, restating)
+            own = origin % 2 == 0
             if len(res.winners) or len(res.removed_by):
                 self._staged[f"{spec.name}/{rel}"] = _Staged(spec, res.table)
-                for i, n in zip(*np.unique(origin[res.winners], return_counts=True), strict=True):
+                won = origin[res.winners]
+                for i, n in zip(*np.unique(won[won % 2 == 0] // 2, return_counts=True), strict=True):
                     changed[int(i)] = changed.get(int(i), 0) + int(n)
-                for i, n in zip(*np.unique(res.removed_by, return_counts=True), strict=True):
+                for i, n in zip(*np.unique(res.removed_by // 2, return_counts=True), strict=True):
                     removed[int(i)] = removed.get(int(i), 0) + int(n)
+            for i, n in zip(*np.unique(origin[res.recorded & ~own] // 2, return_counts=True), strict=True):
+                restated[int(i)] = restated.get(int(i), 0) + int(n)
             if rel not in self.base["tables"][spec.name]["files"]:
                 # A partition new in this commit: its live file, as written, records its versions
-                # (rows superseded within the commit were never visible to any reader).
+                # (rows superseded within the commit were never visible to any reader), except the
+                # rows a restatement replaced: kept, so forgetting the restating file restores them.
                 self._snapshots.add(f"{spec.name}/{rel}")
+                self._record_replaced(spec, rel, res, seqs)
                 continue
             rows, recorded = res.incoming, res.recorded
             if recorded.all():
-                self._record_versions(spec, rel, rows, origin, batches, seqs)
+                self._record_versions(spec, rel, rows, origin // 2, batches, seqs)
             elif recorded.any():
                 sel = np.flatnonzero(recorded)
-                self._record_versions(spec, rel, rows.take(sel), origin[sel], batches, seqs)
+                self._record_versions(spec, rel, rows.take(sel), origin[sel] // 2, batches, seqs)
             if len(res.removed_by):
                 # Tombstones: the removed rows, stamped with the lineage of the snapshot that removed them.
                 gone = res.removed.drop_columns([SOURCE_FILE, INGESTED_AT])
-                by = res.removed_by
+                by = res.removed_by // 2
                 names = [batches[int(i)].source_file for i in by]
                 gone = _with_lineage(spec, gone, "", self.ingested_at)
                 gone = gone.set_column(
                     gone.schema.get_field_index(SOURCE_FILE), SOURCE_FILE, arrays.strings(names)
                 )
                 self._record_versions(spec, rel, gone, by, batches, seqs, removed=True)
-        for i in set(changed) | set(removed):
+        for i in set(changed) | set(removed) | set(restated) | set(not_restated):
             n, gone_n = changed.get(i, 0), removed.get(i, 0)
             entries[i]["changed"] = n
             entries[i]["removed"] = gone_n
+            if i in restated or i in not_restated:
+                entries[i]["restated"] = restated.get(i, 0)
+                entries[i]["not_restated"] = not_restated.get(i, 0)
             r = results[i]
             assert r is not None
-            results[i] = MergeResult(
-                r.source_file, r.table, r.rows, n, False, r.first_date, r.last_date, removed=gone_n
+            results[i] = dataclasses.replace(
+                r, changed=n, removed=gone_n, restated=restated.get(i, 0), not_restated=not_restated.get(i, 0)
             )
         for i, closes_moved in moved.items():
             r = results[i]
             assert r is not None
-            said = (_moved_closes(closes_moved),)
-            results[i] = MergeResult(
-                r.source_file,
-                r.table,
-                r.rows,
-                r.changed,
-                r.skipped,
-                r.first_date,
-                r.last_date,
-                said,
-                r.removed,
-            )
+            results[i] = dataclasses.replace(r, warnings=(_moved_closes(closes_moved),))
         return [r for r in results if r is not None]
+
+    def _restatements(
+        self, spec: TableSpec, batches: Sequence[SourceBatch], live: set[int]
+    ) -> tuple[dict[int, pa.Table], dict[int, int]]:
+        """Per batch (of those in ``live``, not skipped), the rows its restatements change: the key
+        of the newest row held in each restatement's span, the restated values, placeholders for
+        the other columns (``_resolve`` fills them from the held row); and how many found none.
+
+        "Held" at batch ``i`` is what the store holds (with this commit's earlier steps) and the
+        rows of batches up to ``i`` in this run: ingest order, as if each file were its own commit.
+        Only the key columns of the partitions in the restatements' spans are read.
+        """
+        asks = {
+            i: b.restates
+            for i, b in enumerate(batches)
+            if i in live and b.restates is not None and len(b.restates)
+        }
+        if not asks:
+            return {}, {}
+        keys = [*(k for k in spec.key if k != spec.date_column), spec.date_column]
+        spans = {
+            i: (pc.min(t.column(RESTATES_FROM)).as_py(), pc.max(t.column(RESTATES_TO)).as_py())
+            for i, t in asks.items()
+        }
+        rels = sorted({rel for lo, hi in spans.values() for rel in self._rels_between(spec, lo, hi)})
+        # (first date, last date, keys) of each held part: the partitions, then the batches in order
+        held = [_dated(spec, t) for rel in rels if (t := self._held_keys(spec, rel, keys)) is not None]
+        found: dict[int, pa.Table] = {}
+        missing: dict[int, int] = {}
+        for i in sorted(live):
+            held.append(_dated(spec, batches[i].table.select(keys)))
+            if i in asks:
+                lo, hi = spans[i]
+                near = [t for first, last, t in held if first is not None and first <= hi and last >= lo]
+                candidates = pa.concat_tables(near) if near else held[-1][2].slice(0, 0)
+                found[i], missing[i] = _restated_rows(spec, asks[i], candidates)
+        return {i: t for i, t in found.items() if len(t)}, missing
+
+    def _held_keys(self, spec: TableSpec, rel: str, keys: list[str]) -> pa.Table | None:
+        """The key columns of partition ``rel`` as this commit holds it so far (None: not held)."""
+        if f"{spec.name}/{rel}" in self._staged:
+            current = self._current(spec, rel)
+            return None if current is None else current.select(keys)
+        if rel in self.base["tables"][spec.name]["files"]:
+            return self.store._read_files(self.store._live(spec.name, self.base, [rel]), spec.schema, keys)[0]
+        return None
+
+    def _rels_between(self, spec: TableSpec, lo: date, hi: date) -> list[str]:
+        """Partition files (held or staged in this commit) that may hold rows dated in [lo, hi]."""
+        rels = set(self.base["tables"][spec.name]["files"])
+        rels |= {f.split("/", 1)[1] for f in self._staged if f.split("/", 1)[0] == spec.name}
+        wanted = {file_for(spec, lo + timedelta(days=n)) for n in range((hi - lo).days + 1)}
+        return sorted(rels & wanted)
+
+    def _record_replaced(self, spec: TableSpec, rel: str, res: _Resolved, seqs: dict[int, int]) -> None:
+        """Keep the rows a restatement replaced in a partition new in this commit (they are not
+        in its snapshot): just before the restating batch in merge order, with their own lineage."""
+        if not len(res.replaced_by):
+            return
+        seq = np.asarray([seqs[int(o) // 2] - 1 for o in res.replaced_by], dtype=np.int64)
+        self._record_rows(
+            spec, rel, res.replaced, seq, _published(self.next_manifest, spec.name, res.replaced)
+        )
 
     def _record_versions(
         self,
@@ -929,8 +1031,23 @@ class Writer:
         at = np.searchsorted(present, origin)
         seq = np.asarray([seqs[i] for i in present], dtype=np.int64)[at]
         published = _dates([batches[i].published for i in present])
+        self._record_rows(
+            spec, rel, rows, seq, published.take(arrays.from_numpy(at.astype(np.int64))), removed=removed
+        )
+
+    def _record_rows(
+        self,
+        spec: TableSpec,
+        rel: str,
+        rows: pa.Table,
+        seq: np.ndarray,
+        published: pa.Array,
+        *,
+        removed: bool = False,
+    ) -> None:
+        """Buffer ``rows`` for this commit's ``_versions`` file of their year, with these columns."""
         rows = (
-            rows.append_column(PUBLISHED, published.take(arrays.from_numpy(at.astype(np.int64))))
+            rows.append_column(PUBLISHED, published)
             .append_column(SEQ, arrays.from_numpy(seq))
             .append_column(REMOVED, arrays.from_numpy(np.full(len(rows), removed)))
         )
@@ -1229,13 +1346,15 @@ def _copy(src: Path, dst: Path) -> None:
 
 def _published(manifest: dict[str, Any], table: str, rows: pa.Table) -> pa.Array:
     """Per row, the publication date of the ingest that brought it (its source file and time)."""
+    epoch, micro = datetime(1970, 1, 1, tzinfo=UTC), timedelta(microseconds=1)
     by_ingest = {
-        (i["source_file"], i["ingested_at"]): i.get("published")
+        (i["source_file"], (_parse_time(i["ingested_at"]) - epoch) // micro): i.get("published")
         for i in manifest["ingests"]
         if i.get("table") == table
     }
     sources = rows.column(SOURCE_FILE).to_pylist()
-    times = [t.isoformat() for t in rows.column(INGESTED_AT).to_pylist()]
+    # times as microseconds: converting aware timestamps to Python would import pandas on ingest
+    times = arrays.to_numpy(rows.column(INGESTED_AT).cast(pa.int64())).tolist()
     found = [by_ingest.get(k) for k in zip(sources, times, strict=True)]
     return _dates([date.fromisoformat(d) if d else None for d in found])
 
@@ -1277,6 +1396,131 @@ def _with_lineage(spec: TableSpec, table: pa.Table, source_file: str, at: dateti
     table = table.append_column(SOURCE_FILE, arrays.repeat(source_file, n))
     table = table.append_column(INGESTED_AT, stamps)
     return table.select(spec.schema.names).cast(spec.schema)
+
+
+def _restated_absent(spec: TableSpec, batch: SourceBatch) -> frozenset[str]:
+    """The columns a restatement of ``batch`` does not give: every one but the key and the restated."""
+    assert batch.restates is not None
+    given = {*spec.key, *batch.restates.column_names}
+    return frozenset(f.name for f in spec.parsed_schema if f.name not in given)
+
+
+_KEY_SEPARATOR = arrays.strings(["\x1f"])[0]  # an Arrow scalar: a Python one would import pandas
+
+
+def _key_text(rows: pa.Table, columns: Sequence[str]) -> pa.Array:
+    """One string per row naming its values in ``columns``: a composite key for Arrow's set
+    lookups (``is_in``, ``index_in``), which need no join engine (Arrow's would import pandas)."""
+    parts = [pc.cast(rows.column(c), pa.string()).combine_chunks() for c in columns]
+    return parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, _KEY_SEPARATOR)
+
+
+def _key_mask(rows: pa.Table, keys: pa.Table, key: list[str]) -> np.ndarray:
+    """Mask of ``rows`` whose key is one of ``keys``'."""
+    return arrays.flags(pc.is_in(_key_text(rows, key), value_set=_key_text(keys, key)))
+
+
+def _unique_keys(rows: pa.Table, key: list[str]) -> bool:
+    return len(pc.unique(_key_text(rows, key))) == len(rows)
+
+
+def _restating(manifest: dict[str, Any], spec: TableSpec, rows: pa.Table) -> np.ndarray:
+    """Mask of ``rows`` dated outside the dates of the ingest that brought them: values that file
+    restated for another date (FINRA's revisions), not rows of its own."""
+    spans = [
+        (e["source_file"], _parse_time(e["ingested_at"]), e.get("first_date"), e.get("last_date"))
+        for e in manifest["ingests"]
+        if e["table"] == spec.name and e.get("first_date") and e.get("last_date")
+    ]
+    mask = np.zeros(len(rows), dtype=bool)
+    if not spans or not len(rows):
+        return mask
+    names, times, firsts, lasts = zip(*spans, strict=True)
+    ingests = pa.table(
+        {
+            SOURCE_FILE: arrays.strings(names),
+            INGESTED_AT: pa.array(times, pa.timestamp("us", tz="UTC")),
+            "_first": _dates([date.fromisoformat(d) for d in firsts]),
+            "_last": _dates([date.fromisoformat(d) for d in lasts]),
+        }
+    )
+    # one span per lineage (a name ingested twice in one commit: the union of its dates)
+    ingests = ingests.group_by([SOURCE_FILE, INGESTED_AT]).aggregate([("_first", "min"), ("_last", "max")])
+    lineage = rows.select([SOURCE_FILE, INGESTED_AT, spec.date_column])
+    numbered = lineage.append_column("_row", arrays.from_numpy(np.arange(len(rows), dtype=np.int64)))
+    joined = numbered.join(ingests, [SOURCE_FILE, INGESTED_AT], join_type="inner")
+    d = joined.column(spec.date_column)
+    outside = pc.or_(pc.less(d, joined.column("_first_min")), pc.greater(d, joined.column("_last_max")))
+    mask[arrays.to_numpy(joined.filter(outside).column("_row")).astype(np.int64)] = True
+    return mask
+
+
+def _orphans(manifest: dict[str, Any], spec: TableSpec, rows: pa.Table, kept: pa.Table) -> np.ndarray:
+    """Mask of ``rows`` that restate a key (FINRA's revised previous cycle) no other row of
+    ``kept`` (the versions of ingests not forgotten) gives: a restatement never outlives what it
+    restated, so forgetting the revised cycle's file takes it along."""
+    key = list(spec.key)
+    restating = _restating(manifest, spec, rows)
+    if not restating.any():
+        return restating
+    asked = rows.filter(arrays.from_numpy(restating)).select(key)
+    near = kept.filter(arrays.from_numpy(_key_mask(kept, asked, key)))
+    given = ~_restating(manifest, spec, near)
+    if REMOVED in near.column_names:
+        given &= ~arrays.flags(near.column(REMOVED))
+    based = near.filter(arrays.from_numpy(given)).select(key)
+    return restating & ~_key_mask(rows, based, key)
+
+
+def _dated(spec: TableSpec, keys: pa.Table) -> tuple[date | None, date | None, pa.Table]:
+    """``keys`` with the first and last of its dates (None, None when empty)."""
+    span = pc.min_max(keys.column(spec.date_column)).as_py()
+    return span["min"], span["max"], keys
+
+
+def _restated_rows(spec: TableSpec, asks: pa.Table, held: pa.Table) -> tuple[pa.Table, int]:
+    """The rows ``asks`` (a ``SourceBatch.restates`` table) restate among the ``held`` keys: per
+    restatement, the newest held date of its key in its span, its restated values, placeholders
+    elsewhere (filled from the held row by ``_resolve``). Also how many found no held row."""
+    d = spec.date_column
+    others = [k for k in spec.key if k != d]
+    first, last = arrays.days(asks.column(RESTATES_FROM)), arrays.days(asks.column(RESTATES_TO))
+    days = arrays.days(held.column(d))
+    wanted, have = _key_text(asks, others), _key_text(held, others)
+    target = np.full(len(asks), -1, dtype=np.int64)  # per restatement, its held row
+    for lo, hi in {(a, b) for a, b in zip(first.tolist(), last.tolist(), strict=True)}:
+        asking = np.flatnonzero((first == np.datetime64(lo)) & (last == np.datetime64(hi)))
+        inside = np.flatnonzero((days >= np.datetime64(lo)) & (days <= np.datetime64(hi)))
+        newest_first = inside[np.argsort(days[inside], kind="stable")[::-1]]
+        # index_in finds the first occurrence: the newest held date of the key in the span
+        at = pc.index_in(
+            wanted.take(arrays.from_numpy(asking)), value_set=have.take(arrays.from_numpy(newest_first))
+        )
+        hit = arrays.valid(at)
+        target[asking[hit]] = newest_first[arrays.to_numpy(at)[hit].astype(np.int64)]
+    found = np.flatnonzero(target >= 0)
+    picked = asks.take(arrays.from_numpy(found))
+    n = len(picked)
+    columns = {
+        f.name: held.column(d).take(arrays.from_numpy(target[found]))
+        if f.name == d
+        else picked.column(f.name)
+        if f.name in picked.column_names
+        else _placeholder(f, n)
+        for f in spec.parsed_schema
+    }
+    return pa.table(columns).cast(spec.parsed_schema), len(asks) - n
+
+
+def _placeholder(f: pa.Field, n: int) -> pa.Array:
+    """A column ``_resolve`` overwrites with the held value; any value of the right type."""
+    if f.nullable:
+        return pa.nulls(n, f.type)
+    if pa.types.is_string(f.type):
+        return arrays.repeat("", n)
+    if pa.types.is_boolean(f.type):
+        return arrays.from_numpy(np.zeros(n, dtype=bool))
+    return arrays.from_numpy(np.zeros(n, dtype=np.int64)).cast(f.type)  # built from buffers: no pandas
 
 
 def _epoch_days(d: date | None) -> float:
@@ -1477,6 +1721,9 @@ class _Resolved:
     incoming: pa.Table  # ``incoming`` with the columns its source lacks filled from the live row
     removed: pa.Table  # live rows a snapshot removed (their last value)
     removed_by: np.ndarray  # per removed row, the batch (``origin`` value) that removed it
+    # Rows (held or incoming) a restating row replaced, and per row the restating ``origin``.
+    replaced: pa.Table | None = None
+    replaced_by: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def _resolve(
@@ -1486,6 +1733,7 @@ def _resolve(
     origin: np.ndarray | None = None,
     absent: Mapping[int, frozenset[str]] | None = None,
     snapshots: frozenset[int] = frozenset(),
+    restating: frozenset[int] = frozenset(),
 ) -> _Resolved:
     """Merge ``incoming`` into ``current``: one row per key, the newest value wins.
 
@@ -1499,16 +1747,22 @@ def _resolve(
     one that batch's source does not carry: its rows take that column from the value prevailing
     for the key, so a partial source never erases what another gave. A batch in ``snapshots`` is the
     whole of each ``spec.snapshot_scope`` it holds: a key of such a scope that neither it nor a
-    later batch holds is removed.
+    later batch holds is removed. A batch in ``restating`` restates held rows
+    (``SourceBatch.restates``): its rows never add a key (one not held at that point is dropped)
+    and always replace the prevailing value, revision or not, unless they equal it.
     """
     key = list(spec.key)
     n_in = incoming.num_rows
     origin = np.zeros(n_in, dtype=np.int64) if origin is None else np.asarray(origin, dtype=np.int64)
-    partial = {i: a for i, a in (absent or {}).items() if a and i in set(origin.tolist())}
-    snapshots = frozenset(i for i in snapshots if i in set(origin.tolist()))
+    present = set(np.unique(origin).tolist())
+    partial = {i: a for i, a in (absent or {}).items() if a and i in present}
+    snapshots = frozenset(i for i in snapshots if i in present)
+    restates = np.isin(origin, list(restating))
     nothing_removed = (pa.Table.from_batches([], schema=incoming.schema), np.zeros(0, dtype=np.int64))
-    if (current is None or len(current) == 0) and (
-        (not partial and not snapshots) or len(np.unique(origin)) <= 1
+    if (
+        (current is None or len(current) == 0)
+        and ((not partial and not snapshots) or len(np.unique(origin)) <= 1)
+        and not restates.any()
     ):
         # A new partition (the common case: a new settlement date). When the keys are unique there
         # is nothing to resolve; skip the pandas round trip (and the sort, for a sorted file).
@@ -1534,11 +1788,16 @@ def _resolve(
     frame = both.drop_columns([SOURCE_FILE, INGESTED_AT]).to_pandas(types_mapper=pd.ArrowDtype)
     key_id = frame.groupby(key, sort=False).ngroup().to_numpy()
     counts = np.bincount(key_id)
+    restates = np.concatenate([np.zeros(n_cur, dtype=bool), restates])
     single = counts[key_id] == 1
-    win = single.copy()  # the row each key ends with
-    rec = single & (pos >= 0)  # incoming rows that are new versions (a value not prevailing before)
+    win = single & ~restates  # the row each key ends with (a restatement never adds a key)
+    rec = win & (pos >= 0)  # incoming rows that are new versions (a value not prevailing before)
+    replaced: list[tuple[int, int]] = []  # (row a restatement replaced, the restating row)
     fillable = sorted(set().union(*partial.values())) if partial else []
-    filled = {c: both.column(c).to_pylist() for c in fillable}
+    # Per fillable column, the row whose value each row takes (itself, or the prevailing row's
+    # source when its batch lacks the column), and each row's value as an id (nulls alike).
+    source = {c: np.arange(len(both), dtype=np.int64) for c in fillable}
+    value_of = {c: pd.factorize(frame[c], use_na_sentinel=False)[0] for c in fillable}
     # Removals by snapshots: per scope (a settlement date; an index on an as-of date), the batches
     # that are whole snapshots of it, ascending. A removal resets the key: what comes after starts
     # afresh, exactly as in separate commits. Each removed row is kept as (row, removing batch).
@@ -1584,20 +1843,29 @@ def _resolve(
                     tombstones.append((state, by))
                     state = -1
             held = int(batch[r])
+            if state < 0 and restates[r]:
+                continue  # nothing held to restate (removed since the restatement was matched)
             if state >= 0:
                 for c in partial.get(int(batch[r]), ()):
-                    filled[c][r] = filled[c][state]  # not in this source: the prevailing value
-                if value_id[r] == value_id[state] and all(filled[c][r] == filled[c][state] for c in fillable):
+                    source[c][r] = source[c][state]  # not in this source: the prevailing value
+                if value_id[r] == value_id[state] and all(
+                    value_of[c][source[c][r]] == value_of[c][source[c][state]] for c in fillable
+                ):
                     continue  # the value it already has: no change, no version
             rec[r] = True
-            # the later row wins, except that an unflagged row never replaces a revision
-            if state < 0 or not (revision[state] and not revision[r]):
+            # the later row wins, except that an unflagged row never replaces a revision; a
+            # restatement takes the held row's flag, so it always replaces what it restates
+            if restates[r]:
+                replaced.append((state, r))
                 state = r
-        win[state] = True
+            elif state < 0 or not (revision[state] and not revision[r]):
+                state = r
+        if state >= 0:
+            win[state] = True
     for c in fillable:
-        both = both.set_column(
-            both.schema.get_field_index(c), c, pa.array(filled[c], type=both.schema.field(c).type)
-        )
+        if (source[c] != np.arange(len(both))).any():
+            column = both.column(c).take(arrays.from_numpy(source[c]))
+            both = both.set_column(both.schema.get_field_index(c), both.schema.field(c), column)
     if by_scope:
         # The rows left standing that a later snapshot of their scope does not hold go too.
         last_seen = np.full(key_id.max() + 1, -1, dtype=np.int64)
@@ -1615,10 +1883,161 @@ def _resolve(
     recorded = rec[n_cur:]
     won = pos[win & (pos >= 0)]
     filled_incoming = both.slice(n_cur)
+    swapped = np.asarray(replaced, dtype=np.int64).reshape(-1, 2)
+    lost = (both.take(arrays.from_numpy(swapped[:, 0])), batch[swapped[:, 1]])
     if len(won) == 0 and not len(gone):
         assert current is not None
-        return _Resolved(current, np.zeros(0, dtype=np.int64), recorded, filled_incoming, *nothing_removed)
+        return _Resolved(
+            current, np.zeros(0, dtype=np.int64), recorded, filled_incoming, *nothing_removed, *lost
+        )
     kept = both.filter(pa.array(win))
     out = kept.take(pc.sort_indices(kept, [(k, "ascending") for k in key]))
     removed = both.take(arrays.from_numpy(gone))
-    return _Resolved(out, np.sort(won), recorded, filled_incoming, removed, removed_by)
+    return _Resolved(out, np.sort(won), recorded, filled_incoming, removed, removed_by, *lost)
+
+
+def _resolve_restating(
+    spec: TableSpec,
+    current: pa.Table | None,
+    incoming: pa.Table,
+    origin: np.ndarray,
+    absent: Mapping[int, frozenset[str]],
+    snapshots: frozenset[int],
+    restating: frozenset[int],
+) -> _Resolved:
+    """``_resolve`` for a partition some rows of which restate held rows: the keys they restate
+    (a few) are resolved apart from the others, so the partition's other rows keep the fast paths
+    (a new date, or a held one nothing else touches). Only when no snapshot can remove a key
+    across the two parts: no snapshot with a held partition, or one batch besides the restatements
+    on a new one. Otherwise, and without restating rows, plain ``_resolve``."""
+    is_restating = np.isin(origin, list(restating))
+    others = np.unique(origin[~is_restating])
+    whole = bool(snapshots & set(others.tolist())) and (
+        (current is not None and len(current) > 0) or len(others) > 1
+    )
+    if not is_restating.any() or whole:
+        return _resolve(spec, current, incoming, origin, absent, snapshots, restating)
+    key = list(spec.key)
+    restated = incoming.filter(arrays.from_numpy(is_restating)).select(key)
+
+    in_a = _key_mask(incoming, restated, key)
+    cur_a = cur_b = None
+    if current is not None:
+        held_a = _key_mask(current, restated, key)
+        cur_a, cur_b = current.filter(arrays.from_numpy(held_a)), current.filter(arrays.from_numpy(~held_a))
+    rows_a, rows_b = np.flatnonzero(in_a), np.flatnonzero(~in_a)
+    inc_a = incoming.take(arrays.from_numpy(rows_a))
+    a = _restate_simply(spec, cur_a, inc_a, origin[rows_a], absent, restating) or _resolve(
+        spec, cur_a, inc_a, origin[rows_a], absent, snapshots, restating
+    )
+    if len(rows_b):
+        b = _resolve(
+            spec,
+            cur_b,
+            incoming.take(arrays.from_numpy(rows_b)),
+            origin[rows_b],
+            absent,
+            snapshots,
+            restating,
+        )
+    else:  # nothing but restatements: the rest of the partition stays as held
+        assert cur_b is not None
+        b = _Resolved(
+            cur_b,
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0, dtype=bool),
+            incoming.take(arrays.from_numpy(rows_b)),
+            pa.Table.from_batches([], schema=incoming.schema),
+            np.zeros(0, dtype=np.int64),
+        )
+    table = pa.concat_tables([a.table, b.table])
+    table = table.take(pc.sort_indices(table, [(k, "ascending") for k in key]))
+    recorded = np.zeros(len(incoming), dtype=bool)
+    recorded[rows_a], recorded[rows_b] = a.recorded, b.recorded
+    order = np.argsort(np.concatenate([rows_a, rows_b]), kind="stable")
+    filled = pa.concat_tables([a.incoming, b.incoming]).take(arrays.from_numpy(order.astype(np.int64)))
+    return _Resolved(
+        table,
+        np.sort(np.concatenate([rows_a[a.winners], rows_b[b.winners]])),
+        recorded,
+        filled,
+        pa.concat_tables([a.removed, b.removed]),
+        np.concatenate([a.removed_by, b.removed_by]),
+        a.replaced,
+        a.replaced_by,
+    )
+
+
+def _restate_simply(
+    spec: TableSpec,
+    current: pa.Table | None,
+    incoming: pa.Table,
+    origin: np.ndarray,
+    absent: Mapping[int, frozenset[str]],
+    restating: frozenset[int],
+) -> _Resolved | None:
+    """``_resolve`` of restated keys without pandas, in the usual case: each key restated once,
+    after at most one row held or given earlier in the run (None: not that case). The restating
+    row takes that row's other columns; equal to it, it changes nothing; with none, it is dropped."""
+    key = list(spec.key)
+    is_restating = np.isin(origin, list(restating))
+    regular = np.flatnonzero(~is_restating)
+    later = np.flatnonzero(is_restating)
+    if len(regular) and regular.max() > later.min():
+        return None  # a file after the restating one gives these keys too
+    held = pa.Table.from_batches([], schema=incoming.schema) if current is None else current
+    prior = pa.concat_tables([held, incoming.take(arrays.from_numpy(regular))])
+    restated = incoming.take(arrays.from_numpy(later))
+    if (
+        not _unique_keys(prior, key)
+        or not _unique_keys(restated, key)
+        or len({absent.get(int(o), frozenset()) for o in np.unique(origin[later])}) != 1
+    ):
+        return None
+    gives = [c for c in restated.column_names if c not in absent[int(origin[later[0]])]]
+    at = pc.index_in(_key_text(restated, key), value_set=_key_text(prior, key))  # keys unique
+    r = np.flatnonzero(arrays.valid(at))
+    p = arrays.to_numpy(at)[r].astype(np.int64)
+    # the restated row: the prior row with the restated columns and the restating file's lineage
+    filled = prior.take(arrays.from_numpy(p))
+    for c in gives:
+        filled = filled.set_column(
+            filled.schema.get_field_index(c),
+            filled.schema.field(c),
+            restated.column(c).take(arrays.from_numpy(r)),
+        )
+    same = np.ones(len(r), dtype=bool)
+    for c in (c for c in gives if c not in key and c not in (SOURCE_FILE, INGESTED_AT)):
+        a, b = prior.column(c).take(arrays.from_numpy(p)), restated.column(c).take(arrays.from_numpy(r))
+        same &= arrays.flags(pc.equal(a, b)) | arrays.flags(pc.and_(pc.is_null(a), pc.is_null(b)))
+    changed = ~same
+    n_cur, n_in = held.num_rows, incoming.num_rows
+    recorded = np.zeros(n_in, dtype=bool)
+    recorded[regular] = True  # a new key (a held key given again is not this case)
+    recorded[later[r[changed]]] = True
+    gone = np.zeros(len(prior), dtype=bool)
+    gone[p[changed]] = True
+    table = pa.concat_tables(
+        [prior.filter(arrays.from_numpy(~gone)), filled.filter(arrays.from_numpy(changed))]
+    )
+    table = table.take(pc.sort_indices(table, [(k, "ascending") for k in key]))
+    winners = np.sort(np.concatenate([regular[~gone[n_cur:]], later[r[changed]]]))
+    # the restating rows as filled (placeholders where nothing was held: they are dropped)
+    filled_in = pa.concat_tables(
+        [filled, restated.take(arrays.from_numpy(np.setdiff1d(np.arange(len(restated)), r)))]
+    )
+    order = np.argsort(np.concatenate([r, np.setdiff1d(np.arange(len(restated)), r)]), kind="stable")
+    filled_in = filled_in.take(arrays.from_numpy(order.astype(np.int64)))
+    whole_in = pa.concat_tables([incoming.take(arrays.from_numpy(regular)), filled_in])
+    back = np.argsort(np.concatenate([regular, later]), kind="stable")
+    nothing = pa.Table.from_batches([], schema=incoming.schema)
+    return _Resolved(
+        table,
+        winners,
+        recorded,
+        whole_in.take(arrays.from_numpy(back.astype(np.int64))),
+        nothing,
+        np.zeros(0, dtype=np.int64),
+        prior.take(arrays.from_numpy(p[changed])),
+        origin[later[r[changed]]],
+    )

@@ -177,9 +177,13 @@ def test_ingest_summary_json(tmp_path: Path, cron_folder: Path) -> None:
         "changed",
         "first_date",
         "last_date",
+        "revisions",
+        "revised",
+        "revisions_not_held",
         "warnings",
         "error",
     }
+    assert (new["revisions"], new["revised"], new["revisions_not_held"]) == (0, 0, 0)  # no R row in it
     assert doc["totals"] == {
         "files": 4,
         "ingested": 1,

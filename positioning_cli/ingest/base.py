@@ -46,6 +46,9 @@ class Parsed:
     # file: an index on an as-of date): rows the store holds for those and the file lacks are removed.
     snapshot: bool = False
     sha256: str = ""  # of a pipe's bytes as read (set by ``parse_file``; "" for a regular file)
+    # Values for held rows of other dates (``store.SourceBatch.restates``): FINRA's R rows'
+    # corrected previous-cycle figures. None: the file restates nothing.
+    restates: pa.Table | None = None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from positioning_cli import arrays
-from positioning_cli.schema import SHORT_INTEREST
+from positioning_cli.schema import RESTATES_FROM, RESTATES_TO, SHORT_INTEREST
 
 from . import values as v
 from .base import FormatDef, Parsed, ParseOptions, absent_columns, build_table, dedupe
@@ -160,7 +160,55 @@ def _finish(
         )
     # A FINRA file is the whole settlement date; API extracts, web exports and mapped files are
     # often a selection of symbols.
-    return Parsed(table, fmt, tuple(warnings), absent=absent, snapshot=fmt == "finra-pipe")
+    return Parsed(
+        table, fmt, tuple(warnings), absent=absent, snapshot=fmt == "finra-pipe", restates=revisions(table)
+    )
+
+
+def previous_cycle(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and last day of the FINRA cycle before each settlement date's (datetime64[D]).
+
+    FINRA's cycles are the 15th and the month end, each rolled back to a business day (by a few
+    days at most), so a date on or before the 15th is the month's mid cycle, whose previous cycle
+    is the previous month's end (16th to last day), and a later date is the month-end cycle,
+    whose previous cycle is this month's mid one (1st to 15th).
+    """
+    month = days.astype("datetime64[M]")
+    first = month.astype("datetime64[D]")
+    mid = (days - first) < np.timedelta64(15, "D")
+    before = (month - 1).astype("datetime64[D]")
+    one = np.timedelta64(1, "D")
+    return np.where(mid, before + 15 * one, first), np.where(mid, first - one, first + 14 * one)
+
+
+def revisions(table: pa.Table) -> pa.Table | None:
+    """FINRA's revisions as restatements for the store (``store.SourceBatch.restates``).
+
+    A row flagged R on settlement date d carries in ``previous_short_interest`` the corrected
+    short interest of the symbol's previous FINRA cycle (``previous_cycle``): that is the value the
+    store gives the row it holds there. A row that also has a split in the cycle (S) is left out:
+    FINRA restates its previous figure on the post-split basis, which is not the figure printed
+    for the previous cycle. None when the file has no such row.
+    """
+    given = table.column("previous_short_interest")
+    usable = arrays.flags(table.column("revision_flag")) & arrays.valid(given)
+    usable &= ~arrays.flags(table.column("split_flag"))
+    if not usable.any():
+        return None
+    rows = table.filter(arrays.from_numpy(usable))
+    first, last = previous_cycle(arrays.days(rows.column("settlement_date")))
+
+    def as_dates(d: np.ndarray) -> pa.Array:
+        return arrays.from_numpy(d.astype(np.int64)).cast(pa.int32()).cast(pa.date32())
+
+    return pa.table(
+        {
+            "symbol": rows.column("symbol"),
+            RESTATES_FROM: as_dates(first),
+            RESTATES_TO: as_dates(last),
+            "short_interest": rows.column("previous_short_interest"),
+        }
+    )
 
 
 def _days_to_cover(dtc: np.ndarray, si: pa.Array, adv: pa.Array | None) -> pa.Array:
