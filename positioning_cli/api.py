@@ -427,6 +427,7 @@ class _Frames:
     prices: Any
     dates: Any  # sorted settlement dates held
     cot: Any = None  # CFTC TFF rows (Arrow), or None when the store holds none
+    shares: Any = None  # SEC shares outstanding (Arrow, SHARES_COLUMNS): the index levels' SEC denominators
 
 
 SI_COLUMNS = [
@@ -501,7 +502,7 @@ def _reference_frames(store: Any, manifest: dict[str, Any], members_table: Any) 
     members = with_sec(members, shares.to_pandas() if shares.num_rows else None)
     cot_table = store.read("cot", None, manifest)
     cot = cot_table if cot_table.num_rows else None
-    return _Frames(None, members, _prices(store, manifest), None, cot)
+    return _Frames(None, members, _prices(store, manifest), None, cot, shares)
 
 
 def read_prices(
@@ -747,7 +748,7 @@ def _cached_index_view(
             {x for i in with_members for x in dates if i not in levels or levels[i].pos(x) is None}
         )
         if missing:
-            fresh = _computed_levels(store, manifest, members_table, proxy_map, listed, rel_of(missing))
+            fresh = _computed_levels(store, manifest, proxy_map, rel_of(missing))
             for i in with_members:
                 levels[i] = fresh[i] if i not in levels else levels[i].merged(fresh[i])
             levels_cache.save(store_root, levels, wanted)
@@ -764,31 +765,37 @@ def _cached_index_view(
 
 
 def _computed_levels(
-    store: Any,
-    manifest: dict[str, Any],
-    members_table: Any,
-    proxy_map: Mapping[str, tuple[str, ...]],
-    listed: Any,
-    partitions: list[str],
+    store: Any, manifest: dict[str, Any], proxy_map: Mapping[str, tuple[str, ...]], partitions: list[str]
 ) -> dict[str, Any]:
-    """Index levels of the settlement dates in ``partitions``, per index (pandas joins)."""
-    frames = _reference_frames(store, manifest, members_table)
-    si = _si_frame(
-        store.read("short_interest", SI_COLUMNS, manifest, row_filter=listed, partitions=partitions)
+    """Index levels of the settlement dates in ``partitions``, per index: the engine reads the
+    store's files (those partitions, every members, prices and SEC file) itself."""
+    from positioning_cli.analytics import engine
+
+    files = {t: store.data_files(t, manifest) for t in ("members", "prices", "shares_outstanding")}
+    inputs = engine.LevelInputs(
+        store.data_files("short_interest", manifest, partitions),
+        files["members"],
+        files["prices"],
+        files["shares_outstanding"],
     )
-    return _index_levels(si, frames, proxy_map)
+    return _known_indices(engine.index_levels(inputs, _proxy_symbols(proxy_map)))
 
 
 def _index_levels(si: Any, frames: _Frames, proxy_map: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
-    """Each index's levels on the settlement dates of ``si`` (pandas joins: metrics.index_levels)."""
-    from positioning_cli import metrics as m
-    from positioning_cli.levels import Levels
+    """Each index's levels on the settlement dates of ``si``, from the frames in memory (a
+    ``--known-at`` snapshot is rebuilt there; the same SQL as ``_computed_levels``)."""
+    from positioning_cli.analytics import engine
 
-    stock_closes = _stock_closes(frames, proxy_map)
-    return {
-        idx: Levels.from_frame(m.index_levels(si, frames.members, stock_closes, idx))
-        for idx in _indices_with_members(frames.members["index"].tolist())
-    }
+    inputs = engine.LevelInputs(si, frames.members, frames.prices, frames.shares)
+    return _known_indices(engine.index_levels(inputs, _proxy_symbols(proxy_map)))
+
+
+def _known_indices(levels: dict[str, Any]) -> dict[str, Any]:
+    return {i: levels[i] for i in _indices_with_members(levels)}
+
+
+def _proxy_symbols(proxy_map: Mapping[str, tuple[str, ...]]) -> set[str]:
+    return {s for syms in proxy_map.values() for s in syms}
 
 
 def _proxy_prices(store: Any, manifest: dict[str, Any], symbols: set[str]) -> dict[str, Any]:
@@ -1033,12 +1040,6 @@ def _short_volume_fields(
     }
 
 
-def _stock_closes(frames: _Frames, proxy_map: Mapping[str, tuple[str, ...]]) -> Any:
-    proxy_symbols = {s for syms in proxy_map.values() for s in syms}
-    closes = frames.prices[~frames.prices["symbol"].isin(proxy_symbols)]
-    return closes if not closes.empty else None
-
-
 def _has_members(frames: _Frames, idx: str, warnings: list[str]) -> bool:
     if frames.members.empty or not (frames.members["index"] == idx).any():
         warnings.append(
@@ -1278,7 +1279,7 @@ def history(
 
     ``since`` keeps the reports on or after that date, then ``last`` the newest N of those.
     """
-    from positioning_cli import metrics as m
+    from positioning_cli.measures import iso
 
     _check_indices([index])
     if metric not in LEVEL_METRICS:
@@ -1291,17 +1292,23 @@ def history(
     frames.si = frames.si[frames.si["settlement_date"] <= d]
     if not _has_members(frames, index, warnings):
         raise NoDataError("; ".join(warnings))
-    levels = m.index_levels(frames.si, frames.members, _stock_closes(frames, DEFAULT_PROXIES), index)
+    levels = _index_levels(frames.si, frames, DEFAULT_PROXIES)[index]
     rows = [
         {
             "index": index,
             "metric": metric,
-            "settlement_date": _iso(ts),
-            "value": _none_if_nan(float(lv[metric])),
-            "members_with_si": int(lv["members_with_si"]),
-            "membership_as_of": lv["membership_as_of"].date().isoformat(),
+            "settlement_date": iso(day),
+            "value": _none_if_nan(float(value)),
+            "members_with_si": int(with_si),
+            "membership_as_of": iso(as_of),
         }
-        for ts, lv in levels.iterrows()
+        for day, value, with_si, as_of in zip(
+            levels.days,
+            levels[metric],
+            levels["members_with_si"],
+            levels["membership_as_of"],
+            strict=True,
+        )
     ]
     if since is not None:
         rows = [r for r in rows if r["settlement_date"] >= since.isoformat()]
