@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from positioning_cli.errors import InputError, NoDataError, UsageError
+from positioning_cli.errors import InputError, NoDataError, StoreError, UsageError
 from positioning_cli.indices import FUTURES_KEYS, LEVEL_METRICS, PRICE_CONTEXT_KEYS
 from positioning_cli.schema import (
     BARS,
@@ -769,16 +769,29 @@ def _computed_levels(
 ) -> dict[str, Any]:
     """Index levels of the settlement dates in ``partitions``, per index: the engine reads the
     store's files (those partitions, every members, prices and SEC file) itself."""
+    import duckdb
+
     from positioning_cli.analytics import engine
 
-    files = {t: store.data_files(t, manifest) for t in ("members", "prices", "shares_outstanding")}
-    inputs = engine.LevelInputs(
-        store.data_files("short_interest", manifest, partitions),
-        files["members"],
-        files["prices"],
-        files["shares_outstanding"],
-    )
-    return _known_indices(engine.index_levels(inputs, _proxy_symbols(proxy_map)))
+    parts: dict[str, list[str] | None] = {
+        "short_interest": partitions,
+        "members": None,
+        "prices": None,
+        "shares_outstanding": None,
+    }
+    files = {t: store.data_files(t, manifest, p) for t, p in parts.items()}
+    inputs = engine.LevelInputs(*files.values())
+    try:
+        return _known_indices(engine.index_levels(inputs, _proxy_symbols(proxy_map)))
+    except duckdb.Error as exc:
+        # A file the manifest vouches for (size and links checked) that DuckDB cannot decode: the
+        # store's own reader names it; else say what DuckDB said, on one line.
+        for table, p in parts.items():
+            store.read(table, None, manifest, partitions=p)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreError(
+            f"{store.root}: cannot read the store's data files: {first} (see `positioning store verify`)"
+        ) from None
 
 
 def _index_levels(si: Any, frames: _Frames, proxy_map: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:

@@ -202,3 +202,19 @@ def test_damaged_foreign_or_symlinked_cache_is_ignored_and_rebuilt(
         # Rebuilt: the next scan trusts it, silently, with the same numbers.
         again, err = in_process_scan(store)
         assert again == reference and err == ""
+
+
+def test_a_damaged_store_file_read_by_the_engine_is_one_line_naming_it(store: Path) -> None:
+    """Levels are computed by DuckDB from the store's files: a partition the manifest vouches for
+    (same size) whose bytes are damaged is refused with the store's one-line error (exit 6) naming
+    it, as the store's own reader does, never an engine traceback."""
+    from positioning_cli.errors import ExitCode
+    from tests.test_store_hostile import one_line
+
+    oldest = sorted((store / "short_interest").rglob("part-*.parquet"))[0]
+    damaged = bytearray(oldest.read_bytes())
+    for i in range(200, 600):  # inside the first column chunk; size unchanged
+        damaged[i] ^= 0x5A
+    oldest.write_bytes(bytes(damaged))
+    line = one_line(cli("scan", "-f", "json", store=store), ExitCode.STORE)
+    assert str(oldest) in line and "cannot read" in line

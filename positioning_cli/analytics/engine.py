@@ -39,7 +39,7 @@ SEC_STALE_DAYS = 456  # ~15 months: older than one annual report cycle plus a qu
 
 # The SQL files that define index levels, in the order they run (each reads views of the ones
 # before); the levels cache hashes their text into its definitions digest.
-LEVEL_SQL = ("rules", "inputs", "membership", "sec", "levels")
+LEVEL_SQL = ("rules", "inputs", "membership", "sec", "levels")  # rules: via rules_sql()
 # What the level SQL reads of each input (inputs.sql), and the store table each comes from.
 INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "si_input": (
@@ -100,9 +100,10 @@ class LevelInputs:
         }
 
 
-def bind_rules(con: duckdb.DuckDBPyConnection, max_si_pct: float = MAX_SI_PCT) -> None:
-    """The constants the SQL rules read (rules.sql, sec.sql)."""
-    values: dict[str, Any] = {
+def rules_sql(max_si_pct: float = MAX_SI_PCT) -> str:
+    """rules.sql preceded by the statements binding its constants: what any DuckDB session (the
+    engine's, or the bench's hand-written yardstick query) runs to get the shared rules."""
+    values: dict[str, float | int] = {
         "close_tolerance_days": CLOSE_TOLERANCE_DAYS,
         "dtc_floor": DTC_FLOOR,
         "max_si_pct": float(max_si_pct),
@@ -110,8 +111,9 @@ def bind_rules(con: duckdb.DuckDBPyConnection, max_si_pct: float = MAX_SI_PCT) -
         "sec_jump": SEC_JUMP,
         "sec_stale_days": SEC_STALE_DAYS,
     }
-    for name, value in values.items():
-        con.execute(f"SET VARIABLE {name} = ?", [value])
+    # Numbers only (typed above), so their repr is a SQL literal.
+    binds = "".join(f"SET VARIABLE {name} = {value!r};\n" for name, value in values.items())
+    return binds + query_text("rules")
 
 
 def _bind_input(con: duckdb.DuckDBPyConnection, name: str, source: Source | None) -> None:
@@ -141,11 +143,11 @@ def connect_levels(
 ) -> duckdb.DuckDBPyConnection:
     """A connection with the level SQL run over ``inputs``: views ``level_rows`` and ``index_levels``."""
     con = deterministic_connection()
-    bind_rules(con, max_si_pct)
+    con.execute(rules_sql(max_si_pct))
     con.execute("SET VARIABLE proxies = ?::VARCHAR[]", [sorted(proxies)])
     for name, source in inputs.named().items():
         _bind_input(con, name, source)
-    for name in LEVEL_SQL:
+    for name in LEVEL_SQL[1:]:
         con.execute(query_text(name))
     return con
 

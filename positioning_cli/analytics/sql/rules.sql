@@ -1,5 +1,5 @@
 -- Rules every SQL analytic shares, defined once. The variables are bound by analytics/engine.py from
--- the Python constants that the README and the tests name (engine.bind_rules):
+-- the Python constants that the README and the tests name (engine.rules_sql):
 --   close_tolerance_days  engine.CLOSE_TOLERANCE_DAYS: "the close on d" is the last close on or before d
 --                         no older than this many days (covers a long weekend and a holiday)
 --   max_si_pct            the quarantine threshold (scan --max-si-pct): SI above this % of shares outstanding
