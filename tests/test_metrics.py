@@ -183,6 +183,17 @@ def test_stock_rows_hand_worked() -> None:
     assert m.stock_rows(HAND_SI, HAND_MEMBERS, "RUT", date(2024, 1, 16)).empty
 
 
+def test_median_of_an_even_count_is_the_mean_of_the_two_middle_values_to_the_bit() -> None:
+    """README "Choices": (a + b) / 2, as statistics.median computes it; DuckDB's own median
+    (a + (b - a) / 2) gives 0.4 here, one bit away."""
+    members = _members([(date(2024, 1, 1), s, "x", 1000, 1000) for s in ("A", "B")])
+    si = _si([(D, "A", 1, 1, False, None, None), (D, "B", 7, 1, False, None, None)])
+    row = _levels(si, members, None, "RUT").at(D)
+    pcts = [100 * 1 / 1000, 100 * 7 / 1000]
+    assert row["median_si_pct_so"] == statistics.median(pcts) == row["median_si_pct_float"]
+    assert row["median_si_pct_so"] != pcts[0] + (pcts[1] - pcts[0]) / 2
+
+
 def test_an_index_without_membership_has_no_levels() -> None:
     out = engine.index_levels(engine.LevelInputs(HAND_SI, HAND_MEMBERS))
     assert list(out) == ["RUT"]
