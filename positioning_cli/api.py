@@ -497,7 +497,8 @@ def _reference_frames(store: Any, manifest: dict[str, Any], members_table: Any) 
 
     members = members_table.to_pandas()
     members["as_of"] = pd.to_datetime(members["as_of"])
-    # SEC denominators travel with the membership into every view's join (metrics._joined).
+    # SEC denominators travel with the membership into the stock and sector views' join
+    # (metrics._joined); index levels take them as an explicit input (_Frames.shares).
     shares = store.read("shares_outstanding", SHARES_COLUMNS, manifest)
     members = with_sec(members, shares.to_pandas() if shares.num_rows else None)
     cot_table = store.read("cot", None, manifest)
@@ -769,20 +770,31 @@ def _computed_levels(
 ) -> dict[str, Any]:
     """Index levels of the settlement dates in ``partitions``, per index: the engine reads the
     store's files (those partitions, every members, prices and SEC file) itself."""
+    from positioning_cli.analytics import engine
+
+    proxies = _proxy_symbols(proxy_map)
+    return _known_indices(
+        _on_store_files(
+            store,
+            manifest,
+            {"short_interest": partitions},
+            lambda inputs: engine.index_levels(inputs, proxies),
+        )
+    )
+
+
+def _on_store_files(
+    store: Any, manifest: dict[str, Any], partitions: Mapping[str, list[str]], call: Callable[[Any], Any]
+) -> Any:
+    """``call(engine.LevelInputs)`` over the store's live files (each table's ``partitions`` when
+    given, else all of them), with a file DuckDB cannot decode reported as the store reports it."""
     import duckdb
 
     from positioning_cli.analytics import engine
 
-    parts: dict[str, list[str] | None] = {
-        "short_interest": partitions,
-        "members": None,
-        "prices": None,
-        "shares_outstanding": None,
-    }
-    files = {t: store.data_files(t, manifest, p) for t, p in parts.items()}
-    inputs = engine.LevelInputs(*files.values())
+    parts = {t: partitions.get(t) for t in ("short_interest", "members", "prices", "shares_outstanding")}
     try:
-        return _known_indices(engine.index_levels(inputs, _proxy_symbols(proxy_map)))
+        return call(engine.LevelInputs(*(store.data_files(t, manifest, p) for t, p in parts.items())))
     except duckdb.Error as exc:
         # A file the manifest vouches for (size and links checked) that DuckDB cannot decode: the
         # store's own reader names it; else say what DuckDB said, on one line.
@@ -891,44 +903,43 @@ def _denominator_counts(
     store_root: Path, d: date, indices: Sequence[str], known_at: datetime | None
 ) -> dict[str, dict[str, int]]:
     """Per index, where the members with SI on ``d`` got their shares outstanding: the members
-    file, the SI file, SEC (and how many of those are quarantined), or none. Only when the store
-    holds SEC values (a store without them reads as before)."""
+    file, the SI file, SEC (and how many of those are quarantined), or none (sql/levels.sql). Only
+    when the store holds SEC values (a store without them reads as before)."""
     import pyarrow.compute as pc
 
+    from positioning_cli.analytics import engine
     from positioning_cli.store import Store
 
     store = Store(store_root)
     with store.reading(known_at=known_at) as manifest:
-        # Decided before metrics (pandas) is imported: a warm scan of such a store needs neither.
         if known_at is None:
             held = any(int(e["rows"]) for e in manifest["tables"]["shares_outstanding"]["files"].values())
         else:  # a point-in-time view names no live files: the table as it was tells
             held = store.read("shares_outstanding", ["symbol"], manifest).num_rows > 0
         if not held:
             return {}
-        from positioning_cli import metrics as m
+        if known_at is None:  # only d's short-interest file; no prices (no close is counted)
+            from positioning_cli.levels_cache import partition_date
 
-        members_table = store.read("members", MEMBER_COLUMNS, manifest)
-        listed = _listed_rows(members_table.column("symbol"))
-
-        def on_d(t: Any) -> Any:
-            return listed(t.filter(pc.equal(t.column("settlement_date"), pa_date(d))))
-
-        # Only d's file (history rebuilt whole under --known-at, where partitions cannot be named).
-        from positioning_cli.levels_cache import partition_date
-
-        files = manifest["tables"]["short_interest"]["files"]
-        parts = None if known_at else [r for r in files if partition_date(r) == d]
-        si = _si_frame(store.read("short_interest", SI_COLUMNS, manifest, row_filter=on_d, partitions=parts))
-        frames = _reference_frames(store, manifest, members_table)
-    out = {}
-    for idx in indices:
-        rows = m.stock_rows(si, frames.members, idx, d)
-        source = rows["denominator_source"]
-        counts = {k: int((source == k).sum()) for k in m.DENOMINATOR_SOURCES}
-        counts["sec_quarantined"] = int(((source == "sec") & rows["quarantine_reason"].notna()).sum())
-        out[idx] = counts
-    return out
+            files = manifest["tables"]["short_interest"]["files"]
+            parts = {"short_interest": [r for r in files if partition_date(r) == d], "prices": []}
+            return _on_store_files(
+                store, manifest, parts, lambda inputs: engine.denominator_counts(inputs, d, indices)
+            )
+        # --known-at: the tables as they were, rebuilt in memory, through the same SQL.
+        si = store.read(
+            "short_interest",
+            SI_COLUMNS,
+            manifest,
+            row_filter=lambda t: t.filter(pc.equal(t.column("settlement_date"), pa_date(d))),
+        )
+        inputs = engine.LevelInputs(
+            si,
+            store.read("members", MEMBER_COLUMNS, manifest),
+            None,
+            store.read("shares_outstanding", SHARES_COLUMNS, manifest),
+        )
+        return engine.denominator_counts(inputs, d, indices)
 
 
 def pa_date(d: date) -> Any:
@@ -1116,7 +1127,7 @@ def _ordered(row: dict[str, Any]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------ summary / history
-# index_levels columns a user can ask history for, with how to read them
+# index level columns (sql/levels.sql) a user can ask history for, with how to read them
 SUMMARY_KEYS = (
     "index",
     "settlement_date",

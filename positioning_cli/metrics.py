@@ -42,8 +42,6 @@ STOCK_COLUMNS = [
 ]
 
 SEC_ATTR = "sec_shares"  # members.attrs key holding sec_denominators(...) for every view
-# Where a member's denominator came from (scan's "denominators" counts).
-DENOMINATOR_SOURCES = ("members_file", "short_interest_file", "sec", "none")
 
 
 # --------------------------------------------------------------------------------------------- helpers

@@ -667,7 +667,7 @@ def sector_table(
     """Per GICS sector of the constituents of ``index`` (all indices when None) on settlement date d.
 
     Each date's figures are over that date's own constituents of the sector that have an SI row (as
-    ``metrics.index_levels`` does for the index). Quarantined rows stay out of the median SI % but their
+    the index levels, sql/levels.sql, do for the index). Quarantined rows stay out of the median SI % but their
     shares count in total_si_shares. SI changes of the sector total leave split-flagged symbols (flag in
     (base, d]) out of both sums when ``gates.exclude_split_flagged``. si_pct_1y / 5y: percentile of the
     sector's median SI % of shares outstanding over the settlement dates held. Price: a chain-linked

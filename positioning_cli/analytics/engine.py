@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -134,6 +135,11 @@ def _bind_input(con: duckdb.DuckDBPyConnection, name: str, source: Source | None
 
         spec = TABLES[STORE_TABLE[name]].schema
         source = pa.Table.from_batches([], schema=pa.schema([spec.field(c) for c in columns]))
+    if getattr(
+        source, "attrs", None
+    ):  # a pandas frame's attrs are not its rows (DuckDB would try to serialise them)
+        source = source.copy(deep=False)
+        source.attrs = {}
     con.register(f"{name}_table", source)
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_table")
 
@@ -174,6 +180,23 @@ def index_levels(
             {c: _column(got[c], LEVEL_DTYPES[c])[rows] for c in LEVEL_COLUMNS},
         )
     return out
+
+
+DENOMINATOR_COUNTS = ("members_file", "short_interest_file", "sec", "none", "sec_quarantined")
+
+
+def denominator_counts(inputs: LevelInputs, d: date, indices: Iterable[str]) -> dict[str, dict[str, int]]:
+    """Per index, where its constituents with SI on ``d`` got their shares outstanding
+    (sql/levels.sql ``denominator_counts``; all 0 for an index with none)."""
+    con = connect_levels(inputs, ())
+    try:
+        columns = ", ".join(f'"{c}"' for c in ("index", *DENOMINATOR_COUNTS))
+        query = f"SELECT {columns} FROM denominator_counts WHERE settlement_date = ?"
+        got = con.execute(query, [d]).fetchall()
+    finally:
+        con.close()
+    held = {row[0]: dict(zip(DENOMINATOR_COUNTS, map(int, row[1:]), strict=True)) for row in got}
+    return {i: held.get(i, dict.fromkeys(DENOMINATOR_COUNTS, 0)) for i in indices}
 
 
 def sec_values(shares: Source) -> Any:

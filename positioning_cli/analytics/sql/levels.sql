@@ -29,7 +29,7 @@ stock_closes AS (
   WHERE close IS NOT NULL AND NOT list_contains(getvariable('proxies'), symbol)
 ),
 joined AS (
-  SELECT p.idx, p.d, si.symbol, si.si, si.adv, si.split_flag,
+  SELECT p.idx, p.d, si.symbol, si.si, si.adv, si.split_flag, m.shares_outstanding AS so_m, si.so_si,
          resolve_denominator(m.shares_outstanding, si.so_si) AS so_files,
          resolve_denominator(m.float_shares, si.fl_si) AS fl,
          close_on(si.d, px."date", px.close) AS close
@@ -81,3 +81,22 @@ JOIN sizes AS n ON n.idx = p.idx AND n.as_of = p.as_of
 LEFT JOIN rows AS r ON r.idx = p.idx AND r.d = p.d
 GROUP BY p.idx, p.d, p.as_of, p.before_first_snapshot
 ORDER BY p.idx, p.d;
+
+-- Where each constituent with SI on d got its shares outstanding (scan's "denominators"): the
+-- members file, the SI file, SEC, or none (no usable value and no quarantined SEC one), and how many
+-- of the SEC ones are quarantined.
+CREATE OR REPLACE TEMP VIEW denominator_counts AS
+WITH sourced AS (
+  SELECT idx, d, so, si, sec_reason,
+    CASE WHEN NOT (coalesce(so > 1, false) OR sec_reason IS NOT NULL) THEN 'none'
+         WHEN so_m > 1 THEN 'members_file' WHEN so_si > 1 THEN 'short_interest_file'
+         WHEN use_sec THEN 'sec' ELSE 'none' END AS source
+  FROM level_rows
+)
+SELECT idx AS "index", d AS settlement_date,
+  count(*) FILTER (source = 'members_file') AS members_file,
+  count(*) FILTER (source = 'short_interest_file') AS short_interest_file,
+  count(*) FILTER (source = 'sec') AS sec,
+  count(*) FILTER (source = 'none') AS "none",
+  count(*) FILTER (source = 'sec' AND quarantined(so, si, sec_reason)) AS sec_quarantined
+FROM sourced GROUP BY ALL;
