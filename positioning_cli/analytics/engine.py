@@ -135,12 +135,11 @@ def _bind_input(con: duckdb.DuckDBPyConnection, name: str, source: Source | None
 
         spec = TABLES[STORE_TABLE[name]].schema
         source = pa.Table.from_batches([], schema=pa.schema([spec.field(c) for c in columns]))
-    if getattr(
-        source, "attrs", None
-    ):  # a pandas frame's attrs are not its rows (DuckDB would try to serialise them)
-        source = source.copy(deep=False)
-        source.attrs = {}
-    con.register(f"{name}_table", source)
+    table: Any = source
+    if getattr(table, "attrs", None):  # a pandas frame's attrs: not rows, and DuckDB would serialise them
+        table = table.copy(deep=False)
+        table.attrs = {}
+    con.register(f"{name}_table", table)
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_table")
 
 
