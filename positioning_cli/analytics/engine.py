@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 DTC_FLOOR = 1.0
 # A close older than this on a settlement date is not "the close on d" (covers long weekends + a holiday).
 CLOSE_TOLERANCE_DAYS = 5
-# SI above this % of shares outstanding is quarantined (scan's --max-si-pct default).
+# SI above this % of shares outstanding is quarantined in index levels (scan --by stock|sector take
+# --max-si-pct, default the same).
 MAX_SI_PCT = 100.0
 # SEC denominators (README "Denominators", sql/sec.sql). A value from SEC's XBRL is used for
 # settlement date d when it is the issuer's latest with period_end <= d (and filed <= d when the
