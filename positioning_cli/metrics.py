@@ -18,10 +18,9 @@ import pandas as pd
 
 # The rules' constants live with the engine that binds them into the SQL (one place); the
 # per-stock rows below use the same values.
-from positioning_cli.analytics.engine import (  # noqa: E402
+from positioning_cli.analytics.engine import (
     CLOSE_TOLERANCE_DAYS,
     DTC_FLOOR,
-    SEC_STALE_DAYS,
 )
 
 STOCK_COLUMNS = [
@@ -41,7 +40,7 @@ STOCK_COLUMNS = [
     "denominator_source",
 ]
 
-SEC_ATTR = "sec_shares"  # members.attrs key holding sec_denominators(...) for every view
+SEC_ATTR = "sec_shares"  # members.attrs key holding the shares_outstanding rows for the stock views
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -119,22 +118,6 @@ def _prepare_si(si: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFram
     )
 
 
-def sec_denominators(shares: pd.DataFrame) -> pd.DataFrame:
-    """SEC values with the date-independent part of their quarantine decided once (sql/sec.sql).
-
-    In: the ``shares_outstanding`` table (symbol, period_end, filed, shares, share_classes). Out:
-    symbol, period_end, available (filed when known, else period_end: when the value could be known),
-    shares, reason (None, or why the value cannot be used on any date).
-    """
-    from positioning_cli.analytics import engine
-
-    out = engine.sec_values(shares).to_pandas()
-    for column in ("period_end", "available"):
-        out[column] = _dt(out[column])
-    out["reason"] = out["reason"].astype(object).where(out["reason"].notna(), None)
-    return out
-
-
 class _Shared:
     """A read-only frame in ``attrs``: pandas deep-copies attrs on every derived frame; this is
     passed along as is instead."""
@@ -150,7 +133,7 @@ def with_sec(members: pd.DataFrame, shares: pd.DataFrame | None) -> pd.DataFrame
     """``members`` carrying the SEC denominators every view's join uses (``members.attrs``, so
     the frames the views pass around keep them without another argument on every function)."""
     if shares is not None and len(shares):
-        members.attrs[SEC_ATTR] = _Shared(sec_denominators(shares))
+        members.attrs[SEC_ATTR] = _Shared(shares)
     return members
 
 
@@ -159,49 +142,26 @@ def _sec_of(members: pd.DataFrame) -> pd.DataFrame | None:
     return held.frame if isinstance(held, _Shared) else None
 
 
-def _sec_for(rows: pd.DataFrame, symbols: Any, sec: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+def _sec_for(rows: pd.DataFrame, symbols: Any, shares: Any) -> tuple[np.ndarray, np.ndarray]:
     """Per joined row: the SEC value as of its settlement date (NaN when none) and why it cannot be
-    used (None when it can). The value is the symbol's latest period_end among values available by d."""
+    used (None when it can): sql/sec.sql's ``sec_for``, the rule index levels use."""
     n = len(rows)
-    none = np.full(n, None, dtype=object)
-    if sec is None or not len(sec) or not n:
-        return np.full(n, np.nan), none
-    code = pd.Index(symbols).get_indexer(sec["symbol"])
-    s = sec.loc[code >= 0].assign(code=code[code >= 0])
-    if s.empty:
-        return np.full(n, np.nan), none
-    # Latest period_end among the values available by then: a running maximum in availability order.
-    s = s.sort_values(["code", "available", "period_end"], kind="stable").reset_index(drop=True)
-    best = s.groupby("code")["period_end"].cummax()
-    pos = pd.Series(np.arange(len(s)), index=pd.MultiIndex.from_arrays([s["code"], s["period_end"]]))
-    s["pick"] = pos.reindex(pd.MultiIndex.from_arrays([s["code"], best])).to_numpy()
-    left = pd.DataFrame(
+    if shares is None or not len(shares) or not n:
+        return np.full(n, np.nan), np.full(n, None, dtype=object)
+    from positioning_cli.analytics import engine
+
+    wanted = pd.DataFrame(
         {
-            "settlement_date": rows["settlement_date"].to_numpy(),
-            "code": rows["code"].to_numpy(),
-            "row": np.arange(n),
+            "d": rows["settlement_date"].to_numpy(),
+            "symbol": np.asarray(symbols, dtype=object)[rows["code"].to_numpy()],
         }
-    ).sort_values("settlement_date", kind="stable")
-    right = s[["available", "code", "pick"]].sort_values("available", kind="stable")
-    hit = pd.merge_asof(
-        left, right, left_on="settlement_date", right_on="available", by="code", direction="backward"
-    ).sort_values("row")
-    pick = hit["pick"].to_numpy(dtype="float64")
-    value = np.full(n, np.nan)
-    found = ~np.isnan(pick)
-    chosen = pick[found].astype(np.int64)
-    value[found] = s["shares"].to_numpy()[chosen]
-    ends = s["period_end"].to_numpy()[chosen]
-    why = s["reason"].to_numpy(dtype=object)[chosen]
-    dates = hit["settlement_date"].to_numpy()[found]
-    stale = pd.isna(why) & ((dates - ends) > np.timedelta64(SEC_STALE_DAYS, "D"))
-    why[stale] = [
-        f"SEC value of {pd.Timestamp(end).date()} is stale (over 15 months before the report)"
-        for end in ends[stale]
-    ]
-    reason = none
-    reason[found] = why
-    return value, reason
+    )
+    got = engine.sec_for(wanted, shares).to_pandas()
+    got["d"] = _dt(got["d"])
+    hit = wanted.merge(got, on=["d", "symbol"], how="left", sort=False)
+    reason = hit["sec_reason"].to_numpy(dtype=object)
+    reason[pd.isna(reason)] = None
+    return hit["sec_shares"].to_numpy(dtype="float64", na_value=np.nan), reason
 
 
 def _resolve_denominator(from_members: np.ndarray, from_si: np.ndarray) -> np.ndarray:

@@ -289,7 +289,7 @@ def test_update_fetches_sec_weekly(sec: Env) -> None:
 def test_sec_quarantine_rules_by_hand() -> None:
     import pandas as pd
 
-    from positioning_cli.metrics import sec_denominators
+    from positioning_cli.analytics.engine import sec_values
 
     series = {
         "OUT": [1_000_000, 10_000_000, 1_000_000, 1_050_000],  # an isolated 10x value
@@ -306,7 +306,7 @@ def test_sec_quarantine_rules_by_hand() -> None:
     frame = pd.DataFrame(rows, columns=["symbol", "period_end", "shares"])
     frame["filed"] = pd.NaT
     frame["share_classes"] = [2 if s == "CLS" else 1 for s in frame["symbol"]]
-    out = sec_denominators(frame)
+    out = sec_values(frame).to_pydict()
     flagged = {
         (s, int(v)): r for s, v, r in zip(out["symbol"], out["shares"], out["reason"], strict=True) if r
     }

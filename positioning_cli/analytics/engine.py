@@ -199,6 +199,21 @@ def denominator_counts(inputs: LevelInputs, d: date, indices: Iterable[str]) -> 
     return {i: held.get(i, dict.fromkeys(DENOMINATOR_COUNTS, 0)) for i in indices}
 
 
+def sec_for(requests: Any, shares: Source) -> Any:
+    """For each (d, symbol) of ``requests`` (a table in memory) that SEC has a value for by d: that
+    value and why it cannot be used (sql/sec.sql ``sec_for``), as an Arrow table d, symbol,
+    sec_shares, sec_reason."""
+    con = connect_levels(LevelInputs((), (), None, shares), ())
+    try:
+        con.register("sec_requests_table", requests)
+        con.execute(
+            "CREATE TEMP VIEW sec_requests AS SELECT d::DATE AS d, symbol::VARCHAR AS symbol FROM sec_requests_table"
+        )
+        return con.sql("SELECT * FROM sec_for('sec_requests')").to_arrow_table()
+    finally:
+        con.close()
+
+
 def sec_values(shares: Source) -> Any:
     """The SEC values of ``shares`` with their date-independent quarantine reason (sql/sec.sql's
     ``sec_values``) as an Arrow table ordered by symbol and period end."""

@@ -17,7 +17,8 @@ FROM (SELECT DISTINCT settlement_date AS d FROM short_interest WHERE short_inter
 JOIN member_spans AS s ON dates.d >= s.valid_from AND dates.d < s.valid_to
 JOIN (SELECT "index", min(as_of) AS as_of FROM members GROUP BY ALL) AS first ON first."index" = s."index";
 
-CREATE OR REPLACE TEMP VIEW level_rows AS
+-- level_joined: each constituent with an SI row on d, its denominators from the files and its close.
+CREATE OR REPLACE TEMP VIEW level_joined AS
 WITH
 si AS (
   SELECT settlement_date AS d, symbol, short_interest AS si, avg_daily_volume AS adv, split_flag,
@@ -27,28 +28,28 @@ si AS (
 stock_closes AS (
   SELECT symbol, "date", close FROM prices
   WHERE close IS NOT NULL AND NOT list_contains(getvariable('proxies'), symbol)
-),
-joined AS (
-  SELECT p.idx, p.d, si.symbol, si.si, si.adv, si.split_flag, m.shares_outstanding AS so_m, si.so_si,
-         resolve_denominator(m.shares_outstanding, si.so_si) AS so_files,
-         resolve_denominator(m.float_shares, si.fl_si) AS fl,
-         close_on(si.d, px."date", px.close) AS close
-  FROM level_snapshots AS p
-  JOIN members AS m ON m."index" = p.idx AND m.as_of = p.as_of
-  JOIN si ON si.d = p.d AND si.symbol = m.symbol
-  ASOF LEFT JOIN stock_closes AS px ON px.symbol = si.symbol AND px."date" <= si.d
-),
-sec_on AS (  -- SEC's value for the rows no file gives shares outstanding > 1 for
-  SELECT j.idx, j.d, j.symbol,
-         arg_max({'shares': s.shares, 'period_end': s.period_end, 'reason': s.reason}, s.period_end) AS v
-  FROM joined AS j JOIN sec_values AS s ON s.symbol = j.symbol AND s.available <= j.d
-  WHERE NOT coalesce(j.so_files > 1, false)
-  GROUP BY ALL
 )
-SELECT j.*, sec.v IS NOT NULL AS use_sec,
-  CASE WHEN sec.v IS NOT NULL THEN sec.v.shares ELSE j.so_files END AS so,
-  CASE WHEN sec.v IS NOT NULL THEN sec_reason_on(j.d, sec.v.period_end, sec.v.reason) END AS sec_reason
-FROM joined AS j LEFT JOIN sec_on AS sec ON sec.idx = j.idx AND sec.d = j.d AND sec.symbol = j.symbol;
+SELECT p.idx, p.d, si.symbol, si.si, si.adv, si.split_flag, m.shares_outstanding AS so_m, si.so_si,
+       resolve_denominator(m.shares_outstanding, si.so_si) AS so_files,
+       resolve_denominator(m.float_shares, si.fl_si) AS fl,
+       close_on(si.d, px."date", px.close) AS close
+FROM level_snapshots AS p
+JOIN members AS m ON m."index" = p.idx AND m.as_of = p.as_of
+JOIN si ON si.d = p.d AND si.symbol = m.symbol
+ASOF LEFT JOIN stock_closes AS px ON px.symbol = si.symbol AND px."date" <= si.d;
+
+-- SEC's value only for the rows no file gives shares outstanding > 1 for (sec.sql).
+CREATE OR REPLACE TEMP VIEW level_sec_requests AS
+SELECT d, symbol FROM level_joined WHERE NOT coalesce(so_files > 1, false);
+
+-- level_rows: level_joined with the shares outstanding used (so) and the SEC reason, if any.
+CREATE OR REPLACE TEMP VIEW level_rows AS
+SELECT j.*, sec.sec_shares IS NOT NULL AS use_sec,
+  CASE WHEN sec.sec_shares IS NOT NULL THEN sec.sec_shares ELSE j.so_files END AS so,
+  sec.sec_reason
+FROM level_joined AS j
+LEFT JOIN sec_for('level_sec_requests') AS sec
+  ON sec.d = j.d AND sec.symbol = j.symbol AND NOT coalesce(j.so_files > 1, false);
 
 CREATE OR REPLACE TEMP VIEW index_levels AS
 WITH

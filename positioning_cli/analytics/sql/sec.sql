@@ -37,3 +37,16 @@ FROM sec_neighbours;
 CREATE OR REPLACE TEMP MACRO sec_reason_on(d, period_end, reason) AS
   coalesce(reason, CASE WHEN d - period_end > getvariable('sec_stale_days')
     THEN format('SEC value of {} is stale (over 15 months before the report)', strftime(period_end, '%Y-%m-%d')) END);
+
+-- sec_for('relation'): for each (d, symbol) of the named relation that SEC has a value for by d, that
+-- value (sec_shares) and why it cannot be used (sec_reason, NULL when it can). Index levels and the
+-- per-stock rows (metrics.py) both ask it.
+CREATE OR REPLACE TEMP MACRO sec_for(requests) AS TABLE
+SELECT d, symbol, v.shares AS sec_shares, sec_reason_on(d, v.period_end, v.reason) AS sec_reason
+FROM (
+  SELECT r.d, r.symbol,
+         arg_max({'shares': s.shares, 'period_end': s.period_end, 'reason': s.reason}, s.period_end) AS v
+  FROM (SELECT DISTINCT d, symbol FROM query_table(requests)) AS r
+  JOIN sec_values AS s ON s.symbol = r.symbol AND s.available <= r.d
+  GROUP BY ALL
+);
