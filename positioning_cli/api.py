@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from positioning_cli.errors import InputError, NoDataError, UsageError
+from positioning_cli.errors import InputError, NoDataError, StoreError, UsageError
 from positioning_cli.indices import FUTURES_KEYS, LEVEL_METRICS, PRICE_CONTEXT_KEYS
 from positioning_cli.schema import (
     BARS,
@@ -462,6 +462,7 @@ class _Frames:
     dates: Any  # sorted settlement dates held
     cot: Any = None  # CFTC TFF rows (Arrow), or None when the store holds none
     coverage: Any = None  # analytics.coverage.Coverage of every short-interest row held
+    shares: Any = None  # SEC shares outstanding (Arrow, SHARES_COLUMNS): the index levels' SEC denominators
 
 
 SI_COLUMNS = [
@@ -535,12 +536,13 @@ def _reference_frames(store: Any, manifest: dict[str, Any], members_table: Any) 
 
     members = members_table.to_pandas()
     members["as_of"] = pd.to_datetime(members["as_of"])
-    # SEC denominators travel with the membership into every view's join (metrics._joined).
+    # SEC denominators travel with the membership into the stock and sector views' join
+    # (metrics._joined); index levels take them as an explicit input (_Frames.shares).
     shares = store.read("shares_outstanding", SHARES_COLUMNS, manifest)
     members = with_sec(members, shares.to_pandas() if shares.num_rows else None)
     cot_table = store.read("cot", None, manifest)
     cot = cot_table if cot_table.num_rows else None
-    return _Frames(None, members, _prices(store, manifest), None, cot)
+    return _Frames(None, members, _prices(store, manifest), None, cot, shares)
 
 
 def read_prices(
@@ -786,7 +788,7 @@ def _cached_index_view(
             {x for i in with_members for x in dates if i not in levels or levels[i].pos(x) is None}
         )
         if missing:
-            fresh = _computed_levels(store, manifest, members_table, proxy_map, listed, rel_of(missing))
+            fresh = _computed_levels(store, manifest, proxy_map, rel_of(missing))
             for i in with_members:
                 levels[i] = fresh[i] if i not in levels else levels[i].merged(fresh[i])
             levels_cache.save(store_root, levels, wanted)
@@ -804,31 +806,61 @@ def _cached_index_view(
 
 
 def _computed_levels(
-    store: Any,
-    manifest: dict[str, Any],
-    members_table: Any,
-    proxy_map: Mapping[str, tuple[str, ...]],
-    listed: Any,
-    partitions: list[str],
+    store: Any, manifest: dict[str, Any], proxy_map: Mapping[str, tuple[str, ...]], partitions: list[str]
 ) -> dict[str, Any]:
-    """Index levels of the settlement dates in ``partitions``, per index (pandas joins)."""
-    frames = _reference_frames(store, manifest, members_table)
-    si = _si_frame(
-        store.read("short_interest", SI_COLUMNS, manifest, row_filter=listed, partitions=partitions)
+    """Index levels of the settlement dates in ``partitions``, per index: the engine reads the
+    store's files (those partitions, every members, prices and SEC file) itself."""
+    from positioning_cli.analytics import engine
+
+    proxies = _proxy_symbols(proxy_map)
+    return _known_indices(
+        _on_store_files(
+            store,
+            manifest,
+            {"short_interest": partitions},
+            lambda inputs: engine.index_levels(inputs, proxies),
+        )
     )
-    return _index_levels(si, frames, proxy_map)
+
+
+def _on_store_files(
+    store: Any, manifest: dict[str, Any], partitions: Mapping[str, list[str]], call: Callable[[Any], Any]
+) -> Any:
+    """``call(engine.LevelInputs)`` over the store's live files (each table's ``partitions`` when
+    given, else all of them), with a file DuckDB cannot decode reported as the store reports it."""
+    import duckdb
+
+    from positioning_cli.analytics import engine
+
+    parts = {t: partitions.get(t) for t in ("short_interest", "members", "prices", "shares_outstanding")}
+    try:
+        return call(engine.LevelInputs(*(store.data_files(t, manifest, p) for t, p in parts.items())))
+    except duckdb.Error as exc:
+        # A file the manifest vouches for (size and links checked) that DuckDB cannot decode: the
+        # store's own reader names it; else say what DuckDB said, on one line.
+        for table, p in parts.items():
+            store.read(table, None, manifest, partitions=p)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreError(
+            f"{store.root}: cannot read the store's data files: {first} (see `positioning store verify`)"
+        ) from None
 
 
 def _index_levels(si: Any, frames: _Frames, proxy_map: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
-    """Each index's levels on the settlement dates of ``si`` (pandas joins: metrics.index_levels)."""
-    from positioning_cli import metrics as m
-    from positioning_cli.levels import Levels
+    """Each index's levels on the settlement dates of ``si``, from the frames in memory (a
+    ``--known-at`` snapshot is rebuilt there; the same SQL as ``_computed_levels``)."""
+    from positioning_cli.analytics import engine
 
-    stock_closes = _stock_closes(frames, proxy_map)
-    return {
-        idx: Levels.from_frame(m.index_levels(si, frames.members, stock_closes, idx))
-        for idx in _indices_with_members(frames.members["index"].tolist())
-    }
+    inputs = engine.LevelInputs(si, frames.members, frames.prices, frames.shares)
+    return _known_indices(engine.index_levels(inputs, _proxy_symbols(proxy_map)))
+
+
+def _known_indices(levels: dict[str, Any]) -> dict[str, Any]:
+    return {i: levels[i] for i in _indices_with_members(levels)}
+
+
+def _proxy_symbols(proxy_map: Mapping[str, tuple[str, ...]]) -> set[str]:
+    return {s for syms in proxy_map.values() for s in syms}
 
 
 def _proxy_prices(store: Any, manifest: dict[str, Any], symbols: set[str]) -> dict[str, Any]:
@@ -912,44 +944,43 @@ def _denominator_counts(
     store_root: Path, d: date, indices: Sequence[str], known_at: datetime | None
 ) -> dict[str, dict[str, int]]:
     """Per index, where the members with SI on ``d`` got their shares outstanding: the members
-    file, the SI file, SEC (and how many of those are quarantined), or none. Only when the store
-    holds SEC values (a store without them reads as before)."""
+    file, the SI file, SEC (and how many of those are quarantined), or none (sql/levels.sql). Only
+    when the store holds SEC values (a store without them reads as before)."""
     import pyarrow.compute as pc
 
+    from positioning_cli.analytics import engine
     from positioning_cli.store import Store
 
     store = Store(store_root)
     with store.reading(known_at=known_at) as manifest:
-        # Decided before metrics (pandas) is imported: a warm scan of such a store needs neither.
         if known_at is None:
             held = any(int(e["rows"]) for e in manifest["tables"]["shares_outstanding"]["files"].values())
         else:  # a point-in-time view names no live files: the table as it was tells
             held = store.read("shares_outstanding", ["symbol"], manifest).num_rows > 0
         if not held:
             return {}
-        from positioning_cli import metrics as m
+        if known_at is None:  # only d's short-interest file; no prices (no close is counted)
+            from positioning_cli.levels_cache import partition_date
 
-        members_table = store.read("members", MEMBER_COLUMNS, manifest)
-        listed = _listed_rows(members_table.column("symbol"))
-
-        def on_d(t: Any) -> Any:
-            return listed(t.filter(pc.equal(t.column("settlement_date"), pa_date(d))))
-
-        # Only d's file (history rebuilt whole under --known-at, where partitions cannot be named).
-        from positioning_cli.levels_cache import partition_date
-
-        files = manifest["tables"]["short_interest"]["files"]
-        parts = None if known_at else [r for r in files if partition_date(r) == d]
-        si = _si_frame(store.read("short_interest", SI_COLUMNS, manifest, row_filter=on_d, partitions=parts))
-        frames = _reference_frames(store, manifest, members_table)
-    out = {}
-    for idx in indices:
-        rows = m.stock_rows(si, frames.members, idx, d)
-        source = rows["denominator_source"]
-        counts = {k: int((source == k).sum()) for k in m.DENOMINATOR_SOURCES}
-        counts["sec_quarantined"] = int(((source == "sec") & rows["quarantine_reason"].notna()).sum())
-        out[idx] = counts
-    return out
+            files = manifest["tables"]["short_interest"]["files"]
+            parts = {"short_interest": [r for r in files if partition_date(r) == d], "prices": []}
+            return _on_store_files(
+                store, manifest, parts, lambda inputs: engine.denominator_counts(inputs, d, indices)
+            )
+        # --known-at: the tables as they were, rebuilt in memory, through the same SQL.
+        si = store.read(
+            "short_interest",
+            SI_COLUMNS,
+            manifest,
+            row_filter=lambda t: t.filter(pc.equal(t.column("settlement_date"), pa_date(d))),
+        )
+        inputs = engine.LevelInputs(
+            si,
+            store.read("members", MEMBER_COLUMNS, manifest),
+            None,
+            store.read("shares_outstanding", SHARES_COLUMNS, manifest),
+        )
+        return engine.denominator_counts(inputs, d, indices)
 
 
 def pa_date(d: date) -> Any:
@@ -1074,12 +1105,6 @@ def _short_volume_fields(
     }
 
 
-def _stock_closes(frames: _Frames, proxy_map: Mapping[str, tuple[str, ...]]) -> Any:
-    proxy_symbols = {s for syms in proxy_map.values() for s in syms}
-    closes = frames.prices[~frames.prices["symbol"].isin(proxy_symbols)]
-    return closes if not closes.empty else None
-
-
 def _has_members(frames: _Frames, idx: str, warnings: list[str]) -> bool:
     if frames.members.empty or not (frames.members["index"] == idx).any():
         warnings.append(
@@ -1153,7 +1178,7 @@ def _ordered(row: dict[str, Any]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------ summary / history
-# index_levels columns a user can ask history for, with how to read them
+# index level columns (sql/levels.sql) a user can ask history for, with how to read them
 SUMMARY_KEYS = (
     "index",
     "settlement_date",
@@ -1346,7 +1371,7 @@ def history(
 
     ``since`` keeps the reports on or after that date, then ``last`` the newest N of those.
     """
-    from positioning_cli import metrics as m
+    from positioning_cli.measures import iso
 
     _check_indices([index])
     if metric not in LEVEL_METRICS:
@@ -1359,19 +1384,26 @@ def history(
     frames.si = frames.si[frames.si["settlement_date"] <= d]
     if not _has_members(frames, index, warnings):
         raise NoDataError("; ".join(warnings))
-    levels = m.index_levels(frames.si, frames.members, _stock_closes(frames, DEFAULT_PROXIES), index)
+    levels = _index_levels(frames.si, frames, DEFAULT_PROXIES)[index]
     rows = [
         {
             "index": index,
             "metric": metric,
-            "settlement_date": _iso(ts),
-            "value": _none_if_nan(float(lv[metric])),
-            "members_with_si": int(lv["members_with_si"]),
-            "membership_as_of": lv["membership_as_of"].date().isoformat(),
-            "membership_look_ahead": bool(lv["before_first_snapshot"]),
-            "sparse_date": frames.coverage.is_sparse(ts),
+            "settlement_date": iso(day),
+            "value": _none_if_nan(float(value)),
+            "members_with_si": int(with_si),
+            "membership_as_of": iso(as_of),
+            "membership_look_ahead": bool(ahead),
+            "sparse_date": frames.coverage.is_sparse(day),
         }
-        for ts, lv in levels.iterrows()
+        for day, value, with_si, as_of, ahead in zip(
+            levels.days,
+            levels[metric],
+            levels["members_with_si"],
+            levels["membership_as_of"],
+            levels["before_first_snapshot"],
+            strict=True,
+        )
     ]
     if since is not None:
         rows = [r for r in rows if r["settlement_date"] >= since.isoformat()]

@@ -62,9 +62,13 @@ con.execute(
 # Per index and latest settlement date: the median SI % of shares outstanding over the constituents
 # of the latest membership snapshot on or before the date (quarantine: SO <= 1 or SI > 100% of SO),
 # and its 1Y/5Y percentiles (share of reports in (d - W, d] with a value <= today's).
+# This query is the yardstick, so it stays an independent hand-written query (a glob over the
+# store, DuckDB's own median and threads, as a user would write it) rather than the engine's
+# sql/levels.sql; only the denominator and quarantine rules come from the shipped rules.sql
+# (argv[2]: engine.rules_sql()), so the two agree on what a usable denominator is.
 DUCK_QUERY = """
 import json, sys, duckdb
-store = sys.argv[1]
+store, rules = sys.argv[1], sys.argv[2]
 q = f'''
 WITH si AS (
   SELECT settlement_date AS d, symbol, short_interest::DOUBLE AS si, shares_outstanding::DOUBLE AS so_si
@@ -82,12 +86,12 @@ pick AS (
 ),
 rows AS (
   SELECT p.idx, p.d, si.si,
-    CASE WHEN m.so_m > 1 THEN m.so_m WHEN si.so_si > 1 THEN si.so_si ELSE coalesce(m.so_m, si.so_si) END AS so
+    resolve_denominator(m.so_m, si.so_si) AS so
   FROM pick p JOIN mem m ON m.idx = p.idx AND m.as_of = p.as_of
   JOIN si ON si.d = p.d AND si.symbol = m.symbol
 ),
 lv AS (
-  SELECT idx, d, median(100.0 * si / so) FILTER (WHERE so > 1 AND 100.0 * si / so <= 100) AS med
+  SELECT idx, d, median(si_pct(si, so)) FILTER (WHERE NOT quarantined(so, si, NULL)) AS med
   FROM rows GROUP BY idx, d
 ),
 last AS (SELECT max(d) AS d FROM dates)
@@ -101,6 +105,7 @@ GROUP BY a.idx, a.med ORDER BY a.idx
 '''
 con = duckdb.connect()
 con.execute("SET enable_progress_bar = false")
+con.execute(rules)
 rows = con.execute(q).fetchall()
 json.dump({r[0]: list(r[1:]) for r in rows}, sys.stdout)
 """
@@ -299,6 +304,9 @@ def bench_years(years: int, repeat: int, ingest_repeat: int, history_all: bool =
         if not (warm / ".cache").exists():
             _run([*_pos(warm), "scan", "-f", "json"])
     after_new = work / "store-after-new"
+    from positioning_cli.analytics.engine import rules_sql
+
+    rules = rules_sql()  # the yardstick's denominator and quarantine rules (see DUCK_QUERY)
 
     def new_file_ingested() -> None:
         shutil.rmtree(after_new, ignore_errors=True)
@@ -311,7 +319,7 @@ def bench_years(years: int, repeat: int, ingest_repeat: int, history_all: bool =
         [
             (scan, None, [*_pos(store), "scan", "-f", "json"]),
             (summ, None, [*_pos(store), "summary", "-f", "json"]),
-            (duck, None, [sys.executable, "-c", DUCK_QUERY, str(store)]),
+            (duck, None, [sys.executable, "-c", DUCK_QUERY, str(store), rules]),
             (fresh, new_file_ingested, [*_pos(after_new), "scan", "-f", "json"]),
             (
                 cold,

@@ -1,6 +1,6 @@
 """One index's levels per settlement date as numpy arrays: what scan and summary rank.
 
-``metrics.index_levels`` computes them (pandas, from the joined rows); the levels cache stores
+The DuckDB engine computes them (analytics/engine.py, sql/levels.sql); the levels cache stores
 them; ``indices`` reads them. Keeping this type free of pandas lets a warm scan run without
 importing it.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from positioning_cli.measures import Day, day, days
+from positioning_cli.measures import Day, day
 
 LEVEL_COLUMNS = [
     "members",
@@ -39,7 +39,7 @@ COUNT_COLUMNS = (
     "quarantined",
     "split_flagged",
 )
-# numpy dtype of each column (index_levels types its pandas columns the same way).
+# numpy dtype of each column (the engine converts its result to these).
 LEVEL_DTYPES: dict[str, str] = {
     **dict.fromkeys(LEVEL_COLUMNS, "float64"),
     **dict.fromkeys(COUNT_COLUMNS, "int64"),
@@ -92,19 +92,6 @@ class Levels:
     def empty(cls) -> Levels:
         return cls(
             np.array([], dtype="datetime64[D]"), {c: np.array([], dtype=t) for c, t in LEVEL_DTYPES.items()}
-        )
-
-    @classmethod
-    def from_frame(cls, frame: Any) -> Levels:
-        """``metrics.index_levels``' DataFrame (indexed by settlement date) as Levels."""
-        return cls(
-            days(frame.index),
-            {
-                c: days(frame[c])
-                if LEVEL_DTYPES[c] == "datetime64[D]"
-                else frame[c].to_numpy(LEVEL_DTYPES[c])
-                for c in LEVEL_COLUMNS
-            },
         )
 
     def at(self, d: Day) -> dict[str, Any]:

@@ -2,16 +2,16 @@
 
 ``scan`` and ``summary`` rank each index's latest level against its own history, which needs the
 level (median SI %, totals, days to cover...) of every settlement date held. A date's level
-depends only on that date's short-interest file, the membership snapshots and the stock closes
-(metrics.index_levels), so each cached row carries a fingerprint of exactly those inputs: the
+depends only on that date's short-interest file, the membership snapshots, the stock closes and
+the SEC shares outstanding (analytics/sql/levels.sql, run by analytics/engine.py), so each cached row carries a fingerprint of exactly those inputs: the
 SHA-256 of the date's partition file and of every members, prices and SEC shares-outstanding file
 (from the manifest),
 the price-proxy symbols excluded from the stock closes, and the digest of the definitions that
-compute a level (``definitions_digest``: the source text of ``DEFINITION_MODULES`` and the package
-version). A row is used only when its fingerprint matches the store and the code as they are now;
+compute a level (``definitions_digest``: the text of the SQL files ``DEFINITION_SQL``, the source
+of ``DEFINITION_MODULES`` and the package version). A row is used only when its fingerprint matches the store and the code as they are now;
 everything else is computed again and the cache rewritten. So after ingesting one new FINRA file
 the next scan computes one date, after a membership or price ingest it recomputes them all once,
-and after any edit to a definition (``median`` to ``mean`` in metrics.py, say) it recomputes them
+and after any edit to a definition (``median_of`` to ``avg`` in levels.sql, say) it recomputes them
 all: there is no version string for a developer to forget to bump.
 
 The cache is derived data, outside the manifest and never read by other engines; deleting it
@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from positioning_cli.analytics.engine import LEVEL_SQL
 from positioning_cli.levels import LEVEL_COLUMNS, LEVEL_DTYPES, Levels
 
 CACHE_DIR = ".cache"
@@ -45,14 +46,17 @@ LEVELS_FILE = "levels.parquet"
 FINGERPRINT = "fingerprint"
 # Parquet key-value metadata naming the file as ours (value: the definitions digest it was built by).
 MARKER = b"positioning_levels_cache"
-# Every module whose code decides what a cached level is: the per-date joins and aggregates
-# (metrics), the frames they are given (api: _si_frame, _stock_closes, _listed_rows,
-# _index_levels), the container and its date conversions (levels, measures), the Arrow
-# conversions of the cache file (arrays) and this module. Their source text is hashed into every
-# row's fingerprint, so editing any of them invalidates the cache.
+# Every SQL file and module whose text decides what a cached level is: the per-date joins and
+# aggregates (the SQL files, in engine.LEVEL_SQL's order), the engine that binds their inputs and
+# constants (analytics.engine), the inputs it is given (api: _computed_levels, _index_levels;
+# store: data_files), the container and its date conversions (levels, measures), the Arrow
+# conversions of the cache file (arrays) and this module. Their text is hashed into every row's
+# fingerprint, so editing any of them invalidates the cache.
+DEFINITION_SQL = LEVEL_SQL
 DEFINITION_MODULES = (
-    "positioning_cli.metrics",
+    "positioning_cli.analytics.engine",
     "positioning_cli.api",
+    "positioning_cli.store",
     "positioning_cli.levels",
     "positioning_cli.measures",
     "positioning_cli.arrays",
@@ -61,17 +65,27 @@ DEFINITION_MODULES = (
 
 
 @functools.cache
-def definitions_digest(modules: tuple[str, ...] = DEFINITION_MODULES) -> str:
-    """SHA-256 of the package version and the source of ``modules`` (read from disk, not imported)."""
+def definitions_digest(
+    modules: tuple[str, ...] = DEFINITION_MODULES, sql: tuple[str, ...] = DEFINITION_SQL
+) -> str:
+    """SHA-256 of the package version, the SQL files ``sql`` and the source of ``modules`` (read
+    from disk, not imported)."""
     from positioning_cli import __version__
 
     h = hashlib.sha256(__version__.encode())
+    sql_dir = _origin("positioning_cli.analytics").parent / "sql"
+    for name in sql:
+        h.update(f"sql/{name}.sql".encode() + b"\0" + (sql_dir / f"{name}.sql").read_bytes() + b"\0")
     for name in modules:
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
-            raise RuntimeError(f"{name}: module not found for the levels-cache definitions digest")
-        h.update(name.encode() + b"\0" + Path(spec.origin).read_bytes() + b"\0")
+        h.update(name.encode() + b"\0" + _origin(name).read_bytes() + b"\0")
     return h.hexdigest()[:32]
+
+
+def _origin(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise RuntimeError(f"{module}: module not found for the levels-cache definitions digest")
+    return Path(spec.origin)
 
 
 def _note(file: Path, what: str) -> None:

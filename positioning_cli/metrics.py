@@ -1,7 +1,7 @@
 """Metrics: the per-date joins of short interest with index membership, on pandas objects.
 
-Index levels (DOMAIN.md "Metrics": totals, medians, days to cover per settlement date) and
-per-stock rows. The measures of one series (changes, percentiles, price returns) are in
+Per-stock rows (scan --by stock, sectors). Index levels are computed by the DuckDB engine
+(analytics/engine.py, sql/levels.sql), with the same rules' constants. The measures of one series (changes, percentiles, price returns) are in
 measures.py, numpy only. No I/O, no printing. Dates may be ``datetime.date`` or pandas
 Timestamps; inside this module everything is datetime64[ns] so comparisons, merges and
 searchsorted never mix types.
@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from positioning_cli.levels import LEVEL_COLUMNS
-
-# FINRA reports days to cover as 1 when the average daily volume exceeds the short interest.
-DTC_FLOOR = 1.0
-# A close older than this on a settlement date is not "the close on d" (covers long weekends + a holiday).
-CLOSE_TOLERANCE_DAYS = 5
+# The rules' constants live with the engine that binds them into the SQL (one place); the
+# per-stock rows below use the same values.
+from positioning_cli.analytics.engine import (
+    CLOSE_TOLERANCE_DAYS,
+    DTC_FLOOR,
+)
 
 STOCK_COLUMNS = [
     "symbol",
@@ -40,17 +40,7 @@ STOCK_COLUMNS = [
     "denominator_source",
 ]
 
-# SEC denominators (README "Denominators"). A value from SEC's XBRL is used for settlement date d
-# when it is the issuer's latest with period_end <= d (and filed <= d when the filing date is known),
-# and only for a member whose membership row (or SI row) gives no shares outstanding > 1. Values
-# that cannot be a share count are quarantined with their reason, never averaged and never
-# replaced by an older value behind the user's back:
-SEC_PLACEHOLDER_MAX = 1_000  # 1 / 100 / 1,000 placeholders (Equibles #4115)
-SEC_JUMP = 10.0  # 10x off the symbol's previous value and its next (if any): a typo or unit slip
-SEC_STALE_DAYS = 456  # ~15 months: older than one annual report cycle plus a quarter
-SEC_ATTR = "sec_shares"  # members.attrs key holding sec_denominators(...) for every view
-# Where a member's denominator came from (scan's "denominators" counts).
-DENOMINATOR_SOURCES = ("members_file", "short_interest_file", "sec", "none")
+SEC_ATTR = "sec_shares"  # members.attrs key holding the shares_outstanding rows for the stock views
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -128,57 +118,6 @@ def _prepare_si(si: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFram
     )
 
 
-def sec_denominators(shares: pd.DataFrame) -> pd.DataFrame:
-    """SEC values with the date-independent part of their quarantine decided once.
-
-    In: the ``shares_outstanding`` table (symbol, period_end, filed, shares, share_classes). Out:
-    symbol, period_end, available (filed when known, else period_end: when the value could be known),
-    shares, reason (None, or why the value cannot be used on any date).
-    """
-    out = pd.DataFrame(
-        {
-            "symbol": shares["symbol"].astype(object).to_numpy(),
-            "period_end": _dt(shares["period_end"]).to_numpy(),
-            "filed": _dt(shares["filed"]).to_numpy() if "filed" in shares else pd.NaT,
-            "shares": _float(shares, "shares"),
-            "classes": _float(shares, "share_classes") if "share_classes" in shares else 1.0,
-        }
-    )
-    out["available"] = out["filed"].where(out["filed"] > out["period_end"], out["period_end"])
-    out = out.sort_values(["symbol", "period_end"], kind="stable").reset_index(drop=True)
-    placeholder = out["shares"] <= SEC_PLACEHOLDER_MAX
-    # Neighbours: the symbol's previous and next values that are not placeholders.
-    good = out["shares"].where(~placeholder)
-    by = out["symbol"]
-    prev = good.groupby(by).ffill().groupby(by).shift(1)
-    nxt = good.groupby(by).bfill().groupby(by).shift(-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio_prev = np.maximum(out["shares"] / prev, prev / out["shares"])
-        ratio_next = np.maximum(out["shares"] / nxt, nxt / out["shares"])
-    has_prev, has_next = prev.notna(), nxt.notna()
-    off_prev = has_prev & (ratio_prev >= SEC_JUMP)
-    off_next = has_next & (ratio_next >= SEC_JUMP)
-    # 10x off the value before it and off the one after (when there is one): an isolated outlier.
-    # A lasting change (a split) agrees with the values after it; the newest value after a 10x
-    # change waits for the next filing to confirm it; the first value is the baseline.
-    jump = ~placeholder & off_prev & (off_next | ~has_next)
-    reasons: list[str | None] = []
-    for ph, jp, n, cls, pv, nx in zip(
-        placeholder, jump, out["shares"], out["classes"], prev, nxt, strict=True
-    ):
-        if ph:
-            reasons.append(f"SEC shares outstanding of {n:,.0f} (a placeholder)")
-        elif jp:
-            near = pv if not math.isnan(pv) else nx
-            reasons.append(f"SEC shares outstanding {n:,.0f} is 10x off the issuer's {near:,.0f}")
-        elif cls > 1:
-            reasons.append(f"SEC value is issuer-wide, shared by {cls:.0f} share classes")
-        else:
-            reasons.append(None)
-    out["reason"] = pd.Series(reasons, dtype=object)
-    return out[["symbol", "period_end", "available", "shares", "reason"]]
-
-
 class _Shared:
     """A read-only frame in ``attrs``: pandas deep-copies attrs on every derived frame; this is
     passed along as is instead."""
@@ -194,7 +133,7 @@ def with_sec(members: pd.DataFrame, shares: pd.DataFrame | None) -> pd.DataFrame
     """``members`` carrying the SEC denominators every view's join uses (``members.attrs``, so
     the frames the views pass around keep them without another argument on every function)."""
     if shares is not None and len(shares):
-        members.attrs[SEC_ATTR] = _Shared(sec_denominators(shares))
+        members.attrs[SEC_ATTR] = _Shared(shares)
     return members
 
 
@@ -203,49 +142,26 @@ def _sec_of(members: pd.DataFrame) -> pd.DataFrame | None:
     return held.frame if isinstance(held, _Shared) else None
 
 
-def _sec_for(rows: pd.DataFrame, symbols: Any, sec: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+def _sec_for(rows: pd.DataFrame, symbols: Any, shares: Any) -> tuple[np.ndarray, np.ndarray]:
     """Per joined row: the SEC value as of its settlement date (NaN when none) and why it cannot be
-    used (None when it can). The value is the symbol's latest period_end among values available by d."""
+    used (None when it can): sql/sec.sql's ``sec_for``, the rule index levels use."""
     n = len(rows)
-    none = np.full(n, None, dtype=object)
-    if sec is None or not len(sec) or not n:
-        return np.full(n, np.nan), none
-    code = pd.Index(symbols).get_indexer(sec["symbol"])
-    s = sec.loc[code >= 0].assign(code=code[code >= 0])
-    if s.empty:
-        return np.full(n, np.nan), none
-    # Latest period_end among the values available by then: a running maximum in availability order.
-    s = s.sort_values(["code", "available", "period_end"], kind="stable").reset_index(drop=True)
-    best = s.groupby("code")["period_end"].cummax()
-    pos = pd.Series(np.arange(len(s)), index=pd.MultiIndex.from_arrays([s["code"], s["period_end"]]))
-    s["pick"] = pos.reindex(pd.MultiIndex.from_arrays([s["code"], best])).to_numpy()
-    left = pd.DataFrame(
+    if shares is None or not len(shares) or not n:
+        return np.full(n, np.nan), np.full(n, None, dtype=object)
+    from positioning_cli.analytics import engine
+
+    wanted = pd.DataFrame(
         {
-            "settlement_date": rows["settlement_date"].to_numpy(),
-            "code": rows["code"].to_numpy(),
-            "row": np.arange(n),
+            "d": rows["settlement_date"].to_numpy(),
+            "symbol": np.asarray(symbols, dtype=object)[rows["code"].to_numpy()],
         }
-    ).sort_values("settlement_date", kind="stable")
-    right = s[["available", "code", "pick"]].sort_values("available", kind="stable")
-    hit = pd.merge_asof(
-        left, right, left_on="settlement_date", right_on="available", by="code", direction="backward"
-    ).sort_values("row")
-    pick = hit["pick"].to_numpy(dtype="float64")
-    value = np.full(n, np.nan)
-    found = ~np.isnan(pick)
-    chosen = pick[found].astype(np.int64)
-    value[found] = s["shares"].to_numpy()[chosen]
-    ends = s["period_end"].to_numpy()[chosen]
-    why = s["reason"].to_numpy(dtype=object)[chosen]
-    dates = hit["settlement_date"].to_numpy()[found]
-    stale = pd.isna(why) & ((dates - ends) > np.timedelta64(SEC_STALE_DAYS, "D"))
-    why[stale] = [
-        f"SEC value of {pd.Timestamp(end).date()} is stale (over 15 months before the report)"
-        for end in ends[stale]
-    ]
-    reason = none
-    reason[found] = why
-    return value, reason
+    )
+    got = engine.sec_for(wanted, shares).to_pandas()
+    got["d"] = _dt(got["d"])
+    hit = wanted.merge(got, on=["d", "symbol"], how="left", sort=False)
+    reason = hit["sec_reason"].to_numpy(dtype=object)
+    reason[pd.isna(reason)] = None
+    return hit["sec_shares"].to_numpy(dtype="float64", na_value=np.nan), reason
 
 
 def _resolve_denominator(from_members: np.ndarray, from_si: np.ndarray) -> np.ndarray:
@@ -492,74 +408,3 @@ def stock_rows(
         dtype=object,
     )
     return rows[STOCK_COLUMNS]
-
-
-def index_levels(
-    si: pd.DataFrame,
-    members: pd.DataFrame,
-    closes: pd.DataFrame | None,
-    index: str,
-    max_si_pct: float = 100.0,
-) -> pd.DataFrame:
-    """One row per settlement date in ``si``: the index-level SI figures (DOMAIN "Metrics").
-
-    Over the constituents of ``index`` as of d (``membership_on``) that have an SI row on d. Quarantined
-    rows (SI % of SO > max_si_pct, or shares outstanding <= 1) are kept out of the SI % medians and the
-    cap-weighted figure — a bad denominator must not be averaged in — but their shares still count in
-    total_si_shares, which needs no denominator. Indexed by settlement_date (datetime64); empty when the
-    index has no membership snapshot.
-    """
-    rows, per_date = _joined(si, members, closes, index, max_si_pct)
-    if per_date.empty:
-        out = pd.DataFrame(columns=LEVEL_COLUMNS, index=pd.DatetimeIndex([], name="settlement_date"))
-        return out
-
-    ok = ~rows["quarantined"]
-    has_px = rows["close"].notna()
-    si_sh = rows["short_interest"]
-    cap = ok & rows["has_so"] & has_px
-    work = pd.DataFrame(
-        {
-            "settlement_date": rows["settlement_date"],
-            "members_with_si": 1,
-            "members_with_denominator": rows["has_so"].astype(int),
-            "members_with_price": has_px.astype(int),
-            "total_si_shares": si_sh,
-            "total_si_value": si_sh * rows["close"],
-            "pct_so": rows["si_pct_so"].where(ok),
-            "cap_num": (si_sh * rows["close"]).where(cap),
-            "cap_den": (rows["shares_outstanding"] * rows["close"]).where(cap),
-            "pct_float": rows["si_pct_float"].where(ok),
-            "adv_si": si_sh.where(rows["has_adv"]),
-            "adv": rows["avg_daily_volume"].where(rows["has_adv"]),
-            "dtc": rows["days_to_cover"],
-            "quarantined": rows["quarantined"].astype(int),
-            "split_flagged": rows["split_flag"].astype(int),
-        }
-    )
-    g = work.groupby("settlement_date")
-    counts = g[
-        ["members_with_si", "members_with_denominator", "members_with_price", "quarantined", "split_flagged"]
-    ].sum()
-    # min_count=1: a sum over no eligible member is undefined (NaN), not 0.
-    sums = g[["total_si_shares", "total_si_value", "cap_num", "cap_den", "adv_si", "adv"]].sum(min_count=1)
-    medians = g[["pct_so", "pct_float", "dtc"]].median()
-
-    out = per_date.set_index("settlement_date")
-    out = out.join(counts).join(sums).join(medians)
-    for c in counts.columns:
-        out[c] = out[c].fillna(0).astype("int64")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["cap_weighted_si_pct_so"] = 100.0 * out["cap_num"] / out["cap_den"]
-        out["agg_days_to_cover"] = out["adv_si"] / out["adv"]
-    out = out.rename(
-        columns={
-            "pct_so": "median_si_pct_so",
-            "pct_float": "median_si_pct_float",
-            "dtc": "median_days_to_cover",
-        }
-    )
-    out["members"] = out["members"].astype("int64")
-    out["before_first_snapshot"] = out["before_first_snapshot"].astype(bool)
-    out.index.name = "settlement_date"
-    return out[LEVEL_COLUMNS]

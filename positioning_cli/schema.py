@@ -209,7 +209,7 @@ FUNDS = TableSpec(
 # Shares outstanding from SEC XBRL (dei:EntityCommonStockSharesOutstanding, the cover-page count):
 # the denominator of SI % of shares outstanding when the membership file gives none. Values are
 # kept as filed; what is implausible (placeholders, 10x jumps, stale values) is decided when they
-# are used (metrics.sec_denominators), so a rule change needs no re-ingest.
+# are used (analytics/sql/sec.sql), so a rule change needs no re-ingest.
 SHARES_OUTSTANDING = TableSpec(
     name="shares_outstanding",
     schema=pa.schema(

@@ -769,7 +769,7 @@ def sector_table(
     """Per GICS sector of the constituents of ``index`` (all indices when None) on settlement date d.
 
     Each date's figures are over that date's own constituents of the sector that have an SI row (as
-    ``metrics.index_levels`` does for the index). Quarantined rows stay out of the median SI % but their
+    the index levels, sql/levels.sql, do for the index). Quarantined rows stay out of the median SI % but their
     shares count in total_si_shares. SI changes of the sector total are like for like (``_sector_changes``):
     the sector's constituents on d with an SI row on both dates, split-flagged symbols (flag in (base, d])
     left out when ``gates.exclude_split_flagged``. si_pct_1y / 5y: percentile of the

@@ -480,14 +480,34 @@ class Store:
                 raise ValueError("partitions cannot be combined with known_at (history is rebuilt whole)")
             whole = self._read_known_at(spec, columns, m, known_at)
             return whole if row_filter is None else row_filter(whole)
-        named = m["tables"][table]["files"]
-        rels = sorted(named) if partitions is None else sorted(set(partitions) & set(named))
-        files = self._live(table, m, rels)
+        files = self._live(table, m, self._rels(table, m, partitions))
         schema = spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns])
         if not files:
             return pa.Table.from_batches([], schema=schema)  # (schema.empty_table() imports pandas)
         parts = self._read_files(files, spec.schema, list(schema.names), row_filter)
         return pa.concat_tables(parts)
+
+    def _rels(self, table: str, m: dict[str, Any], partitions: Iterable[str] | None) -> list[str]:
+        named = m["tables"][table]["files"]
+        return sorted(named) if partitions is None else sorted(set(partitions) & set(named))
+
+    def data_files(
+        self, table: str, manifest: dict[str, Any], partitions: Iterable[str] | None = None
+    ) -> list[str]:
+        """The live files of ``table`` (only ``partitions`` when given) for another Parquet reader
+        (the DuckDB engine), after the checks ``read`` makes before opening a file. Not for a
+        point-in-time manifest, whose tables are rebuilt in memory (``read``)."""
+        if manifest.get("known_at"):
+            raise ValueError("a known_at manifest has no live files: read the table instead")
+        files = self._live(table, manifest, self._rels(table, manifest, partitions))
+        self._check_files(files)
+        return [str(p) for p, _ in files]
+
+    def _check_files(self, files: list[tuple[Path, int | None]]) -> None:
+        seen: set[Path] = set()
+        for p, size in files:
+            self.refuse_symlinks(p, seen)
+            _check_data_file(p, size)
 
     def _read_files(
         self,
@@ -502,10 +522,7 @@ class Store:
         would block the read forever), the size the manifest says (a file replaced behind the
         manifest's back is refused, not read). Errors name the file.
         """
-        seen: set[Path] = set()
-        for p, size in files:
-            self.refuse_symlinks(p, seen)
-            _check_data_file(p, size)
+        self._check_files(files)
 
         def one(p: Path) -> pa.Table:
             try:

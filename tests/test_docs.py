@@ -122,6 +122,7 @@ def test_readme_states_the_choices_as_the_code_makes_them() -> None:
         "Completeness rule",
         "Tie-breaking",
         "Standard deviation",
+        "Median of an even count",
     ):
         assert f"**{topic}" in section, topic
     assert WINDOWS_DAYS == {"1y": 365, "5y": 5 * 365} and stocks.FIVE_YEAR_DAYS == 5 * 365

@@ -24,8 +24,8 @@ import pytest
 
 from positioning_cli import api, levels_cache
 from positioning_cli import metrics as m
+from positioning_cli.analytics import engine
 from positioning_cli.indices import SplitTotals, index_rows
-from positioning_cli.levels import Levels
 from positioning_cli.measures import day
 from positioning_cli.schema import MEMBERS, PRICES, SHORT_INTEREST
 from positioning_cli.store import SourceBatch, Store
@@ -296,15 +296,16 @@ def _naive_levels(si: pd.DataFrame, members: pd.DataFrame, index: str) -> dict[p
 def test_index_levels_and_split_totals_equal_naive(tmp_path: Path, seed: int) -> None:
     _random_store(tmp_path / "s", seed)
     frames = api._load(tmp_path / "s")
+    every = engine.index_levels(engine.LevelInputs(frames.si, frames.members))
     for idx in ("RUT", "NDX", "SPX"):
-        levels = m.index_levels(frames.si, frames.members, None, idx)
+        lv = every[idx]
         naive = _naive_levels(frames.si, frames.members, idx)
-        assert list(levels.index) == list(naive)
+        assert list(lv.days) == [day(d) for d in naive]
         for d, want in naive.items():
+            row = lv.at(d)
             for col, v in want.items():
-                assert _same(float(levels.loc[d, col]), float(v)), (idx, d, col)
+                assert _same(float(row[col]), float(v)), (idx, d, col)
         split = SplitTotals.from_frames(frames.si, frames.members)
-        lv = Levels.from_frame(levels)
         ds = list(frames.dates)
         for i, d in enumerate(ds):
             for base in ds[max(0, i - 4) : i]:

@@ -289,7 +289,7 @@ def test_update_fetches_sec_weekly(sec: Env) -> None:
 def test_sec_quarantine_rules_by_hand() -> None:
     import pandas as pd
 
-    from positioning_cli.metrics import sec_denominators
+    from positioning_cli.analytics.engine import sec_values
 
     series = {
         "OUT": [1_000_000, 10_000_000, 1_000_000, 1_050_000],  # an isolated 10x value
@@ -306,10 +306,23 @@ def test_sec_quarantine_rules_by_hand() -> None:
     frame = pd.DataFrame(rows, columns=["symbol", "period_end", "shares"])
     frame["filed"] = pd.NaT
     frame["share_classes"] = [2 if s == "CLS" else 1 for s in frame["symbol"]]
-    out = sec_denominators(frame)
+    out = sec_values(frame).to_pydict()
     flagged = {
         (s, int(v)): r for s, v, r in zip(out["symbol"], out["shares"], out["reason"], strict=True) if r
     }
     assert set(flagged) == {("OUT", 10_000_000), ("NEW", 50_000_000), ("PLH", 1_000), ("CLS", 7_000_000)}
     assert "placeholder" in flagged[("PLH", 1_000)] and "10x" in flagged[("NEW", 50_000_000)]
     assert "2 share classes" in flagged[("CLS", 7_000_000)]
+
+
+def test_known_at_after_the_fetch_gives_the_live_levels_and_denominators(fetched: Path) -> None:
+    """--known-at rebuilds the tables in memory and runs the same SQL over them as the live scan
+    runs over the files: after the fetch, the snapshot of now equals the live store."""
+    live = json.loads(run_cli("scan", "--index", "RUT", "-f", "json", store=fetched).out)
+    known = datetime.now(UTC).isoformat(timespec="seconds")
+    r = run_cli("scan", "--index", "RUT", "-f", "json", "--known-at", known, store=fetched)
+    assert r.code == 0, r.err
+    then = json.loads(r.out)
+    assert then["denominators"] == live["denominators"] and live["denominators"]["RUT"]["sec"] > 0
+    assert then["rows"][0]["median_si_pct_so"] == live["rows"][0]["median_si_pct_so"]
+    assert then["rows"][0]["quarantined"] == live["rows"][0]["quarantined"]

@@ -23,7 +23,7 @@ from tests.conftest import ROOT, SAMPLE
 from tests.test_store_hostile import cli
 
 SI_FILES = sorted((SAMPLE / "short_interest").iterdir())[-6:]
-MEDIAN_LINE = 'medians = g[["pct_so", "pct_float", "dtc"]].median()'
+MEDIAN_LINE = "median_of(CASE WHEN NOT r.quarantined THEN r.pct_so END) AS median_si_pct_so"
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def in_process_scan(store: Path) -> tuple[list[dict[str, object]], str]:
 
 
 def test_stale_definition_edit_recomputes_the_cache(store: Path, tmp_path: Path) -> None:
-    """A developer changes median() to mean() in metrics.index_levels, in a copy of the package,
+    """A developer changes median_of to avg in sql/levels.sql, in a copy of the package,
     and runs scan on a store whose cache the original code filled: the numbers are the edited
     definition's (equal to a run without any cache), not the cached ones."""
     original, _ = scan_rows(store)
@@ -79,10 +79,10 @@ def test_stale_definition_edit_recomputes_the_cache(store: Path, tmp_path: Path)
 
     edited = tmp_path / "edited"
     shutil.copytree(ROOT / "positioning_cli", edited / "positioning_cli")
-    metrics = edited / "positioning_cli" / "metrics.py"
-    source = metrics.read_text()
+    sql = edited / "positioning_cli" / "analytics" / "sql" / "levels.sql"
+    source = sql.read_text()
     assert source.count(MEDIAN_LINE) == 1
-    metrics.write_text(source.replace(MEDIAN_LINE, MEDIAN_LINE.replace(".median()", ".mean()")))
+    sql.write_text(source.replace(MEDIAN_LINE, MEDIAN_LINE.replace("median_of(", "avg(")))
 
     with_edit, err = scan_rows(store, edited)
     without_cache, _ = scan_rows(store, edited, POSITIONING_NO_CACHE="1")
@@ -102,10 +102,12 @@ def test_stale_definition_edit_recomputes_the_cache(store: Path, tmp_path: Path)
 
 
 def test_definitions_digest_covers_every_definition_module(tmp_path: Path) -> None:
-    """The digest changes when any one hashed module's text changes (a copied package on sys.path)."""
+    """The digest changes when any one hashed module's or SQL file's text changes (a copied package
+    on sys.path)."""
     code = (
         "from positioning_cli import levels_cache as c; "
-        "print(c.definitions_digest(), c.definitions_digest.__wrapped__(c.DEFINITION_MODULES))"
+        "print(c.definitions_digest(),"
+        " c.definitions_digest.__wrapped__(c.DEFINITION_MODULES, c.DEFINITION_SQL))"
     )
 
     def digest(root: Path) -> str:
@@ -121,12 +123,17 @@ def test_definitions_digest_covers_every_definition_module(tmp_path: Path) -> No
     shutil.copytree(ROOT / "positioning_cli", base / "positioning_cli")
     reference = digest(base)
     assert reference == levels_cache.definitions_digest()
-    for module in levels_cache.DEFINITION_MODULES:
-        copy = tmp_path / module
+    edits = [(m, m.replace(".", "/") + ".py", "#") for m in levels_cache.DEFINITION_MODULES]
+    edits += [
+        (f"sql-{n}", f"positioning_cli/analytics/sql/{n}.sql", "--") for n in levels_cache.DEFINITION_SQL
+    ]
+    assert "sql-levels" in {name for name, _, _ in edits}
+    for name, rel, comment in edits:
+        copy = tmp_path / name
         shutil.copytree(base, copy)
-        source = copy / (module.replace(".", "/") + ".py")
-        source.write_text(source.read_text() + "\n# an edit\n")
-        assert digest(copy) != reference, module
+        source = copy / rel
+        source.write_text(source.read_text() + f"\n{comment} an edit\n")
+        assert digest(copy) != reference, name
 
 
 def _foreign_cache(store: Path, tmp_path: Path) -> Path:
@@ -195,3 +202,19 @@ def test_damaged_foreign_or_symlinked_cache_is_ignored_and_rebuilt(
         # Rebuilt: the next scan trusts it, silently, with the same numbers.
         again, err = in_process_scan(store)
         assert again == reference and err == ""
+
+
+def test_a_damaged_store_file_read_by_the_engine_is_one_line_naming_it(store: Path) -> None:
+    """Levels are computed by DuckDB from the store's files: a partition the manifest vouches for
+    (same size) whose bytes are damaged is refused with the store's one-line error (exit 6) naming
+    it, as the store's own reader does, never an engine traceback."""
+    from positioning_cli.errors import ExitCode
+    from tests.test_store_hostile import one_line
+
+    oldest = sorted((store / "short_interest").rglob("part-*.parquet"))[0]
+    damaged = bytearray(oldest.read_bytes())
+    for i in range(200, 600):  # inside the first column chunk; size unchanged
+        damaged[i] ^= 0x5A
+    oldest.write_bytes(bytes(damaged))
+    line = one_line(cli("scan", "-f", "json", store=store), ExitCode.STORE)
+    assert str(oldest) in line and "cannot read" in line

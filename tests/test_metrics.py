@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from positioning_cli import measures as ms
 from positioning_cli import metrics as m
+from positioning_cli.analytics import engine
 from positioning_cli.indices import SplitTotals
 from positioning_cli.levels import Levels
 
@@ -28,6 +29,22 @@ def _no_minimum_observations(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 D = date(2024, 1, 15)  # a Monday settlement date
+
+
+def _levels(
+    si: pd.DataFrame,
+    members: pd.DataFrame,
+    closes: pd.DataFrame | None,
+    index: str,
+    max_si_pct: float = 100.0,
+) -> Levels:
+    """The engine's levels of ``index`` (sql/levels.sql) over frames in memory."""
+    out = engine.index_levels(engine.LevelInputs(si, members, closes), (), max_si_pct)
+    return out[index]
+
+
+def _day(d: date) -> np.datetime64:
+    return np.datetime64(d, "D")
 
 
 def _members(rows: list[tuple], index: str = "RUT") -> pd.DataFrame:
@@ -108,9 +125,9 @@ HAND_CLOSES = pd.DataFrame(
 
 
 def test_index_levels_hand_worked() -> None:
-    out = m.index_levels(HAND_SI, HAND_MEMBERS, HAND_CLOSES, "RUT")
-    assert list(out.index) == [pd.Timestamp(D)]
-    row = out.iloc[0]
+    out = _levels(HAND_SI, HAND_MEMBERS, HAND_CLOSES, "RUT")
+    assert list(out.days) == [_day(D)]
+    row = out.at(D)
     assert row["members"] == 6  # A..F
     assert row["members_with_si"] == 5  # F has no SI row, G is no constituent
     assert row["members_with_denominator"] == 4  # A, B, C (SI-row SO), D; E's SO of 1 is no denominator
@@ -129,19 +146,19 @@ def test_index_levels_hand_worked() -> None:
     assert row["median_days_to_cover"] == pytest.approx(1.5)
     assert row["quarantined"] == 2
     assert row["split_flagged"] == 1
-    assert row["membership_as_of"] == pd.Timestamp(2024, 1, 1)
+    assert row["membership_as_of"] == _day(date(2024, 1, 1))
     assert not row["before_first_snapshot"]
 
 
 def test_quarantine_threshold_is_a_parameter() -> None:
-    row = m.index_levels(HAND_SI, HAND_MEMBERS, HAND_CLOSES, "RUT", max_si_pct=200.0).iloc[0]
+    row = _levels(HAND_SI, HAND_MEMBERS, HAND_CLOSES, "RUT", max_si_pct=200.0).at(D)
     assert row["quarantined"] == 1  # only the SO of 1 now
     assert row["median_si_pct_so"] == pytest.approx(10.0)  # median of 2, 10, 10, 136.1
     assert row["cap_weighted_si_pct_so"] == pytest.approx(100 * (650 + 1361) / (22500 + 1000))
 
 
 def test_index_levels_without_closes() -> None:
-    row = m.index_levels(HAND_SI, HAND_MEMBERS, None, "RUT").iloc[0]
+    row = _levels(HAND_SI, HAND_MEMBERS, None, "RUT").at(D)
     assert row["members_with_price"] == 0
     assert math.isnan(row["total_si_value"])
     assert math.isnan(row["cap_weighted_si_pct_so"])
@@ -166,10 +183,20 @@ def test_stock_rows_hand_worked() -> None:
     assert m.stock_rows(HAND_SI, HAND_MEMBERS, "RUT", date(2024, 1, 16)).empty
 
 
-def test_unknown_index_gives_empty_levels() -> None:
-    out = m.index_levels(HAND_SI, HAND_MEMBERS, None, "NDX")
-    assert out.empty
-    assert list(out.columns) == m.LEVEL_COLUMNS
+def test_median_of_an_even_count_is_the_mean_of_the_two_middle_values_to_the_bit() -> None:
+    """README "Choices": (a + b) / 2, as statistics.median computes it; DuckDB's own median
+    (a + (b - a) / 2) gives 0.4 here, one bit away."""
+    members = _members([(date(2024, 1, 1), s, "x", 1000, 1000) for s in ("A", "B")])
+    si = _si([(D, "A", 1, 1, False, None, None), (D, "B", 7, 1, False, None, None)])
+    row = _levels(si, members, None, "RUT").at(D)
+    pcts = [100 * 1 / 1000, 100 * 7 / 1000]
+    assert row["median_si_pct_so"] == statistics.median(pcts) == row["median_si_pct_float"]
+    assert row["median_si_pct_so"] != pcts[0] + (pcts[1] - pcts[0]) / 2
+
+
+def test_an_index_without_membership_has_no_levels() -> None:
+    out = engine.index_levels(engine.LevelInputs(HAND_SI, HAND_MEMBERS))
+    assert list(out) == ["RUT"]
 
 
 # --- membership --------------------------------------------------------------------------------------
@@ -204,12 +231,12 @@ def test_index_levels_follows_membership_changes() -> None:
             (date(2024, 2, 15), "C", 3, 1, False, None, None),
         ]
     )
-    out = m.index_levels(si, SNAP_MEMBERS, None, "RUT")
-    first, second = out.iloc[0], out.iloc[1]
+    out = _levels(si, SNAP_MEMBERS, None, "RUT")
+    first, second = out.at(date(2023, 12, 15)), out.at(date(2024, 2, 15))
     assert first["before_first_snapshot"] and first["total_si_shares"] == 1  # Jan list: A, B
     assert first["members"] == 2 and first["members_with_si"] == 1
     assert not second["before_first_snapshot"] and second["total_si_shares"] == 5  # Feb list: B, C
-    assert second["membership_as_of"] == pd.Timestamp(2024, 2, 1)
+    assert second["membership_as_of"] == _day(date(2024, 2, 1))
 
 
 # --- naive per-date loop on a random store -----------------------------------------------------------
@@ -325,7 +352,7 @@ def _naive_levels(si: pd.DataFrame, members: pd.DataFrame, closes: pd.DataFrame,
             "median_days_to_cover": statistics.median(dtcs) if dtcs else nan,
             "quarantined": n_q,
             "split_flagged": n_split,
-            "membership_as_of": pd.Timestamp(snap),
+            "membership_as_of": _day(snap),
             "before_first_snapshot": not eligible,
         }
     return out
@@ -334,14 +361,15 @@ def _naive_levels(si: pd.DataFrame, members: pd.DataFrame, closes: pd.DataFrame,
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_index_levels_matches_naive_loop(seed: int) -> None:
     si, members, closes = _random_store(seed)
-    got = m.index_levels(si, members, closes, "RUT", max_si_pct=100.0)
+    got = _levels(si, members, closes, "RUT", max_si_pct=100.0)
     want = _naive_levels(si, members, closes, 100.0)
-    assert list(got.index) == list(want)
-    assert got["before_first_snapshot"].iloc[0]  # the store exercises the before-first path
+    assert list(got.days) == [_day(d) for d in want]
+    assert got["before_first_snapshot"][0]  # the store exercises the before-first path
     assert got["quarantined"].sum() > 0 and got["split_flagged"].sum() > 0
     for d, expected in want.items():
+        row = got.at(d)
         for col, v in expected.items():
-            g = got.loc[d, col]
+            g = row[col]
             if isinstance(v, float) and math.isnan(v):
                 assert math.isnan(g), (d, col, g)
             elif isinstance(v, float):
@@ -387,7 +415,7 @@ def test_index_levels_at_scale_keeps_its_shape() -> None:
         }
     )
     # A shape check at scale; speed itself is measured by `make bench`, never in a test.
-    out = m.index_levels(si, members, closes, "RUT")
+    out = _levels(si, members, closes, "RUT")
     assert len(out) == 170 and (out["members"] == 2000).all()
 
 
@@ -463,7 +491,7 @@ def _split_change(
     si: pd.DataFrame, members: pd.DataFrame, index: str, d: Any, base: Any
 ) -> tuple[float, int]:
     """indices.SplitTotals on these frames, each date against the snapshot its levels used."""
-    levels = Levels.from_frame(m.index_levels(si, members, None, index))
+    levels = _levels(si, members, None, index)
     matched = SplitTotals.from_frames(si, members).change(index, levels, ms.day(d), ms.day(base))
     return matched.value, len(matched.split)
 
@@ -517,11 +545,9 @@ def test_like_for_like_equals_plain_change_when_nothing_moves(seed: int) -> None
         on = si[si["settlement_date"].isin([d, base])]
         both = on.groupby("symbol")["settlement_date"].transform("size") == 2
         pair = on[both.to_numpy()].reset_index(drop=True)
-        levels = m.index_levels(pair, members, None, "RUT")
-        plain = (
-            levels.loc[pd.Timestamp(d), "total_si_shares"] / levels.loc[pd.Timestamp(base), "total_si_shares"]
-            - 1
-        )
+        levels = _levels(pair, members, None, "RUT")
+        total = levels.floats("total_si_shares")
+        plain = total[levels.pos(ms.day(d))] / total[levels.pos(ms.day(base))] - 1
         value, n = _split_change(pair, members, "RUT", d, base)
         assert n == 0 and value == pytest.approx(plain, rel=1e-12)
 

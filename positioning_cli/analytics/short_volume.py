@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from importlib import resources
 from typing import TYPE_CHECKING, Any
+
+from positioning_cli.analytics import engine
+from positioning_cli.analytics.engine import deterministic_connection
 
 if TYPE_CHECKING:
     import duckdb
@@ -57,15 +59,7 @@ class RatioDay:
 
 
 def query_text(name: str = "short_volume") -> str:
-    return resources.files("positioning_cli.analytics").joinpath(f"sql/{name}.sql").read_text()
-
-
-def deterministic_connection() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB on one thread: parallel float sums add in a varying order, and the same
-    store must give the same numbers to the last bit on every run (goldens, ndjson = json)."""
-    import duckdb
-
-    return duckdb.connect(config={"threads": 1})
+    return engine.query_text(name)
 
 
 def _connect(volume: pa.Table, members: pa.Table, since: date, as_of: date) -> duckdb.DuckDBPyConnection:
