@@ -542,7 +542,7 @@ def _reference_frames(store: Any, manifest: dict[str, Any], members_table: Any) 
     members = with_sec(members, shares.to_pandas() if shares.num_rows else None)
     cot_table = store.read("cot", None, manifest)
     cot = cot_table if cot_table.num_rows else None
-    return _Frames(None, members, _prices(store, manifest), None, cot, shares)
+    return _Frames(None, members, _prices(store, manifest), None, cot=cot, shares=shares)
 
 
 def read_prices(
