@@ -433,6 +433,7 @@ SI_COLUMNS = [
     "settlement_date",
     "symbol",
     "short_interest",
+    "previous_short_interest",  # FINRA restates it on a split report: the split ratio (analytics/splits.py)
     "avg_daily_volume",
     "split_flag",
     "shares_outstanding",
@@ -465,6 +466,19 @@ def _load(store_root: Path, known_at: datetime | None = None) -> _Frames:
         _no_short_interest(store_root, known_at)
     frames.si = si
     frames.dates = pd.DatetimeIndex(sorted(si["settlement_date"].unique()))
+    return split_adjusted(frames)
+
+
+def split_adjusted(frames: _Frames) -> _Frames:
+    """Short interest, membership denominators and prices on one share basis, the latest held
+    (analytics/splits.py): every view reads these frames, so no number mixes bases."""
+    from positioning_cli.analytics import splits
+
+    found = splits.events(frames.si, frames.prices)
+    if found:
+        frames.si = splits.restate_si(frames.si, found)
+        frames.members = splits.restate_members(frames.members, found)
+        frames.prices = splits.restate_prices(frames.prices, found)
     return frames
 
 
@@ -642,8 +656,57 @@ def _whole_index_view(frames: _Frames, proxy_map: Mapping[str, tuple[str, ...]])
         sel = frames.prices[frames.prices["symbol"] == sym]
         if len(sel):
             prices[sym] = Prices.of(sym, sel["date"], sel["close"], sel["high"], sel["low"])
-    split = SplitTotals.from_frames(frames.si, frames.members)
+    split = SplitTotals.from_frames(_unresolved_as_flag(frames.si), frames.members)
     return IndexView(days(frames.dates), levels, split, prices, frames.cot)
+
+
+def _unresolved_as_flag(si: Any) -> Any:
+    """SI rows whose ``split_flag`` marks only the splits the model could not resolve: a restated
+    total needs no symbol left out (analytics/splits.py)."""
+    from positioning_cli.analytics import splits
+
+    return si.assign(split_flag=si[splits.UNRESOLVED]) if splits.UNRESOLVED in si else si
+
+
+def _split_events(store: Any, manifest: dict[str, Any], listed: Any, files: dict[Any, str]) -> list[Any]:
+    """The store's split events (analytics/splits.py) from its flagged rows, the report before each
+    (same symbol) and the flagged symbols' closes, without reading the rest of the history."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from positioning_cli import arrays
+    from positioning_cli.analytics import splits
+
+    def flagged(t: pa.Table) -> pa.Table:
+        return listed(t.filter(arrays.from_numpy(arrays.flags(t.column("split_flag")))))
+
+    flags = store.read(
+        "short_interest", SI_COLUMNS, manifest, row_filter=flagged, partitions=list(files.values())
+    )
+    flags = flags.filter(arrays.from_numpy(arrays.flags(flags.column("split_flag"))))
+    if not flags.num_rows:
+        return []
+    from positioning_cli.measures import to_date
+
+    held = np.array(sorted(files), dtype="datetime64[D]")
+    flag_days = np.unique(arrays.days(flags.column("settlement_date")))
+    before = {held[p] for p in np.searchsorted(held, flag_days) - 1 if p >= 0}
+    names = pc.unique(flags.column("symbol"))
+
+    def theirs(t: pa.Table) -> pa.Table:
+        return t.filter(pc.is_in(t.column("symbol"), value_set=names))
+
+    prior = store.read(
+        "short_interest",
+        SI_COLUMNS,
+        manifest,
+        row_filter=theirs,
+        partitions=[files[to_date(x)] for x in sorted(before)],
+    )
+    si = _si_frame(pa.concat_tables([prior, flags]))
+    prices = read_prices(store, manifest, theirs).to_pandas()
+    return splits.events(si, prices)
 
 
 def _indices_with_members(listed_indices: Iterable[str]) -> list[str]:
@@ -740,14 +803,19 @@ def _cached_index_view(
                 ]
             )
         # Levels: cached where the inputs are unchanged, the rest computed from their own files.
-        wanted = levels_cache.fingerprints(manifest, proxies)
+        # A new split event restates every earlier date (one share basis): it is in each fingerprint.
+        events = _split_events(store, manifest, listed, files)
+        si = _unresolved_flags(si, events)
+        wanted = levels_cache.fingerprints(manifest, proxies, extra=repr(events))
         levels = levels_cache.load(store_root, wanted)
         with_members = _indices_with_members(members_table.column("index").to_pylist())
         missing = sorted(
             {x for i in with_members for x in dates if i not in levels or levels[i].pos(x) is None}
         )
         if missing:
-            fresh = _computed_levels(store, manifest, members_table, proxy_map, listed, rel_of(missing))
+            fresh = _computed_levels(
+                store, manifest, members_table, proxy_map, listed, rel_of(missing), events
+            )
             for i in with_members:
                 levels[i] = fresh[i] if i not in levels else levels[i].merged(fresh[i])
             levels_cache.save(store_root, levels, wanted)
@@ -770,13 +838,36 @@ def _computed_levels(
     proxy_map: Mapping[str, tuple[str, ...]],
     listed: Any,
     partitions: list[str],
+    events: list[Any],
 ) -> dict[str, Any]:
-    """Index levels of the settlement dates in ``partitions``, per index (pandas joins)."""
+    """Index levels of the settlement dates in ``partitions``, per index (pandas joins), on the
+    share basis of the store's split ``events``."""
+    from positioning_cli.analytics import splits
+
     frames = _reference_frames(store, manifest, members_table)
     si = _si_frame(
         store.read("short_interest", SI_COLUMNS, manifest, row_filter=listed, partitions=partitions)
     )
+    if events:
+        si = splits.restate_si(si, events)
+        frames.members = splits.restate_members(frames.members, events)
+        frames.prices = splits.restate_prices(frames.prices, events)
     return _index_levels(si, frames, proxy_map)
+
+
+def _unresolved_flags(si: Any, events: list[Any]) -> Any:
+    """The Arrow SI rows with ``split_flag`` kept only where the split is unresolved
+    (``_unresolved_as_flag`` for the cached view)."""
+    import numpy as np
+
+    from positioning_cli import arrays
+    from positioning_cli.analytics import splits
+
+    days = arrays.days(si.column("settlement_date"))
+    symbols = np.array(si.column("symbol").to_pylist(), dtype=object)
+    keep = splits.unresolved(events, symbols, days) & arrays.flags(si.column("split_flag"))
+    i = si.schema.get_field_index("split_flag")
+    return si.set_column(i, "split_flag", arrays.from_numpy(keep))
 
 
 def _index_levels(si: Any, frames: _Frames, proxy_map: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:

@@ -37,6 +37,7 @@ import pandas as pd
 
 from positioning_cli import measures as ms
 from positioning_cli import metrics as m
+from positioning_cli.analytics import splits
 
 ONE_YEAR_DAYS = 365
 FIVE_YEAR_DAYS = 5 * 365
@@ -286,6 +287,16 @@ def _pct_in_window(
     return pct, cnt.astype("int64"), complete
 
 
+def _split_breaks(si: pd.DataFrame) -> np.ndarray:
+    """Per SI row: a split whose ratio is unknown (analytics/splits.py), so a change across it would
+    mix share bases. Frames restated by the split model carry ``split_unresolved``; raw frames only
+    FINRA's flag, every one of which then counts."""
+    col = splits.UNRESOLVED if splits.UNRESOLVED in si else "split_flag"
+    if col not in si:
+        return np.zeros(len(si), dtype=bool)
+    return np.asarray(si[col].fillna(False).astype(bool).to_numpy(), dtype=bool)
+
+
 def _rank(frame: pd.DataFrame, score: str, tie: str) -> np.ndarray:
     """1-based rank by ``score`` descending, NaN last, ties by ``tie`` ascending."""
     if frame.empty:
@@ -482,9 +493,7 @@ def stock_table(
         si_h["symbol"],
         si_h["settlement_date"].to_numpy(dtype="datetime64[ns]"),
         m._float(si_h, "short_interest"),
-        si_h["split_flag"].fillna(False).astype(bool).to_numpy()
-        if "split_flag" in si_h
-        else np.zeros(len(si_h), dtype=bool),
+        _split_breaks(si_h),
     )
     p = _coded(universe, px["symbol"], px["date"].to_numpy(dtype="datetime64[ns]"), px["close"].to_numpy())
     si_now = rows["short_interest"].astype("float64").to_numpy()
@@ -706,8 +715,7 @@ def sector_table(
 
     bases: dict[str, pd.Timestamp | None] = {}
     removed: dict[str, set[str]] = {s: set() for s in sectors}
-    flag_col = si_h["split_flag"] if "split_flag" in si_h else pd.Series(False, index=si_h.index)
-    flags = si_h[flag_col.fillna(False).astype(bool).to_numpy()]
+    flags = si_h[_split_breaks(si_h)]
     for kind in SECTOR_CHANGE_KINDS:
         b = _base(dates, d, kind)
         bases[kind] = b
