@@ -297,6 +297,14 @@ def _split_breaks(si: pd.DataFrame) -> np.ndarray:
     return np.asarray(si[col].fillna(False).astype(bool).to_numpy(), dtype=bool)
 
 
+def _split_restated(si: pd.DataFrame) -> np.ndarray:
+    """Per SI row: a split the model resolved (its window's shares and prices are restated)."""
+    if splits.UNRESOLVED not in si or "split_flag" not in si:
+        return np.zeros(len(si), dtype=bool)
+    flag = np.asarray(si["split_flag"].fillna(False).astype(bool).to_numpy(), dtype=bool)
+    return flag & ~_split_breaks(si)
+
+
 def _rank(frame: pd.DataFrame, score: str, tie: str) -> np.ndarray:
     """1-based rank by ``score`` descending, NaN last, ties by ``tie`` ascending."""
     if frame.empty:
@@ -584,12 +592,27 @@ def stock_table(
     )
 
     verb = "nulled" if gates.exclude_split_flagged else "computed across it"
+    # Splits the model resolved (analytics/splits.py): the window's figures are restated, say so.
+    restated = _coded(
+        universe,
+        si_h["symbol"],
+        si_h["settlement_date"].to_numpy(dtype="datetime64[ns]"),
+        m._float(si_h, "short_interest"),
+        _split_restated(si_h),
+    )
+    restated_by_kind = {
+        k: _any_flag_in(restated, n, b) if b is not None else np.zeros(n, dtype=bool)
+        for k, b in bases.items()
+    }
     note: list[str | None] = []
     for i in range(n):
         parts = []
         kinds = [k for k in CHANGE_KINDS if hit_by_kind[k][i]]
         if kinds:
             parts.append(f"split in window ({', '.join(kinds)}): changes {verb}")
+        kinds = [k for k in CHANGE_KINDS if restated_by_kind[k][i]]
+        if kinds:
+            parts.append(f"split in window ({', '.join(kinds)}): restated on today's share basis")
         if truncated[i]:
             parts.append(f"1Y SI percentile from the split on {_iso(pd.Timestamp(cut[i]))}")
         note.append("; ".join(parts) or None)

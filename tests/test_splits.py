@@ -118,6 +118,10 @@ def test_stock_numbers_across_the_split(store: Path) -> None:
     # SI change across the split: restated 120 -> 240, not nulled and not 260/120 - 1.
     assert on_0415["si_change_last"] == pytest.approx(260 / 240 - 1)
     assert on_0430["si_change_last"] == pytest.approx(270 / 260 - 1)
+    # The row says which windows hold the split: 04-15's last report, 04-30's "3 reports ago" (03-13).
+    assert on_0415["change_note"] == "split in window (last): restated on today's share basis"
+    assert on_0430["change_note"] == "split in window (3): restated on today's share basis"
+    assert rows["2026-03-31"]["change_note"] is None
     # Price return across the split on adjusted closes (last close on or before each date).
     assert on_0415["price_return_last"] == pytest.approx(adj[date(2026, 4, 15)] / adj[date(2026, 3, 31)] - 1)
     # 1Y price percentile on adjusted closes: share of closes in (d - 365, d] <= the close on d.
@@ -210,3 +214,69 @@ def test_reverse_split_from_the_price_jump_and_an_unresolved_one() -> None:
 def test_snap(quotient: float, tolerance: float, expected: float | None) -> None:
     got = splits.snap(quotient, tolerance)
     assert got == (pytest.approx(expected) if expected is not None else None)
+
+
+# ------------------------------------------------------------------------------- the sample store
+
+
+def _sql(store: Path, query: str) -> list[tuple]:
+    """DuckDB straight on the store's Parquet files: a second engine for the same numbers."""
+    import duckdb
+
+    con = duckdb.connect()
+    for table in ("short_interest", "members", "prices"):
+        con.execute(
+            f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{store}/{table}/**/*.parquet', hive_partitioning = true)"
+        )
+    return con.execute(query).fetchall()
+
+
+WAVE_JUMP = """
+    WITH p AS (SELECT "date", close, lag(close) OVER (ORDER BY "date") AS prev FROM prices WHERE symbol = 'WAVE')
+    SELECT "date", round(prev / close) FROM p WHERE "date" > DATE '2026-03-31' AND "date" <= DATE '2026-04-15'
+    ORDER BY abs(ln(prev / close)) DESC LIMIT 1
+"""
+
+
+def test_sample_store_split_figures(demo_store: Path) -> None:
+    """WAVE split 2:1 in April 2026 (FINRA S on 2026-04-15); the SPX snapshot of 2026-01-02 holds
+    its pre-split share count."""
+    ((ex_date, ratio),) = _sql(demo_store, WAVE_JUMP)
+    assert (ex_date, ratio) == (date(2026, 4, 6), 2.0)
+    ((si, so),) = _sql(
+        demo_store,
+        "SELECT s.short_interest, m.shares_outstanding FROM short_interest s, members m WHERE s.symbol = 'WAVE'"
+        " AND m.symbol = 'WAVE' AND m.index = 'SPX' AND m.as_of = DATE '2026-01-02' AND s.settlement_date = DATE '2026-10-30'",
+    )
+    row = _json(demo_store, "scan", "--by", "stock", "--symbols", "WAVE")["rows"][0]
+    assert row["si_pct_so"] == pytest.approx(100 * si / (so * ratio))  # 4.85%, not 9.69%
+    assert round(row["si_pct_so"], 2) == 4.85
+
+    # SPX Communication Services YTD: cap-weighted on today's basis (every member has a close on
+    # every day, so the chain-linked level's return is the ratio of the two days' caps).
+    ((ytd,),) = _sql(
+        demo_store,
+        f"""
+        WITH mem AS (
+            SELECT symbol, shares_outstanding * CASE WHEN symbol = 'WAVE' THEN {ratio} ELSE 1 END AS so
+            FROM members WHERE index = 'SPX' AND as_of = DATE '2026-01-02' AND sector = 'Communication Services'
+              AND symbol IN (SELECT symbol FROM short_interest WHERE settlement_date = DATE '2026-10-30')),
+        adj AS (
+            SELECT symbol, "date",
+                   close / CASE WHEN symbol = 'WAVE' AND "date" < DATE '{ex_date}' THEN {ratio} ELSE 1 END AS close
+            FROM prices),
+        ends AS (
+            SELECT m.symbol, m.so, (SELECT close FROM adj WHERE adj.symbol = m.symbol AND "date" <= DATE '2026-10-30'
+                                    ORDER BY "date" DESC LIMIT 1) AS c1,
+                   (SELECT close FROM adj WHERE adj.symbol = m.symbol AND "date" <= DATE '2025-12-31'
+                    ORDER BY "date" DESC LIMIT 1) AS c0
+            FROM mem m)
+        SELECT sum(so * c1) / sum(so * c0) - 1 FROM ends
+        """,
+    )
+    sectors = _json(demo_store, "scan", "--by", "sector", "--index", "SPX")["rows"]
+    comm = next(r for r in sectors if r["sector"] == "Communication Services")
+    assert comm["price_return_ytd"] == pytest.approx(ytd)
+    # +1.4%: unadjusted closes made it -10.4%; adjusting the closes but keeping WAVE's pre-split
+    # share count (half its market cap) would give +0.9%.
+    assert round(100 * comm["price_return_ytd"], 1) == 1.4
