@@ -524,6 +524,7 @@ def read_prices(
     row_filter: Callable[[Any], Any] | None = None,
     *,
     ranges: bool = True,
+    partitions: list[str] | None = None,
 ) -> Any:
     """Daily prices (Arrow: symbol, date, close, and high, low with ``ranges``) as the read commands
     use them: the quoted close, or the adjusted close on a day only an adjusted-prices file
@@ -532,7 +533,11 @@ def read_prices(
 
     extra = ["high", "low"] if ranges else []
     t = store.read(
-        "prices", ["symbol", "date", "close", "adj_close", *extra], manifest, row_filter=row_filter
+        "prices",
+        ["symbol", "date", "close", "adj_close", *extra],
+        manifest,
+        row_filter=row_filter,
+        partitions=partitions,
     )
     close = pc.coalesce(t.column("close"), t.column("adj_close"))
     return t.set_column(t.schema.get_field_index("close"), "close", close).drop_columns(["adj_close"])
@@ -668,6 +673,23 @@ def _unresolved_as_flag(si: Any) -> Any:
     return si.assign(split_flag=si[splits.UNRESOLVED]) if splits.UNRESOLVED in si else si
 
 
+def _kept_split_events(
+    store_root: Path, store: Any, manifest: dict[str, Any], listed: Any, files: dict[Any, str]
+) -> list[Any]:
+    """``_split_events``, kept in STORE/.cache for the inputs and code that found them: finding
+    them reads every short-interest file, which a warm scan otherwise does not."""
+    from positioning_cli import levels_cache
+    from positioning_cli.analytics import splits
+
+    folder = Path(store_root) / levels_cache.CACHE_DIR
+    key = splits.events_key(manifest, levels_cache.definitions_digest())
+    found = splits.load_events(folder, key)
+    if found is None:
+        found = _split_events(store, manifest, listed, files)
+        splits.save_events(folder, key, found)
+    return found
+
+
 def _split_events(store: Any, manifest: dict[str, Any], listed: Any, files: dict[Any, str]) -> list[Any]:
     """The store's split events (analytics/splits.py) from its flagged rows, the report before each
     (same symbol) and the flagged symbols' closes, without reading the rest of the history."""
@@ -677,22 +699,26 @@ def _split_events(store: Any, manifest: dict[str, Any], listed: Any, files: dict
 
     from positioning_cli import arrays
     from positioning_cli.analytics import splits
+    from positioning_cli.measures import to_date
 
     def flagged(t: pa.Table) -> pa.Table:
         return listed(t.filter(arrays.from_numpy(arrays.flags(t.column("split_flag")))))
 
-    flags = store.read(
-        "short_interest", SI_COLUMNS, manifest, row_filter=flagged, partitions=list(files.values())
+    # The flags alone first (three narrow columns of every file), then whole rows of a few files.
+    marks = store.read(
+        "short_interest",
+        ["settlement_date", "symbol", "split_flag"],
+        manifest,
+        row_filter=flagged,
+        partitions=list(files.values()),
     )
-    flags = flags.filter(arrays.from_numpy(arrays.flags(flags.column("split_flag"))))
-    if not flags.num_rows:
+    marks = marks.filter(arrays.from_numpy(arrays.flags(marks.column("split_flag"))))
+    if not marks.num_rows:
         return []
-    from positioning_cli.measures import to_date
-
     held = np.array(sorted(files), dtype="datetime64[D]")
-    flag_days = np.unique(arrays.days(flags.column("settlement_date")))
+    flag_days = np.unique(arrays.days(marks.column("settlement_date")))
     before = {held[p] for p in np.searchsorted(held, flag_days) - 1 if p >= 0}
-    names = pc.unique(flags.column("symbol"))
+    names = pc.unique(marks.column("symbol"))
 
     def theirs(t: pa.Table) -> pa.Table:
         return t.filter(pc.is_in(t.column("symbol"), value_set=names))
@@ -702,10 +728,13 @@ def _split_events(store: Any, manifest: dict[str, Any], listed: Any, files: dict
         SI_COLUMNS,
         manifest,
         row_filter=theirs,
-        partitions=[files[to_date(x)] for x in sorted(before)],
+        partitions=[files[to_date(x)] for x in sorted(set(flag_days) | before)],
     )
-    si = _si_frame(pa.concat_tables([prior, flags]))
-    prices = read_prices(store, manifest, theirs).to_pandas()
+    si = _si_frame(prior)
+    # Closes only of the years a split window touches (price files are yearly partitions).
+    years = {f"year={x.astype(object).year}" for x in (*flag_days, *before)}
+    rels = [rel for rel in manifest["tables"]["prices"]["files"] if rel.split("/")[0] in years]
+    prices = read_prices(store, manifest, theirs, ranges=False, partitions=rels).to_pandas()
     return splits.events(si, prices)
 
 
@@ -804,7 +833,7 @@ def _cached_index_view(
             )
         # Levels: cached where the inputs are unchanged, the rest computed from their own files.
         # A new split event restates every earlier date (one share basis): it is in each fingerprint.
-        events = _split_events(store, manifest, listed, files)
+        events = _kept_split_events(store_root, store, manifest, listed, files)
         si = _unresolved_flags(si, events)
         wanted = levels_cache.fingerprints(manifest, proxies, extra=repr(events))
         levels = levels_cache.load(store_root, wanted)

@@ -280,3 +280,21 @@ def test_sample_store_split_figures(demo_store: Path) -> None:
     # +1.4%: unadjusted closes made it -10.4%; adjusting the closes but keeping WAVE's pre-split
     # share count (half its market cap) would give +0.9%.
     assert round(100 * comm["price_return_ytd"], 1) == 1.4
+
+
+def test_kept_events_are_rebuilt_when_damaged_or_out_of_date(store: Path, tmp_path: Path) -> None:
+    """A warm scan reads the store's split events from STORE/.cache/splits.json (finding them reads
+    every short-interest file); a damaged file or one for other inputs is recomputed, never trusted."""
+    import shutil
+
+    copy = tmp_path / "store"
+    shutil.copytree(store, copy)
+    first = _json(copy, "scan", "--index", "SPX", "--as-of", "2026-04-15")["rows"][0]
+    kept = copy / ".cache" / "splits.json"
+    doc = json.loads(kept.read_text())
+    assert doc["events"] == [["SPL", "2026-03-31", "2026-04-15", 2.0, EX_DATE.isoformat(), "finra+price"]]
+    kept.write_text("{ damaged")
+    assert _json(copy, "scan", "--index", "SPX", "--as-of", "2026-04-15")["rows"][0] == first
+    kept.write_text(json.dumps({"key": doc["key"][::-1], "events": []}))  # other inputs: no events
+    assert _json(copy, "scan", "--index", "SPX", "--as-of", "2026-04-15")["rows"][0] == first
+    assert json.loads(kept.read_text()) == doc

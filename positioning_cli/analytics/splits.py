@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -257,3 +258,80 @@ def restate_prices(prices: pd.DataFrame, events_: list[SplitEvent]) -> pd.DataFr
     if "volume" in out:
         out["volume"] = out["volume"].astype("float64") * f
     return out
+
+
+# --------------------------------------------------------------------- the events of a store, kept
+
+
+EVENTS_FILE = "splits.json"  # in STORE/.cache, next to the levels cache
+
+
+def events_key(manifest: dict[str, Any], definitions: str) -> str:
+    """Digest of every input the store's events depend on: the short-interest, price and membership
+    files (membership decides which symbols are read) and the code that finds them."""
+    import hashlib
+    import json
+
+    tables = manifest["tables"]
+    files = {
+        t: sorted((rel, e["sha256"]) for rel, e in tables.get(t, {"files": {}})["files"].items())
+        for t in ("short_interest", "prices", "members")
+    }
+    return hashlib.sha256(json.dumps([definitions, files]).encode()).hexdigest()[:32]
+
+
+def load_events(folder: Path, key: str) -> list[SplitEvent] | None:
+    """The events kept for ``key``; None when there are none, they are for other inputs, or the file
+    cannot be trusted (a link, damaged, another layout): derived data, recomputed."""
+    import json
+
+    file = folder / EVENTS_FILE
+    if folder.is_symlink() or file.is_symlink() or not file.is_file():
+        return None
+    try:
+        doc = json.loads(file.read_text())
+        if not isinstance(doc, dict) or doc.get("key") != key:
+            return None
+        return [
+            SplitEvent(
+                str(sym),
+                date.fromisoformat(after) if after else None,
+                date.fromisoformat(end),
+                None if ratio is None else float(ratio),
+                date.fromisoformat(ex) if ex else None,
+                str(source),
+            )
+            for sym, after, end, ratio, ex, source in doc["events"]
+        ]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def save_events(folder: Path, key: str, found: list[SplitEvent]) -> None:
+    """Keep ``found`` for ``key`` (atomic rename; silently skipped when it cannot be written)."""
+    import contextlib
+    import json
+    import os
+    import uuid
+
+    rows = [
+        [
+            e.symbol,
+            e.after and e.after.isoformat(),
+            e.settlement_date.isoformat(),
+            e.ratio,
+            e.ex_date and e.ex_date.isoformat(),
+            e.source,
+        ]
+        for e in found
+    ]
+    tmp = folder / f".{uuid.uuid4().hex}.tmp"
+    try:
+        if folder.is_symlink():
+            return
+        folder.mkdir(exist_ok=True)
+        tmp.write_text(json.dumps({"key": key, "events": rows}))
+        os.replace(tmp, folder / EVENTS_FILE)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
