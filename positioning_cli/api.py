@@ -887,14 +887,11 @@ def _computed_levels(
 def _unresolved_flags(si: Any, events: list[Any]) -> Any:
     """The Arrow SI rows with ``split_flag`` kept only where the split is unresolved
     (``_unresolved_as_flag`` for the cached view)."""
-    import numpy as np
-
     from positioning_cli import arrays
     from positioning_cli.analytics import splits
 
     days = arrays.days(si.column("settlement_date"))
-    symbols = np.array(si.column("symbol").to_pylist(), dtype=object)
-    keep = splits.unresolved(events, symbols, days) & arrays.flags(si.column("split_flag"))
+    keep = splits.unresolved(events, si.column("symbol"), days) & arrays.flags(si.column("split_flag"))
     i = si.schema.get_field_index("split_flag")
     return si.set_column(i, "split_flag", arrays.from_numpy(keep))
 

@@ -204,12 +204,23 @@ def factors(
 
 
 def unresolved(events_: list[SplitEvent], symbols: Any, days: np.ndarray) -> np.ndarray:
-    """Per row (symbol, settlement date): the flagged report of an unresolved event."""
+    """Per row (symbol, settlement date): the flagged report of an unresolved event. ``symbols``:
+    anything Arrow takes (an Arrow column, a pandas Series), so the warm scan needs no pandas."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = np.zeros(len(days), dtype=bool)
     keys = {(e.symbol, np.datetime64(e.settlement_date, "D")) for e in events_ if e.ratio is None}
-    if not keys:
-        return np.zeros(len(days), dtype=bool)
+    if not keys or not len(days):
+        return out
+    column = symbols if isinstance(symbols, pa.ChunkedArray | pa.Array) else pa.array(symbols)
+    names = pa.array(sorted({s for s, _ in keys}), type=pa.string())
+    hit = pc.fill_null(pc.is_in(column.cast(pa.string()), value_set=names), False)
+    rows = np.flatnonzero(np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool))
     d = np.asarray(days, dtype="datetime64[D]")
-    return np.fromiter(((s, x) in keys for s, x in zip(symbols, d, strict=True)), dtype=bool, count=len(d))
+    picked = column.take(pa.array(rows)).to_pylist() if len(rows) else []
+    out[rows] = [(s, x) in keys for s, x in zip(picked, d[rows], strict=True)]
+    return out
 
 
 def restate_si(si: pd.DataFrame, events_: list[SplitEvent]) -> pd.DataFrame:
