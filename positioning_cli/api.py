@@ -767,6 +767,7 @@ def _cached_index_view(
     import pyarrow as pa
 
     from positioning_cli import arrays, levels_cache
+    from positioning_cli.analytics import splits
     from positioning_cli.indices import IndexView, SplitTotals
     from positioning_cli.levels import Levels
     from positioning_cli.measures import previous_date, to_date
@@ -834,7 +835,7 @@ def _cached_index_view(
         # Levels: cached where the inputs are unchanged, the rest computed from their own files.
         # A new split event restates every earlier date (one share basis): it is in each fingerprint.
         events = _kept_split_events(store_root, store, manifest, listed, files)
-        si = _unresolved_flags(si, events)
+        si = splits.restate_arrow_si(si, events)  # SplitTotals sums on the levels' basis
         wanted = levels_cache.fingerprints(manifest, proxies, extra=repr(events))
         levels = levels_cache.load(store_root, wanted)
         with_members = _indices_with_members(members_table.column("index").to_pylist())
@@ -882,18 +883,6 @@ def _computed_levels(
         frames.members = splits.restate_members(frames.members, events)
         frames.prices = splits.restate_prices(frames.prices, events)
     return _index_levels(si, frames, proxy_map)
-
-
-def _unresolved_flags(si: Any, events: list[Any]) -> Any:
-    """The Arrow SI rows with ``split_flag`` kept only where the split is unresolved
-    (``_unresolved_as_flag`` for the cached view)."""
-    from positioning_cli import arrays
-    from positioning_cli.analytics import splits
-
-    days = arrays.days(si.column("settlement_date"))
-    keep = splits.unresolved(events, si.column("symbol"), days) & arrays.flags(si.column("split_flag"))
-    i = si.schema.get_field_index("split_flag")
-    return si.set_column(i, "split_flag", arrays.from_numpy(keep))
 
 
 def _index_levels(si: Any, frames: _Frames, proxy_map: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:

@@ -179,48 +179,64 @@ def events(si: pd.DataFrame, prices: pd.DataFrame | None) -> list[SplitEvent]:
     return out
 
 
-def factors(
-    events_: list[SplitEvent], symbols: pd.Series, days: np.ndarray, *, prices: bool = False
-) -> np.ndarray:
+def _codes(symbols: Any, names: list[str]) -> np.ndarray:
+    """Per row: the position of its symbol in ``names``, -1 when absent. ``symbols``: anything Arrow
+    takes (an Arrow column, a pandas Series), so the warm scan needs no pandas."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = symbols if isinstance(symbols, pa.ChunkedArray | pa.Array) else pa.array(symbols)
+    found = pc.index_in(column.cast(pa.string()), value_set=pa.array(names, type=pa.string()))
+    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def factors(events_: list[SplitEvent], symbols: Any, days: np.ndarray, *, prices: bool = False) -> np.ndarray:
     """F per row: the product of the ratios of the row's symbol's events effective after its day.
 
     ``prices``: only events whose jump is in the stored closes (the others' closes are already on
     the new basis, or there are none to adjust).
     """
-    out = np.ones(len(symbols), dtype="float64")
+    out = np.ones(len(days), dtype="float64")
     used = [e for e in events_ if e.ratio is not None and (e.ex_date is not None or not prices)]
-    if not used or not len(symbols):
+    if not used or not len(days):
         return out
-    import pandas as pd
-
-    names = pd.Index(sorted({e.symbol for e in used}))
-    code = names.get_indexer(pd.Index(symbols))
+    names = sorted({e.symbol for e in used})
+    code = _codes(symbols, names)
     hit = np.flatnonzero(code >= 0)
     day = np.asarray(days, dtype="datetime64[D]")[hit]
     for e in used:
-        mine = hit[(code[hit] == names.get_loc(e.symbol)) & (day < np.datetime64(e.effective, "D"))]
+        mine = hit[(code[hit] == names.index(e.symbol)) & (day < np.datetime64(e.effective, "D"))]
         out[mine] *= float(e.ratio or 1.0)
     return out
 
 
 def unresolved(events_: list[SplitEvent], symbols: Any, days: np.ndarray) -> np.ndarray:
-    """Per row (symbol, settlement date): the flagged report of an unresolved event. ``symbols``:
-    anything Arrow takes (an Arrow column, a pandas Series), so the warm scan needs no pandas."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
+    """Per row (symbol, settlement date): the flagged report of an unresolved event."""
     out = np.zeros(len(days), dtype=bool)
-    keys = {(e.symbol, np.datetime64(e.settlement_date, "D")) for e in events_ if e.ratio is None}
-    if not keys or not len(days):
+    open_ = [e for e in events_ if e.ratio is None]
+    if not open_ or not len(days):
         return out
-    column = symbols if isinstance(symbols, pa.ChunkedArray | pa.Array) else pa.array(symbols)
-    names = pa.array(sorted({s for s, _ in keys}), type=pa.string())
-    hit = pc.fill_null(pc.is_in(column.cast(pa.string()), value_set=names), False)
-    rows = np.flatnonzero(np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool))
+    names = sorted({e.symbol for e in open_})
+    code = _codes(symbols, names)
     d = np.asarray(days, dtype="datetime64[D]")
-    picked = column.take(pa.array(rows)).to_pylist() if len(rows) else []
-    out[rows] = [(s, x) in keys for s, x in zip(picked, d[rows], strict=True)]
+    for e in open_:
+        out |= (code == names.index(e.symbol)) & (d == np.datetime64(e.settlement_date, "D"))
     return out
+
+
+def restate_arrow_si(si: Any, events_: list[SplitEvent]) -> Any:
+    """Arrow SI rows (settlement_date, symbol, short_interest, split_flag) as ``restate_si`` gives
+    them, ``split_flag`` meaning unresolved: for the cached index view, without pandas."""
+    import pyarrow as pa
+
+    from positioning_cli import arrays
+
+    days = arrays.days(si.column("settlement_date"))
+    f = factors(events_, si.column("symbol"), days)
+    shares = arrays.floats(si.column("short_interest")) * f
+    flag = unresolved(events_, si.column("symbol"), days) & arrays.flags(si.column("split_flag"))
+    out = si.set_column(si.schema.get_field_index("short_interest"), "short_interest", pa.array(shares))
+    return out.set_column(out.schema.get_field_index("split_flag"), "split_flag", arrays.from_numpy(flag))
 
 
 def restate_si(si: pd.DataFrame, events_: list[SplitEvent]) -> pd.DataFrame:
