@@ -185,9 +185,14 @@ def _codes(symbols: Any, names: list[str]) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from positioning_cli import arrays
+
+    # pa.array on a Python list imports pandas: the value set is built from buffers.
     column = symbols if isinstance(symbols, pa.ChunkedArray | pa.Array) else pa.array(symbols)
-    found = pc.index_in(column.cast(pa.string()), value_set=pa.array(names, type=pa.string()))
-    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    found = pc.index_in(column.cast(pa.string()), value_set=arrays.strings(names))
+    return np.where(arrays.valid(found), arrays.to_numpy(found), -1).astype(
+        np.int64
+    )  # pc.fill_null imports pandas
 
 
 def factors(events_: list[SplitEvent], symbols: Any, days: np.ndarray, *, prices: bool = False) -> np.ndarray:
@@ -227,7 +232,6 @@ def unresolved(events_: list[SplitEvent], symbols: Any, days: np.ndarray) -> np.
 def restate_arrow_si(si: Any, events_: list[SplitEvent]) -> Any:
     """Arrow SI rows (settlement_date, symbol, short_interest, split_flag) as ``restate_si`` gives
     them, ``split_flag`` meaning unresolved: for the cached index view, without pandas."""
-    import pyarrow as pa
 
     from positioning_cli import arrays
 
@@ -235,7 +239,8 @@ def restate_arrow_si(si: Any, events_: list[SplitEvent]) -> Any:
     f = factors(events_, si.column("symbol"), days)
     shares = arrays.floats(si.column("short_interest")) * f
     flag = unresolved(events_, si.column("symbol"), days) & arrays.flags(si.column("split_flag"))
-    out = si.set_column(si.schema.get_field_index("short_interest"), "short_interest", pa.array(shares))
+    restated = arrays.from_numpy(shares, np.isnan(shares))
+    out = si.set_column(si.schema.get_field_index("short_interest"), "short_interest", restated)
     return out.set_column(out.schema.get_field_index("split_flag"), "split_flag", arrays.from_numpy(flag))
 
 
