@@ -691,20 +691,18 @@ def _kept_split_events(
 
 
 def _split_events(store: Any, manifest: dict[str, Any], listed: Any, files: dict[Any, str]) -> list[Any]:
-    """The store's split events (analytics/splits.py) from its flagged rows, the report before each
-    (same symbol) and the flagged symbols' closes, without reading the rest of the history."""
-    import numpy as np
+    """The store's split events (analytics/splits.py) from the flagged symbols' reports and closes,
+    without reading the rest of the history."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     from positioning_cli import arrays
     from positioning_cli.analytics import splits
-    from positioning_cli.measures import to_date
 
     def flagged(t: pa.Table) -> pa.Table:
         return listed(t.filter(arrays.from_numpy(arrays.flags(t.column("split_flag")))))
 
-    # The flags alone first (three narrow columns of every file), then whole rows of a few files.
+    # The flags alone first (three narrow columns of every file), then the flagged symbols' rows.
     marks = store.read(
         "short_interest",
         ["settlement_date", "symbol", "split_flag"],
@@ -715,24 +713,20 @@ def _split_events(store: Any, manifest: dict[str, Any], listed: Any, files: dict
     marks = marks.filter(arrays.from_numpy(arrays.flags(marks.column("split_flag"))))
     if not marks.num_rows:
         return []
-    held = np.array(sorted(files), dtype="datetime64[D]")
-    flag_days = np.unique(arrays.days(marks.column("settlement_date")))
-    before = {held[p] for p in np.searchsorted(held, flag_days) - 1 if p >= 0}
     names = pc.unique(marks.column("symbol"))
 
     def theirs(t: pa.Table) -> pa.Table:
         return t.filter(pc.is_in(t.column("symbol"), value_set=names))
 
-    prior = store.read(
-        "short_interest",
-        SI_COLUMNS,
-        manifest,
-        row_filter=theirs,
-        partitions=[files[to_date(x)] for x in sorted(set(flag_days) | before)],
-    )
-    si = _si_frame(prior)
+    # Every report of the flagged symbols: each event's previous report is the symbol's own (it may
+    # have missed a cycle), so the events equal those of the whole-table view.
+    si = _si_frame(store.read("short_interest", SI_COLUMNS, manifest, row_filter=theirs))
+    si = si.sort_values(["symbol", "settlement_date"], kind="stable")
+    after = si.groupby("symbol", sort=False)["settlement_date"].shift(1)
+    flag = si["split_flag"].fillna(False).astype(bool).to_numpy()
     # Closes only of the years a split window touches (price files are yearly partitions).
-    years = {f"year={x.astype(object).year}" for x in (*flag_days, *before)}
+    ends = [*si["settlement_date"][flag], *after[flag].dropna()]
+    years = {f"year={x.year}" for x in ends}
     rels = [rel for rel in manifest["tables"]["prices"]["files"] if rel.split("/")[0] in years]
     prices = read_prices(store, manifest, theirs, ranges=False, partitions=rels).to_pandas()
     return splits.events(si, prices)
