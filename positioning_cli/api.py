@@ -469,6 +469,7 @@ SI_COLUMNS = [
     "settlement_date",
     "symbol",
     "short_interest",
+    "previous_short_interest",  # FINRA restates it on a split report: the split ratio (analytics/splits.py)
     "avg_daily_volume",
     "split_flag",
     "shares_outstanding",
@@ -505,6 +506,20 @@ def _load(store_root: Path, known_at: datetime | None = None) -> _Frames:
     frames.si = si
     frames.coverage = coverage.Coverage.from_arrow_counts(counts)
     frames.dates = pd.DatetimeIndex(sorted(si["settlement_date"].unique()))
+    return split_adjusted(frames)
+
+
+def split_adjusted(frames: _Frames) -> _Frames:
+    """Short interest, membership denominators and prices on one share basis, the latest held
+    (analytics/splits.py): every view reads these frames, so no number mixes bases."""
+    from positioning_cli.analytics import splits
+
+    found = splits.events(frames.si, frames.prices)
+    if found:
+        frames.si = splits.restate_si(frames.si, found)
+        frames.members = splits.restate_members(frames.members, found)
+        frames.prices = splits.restate_prices(frames.prices, found)
+        frames.shares = splits.restate_shares(frames.shares, found)
     return frames
 
 
@@ -551,6 +566,7 @@ def read_prices(
     row_filter: Callable[[Any], Any] | None = None,
     *,
     ranges: bool = True,
+    partitions: list[str] | None = None,
 ) -> Any:
     """Daily prices (Arrow: symbol, date, close, and high, low with ``ranges``) as the read commands
     use them: the quoted close, or the adjusted close on a day only an adjusted-prices file
@@ -559,7 +575,11 @@ def read_prices(
 
     extra = ["high", "low"] if ranges else []
     t = store.read(
-        "prices", ["symbol", "date", "close", "adj_close", *extra], manifest, row_filter=row_filter
+        "prices",
+        ["symbol", "date", "close", "adj_close", *extra],
+        manifest,
+        row_filter=row_filter,
+        partitions=partitions,
     )
     close = pc.coalesce(t.column("close"), t.column("adj_close"))
     return t.set_column(t.schema.get_field_index("close"), "close", close).drop_columns(["adj_close"])
@@ -694,8 +714,75 @@ def _whole_index_view(frames: _Frames, proxy_map: Mapping[str, tuple[str, ...]])
         sel = frames.prices[frames.prices["symbol"] == sym]
         if len(sel):
             prices[sym] = Prices.of(sym, sel["date"], sel["close"], sel["high"], sel["low"])
-    split = SplitTotals.from_frames(frames.si, frames.members)
+    split = SplitTotals.from_frames(_unresolved_as_flag(frames.si), frames.members)
     return IndexView(days(frames.dates), levels, split, prices, frames.cot, frames.coverage)
+
+
+def _unresolved_as_flag(si: Any) -> Any:
+    """SI rows whose ``split_flag`` marks only the splits the model could not resolve: a restated
+    total needs no symbol left out (analytics/splits.py)."""
+    from positioning_cli.analytics import splits
+
+    return si.assign(split_flag=si[splits.UNRESOLVED]) if splits.UNRESOLVED in si else si
+
+
+def _kept_split_events(
+    store_root: Path, store: Any, manifest: dict[str, Any], listed: Any, files: dict[Any, str]
+) -> list[Any]:
+    """``_split_events``, kept in STORE/.cache for the inputs and code that found them: finding
+    them reads every short-interest file, which a warm scan otherwise does not."""
+    from positioning_cli import levels_cache
+    from positioning_cli.analytics import splits
+
+    folder = Path(store_root) / levels_cache.CACHE_DIR
+    key = splits.events_key(manifest, levels_cache.definitions_digest())
+    found = splits.load_events(folder, key)
+    if found is None:
+        found = _split_events(store, manifest, listed, files)
+        splits.save_events(folder, key, found)
+    return found
+
+
+def _split_events(store: Any, manifest: dict[str, Any], listed: Any, files: dict[Any, str]) -> list[Any]:
+    """The store's split events (analytics/splits.py) from the flagged symbols' reports and closes,
+    without reading the rest of the history."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from positioning_cli import arrays
+    from positioning_cli.analytics import splits
+
+    def flagged(t: pa.Table) -> pa.Table:
+        return listed(t.filter(arrays.from_numpy(arrays.flags(t.column("split_flag")))))
+
+    # The flags alone first (three narrow columns of every file), then the flagged symbols' rows.
+    marks = store.read(
+        "short_interest",
+        ["settlement_date", "symbol", "split_flag"],
+        manifest,
+        row_filter=flagged,
+        partitions=list(files.values()),
+    )
+    marks = marks.filter(arrays.from_numpy(arrays.flags(marks.column("split_flag"))))
+    if not marks.num_rows:
+        return []
+    names = pc.unique(marks.column("symbol"))
+
+    def theirs(t: pa.Table) -> pa.Table:
+        return t.filter(pc.is_in(t.column("symbol"), value_set=names))
+
+    # Every report of the flagged symbols: each event's previous report is the symbol's own (it may
+    # have missed a cycle), so the events equal those of the whole-table view.
+    si = _si_frame(store.read("short_interest", SI_COLUMNS, manifest, row_filter=theirs))
+    si = si.sort_values(["symbol", "settlement_date"], kind="stable")
+    after = si.groupby("symbol", sort=False)["settlement_date"].shift(1)
+    flag = si["split_flag"].fillna(False).astype(bool).to_numpy()
+    # Closes only of the years a split window touches (price files are yearly partitions).
+    ends = [*si["settlement_date"][flag], *after[flag].dropna()]
+    years = {f"year={x.year}" for x in ends}
+    rels = [rel for rel in manifest["tables"]["prices"]["files"] if rel.split("/")[0] in years]
+    prices = read_prices(store, manifest, theirs, ranges=False, partitions=rels).to_pandas()
+    return splits.events(si, prices)
 
 
 def _indices_with_members(listed_indices: Iterable[str]) -> list[str]:
@@ -727,7 +814,7 @@ def _cached_index_view(
     import pyarrow as pa
 
     from positioning_cli import arrays, levels_cache
-    from positioning_cli.analytics import coverage
+    from positioning_cli.analytics import coverage, splits
     from positioning_cli.indices import IndexView, SplitTotals
     from positioning_cli.levels import Levels
     from positioning_cli.measures import previous_date, to_date
@@ -781,14 +868,19 @@ def _cached_index_view(
                 ]
             )
         # Levels: cached where the inputs are unchanged, the rest computed from their own files.
-        wanted = levels_cache.fingerprints(manifest, proxies)
+        # A new split event restates every earlier date (one share basis): it is in each fingerprint.
+        events = _kept_split_events(store_root, store, manifest, listed, files)
+        si = splits.restate_arrow_si(si, events)  # SplitTotals sums on the levels' basis
+        wanted = levels_cache.fingerprints(manifest, proxies, extra=repr(events))
         levels = levels_cache.load(store_root, wanted)
         with_members = _indices_with_members(members_table.column("index").to_pylist())
         missing = sorted(
             {x for i in with_members for x in dates if i not in levels or levels[i].pos(x) is None}
         )
         if missing:
-            fresh = _computed_levels(store, manifest, proxy_map, rel_of(missing))
+            fresh = _computed_levels(
+                store, manifest, members_table, proxy_map, listed, rel_of(missing), events
+            )
             for i in with_members:
                 levels[i] = fresh[i] if i not in levels else levels[i].merged(fresh[i])
             levels_cache.save(store_root, levels, wanted)
@@ -806,12 +898,30 @@ def _cached_index_view(
 
 
 def _computed_levels(
-    store: Any, manifest: dict[str, Any], proxy_map: Mapping[str, tuple[str, ...]], partitions: list[str]
+    store: Any,
+    manifest: dict[str, Any],
+    members_table: Any,
+    proxy_map: Mapping[str, tuple[str, ...]],
+    listed: Any,
+    partitions: list[str],
+    events: list[Any],
 ) -> dict[str, Any]:
-    """Index levels of the settlement dates in ``partitions``, per index: the engine reads the
-    store's files (those partitions, every members, prices and SEC file) itself."""
-    from positioning_cli.analytics import engine
+    """Index levels of the settlement dates in ``partitions``, per index, on the share basis of the
+    store's split ``events``. Without a split the engine reads the store's files (those partitions,
+    every members, prices and SEC file) itself; with one, the same SQL runs over the frames restated
+    by the split model (analytics/splits.py), so no level mixes share bases."""
+    from positioning_cli.analytics import engine, splits
 
+    if events:
+        frames = _reference_frames(store, manifest, members_table)
+        si = _si_frame(
+            store.read("short_interest", SI_COLUMNS, manifest, row_filter=listed, partitions=partitions)
+        )
+        si = splits.restate_si(si, events)
+        frames.members = splits.restate_members(frames.members, events)
+        frames.prices = splits.restate_prices(frames.prices, events)
+        frames.shares = splits.restate_shares(frames.shares, events)
+        return _index_levels(si, frames, proxy_map)
     proxies = _proxy_symbols(proxy_map)
     return _known_indices(
         _on_store_files(

@@ -61,6 +61,7 @@ DEFINITION_MODULES = (
     "positioning_cli.measures",
     "positioning_cli.arrays",
     "positioning_cli.levels_cache",
+    "positioning_cli.analytics.splits",
 )
 
 
@@ -98,12 +99,14 @@ def partition_date(rel: str) -> date:
     return date(int(stem[:4]), int(stem[4:6]), int(stem[6:8]))
 
 
-def fingerprints(manifest: dict[str, Any], proxies: Iterable[str]) -> dict[date, str]:
-    """Per settlement date held: a digest of every input its index levels depend on."""
+def fingerprints(manifest: dict[str, Any], proxies: Iterable[str], extra: str = "") -> dict[date, str]:
+    """Per settlement date held: a digest of every input its index levels depend on (``extra``: the
+    store's split events, which restate every earlier date)."""
     tables = manifest["tables"]
     shared = json.dumps(
         [
             definitions_digest(),
+            extra,
             sorted(proxies),
             sorted((rel, e["sha256"]) for rel, e in tables["members"]["files"].items()),
             sorted((rel, e["sha256"]) for rel, e in tables["prices"]["files"].items()),

@@ -37,6 +37,7 @@ import pandas as pd
 
 from positioning_cli import measures as ms
 from positioning_cli import metrics as m
+from positioning_cli.analytics import splits
 
 ONE_YEAR_DAYS = 365
 FIVE_YEAR_DAYS = 5 * 365
@@ -329,6 +330,24 @@ def _pct_in_window(
     return pct, cnt.astype("int64"), complete
 
 
+def _split_breaks(si: pd.DataFrame) -> np.ndarray:
+    """Per SI row: a split whose ratio is unknown (analytics/splits.py), so a change across it would
+    mix share bases. Frames restated by the split model carry ``split_unresolved``; raw frames only
+    FINRA's flag, every one of which then counts."""
+    col = splits.UNRESOLVED if splits.UNRESOLVED in si else "split_flag"
+    if col not in si:
+        return np.zeros(len(si), dtype=bool)
+    return np.asarray(si[col].fillna(False).astype(bool).to_numpy(), dtype=bool)
+
+
+def _split_restated(si: pd.DataFrame) -> np.ndarray:
+    """Per SI row: a split the model resolved (its window's shares and prices are restated)."""
+    if splits.UNRESOLVED not in si or "split_flag" not in si:
+        return np.zeros(len(si), dtype=bool)
+    flag = np.asarray(si["split_flag"].fillna(False).astype(bool).to_numpy(), dtype=bool)
+    return flag & ~_split_breaks(si)
+
+
 def _rank(frame: pd.DataFrame, score: str, tie: str) -> np.ndarray:
     """1-based rank by ``score`` descending, NaN last, ties by ``tie`` ascending."""
     if frame.empty:
@@ -535,9 +554,7 @@ def stock_table(
         si_h["symbol"],
         si_h["settlement_date"].to_numpy(dtype="datetime64[ns]"),
         m._float(si_h, "short_interest"),
-        si_h["split_flag"].fillna(False).astype(bool).to_numpy()
-        if "split_flag" in si_h
-        else np.zeros(len(si_h), dtype=bool),
+        _split_breaks(si_h),
     )
     p = _coded(universe, px["symbol"], px["date"].to_numpy(dtype="datetime64[ns]"), px["close"].to_numpy())
     si_now = rows["short_interest"].astype("float64").to_numpy()
@@ -632,12 +649,27 @@ def stock_table(
     )
 
     verb = "nulled" if gates.exclude_split_flagged else "computed across it"
+    # Splits the model resolved (analytics/splits.py): the window's figures are restated, say so.
+    restated = _coded(
+        universe,
+        si_h["symbol"],
+        si_h["settlement_date"].to_numpy(dtype="datetime64[ns]"),
+        m._float(si_h, "short_interest"),
+        _split_restated(si_h),
+    )
+    restated_by_kind = {
+        k: _any_flag_in(restated, n, b) if b is not None else np.zeros(n, dtype=bool)
+        for k, b in bases.items()
+    }
     note: list[str | None] = []
     for i in range(n):
         parts = []
         kinds = [k for k in CHANGE_KINDS if hit_by_kind[k][i]]
         if kinds:
             parts.append(f"split in window ({', '.join(kinds)}): changes {verb}")
+        kinds = [k for k in CHANGE_KINDS if restated_by_kind[k][i]]
+        if kinds:
+            parts.append(f"split in window ({', '.join(kinds)}): restated on today's share basis")
         if truncated[i]:
             parts.append(f"1Y SI percentile from the split on {_iso(pd.Timestamp(cut[i]))}")
         note.append("; ".join(parts) or None)
@@ -721,8 +753,7 @@ def _sector_changes(
 ) -> pd.DataFrame:
     """Per sector: SI changes like for like (``measures.like_for_like``, as the index rows do) over
     the sector's constituents on d, with the counts compared and left out; indexed by sector."""
-    flag_col = si_h["split_flag"] if "split_flag" in si_h else pd.Series(False, index=si_h.index)
-    flags = si_h[flag_col.fillna(False).astype(bool).to_numpy()]
+    flags = si_h[_split_breaks(si_h)]  # only splits whose ratio is unknown: the rest are restated
     members = cons["symbol"].to_numpy(dtype=object)
     by_sector = {str(s): g["symbol"].to_numpy(dtype=object) for s, g in cons.groupby("sector")}
     out = pd.DataFrame(index=pd.Index(sorted(by_sector), name="sector"))
