@@ -19,7 +19,7 @@ Written files (under OUT_DIR):
   before ``end`` on (Yahoo spelling: ``DLT-A``), beta to its index's ETF plus idiosyncratic noise, market
   caps in the index's range, unadjusted ``Close`` splitting on the FINRA ``S`` rows' split days, ``Adj Close``
   back-adjusted for splits and dividends, ``Volume`` around the FINRA ADV.
-- ``short_volume/sample-short-volume-CNMS-YYYY-MM-DD.txt.gz`` (and ``sample-short-volume-FNQC-…`` etc. on the
+- ``short_volume/sample-sv-CNMS-YYYY-MM-DD.txt.gz`` (and ``sample-sv-FNQC-…`` etc. on the
   first day): daily short-sale volume in FINRA's Reg SHO layout over the last sessions of the price files.
   The names are our own (``ingest.short_volume.own_file_name``, which the ingest reads the facility from),
   not FINRA's ``CNMSshvolYYYYMMDD.txt``: no generated file carries a FINRA file's name.
@@ -1493,7 +1493,9 @@ SHORT_VOLUME_DAYS = 45
 # says the files are this generator's.
 SAMPLE_PREFIX = "sample-"
 # What an earlier or this run wrote: FINRA-style names (with or without the prefix) and ours.
-_SHORT_VOLUME_NAMES = r"(sample-)?([A-Z]{4}shvol\d{8}|short-volume-[A-Z]{4}-\d{4}-\d{2}-\d{2})\.txt(\.gz)?"
+_SHORT_VOLUME_NAMES = (
+    r"(sample-)?([A-Z]{4}shvol\d{8}|(?:short-volume|sv)-[A-Z]{4}-\d{4}-\d{2}-\d{2})\.txt(\.gz)?"
+)
 _FACILITY_SHARE = {"FNQC": 0.08, "FNSQ": 0.57, "FNYX": 0.35}  # of a day's off-exchange volume
 _FUND_ASSETS = {  # net assets on the first flow day, dollars (orders of magnitude of 2025)
     "TQQQ": 22e9, "SQQQ": 3.2e9, "QLD": 6.5e9, "QID": 0.3e9, "UPRO": 3.6e9, "SPXU": 0.6e9,

@@ -168,6 +168,7 @@ def test_regeneration_removes_stale_files_and_leaves_cot_alone(tmp_path: Path) -
         tmp_path / "short_volume" / "CNMSshvol20261030.txt.gz",  # the old unprefixed spelling
         tmp_path / "short_volume" / "sample-CNMSshvol19990115.txt.gz",  # FINRA-style, as until 2026-12
         tmp_path / "short_volume" / "sample-short-volume-CNMS-1999-01-15.txt.gz",
+        tmp_path / "short_volume" / "sample-sv-CNMS-1999-01-15.txt.gz",
     ]
     kept = [
         tmp_path / "cot" / "FinFut26.txt.gz",
@@ -476,7 +477,7 @@ def test_stock_levels_and_market_caps(members, stock_files) -> None:
 def test_short_volume_files_in_finra_layout() -> None:
     files = sorted((SAMPLE / "short_volume").iterdir())
     # every name says the file is generated, then its facility and day in our own form (no name is FINRA's)
-    pattern = r"sample-short-volume-([A-Z]{4})-(\d{4})-(\d\d)-(\d\d)\.txt\.gz"
+    pattern = r"sample-sv-([A-Z]{4})-(\d{4})-(\d\d)-(\d\d)\.txt\.gz"
     matches = [re.fullmatch(pattern, f.name) for f in files]
     assert files and all(matches)
     assert not any("shvol" in f.name for f in files)

@@ -60,7 +60,8 @@ def test_finra_file_rows_facility_from_name(tmp_path: Path) -> None:
         ("sample-FNQCshvol20260814.txt", "FNQC"),
         ("2026_08_14_FNYXshvol20260814.txt", "FNYX"),  # any prefix ending in a non-letter
         ("short-volume-CNMS-2026-08-14.txt", "CNMS"),  # our own names
-        ("sample-short-volume-FNQC-2026-08-14.txt.gz", "FNQC"),  # the generated sample's
+        ("sample-short-volume-FNQC-2026-08-14.txt.gz", "FNQC"),  # the longer form
+        ("sample-sv-FNQC-2026-08-14.txt.gz", "FNQC"),  # the generated sample's
         ("x_short-volume-fnsq-2026-08-14.txt", "FNSQ"),
     ],
 )
@@ -90,7 +91,7 @@ def test_own_file_name_reads_back() -> None:
     from positioning_cli.ingest.short_volume import _FILE_NAME, own_file_name
 
     name = own_file_name("FNYX", datetime.date(2026, 9, 21))
-    assert name == "short-volume-FNYX-2026-09-21"
+    assert name == "sv-FNYX-2026-09-21"
     hit = _FILE_NAME.search(name + ".txt")
     assert hit is not None and hit.group(2) == "FNYX"
 

@@ -13,7 +13,7 @@ from tests.conftest import SAMPLE, run_cli
 
 def _raw_day(day: str) -> dict[str, tuple[float, float]]:
     """symbol (store spelling) -> (short, total) from the CNMS file of ``day`` (YYYYMMDD)."""
-    name = f"sample-short-volume-CNMS-{day[:4]}-{day[4:6]}-{day[6:]}.txt.gz"
+    name = f"sample-sv-CNMS-{day[:4]}-{day[4:6]}-{day[6:]}.txt.gz"
     text = gzip.decompress((SAMPLE / "short_volume" / name).read_bytes()).decode()
     lines = text.split("\r\n")[1:-2]
     out = {}
@@ -33,9 +33,7 @@ def _members(index: str, day: str) -> set[str]:
 
 def _last_day() -> str:
     """The newest consolidated file's day, YYYYMMDD."""
-    return max(
-        p.name[25:35].replace("-", "") for p in (SAMPLE / "short_volume").glob("sample-short-volume-CNMS-*")
-    )
+    return max(p.name[15:25].replace("-", "") for p in (SAMPLE / "short_volume").glob("sample-sv-CNMS-*"))
 
 
 def test_scan_rows_carry_the_ratio(demo_store: Path) -> None:

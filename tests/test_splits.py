@@ -298,3 +298,24 @@ def test_kept_events_are_rebuilt_when_damaged_or_out_of_date(store: Path, tmp_pa
     kept.write_text(json.dumps({"key": doc["key"][::-1], "events": []}))  # other inputs: no events
     assert _json(copy, "scan", "--index", "SPX", "--as-of", "2026-04-15")["rows"][0] == first
     assert json.loads(kept.read_text()) == doc
+
+
+def test_sec_shares_are_restated_like_the_membership_counts() -> None:
+    """The index levels take SEC shares outstanding as an explicit input: a value whose period
+    ends before the ex-date is on the old basis and doubles under a 2:1 split; one after it, or of
+    another symbol, stays as filed."""
+    import pyarrow as pa
+
+    event = splits.SplitEvent("SPL", date(2026, 3, 31), date(2026, 4, 15), 2.0, EX_DATE, "finra+price")
+    shares = pa.table(
+        {
+            "symbol": ["SPL", "SPL", "OTH"],
+            "period_end": pa.array([date(2025, 12, 31), date(2026, 6, 30), date(2025, 12, 31)]),
+            "filed": pa.array([None, None, None], type=pa.date32()),
+            "shares": [1000.0, 2100.0, 5000.0],
+            "share_classes": [1, 1, 1],
+        }
+    )
+    out = splits.restate_shares(shares, [event]).column("shares").to_pylist()
+    assert out == [1000.0 * 2, 2100.0, 5000.0]
+    assert splits.restate_shares(shares, []).equals(shares)

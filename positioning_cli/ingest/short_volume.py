@@ -11,7 +11,7 @@ Two formats, told apart by the header:
 
 Neither layout names its venue inside the rows (a CNMS row and an FNSQ row can both say ``Q``), so
 the facility comes from the file name (FINRA's ``CNMSshvol20210604.txt``, or our own
-``short-volume-CNMS-2026-09-22.txt`` that the generated sample uses, ``own_file_name``) or
+``sv-CNMS-2026-09-22.txt`` that the generated sample uses, ``own_file_name``) or
 ``--facility``. The date comes from the rows: NYSE's 2009 files carry the next day's date under the
 file's own date.
 """
@@ -72,11 +72,13 @@ SUFFIX_MARKERS = {
 }
 # The venue letters and the date, after the start of the name or a prefix that ends in a non-letter:
 # FINRA's and NYSE's names (the letters before "shvol": CNMSshvol20210604.txt) or our own, which the
-# generated sample uses so that no file carries a FINRA file's name (short-volume-CNMS-2026-09-22.txt).
+# generated sample uses so that no file carries a FINRA file's name (sv-CNMS-2026-09-22.txt; the longer
+# short-volume-CNMS-2026-09-22.txt is read too).
 _FILE_NAME = re.compile(
-    r"(?<![A-Za-z])(?:([A-Za-z]+?)shvol\d{8}|short-volume-([A-Za-z]+)-\d{4}-\d{2}-\d{2})", re.IGNORECASE
+    r"(?<![A-Za-z])(?:([A-Za-z]+?)shvol\d{8}|(?:short-volume|sv)-([A-Za-z]+)-\d{4}-\d{2}-\d{2})",
+    re.IGNORECASE,
 )
-OWN_NAME = "short-volume-{facility}-{day:%Y-%m-%d}"
+OWN_NAME = "sv-{facility}-{day:%Y-%m-%d}"  # short: file names are a column of `store info`
 
 
 def own_file_name(facility: str, day: date) -> str:
@@ -105,7 +107,7 @@ def facility_of(source: Source, options: ParseOptions, fmt: str) -> str:
         if hit is None:
             raise source.error(
                 "cannot tell the facility from the file name (expected e.g. CNMSshvol20210604.txt or "
-                "short-volume-CNMS-2021-06-04.txt); pass --facility"
+                "sv-CNMS-2021-06-04.txt); pass --facility"
             )
         given = hit.group(1) or hit.group(2)
     facility = given.strip().upper()
