@@ -227,7 +227,7 @@ def _total_change(view: IndexView, idx: str, levels: Levels, d: Day, base: Day) 
     return view.split.change(idx, levels, d, base)
 
 
-def _index_row(
+def _index_row(  # noqa: PLR0915 (over 60 statements: to split, issue 11)
     view: IndexView,
     idx: str,
     d: Day,

@@ -185,7 +185,7 @@ def _snapshot_for(dates: pd.DatetimeIndex, snapshots: np.ndarray) -> tuple[np.nd
     return snapshots[np.where(before, 0, pos)], before
 
 
-def _joined(
+def _joined(  # noqa: PLR0915 (over 60 statements: to split, issue 11)
     si: pd.DataFrame,
     members: pd.DataFrame,
     closes: pd.DataFrame | None,

@@ -441,7 +441,7 @@ def _empty_stock_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
     )
 
 
-def stock_table(
+def stock_table(  # noqa: PLR0915 (over 60 statements: to split, issue 11)
     si: pd.DataFrame,
     members: pd.DataFrame,
     prices: pd.DataFrame | None,
@@ -786,7 +786,7 @@ def _sector_changes(
     return out
 
 
-def sector_table(
+def sector_table(  # noqa: PLR0915 (over 60 statements: to split, issue 11)
     si: pd.DataFrame,
     members: pd.DataFrame,
     prices: pd.DataFrame | None,

@@ -846,7 +846,7 @@ class Writer:
         """Stage one batch; see ``merge_many``."""
         return self.merge_many(spec, [batch])[0]
 
-    def merge_many(self, spec: TableSpec, batches: Sequence[SourceBatch]) -> list[MergeResult]:
+    def merge_many(self, spec: TableSpec, batches: Sequence[SourceBatch]) -> list[MergeResult]:  # noqa: PLR0915 (over 60 statements: to split, issue 11)
         """Stage ``batches`` (in order) into ``spec``'s table: the newest value per key wins.
 
         All batches are resolved together, one pass per partition file, so ingesting hundreds of
@@ -1743,7 +1743,7 @@ class _Resolved:
     replaced_by: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
-def _resolve(
+def _resolve(  # noqa: PLR0915 (over 60 statements: to split, issue 11)
     spec: TableSpec,
     current: pa.Table | None,
     incoming: pa.Table,
