@@ -912,7 +912,9 @@ def _computed_levels(
     by the split model (analytics/splits.py), so no level mixes share bases."""
     from positioning_cli.analytics import engine, splits
 
-    if events:
+    # Only a resolved split restates anything a level sums; an unresolved one (no ratio) changes
+    # no level, so the engine then reads the files as they are.
+    if any(e.ratio is not None for e in events):
         frames = _reference_frames(store, manifest, members_table)
         si = _si_frame(
             store.read("short_interest", SI_COLUMNS, manifest, row_filter=listed, partitions=partitions)
