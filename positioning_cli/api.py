@@ -871,7 +871,10 @@ def _cached_index_view(
         # A new split event restates every earlier date (one share basis): it is in each fingerprint.
         events = _kept_split_events(store_root, store, manifest, listed, files)
         si = splits.restate_arrow_si(si, events)  # SplitTotals sums on the levels' basis
-        wanted = levels_cache.fingerprints(manifest, proxies, extra=repr(events))
+        # Only resolved events restate levels (_computed_levels); an unresolved one, as each new
+        # split-flagged report brings, must not invalidate every cached date.
+        restating = [e for e in events if e.ratio is not None]
+        wanted = levels_cache.fingerprints(manifest, proxies, extra=repr(restating))
         levels = levels_cache.load(store_root, wanted)
         with_members = _indices_with_members(members_table.column("index").to_pylist())
         missing = sorted(
