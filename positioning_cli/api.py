@@ -18,6 +18,7 @@ from typing import Any
 
 from positioning_cli.errors import InputError, NoDataError, StoreError, UsageError
 from positioning_cli.indices import FUTURES_KEYS, LEVEL_METRICS, PRICE_CONTEXT_KEYS
+from positioning_cli.measures import LIKE_FOR_LIKE_COUNT_KEYS
 from positioning_cli.schema import (
     BARS,
     COT,
@@ -394,12 +395,7 @@ INTEGER_KEYS = frozenset(
         "members_with_price",
         "quarantined",
         "split_excluded_symbols",
-        "si_change_compared_last",
-        "si_change_compared_ytd",
-        "si_change_compared_12m",
-        "si_change_excluded_last",
-        "si_change_excluded_ytd",
-        "si_change_excluded_12m",
+        *LIKE_FOR_LIKE_COUNT_KEYS,
         "short_interest",
         "short_interest_prev",
         "avg_daily_volume",
@@ -1255,12 +1251,7 @@ SCAN_KEYS = (
     "split_excluded_symbols",
     "si_change_basis",
     "si_level_basis",
-    "si_change_compared_last",
-    "si_change_compared_ytd",
-    "si_change_compared_12m",
-    "si_change_excluded_last",
-    "si_change_excluded_ytd",
-    "si_change_excluded_12m",
+    *LIKE_FOR_LIKE_COUNT_KEYS,
     "si_pct_1y",
     "si_pct_1y_obs",
     "si_pct_1y_complete",

@@ -177,6 +177,16 @@ def ratio_change(now: float, base: float) -> float:
 # What each change compares: a constituent set held fixed, or each date's own (JSON ``*_basis``).
 LIKE_FOR_LIKE = "like_for_like"
 OWN_MEMBERSHIP = "own_membership"
+# The counts behind a like-for-like change, per change kind: the constituents compared and those left
+# out (split or one-sided). One list for the index and sector rows' keys.
+LIKE_FOR_LIKE_COUNT_KEYS = (
+    "si_change_compared_last",
+    "si_change_compared_ytd",
+    "si_change_compared_12m",
+    "si_change_excluded_last",
+    "si_change_excluded_ytd",
+    "si_change_excluded_12m",
+)
 
 
 @dataclass(frozen=True)
